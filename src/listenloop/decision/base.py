@@ -1,0 +1,69 @@
+"""The decision made after every chunk: stay silent, or respond with a task. One interface for every policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from listenloop.perception.observation import Observation
+
+
+class Action(str, Enum):
+    SILENT = "silent"  # keep listening
+    RESPOND = "respond"  # start a response now (listening goes on)
+
+
+class Task(str, Enum):
+    """What a response does. The session's mode decides which tasks are responses."""
+
+    TRANSCRIBE = "transcribe"  # the final transcript of a spoken segment
+    TRANSLATE = "translate"  # the segment in the target language
+    ANSWER = "answer"  # a reply to a question or request addressed to the assistant
+    ALERT = "alert"  # an urgent sound (alarm, glass, scream)
+    ASK = "ask"  # a concerned check-in (cough, choking)
+    NOTIFY = "notify"  # a sound worth mentioning (doorbell, dog)
+    DESCRIBE = "describe"  # say what is heard
+    ACKNOWLEDGE = "acknowledge"  # short confirmation of a spoken instruction
+
+
+class Emotion(str, Enum):
+    """Emotion/urgency tag of a response (the reference system's labels plus `concerned`)."""
+
+    NORMAL = "normal"
+    HAPPY = "happy"
+    SAD = "sad"
+    ANGRY = "angry"
+    SURPRISE = "surprise"
+    CONCERNED = "concerned"
+    URGENT = "urgent"
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    task: Task | None = None  # set when action is RESPOND
+    reason: str = ""  # short human-readable why (rule name, class, score)
+    emotion: Emotion = Emotion.NORMAL
+    payload: dict[str, Any] = field(default_factory=dict)  # task inputs (segment, sound label, ...)
+
+    @classmethod
+    def silent(cls, reason: str = "") -> Decision:
+        return cls(Action.SILENT, reason=reason)
+
+    @classmethod
+    def respond(cls, task: Task, reason: str = "", emotion: Emotion = Emotion.NORMAL, **payload: Any) -> Decision:
+        return cls(Action.RESPOND, task, reason, emotion, dict(payload))
+
+    @property
+    def responds(self) -> bool:
+        return self.action is Action.RESPOND
+
+
+class DecisionPolicy(Protocol):
+    """Observations of one chunk -> one decision. State per stream lives in the object from init_state()."""
+
+    def init_state(self) -> Any: ...
+
+    def decide(self, obs: Observation, state: Any) -> Decision: ...

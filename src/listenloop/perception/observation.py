@@ -1,0 +1,113 @@
+"""What perception knows after one chunk. Each perceiver fills its own part; decision policies read it all."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from listenloop.audio.chunker import Chunk
+
+
+@dataclass(frozen=True)
+class VadResult:
+    probs: np.ndarray  # speech probability of every 32 ms window completed in this chunk
+    speech: bool  # voice active at the end of the chunk (after hysteresis)
+    started_at: float | None = None  # stream time (s) where speech started, if it started in this chunk
+    ended_at: float | None = None  # stream time (s) where speech ended, if it ended in this chunk
+    silence_s: float = 0.0  # seconds since voice activity last ended (0 while speaking)
+    speech_s: float = 0.0  # length of the current (or just ended) run of speech, s
+
+    @property
+    def max_prob(self) -> float:
+        return float(self.probs.max()) if len(self.probs) else 0.0
+
+
+@dataclass(frozen=True)
+class FinalText:
+    """Settled text of one spoken segment (Whisper base)."""
+
+    segment: int  # segment number in the stream
+    t0: float  # s
+    t1: float  # s
+    text: str  # empty when the segment held no words (noise, cough)
+    lang: str | None  # detected language, ISO 639-1
+    lang_prob: float = 0.0
+    no_speech_prob: float = 0.0
+    decode_ms: float = 0.0  # wall time spent on it
+
+
+@dataclass(frozen=True)
+class PartialText:
+    """The fast hypothesis (Whisper tiny.en) for the segment in progress."""
+
+    segment: int
+    t0: float
+    t1: float
+    text: str  # full hypothesis of the segment so far
+    stable: str  # prefix agreed on by successive hypotheses
+
+
+@dataclass(frozen=True)
+class SegmentEnd:
+    """A spoken segment closed in this chunk; its final text is computed off the chunk loop."""
+
+    segment: int
+    t0: float
+    t1: float
+    audio: np.ndarray  # the segment's samples (16 kHz float32), kept for responders (translation)
+    last_partial: str  # the last tiny.en hypothesis, available at once
+    final: Future[FinalText]  # resolves to the Whisper base result
+
+
+@dataclass(frozen=True)
+class AsrResult:
+    partial: PartialText | None = None  # new hypothesis this chunk (None when unchanged or no speech)
+    ended: SegmentEnd | None = None  # segment that closed in this chunk
+    suppressed: str = ""  # why recognition was skipped this chunk (e.g. "no speech: music"), for tracing
+
+
+@dataclass(frozen=True)
+class SoundTag:
+    label: str  # AudioSet display name
+    index: int  # AudioSet class index (0..520)
+    score: float  # 0..1
+
+
+@dataclass(frozen=True)
+class SoundOnset:
+    label: str
+    index: int
+    t0: float  # s
+    score: float
+
+
+@dataclass(frozen=True)
+class SoundOffset:
+    label: str
+    index: int
+    t0: float  # s
+    t1: float  # s
+    peak: float
+
+
+@dataclass(frozen=True)
+class SoundResult:
+    scores: np.ndarray  # [521] max score over the patches that ended in this chunk (zeros if none)
+    top: tuple[SoundTag, ...] = ()  # classes above the reporting threshold, best first
+    onsets: tuple[SoundOnset, ...] = ()  # sounds that started being present in this chunk
+    offsets: tuple[SoundOffset, ...] = ()  # sounds that stopped in this chunk
+    speech_score: float = 0.0  # AudioSet "Speech" score, used to gate recognition
+
+
+@dataclass
+class Observation:
+    """Everything perceived about one chunk. Perceivers fill their field in order: vad, sounds, asr."""
+
+    chunk: Chunk
+    vad: VadResult | None = None
+    sounds: SoundResult | None = None
+    asr: AsrResult | None = None
+    encoder_summary: np.ndarray | None = None  # optional pooled Whisper encoder state for learned policies
+    extra: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,34 @@
+"""Shared fixtures: the real audio in ../shared (skipped with a reason when absent) and synthesized speech."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+SHARED_AUDIO = SHARED / "audio" / "dev"
+
+
+@pytest.fixture(scope="session")
+def shared_audio() -> Path:
+    """../shared/audio/dev; tests that need the real recordings skip when it is not beside the checkout."""
+    if not SHARED_AUDIO.is_dir():
+        pytest.skip(f"real recordings not available: {SHARED_AUDIO} is absent (../shared is not beside the repo)")
+    return SHARED_AUDIO
+
+
+@pytest.fixture(scope="session")
+def speech_question() -> np.ndarray:
+    """A synthesized question with known words (espeak-ng), 16 kHz float32."""
+    from listenloop.data.synth import espeak
+
+    return espeak("What time does the library open tomorrow morning?")
+
+
+def pad(samples: np.ndarray, before_s: float = 0.5, after_s: float = 1.5) -> np.ndarray:
+    from listenloop.data.synth import silence
+
+    return np.concatenate([silence(before_s), samples, silence(after_s)])
