@@ -1,0 +1,36 @@
+"""The responder contract: a decision to respond becomes a stream of text, produced off the listening loop."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from listenloop.decision.base import Decision, Task
+
+
+@dataclass(frozen=True)
+class ResponseRequest:
+    id: str  # unique in the session ("r1", "r2", ...)
+    decision: Decision  # what was decided, with its task and payload
+    chunk: int  # index of the deciding chunk
+    t: float  # stream time at the end of the deciding chunk, s
+    arrived: float  # wall clock (perf_counter) when the deciding chunk was complete
+
+
+@dataclass
+class ResponseContext:
+    """What a responder may read or signal while it runs. One per response."""
+
+    cancelled: threading.Event = field(default_factory=threading.Event)  # set on barge-in or shutdown
+    session: Any = None  # the session's conversation memory / task state (runtime.state.SessionState)
+    extra: dict[str, Any] = field(default_factory=dict)  # filled by the responder: language, label, segment, ...
+
+
+class Responder(Protocol):
+    """Produces the text of one response, piece by piece. Checks ctx.cancelled between pieces."""
+
+    task: Task
+
+    def run(self, request: ResponseRequest, ctx: ResponseContext) -> Iterator[str]: ...
