@@ -67,3 +67,12 @@ class DecisionPolicy(Protocol):
     def init_state(self) -> Any: ...
 
     def decide(self, obs: Observation, state: Any) -> Decision: ...
+
+
+class Mode(str, Enum):
+    """What a session is for; spoken instructions and options change it."""
+
+    ASSISTANT = "assistant"  # answer what is addressed to it, speak up for sounds, silent otherwise
+    TRANSCRIBE = "transcribe"  # every final transcript is a response
+    TRANSLATE = "translate"  # every final segment, translated, is a response
+    QUIET = "quiet"  # "be quiet": only urgent alerts

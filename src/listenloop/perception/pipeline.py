@@ -1,0 +1,53 @@
+"""Perception of one chunk, assembled in one readable place: voice activity, then sounds, then recognition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from listenloop.audio.chunker import Chunk
+from listenloop.perception.observation import AsrResult, Observation
+
+
+@dataclass
+class PerceptionState:
+    """Per-stream state of every perceiver (the models themselves are shared)."""
+
+    vad: Any
+    asr: Any | None
+    sounds: Any | None
+
+    def reset(self) -> None:
+        for part in (self.vad, self.asr, self.sounds):
+            if part is not None:
+                part.reset()
+
+
+class Perception:
+    def __init__(self, vad: Any, recognizer: Any | None = None, tagger: Any | None = None) -> None:
+        self.vad = vad
+        self.recognizer = recognizer
+        self.tagger = tagger
+
+    def init_state(self) -> PerceptionState:
+        return PerceptionState(
+            vad=self.vad.init_state(),
+            asr=self.recognizer.init_state() if self.recognizer else None,
+            sounds=self.tagger.init_state() if self.tagger else None,
+        )
+
+    def step(self, chunk: Chunk, state: PerceptionState) -> Observation:
+        obs = Observation(chunk=chunk)
+        obs.vad = self.vad.step(chunk, state.vad)
+        if self.tagger is not None:
+            obs.sounds = self.tagger.step(chunk, state.sounds)
+        if self.recognizer is not None:
+            obs.asr = self.recognizer.step(chunk, obs.vad, obs.sounds, state.asr)
+        return obs
+
+    def flush(self, chunk: Chunk, state: PerceptionState) -> Observation:
+        """End of stream: close whatever is open (the last segment), as an observation of the last chunk."""
+        obs = Observation(chunk=chunk)
+        obs.asr = self.recognizer.flush(state.asr) if self.recognizer is not None else AsrResult()
+        obs.extra["end_of_stream"] = True
+        return obs

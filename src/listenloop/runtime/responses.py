@@ -1,0 +1,115 @@
+"""The response worker: decisions to respond become text off the listening loop, in order, cancellable.
+
+Listening never waits for a response (full duplex). One worker thread per session runs requests in the order
+they were decided; barge-in cancels the running one.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from listenloop.decision.base import Task
+from listenloop.respond.base import Responder, ResponseContext, ResponseRequest
+from listenloop.runtime.events import ErrorEvent, Event, ResponseDeltaEvent, ResponseEvent, ResponseStartEvent
+from listenloop.runtime.stats import LatencyHistogram
+
+_STOP = object()
+
+
+class ResponseRunner:
+    def __init__(self, responders: dict[Task, Responder], emit: Callable[[Event], None], session: object) -> None:
+        self._responders = responders
+        self._emit = emit
+        self._session = session
+        self._queue: queue.Queue = queue.Queue()
+        self._current: ResponseContext | None = None
+        self._pending = 0
+        self._idle = threading.Condition()
+        self.latency = LatencyHistogram()
+        self.counts: dict[str, int] = {}
+        self._thread = threading.Thread(target=self._loop, name="listenloop-responses", daemon=True)
+        self._thread.start()
+
+    def submit(self, request: ResponseRequest) -> None:
+        with self._idle:
+            self._pending += 1
+        self._queue.put(request)
+
+    @property
+    def busy(self) -> bool:
+        return self._pending > 0
+
+    def cancel_current(self) -> bool:
+        """Barge-in: stop the response being produced now. True if one was running."""
+        ctx = self._current
+        if ctx is None or ctx.cancelled.is_set():
+            return False
+        ctx.cancelled.set()
+        return True
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.cancel_current()
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while (request := self._queue.get()) is not _STOP:
+            try:
+                self._run_one(request)
+            except Exception as e:  # noqa: BLE001 - a failing responder must never stop the session
+                self._emit(ErrorEvent(f"response {request.id} failed: {type(e).__name__}: {e}"))
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def _run_one(self, request: ResponseRequest) -> None:
+        task = request.decision.task
+        responder = self._responders.get(task)
+        if responder is None:
+            self._emit(ErrorEvent(f"no responder for task {task.value!r}"))
+            return
+        ctx = ResponseContext(session=self._session)
+        self._current = ctx
+        emotion = request.decision.emotion.value
+        pieces: list[str] = []
+        first_ms = None
+        try:
+            for piece in responder.run(request, ctx):
+                if first_ms is None:
+                    if not piece.strip():
+                        continue
+                    first_ms = (time.perf_counter() - request.arrived) * 1000.0
+                    self._emit(ResponseStartEvent(request.id, request.t, task.value, emotion))
+                pieces.append(piece)
+                self._emit(ResponseDeltaEvent(request.id, piece))
+                if ctx.cancelled.is_set():
+                    break
+        finally:
+            self._current = None
+        text = "".join(pieces).strip()
+        if not text:
+            return  # nothing to say after all (e.g. the final recognizer found no words)
+        self.latency.add(first_ms or 0.0)
+        self.counts[task.value] = self.counts.get(task.value, 0) + 1
+        self._emit(
+            ResponseEvent(
+                id=request.id,
+                t=request.t,
+                task=task.value,
+                text=text,
+                latency_ms=round(first_ms or 0.0, 1),
+                emotion=ctx.extra.pop("emotion", emotion),
+                label=request.decision.payload.get("label"),
+                interrupted=ctx.cancelled.is_set(),
+                duration_ms=round((time.perf_counter() - request.arrived) * 1000.0, 1),
+                extra={k: v for k, v in ctx.extra.items() if isinstance(v, (str, int, float, bool, type(None)))},
+            )
+        )

@@ -1,0 +1,240 @@
+"""One live stream: PCM in, typed events out. Per-stream state lives here; the models live in the Engine.
+
+    session = engine.session(SessionOptions())
+    for block in blocks:
+        for event in session.feed(block):   # any block size, 16 kHz mono float32
+            ...
+    for event in session.finish():          # flush, wait for responses, summary
+        ...
+
+Listening never waits for a response: responses are produced by a worker thread and their events show up
+in the next feed()/drain() (or are handed to `on_event` as soon as they exist).
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from listenloop.audio.chunker import Chunk, Chunker
+from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
+from listenloop.decision.base import Decision, Mode
+from listenloop.perception.observation import FinalText, Observation
+from listenloop.respond.base import ResponseRequest
+from listenloop.runtime.events import (
+    DecisionEvent,
+    ErrorEvent,
+    Event,
+    SoundEvent,
+    SpeechEvent,
+    SummaryEvent,
+    TranscriptEvent,
+)
+from listenloop.runtime.stats import LatencyHistogram
+
+if TYPE_CHECKING:
+    from listenloop.runtime.engine import Engine
+
+HISTORY_SEGMENTS = 32  # final transcripts kept for responders (bounded: hour-long sessions stay flat)
+HISTORY_SOUNDS = 64  # sound events kept for responders
+FINISH_TIMEOUT_S = 120.0  # s to wait for outstanding responses at the end of a stream
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    mode: Mode = Mode.TRANSCRIBE  # what the session is for at the start
+    sounds: bool = True  # tag sounds and respond to them by the sound policy
+    policy_path: Path | None = None  # a sound-policy file overriding the defaults for this session
+    instruction: str | None = None  # an instruction in force from the start ("translate into Chinese")
+    barge_in: bool = True  # user speech during a response stops it
+    extra: dict[str, Any] = field(default_factory=dict)  # options of later capabilities (llm, speech output)
+
+
+@dataclass
+class Memory:
+    """Bounded recent context that responders may read: final transcripts and sound events."""
+
+    transcripts: collections.deque = field(default_factory=lambda: collections.deque(maxlen=HISTORY_SEGMENTS))
+    sounds: collections.deque = field(default_factory=lambda: collections.deque(maxlen=HISTORY_SOUNDS))
+
+
+class Session:
+    def __init__(self, engine: Engine, options: SessionOptions, on_event: Callable[[Event], None] | None = None):
+        self.engine = engine
+        self.options = options
+        self.memory = Memory()
+        self._on_event = on_event
+        self._outbox: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._chunker = Chunker()
+        self._perception = engine.perception.init_state()
+        self.policy = engine.policy_for(options)
+        self.decision_state = self.policy.init_state()
+        self.responses = engine.response_runner(self._emit, self)
+        self._ids = itertools.count(1)
+        self._chunk_ms = LatencyHistogram()
+        self._lock = threading.Lock()  # feed() and finish() from one caller at a time
+        self._started = time.perf_counter()
+        self._last_chunk: Chunk | None = None
+        self._counts = collections.Counter()
+        self._closed = False
+        self._finals_pending = 0
+        self._finals_done = threading.Condition()
+        engine.on_session_start(self)
+
+    # ---- input ----
+    def feed(self, samples: np.ndarray) -> list[Event]:
+        """Push 16 kHz mono float32 samples (any length); returns the events produced so far."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("session is finished")
+            for chunk in self._chunker.push(samples):
+                self._process(chunk)
+        return self.drain()
+
+    def finish(self, timeout: float = FINISH_TIMEOUT_S) -> list[Event]:
+        """End of stream: the remainder becomes a last (padded) chunk, open segments close, responses complete."""
+        with self._lock:
+            if self._closed:
+                return self.drain()
+            for chunk in self._chunker.flush():
+                self._process(chunk)
+            if self._last_chunk is not None:
+                obs = self.engine.perception.flush(self._last_chunk, self._perception)
+                self._after_perception(obs)
+                self._act(obs, self.policy.decide(obs, self.decision_state), emit_decision=False)
+            with self._finals_done:
+                self._finals_done.wait_for(lambda: self._finals_pending == 0, timeout)
+            if not self.responses.wait_idle(timeout):
+                self._emit(ErrorEvent(f"responses still running after {timeout:.0f} s; summary written anyway"))
+            self.responses.close()
+            self._closed = True
+            self._emit(self._summary())
+            self.engine.on_session_end(self)
+        return self.drain()
+
+    def drain(self) -> list[Event]:
+        events = []
+        while True:
+            try:
+                events.append(self._outbox.get_nowait())
+            except queue.Empty:
+                return events
+
+    # ---- the loop ----
+    def _process(self, chunk: Chunk) -> None:
+        start = time.perf_counter()
+        obs = self.engine.perception.step(chunk, self._perception)
+        self._after_perception(obs)
+        decision = self.policy.decide(obs, self.decision_state)
+        self._act(obs, decision)
+        self._last_chunk = chunk
+        self._chunk_ms.add((time.perf_counter() - start) * 1000.0)
+
+    def _after_perception(self, obs: Observation) -> None:
+        """Turn perception results into events, and keep the bounded memory up to date."""
+        vad, sounds, asr = obs.vad, obs.sounds, obs.asr
+        if vad is not None:
+            if vad.started_at is not None:
+                self._emit(SpeechEvent(round(vad.started_at, 3), True))
+                if self.options.barge_in and self.responses.busy:
+                    self.engine.on_barge_in(self)
+            if vad.ended_at is not None:
+                self._emit(SpeechEvent(round(vad.ended_at, 3), False))
+        if sounds is not None:
+            for on in sounds.onsets:
+                self._counts["sounds"] += 1
+                event = SoundEvent(round(on.t0, 3), None, on.label, round(on.score, 3), "start")
+                self.memory.sounds.append(event)
+                self._emit(event)
+            for off in sounds.offsets:
+                event = SoundEvent(round(off.t0, 3), round(off.t1, 3), off.label, round(off.peak, 3), "end")
+                self.memory.sounds.append(event)
+                self._emit(event)
+        if asr is not None:
+            if asr.partial is not None and asr.partial.text:
+                p = asr.partial
+                self._emit(
+                    TranscriptEvent(round(p.t0, 3), round(p.t1, 3), p.text, False, None, p.stable, p.segment)
+                )
+            if asr.ended is not None:
+                with self._finals_done:
+                    self._finals_pending += 1
+                asr.ended.final.add_done_callback(self._final_ready)
+
+    def _final_ready(self, future) -> None:
+        try:
+            self._emit_final(future)
+        finally:
+            with self._finals_done:
+                self._finals_pending -= 1
+                self._finals_done.notify_all()
+
+    def _emit_final(self, future) -> None:
+        try:
+            final: FinalText = future.result()
+        except Exception as e:  # noqa: BLE001 - reported as an error event; listening goes on
+            self._emit(ErrorEvent(f"final recognition failed: {type(e).__name__}: {e}"))
+            return
+        if not final.text:
+            return
+        self._counts["transcripts"] += 1
+        self.memory.transcripts.append(final)
+        self._emit(
+            TranscriptEvent(round(final.t0, 3), round(final.t1, 3), final.text, True, final.lang, final.text,
+                            final.segment)
+        )
+
+    def _act(self, obs: Observation, decision: Decision, emit_decision: bool = True) -> None:
+        chunk = obs.chunk
+        if emit_decision:
+            self._emit(
+                DecisionEvent(chunk.index, round(chunk.t1, 3), decision.action.value,
+                              decision.task.value if decision.task else None, decision.reason)
+            )
+        if decision.responds:
+            request = ResponseRequest(f"r{next(self._ids)}", decision, chunk.index, round(chunk.t1, 3),
+                                      chunk.arrived)
+            self.responses.submit(request)
+
+    def _emit(self, event: Event) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
+        else:
+            self._outbox.put(event)
+
+    # ---- bookkeeping ----
+    @property
+    def chunks(self) -> int:
+        return self._chunker.chunks_emitted
+
+    @property
+    def stream_time(self) -> float:
+        return self._chunker.chunks_emitted * SAMPLES_PER_CHUNK / SAMPLE_RATE
+
+    def _summary(self) -> SummaryEvent:
+        wall = time.perf_counter() - self._started
+        audio = self.stream_time
+        lat = self.responses.latency
+        return SummaryEvent(
+            chunks=self.chunks,
+            audio_s=round(audio, 3),
+            wall_s=round(wall, 3),
+            rtf=round(wall / audio, 4) if audio else 0.0,
+            chunk_ms_p50=round(self._chunk_ms.percentile(50), 2),
+            chunk_ms_p95=round(self._chunk_ms.percentile(95), 2),
+            chunk_ms_max=round(self._chunk_ms.max_ms, 2),
+            responses=sum(self.responses.counts.values()),
+            transcripts=self._counts["transcripts"],
+            sounds=self._counts["sounds"],
+            response_latency_ms_p50=round(lat.percentile(50), 1) if lat.count else None,
+            counts=dict(self.responses.counts),
+        )
