@@ -1,0 +1,206 @@
+"""Everyday sounds (AudioSet, 521 classes) with YAMNet int8: one loaded model, state per stream.
+
+Every 0.2 s the tagger scores the last 0.975 s of audio (one YAMNet patch), so each 0.4 s chunk ends two patches and
+a sound is seen at most 0.2 s after it enters the window. Per class, hysteresis turns patch scores into sound events:
+an onset when a class holds for two patches, an offset when it has been gone for three. Before the stream starts the
+window holds digital silence, so the first chunk is already tagged.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from listenloop.audio.chunker import Chunk
+from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
+from listenloop.models import model_dir
+from listenloop.perception import yamnet_frontend as fe
+from listenloop.perception.observation import SoundOffset, SoundOnset, SoundResult, SoundTag
+
+N_CLASSES = 521  # AudioSet classes scored by YAMNet
+PATCH_HOP_SAMPLES = SAMPLES_PER_CHUNK // 2  # 3200 samples = 0.2 s between patches: two per chunk
+PATCH_HOP_SECONDS = PATCH_HOP_SAMPLES / SAMPLE_RATE  # 0.2 s
+
+# The graph's output is quantized: scores come in steps 0.09, 0.18, 0.32, 0.50, 0.68, 0.82, 0.91 ... (logit 0.757 q).
+EVENT_ON_SCORE = 0.5  # a class at or above this (logit >= 0) counts as present in a patch
+EVENT_OFF_SCORE = 0.3  # a present class stays present while at or above this (one quantization step lower)
+EVENT_ON_PATCHES = 2  # consecutive present patches (0.2 s apart) that confirm an onset: one-patch blips are noise
+EVENT_OFF_PATCHES = 3  # consecutive absent patches (0.6 s) that end a sound: bridges gaps between barks or words
+ONSET_LAG_S = 0.2  # s; a sound is scored present about this long after it enters a patch (measured, see tests)
+OFFSET_LAG_S = 0.6  # s; and stays present until about this long after it stopped (0.975 s window, measured)
+REPORT_SCORE = 0.5  # classes at or above this are listed in SoundResult.top
+REPORT_TOP = 5  # at most this many classes in SoundResult.top
+
+SILENCE_CLASS = "Silence"  # never reported as a sound event
+# AudioSet classes that are someone talking: their max is SoundResult.speech_score, which gates recognition.
+SPEECH_CLASSES = (
+    "Speech",
+    "Child speech, kid speaking",
+    "Conversation",
+    "Narration, monologue",
+    "Babbling",
+    "Speech synthesizer",
+    "Whispering",
+)
+
+
+def load_class_names(path: Path | None = None) -> tuple[str, ...]:
+    """AudioSet display names in YAMNet's output order, from the packaged yamnet_class_map.csv."""
+    path = path or model_dir("yamnet") / "yamnet_class_map.csv"
+    with open(path, newline="", encoding="utf-8") as f:
+        names = tuple(row["display_name"] for row in csv.DictReader(f))
+    if len(names) != N_CLASSES:
+        raise ValueError(f"{path}: expected {N_CLASSES} classes, found {len(names)}")
+    return names
+
+
+@dataclass(frozen=True)
+class OfflineTags:
+    """Patch scores of a whole recording, computed at once (the reference for the streaming tagger)."""
+
+    times: np.ndarray  # [n] stream time (s) at which each patch ends
+    scores: np.ndarray  # [n, 521] class scores of each patch
+    onsets: tuple[SoundOnset, ...]  # sound events over the whole recording
+    offsets: tuple[SoundOffset, ...]
+
+
+@dataclass
+class _Tracks:
+    """Hysteresis of every class, as arrays over the 521 classes."""
+
+    active: np.ndarray = field(default_factory=lambda: np.zeros(N_CLASSES, bool))  # inside a sound event
+    on_run: np.ndarray = field(default_factory=lambda: np.zeros(N_CLASSES, np.int32))  # consecutive present patches
+    off_run: np.ndarray = field(default_factory=lambda: np.zeros(N_CLASSES, np.int32))  # consecutive absent patches
+    run_start: np.ndarray = field(default_factory=lambda: np.zeros(N_CLASSES))  # s, end of the first present patch
+    last_present: np.ndarray = field(default_factory=lambda: np.zeros(N_CLASSES))  # s, end of last present patch
+    t0: np.ndarray = field(default_factory=lambda: np.zeros(N_CLASSES))  # s, onset of the active event
+    peak: np.ndarray = field(default_factory=lambda: np.zeros(N_CLASSES, np.float32))  # peak score of the event
+
+
+@dataclass
+class SoundState:
+    """Everything one stream needs between chunks. `reset()` forgets the stream."""
+
+    window: np.ndarray = field(default_factory=lambda: np.zeros(fe.PATCH_SAMPLES, np.float32))  # last 0.975 s
+    samples: int = 0  # samples consumed so far
+    tracks: _Tracks = field(default_factory=_Tracks)
+
+    def reset(self) -> None:
+        self.window = np.zeros(fe.PATCH_SAMPLES, np.float32)
+        self.samples = 0
+        self.tracks = _Tracks()
+
+
+class YamnetTagger:
+    """YAMNet int8 on 0.975 s patches every 0.2 s. One onnxruntime session (one thread) serves every stream."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        import onnxruntime as ort
+
+        folder = folder or model_dir("yamnet")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1  # one patch is ~1 ms; threads would only contend with recognition
+        opts.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        self.names = load_class_names(folder / "yamnet_class_map.csv")
+        self._index = {name: i for i, name in enumerate(self.names)}
+        self.speech_classes = np.array([self._index[n] for n in SPEECH_CLASSES])
+        self._silence = self._index[SILENCE_CLASS]
+
+    def index(self, name: str) -> int:
+        """Class index of an AudioSet display name (KeyError if unknown)."""
+        return self._index[name]
+
+    def init_state(self) -> SoundState:
+        return SoundState()
+
+    def score_patch(self, patch: np.ndarray) -> np.ndarray:
+        """[96, 64] log-mel patch -> [521] scores."""
+        (q,) = self._session.run(None, {self._input: fe.quantize_patch(patch)})
+        return fe.dequantize_scores(q)
+
+    def step(self, chunk: Chunk | np.ndarray, state: SoundState) -> SoundResult:
+        """Score every patch that ends inside this chunk and update the sound events of the stream."""
+        samples = np.asarray(chunk.samples if isinstance(chunk, Chunk) else chunk, dtype=np.float32).reshape(-1)
+        start = state.samples
+        history = np.concatenate([state.window, samples])
+        state.samples += len(samples)
+        state.window = history[-fe.PATCH_SAMPLES :].copy()
+        first_end = (start // PATCH_HOP_SAMPLES + 1) * PATCH_HOP_SAMPLES
+        rows, onsets, offsets = [], [], []
+        for end in range(first_end, state.samples + 1, PATCH_HOP_SAMPLES):
+            stop = len(history) - (state.samples - end)
+            scores = self.score_patch(fe.log_mel(history[stop - fe.PATCH_SAMPLES : stop]))
+            rows.append(scores)
+            on, off = self._track(state.tracks, scores, end / SAMPLE_RATE)
+            onsets += on
+            offsets += off
+        return self._result(rows, tuple(onsets), tuple(offsets))
+
+    def finish(self, state: SoundState) -> tuple[SoundOffset, ...]:
+        """Close the sounds still going on when the stream ends (their end is the end of the stream)."""
+        tr = state.tracks
+        end = state.samples / SAMPLE_RATE
+        out = tuple(
+            SoundOffset(self.names[i], int(i), float(tr.t0[i]), max(float(tr.t0[i]), end), float(tr.peak[i]))
+            for i in np.flatnonzero(tr.active)
+        )
+        tr.active[:] = False
+        return out
+
+    def offline_tags(self, audio: np.ndarray) -> OfflineTags:
+        """All patches of a recording from one log-mel pass, plus its events: streaming must agree with this."""
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        mel = fe.log_mel(np.concatenate([np.zeros(fe.PATCH_SAMPLES, np.float32), audio]))
+        frames_per_hop = PATCH_HOP_SAMPLES // fe.HOP_SAMPLES
+        n = len(audio) // PATCH_HOP_SAMPLES
+        scores = np.zeros((n, N_CLASSES), np.float32)
+        tracks, onsets, offsets = _Tracks(), [], []
+        for k in range(n):
+            first = (k + 1) * frames_per_hop
+            scores[k] = self.score_patch(mel[first : first + fe.PATCH_FRAMES])
+            on, off = self._track(tracks, scores[k], (k + 1) * PATCH_HOP_SECONDS)
+            onsets += on
+            offsets += off
+        times = np.arange(1, n + 1) * PATCH_HOP_SECONDS
+        return OfflineTags(times, scores, tuple(onsets), tuple(offsets))
+
+    def _track(self, tr: _Tracks, scores: np.ndarray, t: float) -> tuple[list[SoundOnset], list[SoundOffset]]:
+        """Advance every class's hysteresis by one patch ending at stream time t (s)."""
+        present = scores >= EVENT_ON_SCORE
+        present[self._silence] = False
+        tr.on_run = np.where(present, tr.on_run + 1, 0)
+        tr.run_start = np.where(present & (tr.on_run == 1), t, tr.run_start)
+        grown = np.where(tr.active | present, np.maximum(tr.peak, scores), tr.peak)
+        tr.peak = np.where(~tr.active & (tr.on_run == 1), scores, grown)  # a new run starts its own peak
+        still = tr.active & (scores >= EVENT_OFF_SCORE)
+        tr.last_present = np.where(present | still, t, tr.last_present)
+        tr.off_run = np.where(tr.active & ~still, tr.off_run + 1, 0)
+
+        started = np.flatnonzero(~tr.active & (tr.on_run >= EVENT_ON_PATCHES))
+        ended = np.flatnonzero(tr.active & (tr.off_run >= EVENT_OFF_PATCHES))
+        offsets = []
+        for i in ended:
+            t1 = max(float(tr.t0[i]), float(tr.last_present[i]) - OFFSET_LAG_S)
+            offsets.append(SoundOffset(self.names[i], int(i), float(tr.t0[i]), t1, float(tr.peak[i])))
+        tr.active[ended] = False
+        onsets = []
+        for i in started:
+            tr.t0[i] = max(0.0, float(tr.run_start[i]) - ONSET_LAG_S)
+            onsets.append(SoundOnset(self.names[i], int(i), float(tr.t0[i]), float(tr.peak[i])))
+        tr.active[started] = True
+        tr.off_run[started] = 0
+        return onsets, offsets
+
+    def _result(self, rows: list[np.ndarray], onsets: tuple, offsets: tuple) -> SoundResult:
+        if not rows:
+            return SoundResult(np.zeros(N_CLASSES, np.float32), onsets=onsets, offsets=offsets)
+        scores = np.max(rows, axis=0)
+        best = [i for i in np.argsort(-scores)[:REPORT_TOP] if scores[i] >= REPORT_SCORE]
+        top = tuple(SoundTag(self.names[i], int(i), float(scores[i])) for i in best)
+        speech = float(scores[self.speech_classes].max())
+        return SoundResult(scores, top, onsets, offsets, speech)
