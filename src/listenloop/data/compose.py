@@ -1,0 +1,345 @@
+"""Composing one labelled stream: turns of every hard kind placed on a timeline, then mixed and labelled.
+
+A stream is fully determined by its seed. Labels follow the reference recipe: every chunk is silent except the
+chunk in which a reply to a turn becomes due (REPLY_MIN_DELAY_S after the turn's end).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
+from listenloop.audio.decode import load_audio
+from listenloop.data import content, mixing
+from listenloop.data.manifest import NO_RESPONSE, SILENT_LABEL, Pause, Turn, TurnKind, chunk_of
+from listenloop.data.synth import espeak, piper
+from listenloop.decision.base import Emotion, Mode, Task
+
+REPLY_MIN_DELAY_S = 0.04  # a reply starts 0.04 to 0.4 s after the turn ends (reference recipe)
+GAP_S = (0.8, 2.4)  # background between turns (reference recipe)
+CROSSTALK_GAP_S = (0.15, 0.6)  # people answering each other leave short gaps
+PAUSE_S = (0.7, 1.6)  # pauses inside an unfinished sentence: longer than the 0.5-0.8 s silence timeouts
+SOUND_S = (1.2, 4.0)  # length of a sound event excerpt
+ESPEAK_VOICES = ("en-us", "en-gb", "en-029", "en-gb-scotland", "en-gb-x-rp", "en-us-nyc", "en-gb-x-gbclan")
+ESPEAK_VARIANTS = ("", "+m1", "+m2", "+m3", "+m4", "+m7", "+f1", "+f2", "+f3", "+f4", "+f5")
+RATE_RANGE = (0.8, 1.3)  # speaking-rate factor
+PITCH_RANGE = (30, 75)  # espeak pitch
+ROOM_RT60_S = (0.25, 0.7)  # reverberation of speech from across the room
+KIND_WEIGHTS = {  # how often each kind of turn is drawn; hard cases are over-represented on purpose
+    TurnKind.QUESTION: 0.20,
+    TurnKind.REQUEST: 0.10,
+    TurnKind.STATEMENT: 0.15,
+    TurnKind.HESITATION: 0.17,
+    TurnKind.CROSSTALK: 0.10,
+    TurnKind.TELEVISION: 0.08,
+    TurnKind.SOUND: 0.20,
+}
+
+
+@dataclass(frozen=True)
+class Material:
+    """Inputs beyond the built-in text: sound files, speech files with transcripts, which half of the text."""
+
+    sounds: tuple[Path, ...] = ()  # sound-event and background files
+    speech: tuple[tuple[Path, str], ...] = ()  # (audio file, transcript)
+    split: str = "train"  # "train" | "test" | "all": which half of the sentences to use
+    engines: tuple[str, ...] = ("espeak", "piper")  # synthesizers to draw voices from
+
+    @property
+    def event_sounds(self) -> tuple[Path, ...]:
+        return self.sounds
+
+    @property
+    def background_sounds(self) -> tuple[Path, ...]:
+        return tuple(p for p in self.sounds if content.sound_rule(p.stem) is None)
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    seconds: float = 60.0  # target length of a stream (the last turn may run past it)
+    transcribe_fraction: float = 0.25  # streams whose session task is transcription
+    telephone_fraction: float = 0.15  # streams passed through a telephone band
+    snrs_db: tuple[float | None, ...] = (None, None, 20.0, 10.0, 5.0, 0.0)  # background over speech; None: floor
+
+
+@dataclass
+class Timeline:
+    """Audio appended piece by piece; remembers where each turn sits."""
+
+    parts: list[np.ndarray] = field(default_factory=list)
+    n: int = 0
+    turns: list[Turn] = field(default_factory=list)
+
+    @property
+    def t(self) -> float:
+        return self.n / SAMPLE_RATE
+
+    def gap(self, seconds: float) -> None:
+        self.append(np.zeros(int(round(seconds * SAMPLE_RATE)), dtype=np.float32))
+
+    def append(self, audio: np.ndarray) -> tuple[float, float]:
+        t0 = self.t
+        self.parts.append(audio.astype(np.float32))
+        self.n += len(audio)
+        return t0, self.t
+
+    def audio(self) -> np.ndarray:
+        """All pieces, padded with silence to whole chunks."""
+        total = -(-self.n // SAMPLES_PER_CHUNK) * SAMPLES_PER_CHUNK
+        out = np.zeros(total, dtype=np.float32)
+        if self.parts:
+            joined = np.concatenate(self.parts)
+            out[: len(joined)] = joined
+        return out
+
+
+def trim(x: np.ndarray, floor_db: float = -45.0) -> np.ndarray:
+    """Cut leading and trailing near-silence (synthesizers pad their output), so turn times are exact."""
+    if not len(x):
+        return x
+    frame = SAMPLE_RATE // 100
+    n = len(x) // frame
+    if n == 0:
+        return x
+    energy = np.sqrt(np.mean(np.square(x[: n * frame].reshape(n, frame)), axis=1))
+    loud = np.nonzero(energy > np.max(energy) * 10 ** (floor_db / 20))[0]
+    if not len(loud):
+        return x[:0]
+    return x[loud[0] * frame : (loud[-1] + 1) * frame]
+
+
+@dataclass(frozen=True)
+class Speaker:
+    engine: str  # "espeak" | "piper"
+    voice: str  # espeak voice with variant
+    rate: float
+    pitch: int
+
+    def say(self, text: str) -> np.ndarray:
+        if self.engine == "piper":
+            return trim(piper(text, self.rate))
+        return trim(espeak(text, self.voice, self.rate, self.pitch))
+
+    @property
+    def tag(self) -> str:
+        if self.engine == "piper":
+            return f"piper:{self.rate:.2f}"
+        return f"espeak:{self.voice}:{self.rate:.2f}:{self.pitch}"
+
+
+def draw_speaker(rng: np.random.Generator, engines: tuple[str, ...]) -> Speaker:
+    engine = engines[int(rng.integers(0, len(engines)))]
+    voice = ESPEAK_VOICES[int(rng.integers(0, len(ESPEAK_VOICES)))]
+    voice += ESPEAK_VARIANTS[int(rng.integers(0, len(ESPEAK_VARIANTS)))]
+    return Speaker(engine, voice, float(rng.uniform(*RATE_RANGE)), int(rng.integers(*PITCH_RANGE)))
+
+
+@lru_cache(maxsize=64)
+def _load(path: Path) -> np.ndarray:
+    return load_audio(path)
+
+
+def pick(rng: np.random.Generator, items: tuple):
+    return items[int(rng.integers(0, len(items)))]
+
+
+class Composer:
+    """Draws and places the turns of one stream."""
+
+    def __init__(self, rng: np.random.Generator, material: Material, mode: Mode) -> None:
+        self.rng = rng
+        self.material = material
+        self.mode = mode
+        self.line = Timeline()
+        self.near = draw_speaker(rng, material.engines)  # the user: one voice per stream
+        self.sentences = {
+            TurnKind.QUESTION: content.in_split(content.QUESTIONS, material.split),
+            TurnKind.REQUEST: content.in_split(content.REQUESTS, material.split),
+            TurnKind.STATEMENT: content.in_split(content.STATEMENTS, material.split),
+        }
+
+    def _spoken_task(self, kind: TurnKind) -> Task | None:
+        if self.mode is Mode.TRANSCRIBE:
+            return Task.TRANSCRIBE
+        return Task.ANSWER if kind in (TurnKind.QUESTION, TurnKind.REQUEST) else None
+
+    def _turn(self, user: str, kind: TurnKind, t0: float, t1: float, task: Task | None, **kw) -> Turn:
+        reply = kw.pop("reply", None)
+        if reply is None:
+            reply = user if task is Task.TRANSCRIBE else f"<{task.value}>" if task else NO_RESPONSE
+        return Turn(user=user, assistant=reply, scene_type=kind.value, kind=kind, t0=t0, t1=t1, task=task, **kw)
+
+    def spoken(self, kind: TurnKind) -> None:
+        """A question, request or statement by the user (a speech file when given, sometimes)."""
+        if self.material.speech and self.rng.random() < 0.3:
+            path, text = pick(self.rng, self.material.speech)
+            audio, source = trim(_load(path)), str(path)
+            kind = TurnKind.QUESTION if text.rstrip().endswith("?") else TurnKind.STATEMENT
+        else:
+            text = pick(self.rng, self.sentences[kind])
+            audio, source = self.near.say(text), self.near.tag
+        t0, t1 = self.line.append(mixing.set_level(audio, mixing.NEAR_LEVEL_DBFS + self.rng.uniform(-4, 4)))
+        self.line.turns.append(self._turn(text, kind, t0, t1, self._spoken_task(kind), source=source))
+
+    def hesitation(self) -> None:
+        """One sentence broken after open words by pauses and fillers; judged only at its real end."""
+        kind = TurnKind.QUESTION if self.rng.random() < 0.6 else TurnKind.STATEMENT
+        text = pick(self.rng, self.sentences[kind])
+        words = text.split()
+        cuts = content.hesitation_cuts(words)
+        if not cuts:
+            return self.spoken(kind)
+        chosen = sorted(self.rng.choice(cuts, size=min(len(cuts), int(self.rng.integers(1, 3))), replace=False))
+        pieces = [" ".join(words[a:b]) for a, b in zip([0, *chosen], [*chosen, len(words)], strict=True)]
+        level = mixing.NEAR_LEVEL_DBFS + self.rng.uniform(-4, 4)
+        t_start, pauses, shown = self.line.t, [], []
+        for i, piece in enumerate(pieces):
+            _, end = self.line.append(mixing.set_level(self.near.say(piece), level))
+            shown.append(piece)
+            if i == len(pieces) - 1:
+                break
+            self.line.gap(self.rng.uniform(*PAUSE_S) / 2)
+            if self.rng.random() < 0.6:  # a filler inside the pause ("I was thinking... um... about")
+                filler = pick(self.rng, content.FILLERS)
+                self.line.append(mixing.set_level(self.near.say(filler), level - 3))
+                shown.append(filler)
+            self.line.gap(self.rng.uniform(*PAUSE_S) / 2)
+            pauses.append(Pause(end, self.line.t))
+        user = "... ".join(shown)
+        task = self._spoken_task(kind)
+        turn = self._turn(user, TurnKind.HESITATION, t_start, self.line.t, task, pauses=tuple(pauses),
+                          source=self.near.tag, reply=text if task is Task.TRANSCRIBE else None)
+        self.line.turns.append(turn)
+
+    def crosstalk(self) -> None:
+        """Two other people talking to each other, across the room: never for the assistant."""
+        lines = pick(self.rng, content.in_split(content.CROSSTALK, self.material.split, key=lambda d: d[0]))
+        voices = (draw_speaker(self.rng, self.material.engines), draw_speaker(self.rng, self.material.engines))
+        level = mixing.NEAR_LEVEL_DBFS - self.rng.uniform(*mixing.FAR_LEVEL_DROP_DB)
+        rt60 = self.rng.uniform(*ROOM_RT60_S)
+        for i, text in enumerate(lines):
+            voice = voices[i % 2]
+            audio = mixing.room(voice.say(text), self.rng, rt60)
+            t0, t1 = self.line.append(mixing.set_level(audio, level))
+            self.line.turns.append(self._turn(text, TurnKind.CROSSTALK, t0, t1, None, addressed=False,
+                                              source=voice.tag))
+            if i < len(lines) - 1:
+                self.line.gap(self.rng.uniform(*CROSSTALK_GAP_S))
+
+    def television(self) -> None:
+        """Broadcast speech from a small speaker across the room, often over music."""
+        voice = draw_speaker(self.rng, self.material.engines)
+        level = mixing.NEAR_LEVEL_DBFS - self.rng.uniform(*mixing.FAR_LEVEL_DROP_DB)
+        rt60 = self.rng.uniform(*ROOM_RT60_S)
+        lines = content.in_split(content.TELEVISION, self.material.split)
+        for _ in range(int(self.rng.integers(1, 3))):
+            text = pick(self.rng, lines)
+            audio = mixing.room(mixing.loudspeaker(voice.say(text)), self.rng, rt60)
+            audio = mixing.set_level(audio, level)
+            music = self.material.background_sounds
+            if music and self.rng.random() < 0.6:
+                bed = mixing.loop_to(_load(pick(self.rng, music)), len(audio), self.rng)
+                audio = audio + mixing.mix_at_snr(mixing.active_rms(audio), mixing.loudspeaker(bed), 12.0)
+            t0, t1 = self.line.append(audio)
+            self.line.turns.append(self._turn(text, TurnKind.TELEVISION, t0, t1, None, addressed=False,
+                                              source=f"tv:{voice.tag}"))
+            self.line.gap(self.rng.uniform(*CROSSTALK_GAP_S))
+
+    def sound(self) -> None:
+        """A sound event: answered when its class deserves it (alarm, dog, cough), ignored otherwise."""
+        if not self.material.event_sounds:
+            return self.spoken(TurnKind.STATEMENT)
+        path = pick(self.rng, self.material.event_sounds)
+        rule = content.sound_rule(path.stem)
+        clip = mixing.loudest_excerpt(_load(path), self.rng.uniform(*SOUND_S), self.rng)
+        clip = mixing.fade(trim(clip, floor_db=-35.0))
+        t0, t1 = self.line.append(mixing.set_level(clip, self.rng.uniform(*mixing.SOUND_LEVEL_DBFS)))
+        label = rule.label if rule else content.IGNORED_SOUND
+        turn = self._turn(f"[sound: {label}]", TurnKind.SOUND, t0, t1, rule.task if rule else None,
+                          reply=rule.reply if rule else NO_RESPONSE,
+                          emotion=(rule.emotion if rule else Emotion.NORMAL).value, source=str(path.name))
+        self.line.turns.append(turn)
+
+    def add(self, kind: TurnKind) -> None:
+        if kind is TurnKind.HESITATION:
+            self.hesitation()
+        elif kind is TurnKind.CROSSTALK:
+            self.crosstalk()
+        elif kind is TurnKind.TELEVISION:
+            self.television()
+        elif kind is TurnKind.SOUND:
+            self.sound()
+        else:
+            self.spoken(kind)
+
+
+def labels_for(turns: list[Turn] | tuple[Turn, ...], num_chunks: int) -> tuple[str, ...]:
+    """One label per chunk: the task of a turn whose reply becomes due in that chunk, else silent."""
+    labels = [SILENT_LABEL] * num_chunks
+    for turn in turns:
+        if turn.task is None or turn.t1 is None:
+            continue
+        index = min(chunk_of(turn.t1 + REPLY_MIN_DELAY_S), num_chunks - 1)
+        labels[index] = turn.task.value
+    return tuple(labels)
+
+
+def finish(line: Timeline, rng: np.random.Generator, material: Material, snr_db: float | None,
+           telephone: bool) -> np.ndarray:
+    """Mix the room floor and the background over the whole stream; optionally pass it through a telephone."""
+    audio = line.audio()
+    floor = mixing.pink_noise(len(audio), rng) * 10 ** (rng.uniform(*mixing.FLOOR_LEVEL_DBFS) / 20)
+    audio = audio + floor
+    backgrounds = material.background_sounds
+    if snr_db is not None:
+        use_file = bool(backgrounds) and rng.random() < 0.7
+        noise = mixing.loop_to(_load(pick(rng, backgrounds)), len(audio), rng) if use_file \
+            else mixing.pink_noise(len(audio), rng)
+        audio = audio + mixing.mix_at_snr(10 ** (mixing.NEAR_LEVEL_DBFS / 20), noise, snr_db)
+    if telephone:
+        audio = mixing.telephone(audio)
+    peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
+    if peak > mixing.PEAK_LIMIT:
+        audio = audio * (mixing.PEAK_LIMIT / peak)
+    return audio.astype(np.float32)
+
+
+def draw_kind(rng: np.random.Generator) -> TurnKind:
+    kinds = list(KIND_WEIGHTS)
+    weights = np.array([KIND_WEIGHTS[k] for k in kinds])
+    return kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
+
+
+def compose(rng: np.random.Generator, material: Material, options: StreamOptions) -> tuple[np.ndarray, dict]:
+    """Audio of one stream and the facts its manifest line needs (turns, labels, mode, snr, telephone)."""
+    mode = Mode.TRANSCRIBE if rng.random() < options.transcribe_fraction else Mode.ASSISTANT
+    composer = Composer(rng, material, mode)
+    composer.line.gap(rng.uniform(0.4, 1.2))
+    while composer.line.t < options.seconds:
+        composer.add(draw_kind(rng))
+        composer.line.gap(rng.uniform(*GAP_S))
+    snr = options.snrs_db[int(rng.integers(0, len(options.snrs_db)))]
+    phone = bool(rng.random() < options.telephone_fraction)
+    audio = finish(composer.line, rng, material, snr, phone)
+    turns = composer.line.turns
+    return audio, {"turns": turns, "labels": labels_for(turns, len(audio) // SAMPLES_PER_CHUNK), "mode": mode,
+                   "snr_db": snr, "telephone": phone}
+
+
+def stitch_clips(rng: np.random.Generator, turns: tuple[Turn, ...], root: Path) -> tuple[np.ndarray, list[Turn]]:
+    """A plain StreamAudio-2M stream: its turn clips in order, with background gaps, timed and tasked."""
+    line = Timeline()
+    line.gap(rng.uniform(0.4, 1.2))
+    placed = []
+    for turn in turns:
+        path = Path(turn.audio_path)
+        clip = trim(_load(path if path.is_absolute() else root / path))
+        t0, t1 = line.append(clip)
+        task = Task.ANSWER if turn.needs_response else None
+        placed.append(replace(turn, t0=t0, t1=t1, task=task, source=turn.audio_path))
+        line.gap(rng.uniform(*GAP_S))
+    return line.audio(), placed
