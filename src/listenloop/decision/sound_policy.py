@@ -1,0 +1,352 @@
+"""The proactive sound policy: a readable TOML file says which sounds deserve a response, and how urgently.
+
+The shipped defaults (default_policy.toml, documented in docs/policy.md) can be overridden per run or per session by
+further files: a rule of the same name is merged key by key, new rules are added, and a class that a later file
+names leaves the rule that claimed it before. Errors name the file and line. `SoundPolicy` applies the rules to the
+tagger's chunk scores: one response per episode of a sound (repeats closer than `gap` are one episode), none while
+the rule cools down, the most urgent rule first when several fire in one chunk.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from listenloop.audio.constants import CHUNK_SECONDS
+from listenloop.decision.base import Decision, Emotion, Task
+from listenloop.perception.observation import Observation
+
+DEFAULT_POLICY = "default_policy.toml"  # package data next to this module
+POLICY_VERSION = 1
+
+
+class PolicyError(ValueError):
+    """A policy file is invalid; the message names the file, the line and what is wrong."""
+
+
+class RuleAction(StrEnum):
+    ALERT = "alert"  # urgent: alarms, glass, gunshots, screams
+    ASK = "ask"  # a concerned check-in: cough, choking
+    NOTIFY = "notify"  # worth mentioning: doorbell, phone, dog
+    DESCRIBE = "describe"  # say what is heard
+    IGNORE = "ignore"  # stay silent
+
+    @property
+    def task(self) -> Task | None:
+        return None if self is RuleAction.IGNORE else Task(self.value)
+
+
+ACTION_PRIORITY = {RuleAction.ALERT: 3, RuleAction.ASK: 2, RuleAction.NOTIFY: 1, RuleAction.DESCRIBE: 0}
+NUMBER_KEYS = {"threshold": (0.0, 1.0), "min_duration": (0.0, 600.0), "cooldown": (0.0, 86400.0), "gap": (0.0, 600.0)}
+DEFAULT_KEYS = set(NUMBER_KEYS) | {"urgency"}
+RULE_KEYS = DEFAULT_KEYS | {"classes", "action", "phrase", "say"}
+TOP_KEYS = {"version", "base", "defaults", "rules"}
+RULE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True)
+class SoundRule:
+    name: str  # the table name, [rules.NAME]
+    action: RuleAction
+    classes: tuple[str, ...]  # AudioSet display names
+    threshold: float  # group score (max over classes) at which the sound counts as heard in a chunk, 0..1
+    min_duration: float  # s heard within one episode before responding
+    cooldown: float  # s after a response before this rule responds again
+    gap: float  # s of absence that ends an episode
+    urgency: Emotion  # the response's emotion tag
+    phrase: str  # how a sentence names the sound ("a smoke alarm")
+    say: str  # the sentence to speak; empty: the responder's template for the action
+    source: str  # "file:line" where the rule was (last) defined
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    rules: tuple[SoundRule, ...]
+    sources: tuple[str, ...]  # the files merged, in order
+
+    def rule(self, name: str) -> SoundRule:
+        return next(r for r in self.rules if r.name == name)
+
+
+class _Locator:
+    """Finds the line of a table, key or quoted value in TOML text, for error messages (tomllib keeps none)."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.lines = text.splitlines()
+        self.source = source
+
+    def _header(self, table: str) -> int:
+        pattern = re.compile(r"^\s*\[\s*" + re.escape(table).replace(r"\.", r"\s*\.\s*") + r"\s*\]")
+        return next((i for i, line in enumerate(self.lines) if pattern.match(line)), -1)
+
+    def line(self, table: str, key: str | None = None, value: str | None = None) -> int:
+        start = self._header(table)
+        if key is None and value is None:
+            return start + 1
+        for i in range(start + 1, len(self.lines)):
+            text = self.lines[i]
+            if i > start + 1 and re.match(r"^\s*\[", text):
+                break
+            if value is not None and f'"{value}"' in text or value is None and re.match(rf"^\s*{key}\s*=", text):
+                return i + 1
+        return start + 1
+
+    def error(self, message: str, table: str, key: str | None = None, value: str | None = None) -> PolicyError:
+        line = self.line(table, key, value)
+        where = f"{self.source} line {line}" if line > 0 else self.source
+        return PolicyError(f"{where}: {message}")
+
+
+def _check_number(loc: _Locator, table: str, key: str, value: Any) -> float:
+    low, high = NUMBER_KEYS[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise loc.error(f"{key} must be a number from {low:g} to {high:g}, not {value!r}", table, key)
+    return float(value)
+
+
+def _check_fields(loc: _Locator, table: str, raw: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in allowed:
+            hint = difflib.get_close_matches(key, sorted(allowed), n=1)
+            tip = f" (did you mean {hint[0]!r}?)" if hint else f" (known: {', '.join(sorted(allowed))})"
+            raise loc.error(f"unknown key {key!r} in [{table}]{tip}", table, key)
+        if key in NUMBER_KEYS:
+            out[key] = _check_number(loc, table, key, value)
+        elif key == "urgency":
+            try:
+                out[key] = Emotion(value)
+            except ValueError:
+                known = ", ".join(e.value for e in Emotion)
+                raise loc.error(f"urgency must be one of {known}, not {value!r}", table, key) from None
+        elif key == "action":
+            try:
+                out[key] = RuleAction(value)
+            except ValueError:
+                known = ", ".join(a.value for a in RuleAction)
+                raise loc.error(f"action must be one of {known}, not {value!r}", table, key) from None
+        elif key in ("phrase", "say"):
+            if not isinstance(value, str):
+                raise loc.error(f"{key} must be a string, not {value!r}", table, key)
+            out[key] = value.strip()
+        else:
+            out[key] = value
+    return out
+
+
+def _check_classes(loc: _Locator, table: str, value: Any, known: Sequence[str]) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value):
+        raise loc.error("classes must be a non-empty list of AudioSet class names", table, "classes")
+    names = set(known)
+    for name in value:
+        if name not in names:
+            hint = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+            tip = f"; did you mean {hint[0]!r}?" if hint else " (see yamnet_class_map.csv)"
+            raise loc.error(f"unknown AudioSet class {name!r}{tip}", table, value=name)
+    return tuple(value)
+
+
+@dataclass
+class _Layer:
+    """One parsed policy file."""
+
+    source: str
+    base: bool  # start from the shipped defaults
+    defaults: dict[str, Any]
+    rules: dict[str, dict[str, Any]]  # rule name -> the keys this file sets
+
+
+def parse_policy(text: str, source: str, class_names: Sequence[str]) -> _Layer:
+    """Parse and validate one policy file's text; PolicyError names the line of any problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise PolicyError(f"{source}: not valid TOML: {e}") from None
+    loc = _Locator(text, source)
+    for key in data:
+        if key not in TOP_KEYS:
+            raise loc.error(f"unknown top-level key {key!r} (known: {', '.join(sorted(TOP_KEYS))})", "", key)
+    if data.get("version", POLICY_VERSION) != POLICY_VERSION:
+        raise loc.error(f"version must be {POLICY_VERSION}, not {data['version']!r}", "", "version")
+    base = data.get("base", "default")
+    if base not in ("default", "none"):
+        raise loc.error(f"base must be 'default' or 'none', not {base!r}", "", "base")
+    defaults = _check_fields(loc, "defaults", data.get("defaults", {}), DEFAULT_KEYS)
+    rules: dict[str, dict[str, Any]] = {}
+    claimed: dict[str, str] = {}
+    for name, raw in data.get("rules", {}).items():
+        table = f"rules.{name}"
+        if not RULE_NAME.match(name) or not isinstance(raw, dict):
+            raise loc.error(f"[{table}] must be a table named with letters, digits, '_' or '-'", table)
+        fields = _check_fields(loc, table, raw, RULE_KEYS)
+        if "classes" in fields:
+            fields["classes"] = _check_classes(loc, table, fields["classes"], class_names)
+            for c in fields["classes"]:
+                if c in claimed:
+                    raise loc.error(f"class {c!r} is already in [rules.{claimed[c]}]", table, value=c)
+                claimed[c] = name
+        fields["source"] = f"{source}:{loc.line(table)}"
+        rules[name] = fields
+    return _Layer(source, base == "default", defaults, rules)
+
+
+def _default_text() -> str:
+    return resources.files("listenloop.decision").joinpath(DEFAULT_POLICY).read_text(encoding="utf-8")
+
+
+def merge_layers(layers: Sequence[_Layer]) -> PolicySpec:
+    """Later layers override earlier ones: defaults and rules key by key; a class moves to the last rule naming it."""
+    defaults: dict[str, Any] = {"threshold": 0.5, "min_duration": 0.0, "cooldown": 60.0, "gap": 3.0,
+                                "urgency": Emotion.NORMAL}
+    merged: dict[str, dict[str, Any]] = {}
+    for layer in layers:
+        defaults.update(layer.defaults)
+        for name, fields in layer.rules.items():
+            taken = set(fields.get("classes", ()))
+            for other, prev in merged.items():
+                if other != name and taken & set(prev.get("classes", ())):
+                    prev["classes"] = tuple(c for c in prev["classes"] if c not in taken)
+            merged.setdefault(name, {}).update(fields)
+    rules = []
+    for name, fields in merged.items():
+        if "action" not in fields or "classes" not in fields:
+            missing = "action" if "action" not in fields else "classes"
+            raise PolicyError(f"{fields['source']}: [rules.{name}] has no {missing}")
+        if not fields["classes"]:
+            continue  # every class moved to later rules
+        values = {**defaults, **fields}
+        rules.append(SoundRule(
+            name=name, action=values["action"], classes=values["classes"], threshold=values["threshold"],
+            min_duration=values["min_duration"], cooldown=values["cooldown"], gap=values["gap"],
+            urgency=values["urgency"], phrase=values.get("phrase") or values["classes"][0].lower(),
+            say=values.get("say", ""), source=values["source"],
+        ))
+    return PolicySpec(tuple(rules), tuple(layer.source for layer in layers))
+
+
+def load_policy(
+    files: Iterable[str | Path] = (), class_names: Sequence[str] | None = None, texts: Iterable[str] = ()
+) -> PolicySpec:
+    """The shipped defaults overridden by `files` (then `texts`, e.g. a session's own), in order."""
+    if class_names is None:
+        from listenloop.perception.sounds import load_class_names
+
+        class_names = load_class_names()
+    layers = []
+    for path in files:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise PolicyError(f"cannot read policy file {path}: {e.strerror}") from None
+        layers.append(parse_policy(text, str(path), class_names))
+    layers += [parse_policy(text, f"<session policy {i + 1}>", class_names) for i, text in enumerate(texts)]
+    use_base = all(layer.base for layer in layers)
+    base = [parse_policy(_default_text(), DEFAULT_POLICY, class_names)] if use_base else []
+    return merge_layers(base + layers)
+
+
+@dataclass
+class _Episode:
+    """One continuing sound for one rule: repeats closer than the rule's gap belong to it."""
+
+    t0: float  # s, stream time the sound was first heard
+    last: float  # s, end of the last chunk that heard it
+    hits: int = 0  # chunks that heard it
+    decided: bool = False  # responded to, or grouped into an earlier response by the cooldown
+
+
+@dataclass
+class SoundPolicyState:
+    episodes: dict[str, _Episode] = field(default_factory=dict)  # rule name -> its current episode
+    last_response: dict[str, float] = field(default_factory=dict)  # rule name -> stream time of its last response
+    responses: int = 0
+
+    def reset(self) -> None:
+        self.episodes.clear()
+        self.last_response.clear()
+        self.responses = 0
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    rule: SoundRule
+    label: str
+    score: float
+    episode: _Episode
+
+
+class SoundPolicy:
+    """DecisionPolicy over the tagger's chunk scores. One instance serves every stream; state is per stream."""
+
+    def __init__(self, spec: PolicySpec, class_names: Sequence[str]) -> None:
+        self.spec = spec
+        self.names = tuple(class_names)
+        index = {n: i for i, n in enumerate(self.names)}
+        self._rules = [(r, np.array([index[c] for c in r.classes])) for r in spec.rules
+                       if r.action is not RuleAction.IGNORE]
+
+    @classmethod
+    def load(cls, files: Iterable[str | Path] = (), texts: Iterable[str] = ()) -> SoundPolicy:
+        from listenloop.perception.sounds import load_class_names
+
+        names = load_class_names()
+        return cls(load_policy(files, names, texts), names)
+
+    def init_state(self) -> SoundPolicyState:
+        return SoundPolicyState()
+
+    def decide(self, obs: Observation, state: SoundPolicyState) -> Decision:
+        """Respond in the chunk where a sound becomes certain, once per episode, the most urgent rule first."""
+        if obs.sounds is None:
+            return Decision.silent()
+        t, scores = obs.chunk.t1, obs.sounds.scores
+        candidates = []
+        for rule, idx in self._rules:
+            c = self._update(rule, idx, scores, obs, state)
+            if c is not None:
+                candidates.append(c)
+        if not candidates:
+            return Decision.silent()
+        best = max(candidates, key=lambda c: (ACTION_PRIORITY[c.rule.action], c.score))
+        best.episode.decided = True
+        state.last_response[best.rule.name] = t
+        state.responses += 1
+        rule = best.rule
+        return Decision.respond(
+            rule.action.task, reason=f"{rule.name}: {best.label} {best.score:.2f}", emotion=rule.urgency,
+            label=best.label, score=best.score, t0=best.episode.t0, rule=rule.name, phrase=rule.phrase, say=rule.say,
+        )
+
+    def _update(self, rule: SoundRule, idx: np.ndarray, scores: np.ndarray, obs: Observation,
+                state: SoundPolicyState) -> _Candidate | None:
+        """Advance the rule's episode by one chunk; a candidate when it should respond now."""
+        t = obs.chunk.t1
+        k = int(np.argmax(scores[idx]))
+        score = float(scores[idx[k]])
+        episode = state.episodes.get(rule.name)
+        if episode is not None and t - episode.last > rule.gap + CHUNK_SECONDS / 2:
+            del state.episodes[rule.name]  # gone for longer than the gap: what comes next is a new sound
+            episode = None
+        if score < rule.threshold:
+            return None
+        if episode is None:
+            onsets = [o.t0 for o in obs.sounds.onsets if o.index in idx] if obs.sounds else []
+            episode = state.episodes[rule.name] = _Episode(t0=min([obs.chunk.t0, *onsets]), last=t)
+        episode.hits += 1
+        episode.last = t
+        if episode.decided or episode.hits * CHUNK_SECONDS < rule.min_duration - 1e-6:
+            return None
+        last = state.last_response.get(rule.name)
+        if last is not None and t - last < rule.cooldown:
+            episode.decided = True  # grouped into the earlier response
+            return None
+        return _Candidate(rule, self.names[idx[k]], score, episode)
