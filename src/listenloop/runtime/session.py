@@ -121,6 +121,15 @@ class Session:
             self.engine.on_session_end(self)
         return self.drain()
 
+    def close(self) -> None:
+        """Abandon the stream (its client is gone): stop responses, free per-stream state; no flush, no summary."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self.responses.close()
+            self.engine.on_session_end(self)
+
     def drain(self) -> list[Event]:
         events = []
         while True:
