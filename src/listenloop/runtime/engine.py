@@ -85,5 +85,5 @@ class Engine:
         """Counterpart of on_session_start."""
 
     def on_barge_in(self, session: Session) -> None:
-        """The user spoke while a response was running: stop it."""
-        session.responses.cancel_current()
+        """The user spoke while a response was running: stop it, unless it is a caption."""
+        session.responses.cancel_current(only_interruptible=True)

@@ -17,6 +17,8 @@ from listenloop.runtime.events import ErrorEvent, Event, ResponseDeltaEvent, Res
 from listenloop.runtime.stats import LatencyHistogram
 
 _STOP = object()
+# Barge-in stops what would be talking over the user; captions (transcripts, translations) are never cut.
+INTERRUPTIBLE = frozenset({Task.ANSWER, Task.DESCRIBE, Task.ACKNOWLEDGE, Task.NOTIFY, Task.ASK})
 
 
 class ResponseRunner:
@@ -26,6 +28,7 @@ class ResponseRunner:
         self._session = session
         self._queue: queue.Queue = queue.Queue()
         self._current: ResponseContext | None = None
+        self._current_task: Task | None = None
         self._pending = 0
         self._idle = threading.Condition()
         self.latency = LatencyHistogram()
@@ -42,10 +45,12 @@ class ResponseRunner:
     def busy(self) -> bool:
         return self._pending > 0
 
-    def cancel_current(self) -> bool:
-        """Barge-in: stop the response being produced now. True if one was running."""
+    def cancel_current(self, only_interruptible: bool = False) -> bool:
+        """Stop the response being produced now (barge-in passes only_interruptible). True if one was stopped."""
         ctx = self._current
         if ctx is None or ctx.cancelled.is_set():
+            return False
+        if only_interruptible and self._current_task not in INTERRUPTIBLE:
             return False
         ctx.cancelled.set()
         return True
@@ -77,7 +82,7 @@ class ResponseRunner:
             self._emit(ErrorEvent(f"no responder for task {task.value!r}"))
             return
         ctx = ResponseContext(session=self._session)
-        self._current = ctx
+        self._current, self._current_task = ctx, task
         emotion = request.decision.emotion.value
         pieces: list[str] = []
         first_ms = None
@@ -93,7 +98,7 @@ class ResponseRunner:
                 if ctx.cancelled.is_set():
                     break
         finally:
-            self._current = None
+            self._current, self._current_task = None, None
         text = "".join(pieces).strip()
         if not text:
             return  # nothing to say after all (e.g. the final recognizer found no words)
