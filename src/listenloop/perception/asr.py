@@ -1,0 +1,281 @@
+"""Streaming recognition: Whisper tiny.en partials every chunk, Whisper base finals off the chunk loop.
+
+A segment opens at a voice-activity onset (with a little pre-roll), grows chunk by chunk while tiny.en re-decodes it
+(the prefix two successive hypotheses agree on is `stable`, and is forced into the next decode), and closes after a
+short silence or at a bounded length. Its final text is computed by Whisper base in a small executor shared by all
+streams; the decode starts speculatively as soon as the silence begins, so it is usually ready when the segment closes.
+All per-stream state lives in `AsrState`; one `Recognizer` serves many sessions.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from listenloop.audio.chunker import Chunk
+from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK, VAD_WINDOW_SAMPLES
+from listenloop.models import model_dir
+from listenloop.perception.agreement import common_prefix
+from listenloop.perception.observation import AsrResult, FinalText, PartialText, SegmentEnd, SoundResult, VadResult
+from listenloop.perception.vad import SPEECH_OFF_PROB
+from listenloop.perception.whisper import WHISPER_WINDOW_SAMPLES, Hypothesis, Whisper
+
+PREROLL_S = 0.3  # s of audio kept before the VAD onset, so the first word is not clipped
+CLOSE_SILENCE_S = 0.25  # s of silence after the last voiced window that closes a segment (final latency vs splits)
+SPECULATE_SILENCE_S = 0.1  # s of silence after which the final decode starts speculatively
+TAIL_S = 0.1  # s of audio after the last voiced window that belong to the segment (<= SPECULATE_SILENCE_S)
+PARTIAL_PAD_S = 1.0  # s of zeros appended before a partial decode: Whisper loops on audio that stops abruptly
+FINAL_PAD_S = 2.0  # s of zeros appended before a final decode (0.5 s still looped on jfk; 2 s as good as 30 s)
+MAX_SEGMENT_S = 10.0  # s; longer segments are cut at their quietest point, so per-chunk cost stays flat
+SPLIT_SEARCH_S = 3.0  # s before the limit searched for that quietest point
+MIN_PARTIAL_S = 0.6  # s of segment before tiny.en is first run
+MIN_VOICED_S = 0.2  # s of voiced windows a segment needs to be recognized at all (clicks, short coughs)
+SOUND_SPEECH_MIN = 0.2  # the tagger's AudioSet "Speech" score a segment must reach once (when the tagger is on)
+FINAL_WORKERS = 1  # base decodes at a time, for all sessions (each already uses 2 threads)
+
+_SR = SAMPLE_RATE
+
+
+@dataclass
+class AsrState:
+    """One stream's recognition state. `reset()` forgets the stream."""
+
+    audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # recent stream samples
+    audio_start: int = 0  # stream sample index of audio[0]
+    windows: int = 0  # VAD windows seen (window k covers samples [512 k, 512 (k + 1)))
+    segments: int = 0  # segments closed so far (the next segment's number)
+    open: bool = False  # a segment is in progress
+    seg_start: int = 0  # stream sample where the open segment starts
+    voiced_end: int = 0  # stream sample just after the last voiced window of the open segment
+    voiced_windows: int = 0  # voiced windows in the open segment
+    probs: list[float] = field(default_factory=list)  # VAD probabilities of the open segment's windows
+    probs_first: int = 0  # window index of probs[0]
+    hypothesis: str = ""  # the last tiny.en hypothesis
+    stable: str = ""  # agreed prefix of the last two hypotheses
+    speech_score: float = 0.0  # max tagger speech score seen in the open segment
+    tagger_seen: bool = False  # the tagger scored at least one patch in the open segment
+    speculative: Future[FinalText] | None = None  # a final decode started during the current silence
+    speculative_end: int = 0  # the segment end (sample) that decode used
+
+    def reset(self) -> None:
+        if self.speculative is not None:
+            self.speculative.cancel()
+        fresh = AsrState()
+        self.__dict__.update(fresh.__dict__)
+
+    def seconds(self, sample: int) -> float:
+        return sample / _SR
+
+    def clip(self, start: int, end: int) -> np.ndarray:
+        return self.audio[max(0, start - self.audio_start) : max(0, end - self.audio_start)].copy()
+
+
+class Recognizer:
+    """Whisper tiny.en (partials) and base (finals, language), loaded once; thread-safe."""
+
+    def __init__(
+        self,
+        tiny_dir: Path | None = None,
+        base_dir: Path | None = None,
+        close_silence_s: float = CLOSE_SILENCE_S,
+        threads: int = 2,
+    ) -> None:
+        self.tiny = Whisper(tiny_dir or model_dir("whisper-tiny.en"), threads=threads)
+        self.base = Whisper(base_dir or model_dir("whisper-base"), threads=threads)
+        self.close_silence = int(close_silence_s * _SR)
+        self._executor = ThreadPoolExecutor(max_workers=FINAL_WORKERS, thread_name_prefix="listenloop-final")
+
+    def init_state(self) -> AsrState:
+        return AsrState()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- the chunk loop -------------------------------------------------------------------------------------------
+
+    def step(self, chunk: Chunk, vad: VadResult, sounds: SoundResult | None, state: AsrState) -> AsrResult:
+        """One chunk: track the segment, close it (final decode in the executor) or refresh the partial."""
+        now = (chunk.index + 1) * SAMPLES_PER_CHUNK
+        self._append(state, chunk.samples, now)
+        first_window = state.windows
+        state.windows += len(vad.probs)
+        if not state.open and vad.started_at is not None:
+            self._open(state, max(state.audio_start, int(vad.started_at * _SR) - int(PREROLL_S * _SR)), first_window)
+        if not state.open:
+            return AsrResult(suppressed="no voice activity")
+        self._track(state, vad.probs, first_window, sounds)
+        if now - state.voiced_end >= self.close_silence:
+            return AsrResult(ended=self._close(state, state.voiced_end + int(TAIL_S * _SR)))
+        if now - state.seg_start >= MAX_SEGMENT_S * _SR:
+            return AsrResult(ended=self._split(state, now))
+        if now - state.voiced_end >= SPECULATE_SILENCE_S * _SR:
+            self._speculate(state)
+            return AsrResult(suppressed="pause")
+        return self._partial(state, now)
+
+    def flush(self, state: AsrState) -> AsrResult:
+        """End of stream: close the open segment, if any."""
+        if not state.open:
+            return AsrResult()
+        end = min(state.voiced_end + int(TAIL_S * _SR), state.audio_start + len(state.audio))
+        return AsrResult(ended=self._close(state, end))
+
+    def _append(self, state: AsrState, samples: np.ndarray, now: int) -> None:
+        """Keep the open segment's audio, or only the pre-roll plus one chunk when no segment is open."""
+        state.audio = np.concatenate([state.audio, np.asarray(samples, np.float32)])
+        keep_from = state.seg_start if state.open else now - int(PREROLL_S * _SR) - SAMPLES_PER_CHUNK
+        drop = max(0, keep_from - state.audio_start)
+        if drop:
+            state.audio = state.audio[drop:]
+            state.audio_start += drop
+        state.audio_start = now - len(state.audio)
+
+    def _open(self, state: AsrState, start: int, first_window: int) -> None:
+        state.open, state.seg_start, state.voiced_end, state.voiced_windows = True, start, start, 0
+        state.probs, state.probs_first = [], first_window
+        state.hypothesis = state.stable = ""
+        state.speech_score, state.tagger_seen = 0.0, False
+        state.speculative, state.speculative_end = None, 0
+
+    def _track(self, state: AsrState, probs: np.ndarray, first_window: int, sounds: SoundResult | None) -> None:
+        state.probs.extend(float(p) for p in probs)
+        voiced = np.flatnonzero(probs >= SPEECH_OFF_PROB)
+        if len(voiced):
+            state.voiced_windows += len(voiced)
+            state.voiced_end = max(state.voiced_end, (first_window + int(voiced[-1]) + 1) * VAD_WINDOW_SAMPLES)
+        if sounds is not None and float(np.max(sounds.scores, initial=0.0)) > 0.0:
+            state.tagger_seen = True
+            state.speech_score = max(state.speech_score, sounds.speech_score)
+
+    def _gate(self, state: AsrState) -> str:
+        """Why the open segment should get no text at all ("" when it may)."""
+        if state.voiced_windows * VAD_WINDOW_SAMPLES < MIN_VOICED_S * _SR:
+            return f"too little voice ({state.voiced_windows * VAD_WINDOW_SAMPLES / _SR:.2f} s)"
+        if state.tagger_seen and state.speech_score < SOUND_SPEECH_MIN:
+            return f"sound tagger hears no speech (score {state.speech_score:.2f})"
+        return ""
+
+    def _speculate(self, state: AsrState) -> None:
+        """Start the final decode of the segment as it stands, if it is not already running for this end."""
+        end = state.voiced_end + int(TAIL_S * _SR)
+        if state.speculative is not None and state.speculative_end == end:
+            return
+        if state.speculative is not None:
+            state.speculative.cancel()
+        if self._gate(state):
+            state.speculative = None
+            return
+        audio = state.clip(state.seg_start, end)
+        state.speculative = self._submit(audio, state.segments, state.seg_start, end)
+        state.speculative_end = end
+
+    def _close(self, state: AsrState, end: int) -> SegmentEnd:
+        """Close the open segment at stream sample `end`; its final comes from the speculative decode if valid."""
+        audio = state.clip(state.seg_start, end)
+        reason = self._gate(state)
+        if reason:
+            final: Future[FinalText] = Future()
+            final.set_result(self._empty(state.segments, state.seg_start, end, reason))
+        elif state.speculative is not None and state.speculative_end == end:
+            final = state.speculative
+        else:
+            final = self._submit(audio, state.segments, state.seg_start, end)
+        ended = SegmentEnd(
+            segment=state.segments,
+            t0=state.seconds(state.seg_start),
+            t1=state.seconds(end),
+            audio=audio,
+            last_partial=state.hypothesis,
+            final=final,
+        )
+        state.segments += 1
+        state.open, state.speculative = False, None
+        return ended
+
+    def _split(self, state: AsrState, now: int) -> SegmentEnd:
+        """Force-close a long segment at its quietest recent window; the rest starts the next segment."""
+        lo = max(0, int((now - SPLIT_SEARCH_S * _SR) // VAD_WINDOW_SAMPLES) - state.probs_first)
+        hi = max(lo + 1, int((now - self.close_silence) // VAD_WINDOW_SAMPLES) - state.probs_first)
+        window = state.probs_first + lo + int(np.argmin(state.probs[lo:hi]))
+        cut = (window * VAD_WINDOW_SAMPLES) + VAD_WINDOW_SAMPLES // 2
+        rest = state.probs[window - state.probs_first :]
+        voiced_end = state.voiced_end
+        ended = self._close(state, cut)
+        self._open(state, cut, window)
+        state.probs, state.voiced_end = rest, max(cut, voiced_end)
+        state.voiced_windows = sum(p >= SPEECH_OFF_PROB for p in rest)
+        return ended
+
+    def _partial(self, state: AsrState, now: int) -> AsrResult:
+        """Re-decode the open segment with tiny.en, forcing the agreed prefix; report what changed."""
+        if now - state.seg_start < MIN_PARTIAL_S * _SR:
+            return AsrResult(suppressed="segment too short for a partial")
+        if state.speculative is not None:  # speech resumed after a pause: that decode is stale
+            state.speculative.cancel()
+            state.speculative = None
+        audio = _padded(state.clip(state.seg_start, now), PARTIAL_PAD_S)
+        hyp = self.tiny.decode(self.tiny.encode(audio), prefix=self.tiny.encode_prefix(state.stable))
+        if not hyp.text:
+            return AsrResult(suppressed=f"partial: {hyp.rejected}")
+        text = hyp.text
+        stable = common_prefix(state.hypothesis, text) if state.hypothesis else ""
+        if len(stable) < len(state.stable) or not text.startswith(state.stable):
+            stable = state.stable
+        changed = text != state.hypothesis
+        state.hypothesis, state.stable = text, stable
+        if not changed:
+            return AsrResult()
+        t0, t1 = state.seconds(state.seg_start), state.seconds(now)
+        return AsrResult(partial=PartialText(segment=state.segments, t0=t0, t1=t1, text=text, stable=stable))
+
+    # -- finals -----------------------------------------------------------------------------------------------------
+
+    def _submit(self, audio: np.ndarray, segment: int, start: int, end: int) -> Future[FinalText]:
+        return self._executor.submit(self._final, audio, segment, start / _SR, end / _SR)
+
+    def _final(self, audio: np.ndarray, segment: int, t0: float, t1: float) -> FinalText:
+        return replace(self.transcribe_segment(audio), segment=segment, t0=t0, t1=t1)
+
+    @staticmethod
+    def _empty(segment: int, start: int, end: int, reason: str) -> FinalText:
+        del reason  # kept in the caller's trace; FinalText has no field for it
+        return FinalText(segment=segment, t0=start / _SR, t1=end / _SR, text="", lang=None)
+
+    def transcribe_segment(
+        self, audio: np.ndarray, task: str = "transcribe", language: str | None = None
+    ) -> FinalText:
+        """Whisper base on one closed segment (real length plus a short pad): text, language, gating figures."""
+        if task not in ("transcribe", "translate"):
+            raise ValueError(f"task must be 'transcribe' or 'translate', got {task!r}")
+        started = time.perf_counter()
+        hyp: Hypothesis = self.base.transcribe(_padded(audio, FINAL_PAD_S), task=task, language=language)
+        return FinalText(
+            segment=0,
+            t0=0.0,
+            t1=len(audio) / _SR,
+            text=hyp.text,
+            lang=hyp.lang,
+            lang_prob=hyp.lang_prob,
+            no_speech_prob=hyp.no_speech_prob,
+            decode_ms=(time.perf_counter() - started) * 1000.0,
+        )
+
+    def offline_transcribe(self, audio: np.ndarray, model: str = "base") -> str:
+        """Reference: the same model on the whole recording in Whisper's own 30 s windows (padded), greedy."""
+        whisper = {"base": self.base, "tiny": self.tiny}.get(model)
+        if whisper is None:
+            raise ValueError(f"model must be 'base' or 'tiny', got {model!r}")
+        texts = []
+        for start in range(0, max(1, len(audio)), WHISPER_WINDOW_SAMPLES):
+            piece = audio[start : start + WHISPER_WINDOW_SAMPLES]
+            hyp = whisper.transcribe(piece, language="en" if model == "tiny" else None, pad_to=WHISPER_WINDOW_SAMPLES)
+            texts.append(hyp.text)
+        return " ".join(t for t in texts if t)
+
+
+def _padded(audio: np.ndarray, pad_s: float) -> np.ndarray:
+    return np.concatenate([np.asarray(audio, np.float32), np.zeros(int(pad_s * _SR), np.float32)])

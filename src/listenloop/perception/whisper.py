@@ -1,0 +1,163 @@
+"""Whisper on CTranslate2 without the 30 s padding: features of the real audio, encode, generate, gate.
+
+`WhisperModel.transcribe()` pads every call to 30 s; encoding only the real length costs a fraction of that and is
+what makes a hypothesis every chunk affordable on two cores. One loaded model is thread-safe and serves all streams.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.perception.agreement import loop_start, trim_loop
+
+WHISPER_WINDOW_SAMPLES = 30 * SAMPLE_RATE  # the model's trained window, 30 s
+MIN_DECODE_SAMPLES = SAMPLE_RATE // 10  # 0.1 s; shorter audio is not worth a decode (and breaks the STFT)
+MAX_NEW_TOKENS = 160  # tokens; ~30 s of fast speech, bounds a runaway (looping) decode
+TOKENS_PER_SECOND = 6  # generous speech rate (~4 words/s); caps tokens by audio length, so a loop stays short
+MIN_TOKEN_BUDGET = 8  # tokens allowed however short the audio
+COMPUTE_TYPE = "int8"  # same words as float32 on jfk/198-209 here, 2-4x faster encode on this CPU
+
+NO_SPEECH_MAX = 0.6  # Whisper's own rule: no_speech_prob above this ...
+LOGPROB_FLOOR = -1.0  # ... together with avg logprob below this means "no speech"
+COMPRESSION_MAX = 2.4  # gzip ratio above this is a repetition loop (Whisper's threshold)
+LOOP_REJECT_FRACTION = 0.5  # a decode that is mostly a token cycle is a hallucination, not a transcript
+LOGPROB_REJECT = -1.5  # avg logprob below this alone: the text is a guess, not a transcript
+DOUBT_NO_SPEECH = 0.3  # a no_speech_prob above this ...
+DOUBT_LOGPROB = -1.0  # ... with avg logprob below this: an unsure word on a cough or a click ("Good.", "Who?")
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One decode of one piece of audio."""
+
+    text: str  # stripped text, "" when gated as no speech
+    raw_text: str  # what the decoder produced before gating
+    tokens: tuple[int, ...]  # generated token ids (without the forced prefix)
+    avg_logprob: float  # per token, as Whisper computes it
+    no_speech_prob: float  # probability of <|nospeech|> at the first step
+    compression_ratio: float  # gzip ratio of the text
+    lang: str | None = None  # ISO 639-1 code used for decoding
+    lang_prob: float = 0.0  # probability of that language (1.0 when given)
+    rejected: str = ""  # why the text was gated ("" when kept)
+
+
+def compression_ratio(text: str) -> float:
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def gate_reason(no_speech_prob: float, avg_logprob: float, ratio: float) -> str:
+    """Why a decode should count as no speech ("" when it is kept)."""
+    if no_speech_prob > NO_SPEECH_MAX and avg_logprob < LOGPROB_FLOOR:
+        return f"no speech (p={no_speech_prob:.2f}, logprob={avg_logprob:.2f})"
+    if ratio > COMPRESSION_MAX:
+        return f"repetition (compression {ratio:.1f})"
+    if no_speech_prob > DOUBT_NO_SPEECH and avg_logprob < DOUBT_LOGPROB:
+        return f"doubtful (p={no_speech_prob:.2f}, logprob={avg_logprob:.2f})"
+    if avg_logprob < LOGPROB_REJECT:
+        return f"low confidence (logprob={avg_logprob:.2f})"
+    return ""
+
+
+class Whisper:
+    """A CTranslate2 Whisper model plus its tokenizer and feature extractor, loaded once."""
+
+    def __init__(self, model_dir: Path, threads: int = 2) -> None:
+        import ctranslate2
+        import tokenizers
+        from faster_whisper.feature_extractor import FeatureExtractor
+
+        self.model_dir = Path(model_dir)
+        self._ct2 = ctranslate2
+        self.model = ctranslate2.models.Whisper(
+            str(self.model_dir), device="cpu", compute_type=COMPUTE_TYPE, intra_threads=threads
+        )
+        self.multilingual = bool(self.model.is_multilingual)
+        self.features = FeatureExtractor(feature_size=self.model.n_mels)
+        self._hf_tokenizer = tokenizers.Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        self.eot = self._hf_tokenizer.token_to_id("<|endoftext|>")
+
+    def tokenizer(self, task: str = "transcribe", language: str | None = "en"):
+        from faster_whisper.tokenizer import Tokenizer
+
+        return Tokenizer(self._hf_tokenizer, self.multilingual, task=task, language=language or "en")
+
+    def encode(self, audio: np.ndarray, pad_to: int = 0):
+        """Encoder output for the real audio (optionally zero-padded to `pad_to` samples)."""
+        audio = np.asarray(audio, np.float32).reshape(-1)[:WHISPER_WINDOW_SAMPLES]
+        if len(audio) < max(MIN_DECODE_SAMPLES, pad_to):
+            audio = np.pad(audio, (0, max(MIN_DECODE_SAMPLES, pad_to) - len(audio)))
+        feats = self.features(audio)[:, :-1]
+        feats = feats[:, : feats.shape[1] // 2 * 2]  # the encoder's stride-2 convolution wants an even length
+        view = self._ct2.StorageView.from_array(np.ascontiguousarray(feats[None], dtype=np.float32))
+        return self.model.encode(view)
+
+    def detect_language(self, encoded) -> tuple[str, float]:
+        """Most likely language (ISO 639-1) and its probability; English for English-only models."""
+        if not self.multilingual:
+            return "en", 1.0
+        token, prob = self.model.detect_language(encoded)[0][0]
+        return token[2:-2], float(prob)
+
+    def decode(
+        self,
+        encoded,
+        task: str = "transcribe",
+        language: str | None = "en",
+        prefix: tuple[int, ...] = (),
+        beam_size: int = 1,
+    ) -> Hypothesis:
+        """Generate text from an encoder output; `prefix` tokens are forced after the task tokens."""
+        tok = self.tokenizer(task, language)
+        prompt = [*tok.sot_sequence, tok.no_timestamps, *prefix]
+        seconds = encoded.shape[1] * 2 * self.features.hop_length / SAMPLE_RATE  # encoder frames are 20 ms
+        budget = min(MAX_NEW_TOKENS, MIN_TOKEN_BUDGET + int(TOKENS_PER_SECOND * seconds))
+        result = self.model.generate(
+            encoded,
+            [prompt],
+            beam_size=beam_size,
+            max_length=len(prompt) + budget,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )[0]
+        tokens = tuple(t for t in result.sequences_ids[0][len(prefix) :] if t < self.eot)  # result repeats prefix
+        avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1) if tokens else 0.0
+        ratio = compression_ratio(tok.decode(list(tokens)))
+        loop = loop_start(tokens)
+        looped = loop is not None and len(tokens) - loop > LOOP_REJECT_FRACTION * len(tokens)
+        tokens = tokens[:loop] if loop is not None else tokens
+        raw = trim_loop(tok.decode([*prefix, *tokens]).strip())
+        reason = gate_reason(float(result.no_speech_prob), avg_logprob, ratio) if raw else "no text"
+        reason = f"decoder loop ({' '.join(raw.split()[:3])}...)" if looped else reason
+        return Hypothesis(
+            text="" if reason else raw,
+            raw_text=raw,
+            tokens=tokens,
+            avg_logprob=avg_logprob,
+            no_speech_prob=float(result.no_speech_prob),
+            compression_ratio=ratio,
+            lang=language if self.multilingual else "en",
+            rejected=reason,
+        )
+
+    def encode_prefix(self, text: str) -> tuple[int, ...]:
+        """Token ids of `text` as a continuation (leading space), for forcing an agreed prefix."""
+        return tuple(self._hf_tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids) if text else ()
+
+    def transcribe(
+        self, audio: np.ndarray, task: str = "transcribe", language: str | None = None, pad_to: int = 0
+    ) -> Hypothesis:
+        """Whole-utterance recognition: encode, identify the language unless given, decode."""
+        encoded = self.encode(audio, pad_to=pad_to)
+        lang_prob = 1.0
+        if language is None:
+            language, lang_prob = self.detect_language(encoded)
+        hyp = self.decode(encoded, task=task, language=language)
+        return replace(hyp, lang=language, lang_prob=lang_prob)
