@@ -1,0 +1,75 @@
+"""Real speech with transcripts for benchmarks: ../shared recordings and Debian's asterisk prompts."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.audio.decode import load_audio
+
+ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en")
+ASTERISK_TEXTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
+JFK_TEXT = (
+    "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+)
+SPEECH_FLOOR_DB = -35.0  # dB below the clip's peak: quieter samples at the edges count as silence
+
+
+@dataclass(frozen=True)
+class Utterance:
+    name: str  # file stem
+    audio: np.ndarray  # 16 kHz float32
+    text: str | None  # reference transcript; None when the recording comes without one
+    source: str  # "shared" | "asterisk"
+
+
+def default_shared_dir() -> Path:
+    """../shared/audio/dev next to the checkout (src/listenloop/bench -> repo -> ..)."""
+    return Path(__file__).resolve().parents[4] / "shared" / "audio" / "dev"
+
+
+def shared_speech(shared: Path) -> list[Utterance]:
+    out = []
+    jfk = shared / "speech" / "jfk.flac"
+    if jfk.exists():
+        out.append(Utterance("jfk", load_audio(jfk), JFK_TEXT, "shared"))
+    libri = shared / "speech" / "198-209-0000.ogg"
+    if libri.exists():  # its .txt holds credits, not a transcript: usable for streaming-vs-offline only
+        out.append(Utterance("198-209-0000", load_audio(libri), None, "shared"))
+    return out
+
+
+def asterisk_prompts(limit: int = 60, min_words: int = 4) -> list[Utterance]:
+    """Debian's asterisk prompts (8 kHz studio speech) with simple texts: words only, no digits or symbols."""
+    if not ASTERISK_TEXTS.exists() or not ASTERISK_SOUNDS.is_dir():
+        return []
+    out = []
+    with gzip.open(ASTERISK_TEXTS, "rt", errors="replace") as f:
+        for line in f:
+            name, sep, text = line.partition(":")
+            text = text.strip()
+            path = ASTERISK_SOUNDS / f"{name.strip()}.wav"
+            if not sep or "/" in name or not path.exists():
+                continue
+            if re.search(r"[^A-Za-z ,.'?!-]", text) or len(text.split()) < min_words or "[" in text:
+                continue
+            out.append(Utterance(name.strip(), load_audio(path), text, "asterisk"))
+            if len(out) >= limit:
+                break
+    return out
+
+
+def speech_bounds(audio: np.ndarray) -> tuple[float, float]:
+    """(start, end) in seconds of the part louder than SPEECH_FLOOR_DB below the peak, in 10 ms frames."""
+    frame = SAMPLE_RATE // 100
+    n = len(audio) // frame
+    if n == 0:
+        return 0.0, 0.0
+    energy = np.sqrt(np.mean(audio[: n * frame].reshape(n, frame) ** 2, axis=1)) + 1e-9
+    loud = np.nonzero(20 * np.log10(energy / energy.max()) > SPEECH_FLOOR_DB)[0]
+    return loud[0] * frame / SAMPLE_RATE, (loud[-1] + 1) * frame / SAMPLE_RATE

@@ -1,0 +1,142 @@
+"""Latency of the listening loop: per-chunk time, real-time factor, end of utterance to final text, memory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE
+from listenloop.bench.corpus import Utterance, asterisk_prompts, default_shared_dir, shared_speech, speech_bounds
+from listenloop.data.synth import silence
+
+GAP_SECONDS = (1.2, 2.4)  # s of silence between utterances (the reference recipe uses 0.8 to 2.4)
+NOISE_FLOOR = 0.002  # amplitude of the background hiss between utterances (about -54 dBFS)
+
+
+@dataclass(frozen=True)
+class LatencyReport:
+    audio_s: float  # stream length, s
+    utterances: int
+    realtime: bool  # paced as live (True) or as fast as possible
+    chunk_ms_p50: float
+    chunk_ms_p95: float
+    chunk_ms_max: float
+    rtf: float  # processing time / audio time
+    final_ms_p50: float  # true end of speech -> final text, wall ms (realtime only)
+    final_ms_p95: float
+    final_after_chunk_ms_p50: float  # arrival of the chunk holding the end of speech -> final text, ms
+    finals_matched: int  # utterances whose final text was found
+    peak_rss_mb: float
+    load_avg: float  # 1-minute load average when the run ended (other work on the machine skews timings)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--minutes", type=float, default=2.0, help="length of the test stream (default 2)")
+    parser.add_argument("--fast", action="store_true", help="feed as fast as possible instead of in real time")
+    parser.add_argument("--no-sounds", action="store_true", help="without the sound tagger")
+    parser.add_argument("--shared", type=Path, default=default_shared_dir(), help="../shared/audio/dev")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true")
+
+
+def build_stream(utterances: list[Utterance], minutes: float, seed: int) -> tuple[np.ndarray, list[float]]:
+    """Utterances separated by gaps of faint noise, repeated until `minutes`; returns audio and true speech ends."""
+    rng = np.random.default_rng(seed)
+    parts, ends, t = [], [], 0.0
+    while t < minutes * 60 and utterances:
+        u = utterances[int(rng.integers(len(utterances)))]
+        gap = silence(rng.uniform(*GAP_SECONDS))
+        gap += rng.normal(0, NOISE_FLOOR, len(gap)).astype(np.float32)
+        parts += [gap, u.audio]
+        t += len(gap) / SAMPLE_RATE
+        ends.append(t + speech_bounds(u.audio)[1])
+        t += len(u.audio) / SAMPLE_RATE
+    parts.append(silence(2.0))
+    return np.concatenate(parts), ends
+
+
+def run(args: argparse.Namespace) -> int:
+    from listenloop.runtime.engine import Engine, EngineConfig
+    from listenloop.runtime.session import SessionOptions
+
+    utterances = shared_speech(args.shared) + asterisk_prompts(limit=40)
+    if not utterances:
+        print("bench latency: no speech found (../shared/audio/dev or Debian asterisk prompts)", file=sys.stderr)
+        return 2
+    audio, ends = build_stream(utterances, args.minutes, args.seed)
+    engine = Engine(EngineConfig(sounds=not args.no_sounds))
+    finals: list[tuple[float, float, float]] = []  # (t0, t1, wall)
+    summary = []
+
+    def on_event(event) -> None:
+        if event.type == "transcript" and event.final:
+            finals.append((event.t0, event.t1, time.perf_counter()))
+        elif event.type == "summary":
+            summary.append(event)
+
+    from listenloop.decision.base import Mode
+
+    session = engine.session(SessionOptions(mode=Mode.TRANSCRIBE, sounds=not args.no_sounds), on_event=on_event)
+    step = int(CHUNK_SECONDS * SAMPLE_RATE)
+    start = time.perf_counter()
+    busy = 0.0  # s spent inside feed(): processing time, whatever the pacing
+    for i in range(0, len(audio), step):
+        if not args.fast:
+            delay = start + i / SAMPLE_RATE - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        t = time.perf_counter()
+        session.feed(audio[i : i + step])
+        busy += time.perf_counter() - t
+        if i % (step * 25) == 0:
+            print(f"\rbench latency: {i / SAMPLE_RATE:6.0f} / {len(audio) / SAMPLE_RATE:.0f} s", end="",
+                  file=sys.stderr)
+    session.finish()
+    print(file=sys.stderr)
+    report = _report(summary[0], finals, ends, start, not args.fast, len(audio) / SAMPLE_RATE, busy)
+    if args.json:
+        print(json.dumps(asdict(report)))
+    else:
+        for key, value in asdict(report).items():
+            print(f"{key:26s} {value}")
+    return 0
+
+
+def _report(summary, finals, ends, start, realtime, audio_s, busy_s) -> LatencyReport:
+    from_end, from_chunk = [], []
+    for end in ends:
+        match = next((f for f in finals if f[0] < end <= f[1] + 0.5), None)
+        if match is None:
+            continue
+        chunk_arrival = np.ceil(end / CHUNK_SECONDS) * CHUNK_SECONDS
+        from_end.append((match[2] - start - end) * 1000)
+        from_chunk.append((match[2] - start - chunk_arrival) * 1000)
+
+    def pct(values, q):
+        return round(float(np.percentile(values, q)), 1) if values and realtime else float("nan")
+
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    return LatencyReport(
+        audio_s=round(audio_s, 1),
+        utterances=len(ends),
+        realtime=realtime,
+        chunk_ms_p50=summary.chunk_ms_p50,
+        chunk_ms_p95=summary.chunk_ms_p95,
+        chunk_ms_max=summary.chunk_ms_max,
+        rtf=round(busy_s / audio_s, 3),
+        final_ms_p50=pct(from_end, 50),
+        final_ms_p95=pct(from_end, 95),
+        final_after_chunk_ms_p50=pct(from_chunk, 50),
+        finals_matched=len(from_end),
+        peak_rss_mb=round(rss_kb / 1024, 1),
+        load_avg=round(os.getloadavg()[0], 2),
+    )
