@@ -70,6 +70,8 @@ def _optional_commands(sub) -> None:
             if e.name != module_path:
                 raise
             continue
+        if not (hasattr(module, "add_arguments") and hasattr(module, "run")):
+            continue
         p = sub.add_parser(command, help=help_text)
         module.add_arguments(p)
         p.set_defaults(module_run=module.run)

@@ -20,8 +20,11 @@ def available() -> dict[str, object]:
     found = {}
     for name, path in BENCHES.items():
         try:
-            found[name] = importlib.import_module(path)
+            module = importlib.import_module(path)
         except ModuleNotFoundError as e:
             if e.name != path:
                 raise
+            continue
+        if hasattr(module, "add_arguments") and hasattr(module, "run"):
+            found[name] = module
     return found
