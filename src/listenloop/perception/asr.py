@@ -245,9 +245,7 @@ class Recognizer:
         del reason  # kept in the caller's trace; FinalText has no field for it
         return FinalText(segment=segment, t0=start / _SR, t1=end / _SR, text="", lang=None)
 
-    def transcribe_segment(
-        self, audio: np.ndarray, task: str = "transcribe", language: str | None = None
-    ) -> FinalText:
+    def transcribe_segment(self, audio: np.ndarray, task: str = "transcribe", language: str | None = None) -> FinalText:
         """Whisper base on one closed segment (real length plus a short pad): text, language, gating figures."""
         if task not in ("transcribe", "translate"):
             raise ValueError(f"task must be 'transcribe' or 'translate', got {task!r}")
