@@ -155,6 +155,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from listenloop.audio.decode import AudioError
+    from listenloop.decision.sound_policy import PolicyError
     from listenloop.models.store import ModelError
 
     args = build_parser().parse_args(argv)
@@ -170,12 +171,12 @@ def main(argv: list[str] | None = None) -> int:
 
             return available()[args.bench].run(args)
         return {"run": _run, "listen": _listen, "demo": _demo}[args.command](args)
-    except (AudioError, ModelError) as e:
+    except (AudioError, ModelError, PolicyError) as e:
         print(f"listenloop: {e}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         return 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m listenloop.cli
     sys.exit(main())

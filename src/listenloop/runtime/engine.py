@@ -45,16 +45,16 @@ class Engine:
     def _load_tagger(self):
         if not self.config.sounds:
             return None
-        from listenloop.perception.sounds import SoundTagger
+        from listenloop.perception.sounds import YamnetTagger
 
-        return SoundTagger()
+        return YamnetTagger()
 
     def _load_sound_policy(self, path: Path | None):
         if not self.config.sounds:
             return None
         from listenloop.decision.sound_policy import SoundPolicy
 
-        return SoundPolicy.from_file(path) if path else SoundPolicy.default()
+        return SoundPolicy.load([path] if path else [])
 
     def _sound_responders(self) -> dict[Task, Any]:
         if not self.config.sounds:
