@@ -1,0 +1,325 @@
+"""The assistant policy: spoken instructions, answers to questions addressed to it, translation, counting.
+
+It wraps RulePolicy (transcription mode and the sound policy) and adds, per chunk:
+- the end of a question, found at the first chunk with a short pause after speech (0.1 s, the moment the recognizer
+  stops refreshing its partial) or when the segment closes, from the text heard so far;
+- whether that talk was addressed to the assistant (a question or request, complete, not to someone else by name,
+  not background talk: speech much quieter than the loudest recent speaker is ignored);
+- instructions (decision/instructions.py) that change the task state; sound counting and watching.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from listenloop.audio.constants import VAD_WINDOW_SECONDS
+from listenloop.decision import utterance as utt
+from listenloop.decision.base import Decision, Emotion, Mode, Task
+from listenloop.decision.instructions import Instruction, TaskState, acknowledgement, apply, parse
+from listenloop.decision.rules import RulePolicy, RulesState
+from listenloop.perception.observation import Observation, SegmentEnd
+
+QUESTION_PAUSE_S = 0.1  # s of pause after speech at which a complete question is answered (the ASR's speculation point)
+CARRY_S = 3.0  # s; an unfinished sentence is joined to speech that resumes within this long (a pause mid-sentence)
+BACKGROUND_DB = 10.0  # dB below the loudest recent speaker: speech this much quieter is background talk
+FOREGROUND_DECAY_DB_PER_S = 0.05  # dB/s the loudest-speaker reference decays (a speaker who moves away is followed)
+SPEECH_PROB = 0.35  # a VAD window at or above this is voiced (silero's off threshold, as the VAD uses)
+COUNT_MERGE_S = 1.0  # s; onsets of counted classes closer than this are one occurrence (dog and bark together)
+MUSIC_SCORE = 0.3  # AudioSet "Music" score from which a chunk counts as music
+MUSIC_LISTEN_S = 2.0  # s of music heard before a question about it is answered
+PENDING_MAX_S = 20.0  # s a question about a sound waits for that sound
+DECIDED_KEEP = 16  # recent segment numbers remembered as decided (bounded)
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    t: float  # stream time, s
+    state: TaskState
+    source: str  # "speech" | "option" | "control"
+    instruction: Instruction | None = None
+
+
+@dataclass
+class MusicTrack:
+    """Running mean of AudioSet genre and instrument scores while music plays."""
+
+    sums: np.ndarray | None = None
+    chunks: int = 0
+    heard_s: float = 0.0  # music heard since the last reset, s
+    last_t: float = -1e9  # s, last chunk with music
+
+    def add(self, scores: np.ndarray, t: float, seconds: float) -> None:
+        self.sums = scores.astype(np.float64) if self.sums is None else self.sums + scores
+        self.chunks += 1
+        self.heard_s += seconds
+        self.last_t = t
+
+
+@dataclass
+class ConversationState:
+    task: TaskState
+    rules: RulesState
+    changes: list[TaskChange] = field(default_factory=list)  # task changes not yet reported (the session drains)
+    control: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)  # instructions from session.instruct()
+    texts: dict[int, str] = field(default_factory=dict)  # segment -> latest partial text (open segments only)
+    segment: int | None = None  # the segment being spoken
+    seg_t0: float = 0.0  # s, its start
+    decided: collections.deque = field(default_factory=lambda: collections.deque(maxlen=DECIDED_KEEP))
+    carry: tuple[str, float] | None = None  # unfinished sentence and its end time
+    last_voiced_t: float = 0.0  # s, end of the last voiced VAD window
+    windows: int = 0  # VAD windows seen
+    seg_db: list[float] = field(default_factory=list)  # levels of the voiced chunks of the current speech
+    foreground_db: float | None = None  # level of the loudest recent speaker, dBFS
+    foreground_t: float = 0.0
+    count: int = 0  # occurrences of the counted sound
+    count_last_t: float = -1e9
+    music: MusicTrack = field(default_factory=MusicTrack)
+    pending: tuple[str, float, utt.About] | None = None  # a question waiting for the sound it is about
+
+    def reset(self) -> None:
+        self.rules.reset()
+        self.texts.clear()
+        self.decided.clear()
+        self.carry, self.segment, self.pending = None, None, None
+        self.seg_db.clear()
+        self.count, self.music = 0, MusicTrack()
+
+
+class ConversationPolicy:
+    """DecisionPolicy of a conversational session (any mode: assistant, transcribe, translate, quiet)."""
+
+    def __init__(self, task: TaskState, sound_policy: Any | None = None,
+                 class_names: tuple[str, ...] = (), initial: Instruction | None = None) -> None:
+        self.task = task
+        self.initial = initial
+        self.rules = RulePolicy(task.mode, sound_policy)
+        self.class_names = class_names
+        self._music_index = class_names.index("Music") if "Music" in class_names else None
+
+    def init_state(self) -> ConversationState:
+        state = ConversationState(self.task, self.rules.init_state())
+        state.changes.append(TaskChange(0.0, self.task, "option", self.initial))
+        return state
+
+    def instruct(self, state: ConversationState, text: str) -> Instruction | None:
+        """Control API: queue an instruction (any thread); it takes effect at the next chunk. None if not one."""
+        instruction = parse(text)
+        if instruction is not None:
+            state.control.put(instruction)
+        return instruction
+
+    def decide(self, obs: Observation, state: ConversationState) -> Decision:
+        t = obs.chunk.t1
+        candidates: list[Decision] = []
+        while not state.control.empty():
+            candidates.append(self._instruct(state, state.control.get_nowait(), t, "control"))
+        pause = self._track_voice(obs, state)
+        self._track_sounds(obs, state, candidates)
+        state.rules.mode = state.task.mode
+        rules = self.rules.decide(obs, state.rules)
+        if rules.responds and rules.emotion is Emotion.URGENT:
+            return rules
+        spoken = self._spoken(obs, state, pause)
+        if spoken is not None:
+            candidates.insert(0, spoken)
+        if rules.responds and rules.task is Task.TRANSCRIBE:
+            candidates.insert(0, rules)  # captions first: transcription mode stays exactly as it was
+        elif rules.responds and self._sound_allowed(rules, state):
+            candidates.append(rules)
+        ready = self._pending_ready(obs, state)
+        if ready is not None:
+            candidates.append(ready)
+        if obs.extra.get("end_of_stream") and state.task.count_sound:
+            candidates.append(self._count_report(state, "end of stream"))
+        responding = [c for c in candidates if c.responds]
+        return responding[0] if responding else Decision.silent(next((c.reason for c in candidates), ""))
+
+    # ---- speech ----
+    def _track_voice(self, obs: Observation, state: ConversationState) -> float:
+        """Seconds of pause at the end of this chunk (0 while voiced); keeps the speech level of the segment."""
+        vad = obs.vad
+        if vad is None:
+            return 0.0
+        voiced = np.flatnonzero(vad.probs >= SPEECH_PROB)
+        if len(voiced):
+            state.last_voiced_t = (state.windows + int(voiced[-1]) + 1) * VAD_WINDOW_SECONDS
+            rms = float(np.sqrt(np.mean(np.square(obs.chunk.samples, dtype=np.float64))))
+            state.seg_db.append(20.0 * np.log10(max(rms, 1e-6)))
+        state.windows += len(vad.probs)
+        return max(0.0, obs.chunk.t1 - state.last_voiced_t) if len(state.seg_db) else 0.0
+
+    def _spoken(self, obs: Observation, state: ConversationState, pause: float) -> Decision | None:
+        """The decision about what was just said, at a pause or at the segment's close; None if none is due."""
+        asr = obs.asr
+        if asr is not None and asr.partial is not None:
+            state.segment, state.seg_t0 = asr.partial.segment, asr.partial.t0
+            state.texts[asr.partial.segment] = asr.partial.text
+        ended: SegmentEnd | None = asr.ended if asr is not None else None
+        if ended is not None:
+            state.seg_t0 = ended.t0
+            text = _settled_text(ended) or state.texts.get(ended.segment, "")
+            state.texts.pop(ended.segment, None)
+            decision = self._judge(obs, state, ended.segment, text, ended)
+            self._close_speech(state, ended, text)
+            return decision
+        if state.segment is not None and pause >= QUESTION_PAUSE_S and state.segment in state.texts:
+            return self._judge(obs, state, state.segment, state.texts[state.segment], None)
+        return None
+
+    def _judge(self, obs: Observation, state: ConversationState, segment: int, text: str,
+               ended: SegmentEnd | None) -> Decision | None:
+        if segment in state.decided or not text.strip():
+            return None
+        t = obs.chunk.t1
+        instruction = parse(text)
+        if instruction is not None:
+            state.decided.append(segment)
+            return self._instruct(state, instruction, t, "speech", segment)
+        mode = state.task.mode
+        if mode is Mode.TRANSLATE:
+            if ended is None:
+                return None
+            state.decided.append(segment)
+            return Decision.respond(Task.TRANSLATE, f"segment {segment} closed", segment=ended,
+                                    language=state.task.language)
+        if mode is not Mode.ASSISTANT:
+            return None
+        full = text
+        if state.carry is not None and state.seg_t0 - state.carry[1] <= CARRY_S:
+            full = f"{state.carry[0]} {text}"
+        heard = utt.analyse(full)
+        if heard.kind is utt.Kind.INCOMPLETE or heard.kind is utt.Kind.STATEMENT:
+            return None if ended is None else Decision.silent(f"not addressed: {heard.kind.value}")
+        state.decided.append(segment)
+        state.carry = None
+        if not heard.addressed:
+            return Decision.silent(f"not addressed: {heard.why}")
+        if self._background(state):
+            return Decision.silent(f"background talk ({np.mean(state.seg_db):.0f} dBFS)")
+        return self._answer(obs, state, full, heard, segment)
+
+    def _answer(self, obs: Observation, state: ConversationState, text: str, heard: utt.Heard,
+                segment: int) -> Decision | None:
+        t = obs.chunk.t1
+        if heard.about is utt.About.COUNT and state.task.count_sound:
+            return self._count_report(state, "asked for the count")
+        if heard.about is utt.About.MUSIC and state.music.heard_s < MUSIC_LISTEN_S:
+            state.pending = (text, t, heard.about)  # "what style is the music below?": listen first
+            return Decision.silent("question about music: listening first")
+        return Decision.respond(Task.ANSWER, f"question ends (segment {segment})", question=text,
+                                about=heard.about.value, **self._context(state))
+
+    def _close_speech(self, state: ConversationState, ended: SegmentEnd, text: str) -> None:
+        """After a segment: keep an unfinished sentence for the next one; follow the foreground level."""
+        heard = utt.analyse(text)
+        if heard.kind is utt.Kind.INCOMPLETE and ended.segment not in state.decided:
+            state.carry = (text, ended.t1)
+        level = float(np.mean(state.seg_db)) if state.seg_db else None
+        if level is not None and not self._background(state):
+            decayed = (state.foreground_db or level) - FOREGROUND_DECAY_DB_PER_S * (ended.t1 - state.foreground_t)
+            state.foreground_db, state.foreground_t = max(level, decayed), ended.t1
+        state.seg_db.clear()
+        state.segment = None
+
+    def _background(self, state: ConversationState) -> bool:
+        if not state.seg_db or state.foreground_db is None:
+            return False
+        return float(np.mean(state.seg_db)) < state.foreground_db - BACKGROUND_DB
+
+    # ---- instructions and task state ----
+    def _instruct(self, state: ConversationState, instruction: Instruction, t: float, source: str,
+                  segment: int | None = None) -> Decision:
+        before = state.task
+        state.task = apply(before, instruction)
+        state.changes.append(TaskChange(t, state.task, source, instruction))
+        if instruction.labels and instruction.kind.value == "count":
+            state.count, state.count_last_t = 0, -1e9
+        if before.mode is Mode.TRANSCRIBE and state.task.mode is Mode.TRANSCRIBE:
+            return Decision.silent("instruction (transcription mode)")
+        return Decision.respond(Task.ACKNOWLEDGE, f"instruction: {instruction.kind.value}",
+                                text=acknowledgement(instruction, state.task), segment_number=segment)
+
+    # ---- sounds ----
+    def _track_sounds(self, obs: Observation, state: ConversationState, candidates: list[Decision]) -> None:
+        sounds = obs.sounds
+        if sounds is None:
+            return
+        task = state.task
+        for onset in sounds.onsets:
+            if onset.label in task.count_labels and onset.t0 - state.count_last_t >= COUNT_MERGE_S:
+                state.count += 1
+                state.count_last_t = onset.t0
+            elif onset.label in task.count_labels:
+                state.count_last_t = onset.t0
+            if onset.label in task.watch_labels:
+                candidates.append(Decision.respond(Task.NOTIFY, f"watched: {onset.label}", Emotion.NORMAL,
+                                                   label=onset.label, phrase=f"the {task.watch_sound}",
+                                                   say="I hear the {phrase}.", t0=onset.t0))
+        if self._music_index is not None and sounds.scores[self._music_index] >= MUSIC_SCORE:
+            if obs.chunk.t1 - state.music.last_t > PENDING_MAX_S:
+                state.music = MusicTrack()  # a new piece of music
+            state.music.add(sounds.scores, obs.chunk.t1, obs.chunk.t1 - obs.chunk.t0)
+
+    def _sound_allowed(self, decision: Decision, state: ConversationState) -> bool:
+        """Non-urgent sound responses: in assistant mode only, and never for the sound being counted."""
+        if state.task.mode is not Mode.ASSISTANT:
+            return False
+        return decision.payload.get("label") not in state.task.count_labels
+
+    def _pending_ready(self, obs: Observation, state: ConversationState) -> Decision | None:
+        if state.pending is None:
+            return None
+        text, asked, about = state.pending
+        end = bool(obs.extra.get("end_of_stream"))
+        timed_out = obs.chunk.t1 - asked > PENDING_MAX_S
+        if state.music.heard_s < MUSIC_LISTEN_S and not end and not timed_out:
+            return None
+        state.pending = None
+        return Decision.respond(Task.ANSWER, "heard the music asked about", question=text, about=about.value,
+                                **self._context(state))
+
+    def _count_report(self, state: ConversationState, why: str) -> Decision:
+        task = state.task
+        times = "once" if state.count == 1 else f"{state.count} times"
+        text = f"I counted the {task.count_sound} {times}." if state.count else f"I have not heard the {task.count_sound}."
+        return Decision.respond(Task.ANSWER, f"count report: {why}", text=text, count=state.count,
+                                counted=task.count_sound)
+
+    def _context(self, state: ConversationState) -> dict[str, Any]:
+        """What the answer needs that only the policy knows: the count and the music heard, as of now."""
+        out: dict[str, Any] = {"music": music_summary(state.music, self.class_names)}
+        if state.task.count_sound:
+            out.update(count=state.count, counted=state.task.count_sound)
+        return out
+
+
+def _settled_text(ended: SegmentEnd) -> str:
+    """The final text if it is already there (the decode often finishes during the pause), else the last partial."""
+    if ended.final.done() and not ended.final.cancelled() and ended.final.exception() is None:
+        final = ended.final.result()
+        if final.text and (final.lang in (None, "en")):
+            return final.text
+    return ended.last_partial
+
+
+GENRES = slice(211, 271)  # AudioSet class indices of music genres (Pop music .. Wedding music)
+INSTRUMENTS = slice(133, 211)  # AudioSet class indices of musical instruments (Musical instrument .. Scratching)
+MUSIC_MIN_MEAN = 0.05  # mean score from which a genre or instrument is named
+
+
+def music_summary(track: MusicTrack, names: tuple[str, ...]) -> dict[str, list[str]]:
+    """Best genres and instruments heard, by mean score over the music chunks."""
+    if track.sums is None or not track.chunks or len(names) < INSTRUMENTS.stop:
+        return {"genres": [], "instruments": []}
+    mean = track.sums / track.chunks
+    out: dict[str, list[str]] = {}
+    for key, part in (("genres", GENRES), ("instruments", INSTRUMENTS)):
+        idx = np.arange(len(names))[part]
+        best = idx[np.argsort(mean[part])[::-1][:3]]
+        out[key] = [names[i] for i in best if mean[i] >= MUSIC_MIN_MEAN and names[i] != "Musical instrument"][:2]
+    return out

@@ -1,0 +1,132 @@
+"""What kind of talk a piece of text is: a question or request for the assistant, a statement, or unfinished.
+
+Text rules over the recognizer's punctuated output; they are cheap enough to run at every pause.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(str, Enum):
+    QUESTION = "question"  # asks something ("what time is it?")
+    REQUEST = "request"  # asks for something to be done ("tell me a joke")
+    STATEMENT = "statement"  # says something; needs no answer
+    INCOMPLETE = "incomplete"  # stops mid-sentence ("what is the capital of ...")
+
+
+class About(str, Enum):
+    GENERAL = "general"
+    SOUND = "sound"  # "what was that noise?"
+    MUSIC = "music"  # "what style is this music?"
+    COUNT = "count"  # "how many times did it bark?"
+
+
+@dataclass(frozen=True)
+class Heard:
+    kind: Kind
+    addressed: bool  # meant for the assistant (not for someone else by name)
+    about: About
+    why: str = ""  # for the decision's reason
+
+
+WH_WORDS = ("what", "what's", "whats", "who", "who's", "where", "where's", "when", "why", "how", "how's", "which",
+            "whose", "whom")
+AUX_WORDS = ("is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would", "should", "shall",
+             "may", "might", "have", "has", "had", "am", "isn't", "aren't", "don't", "doesn't", "didn't", "can't",
+             "won't", "wouldn't", "couldn't", "shouldn't")
+REQUEST_OPENERS = ("tell me", "please", "give me", "explain", "describe", "show me", "help me", "let me know",
+                   "remind me", "i need", "i want to know", "i'd like to know", "name", "list", "suggest",
+                   "recommend", "say something", "read me", "answer", "guess", "define", "calculate")
+# Words a finished sentence rarely ends on: the speaker paused and will go on.
+DANGLING = frozenset("""a an the of to in on at for from with by about into onto over under and or but if than
+that because so as my your his her our their its this these those is are was were be been what which who whose
+how very some any more most""".split())
+WAKE_WORDS = ("assistant", "listenloop", "listen loop", "computer")
+INTERJECTIONS = frozenset("hey hi hello ok okay so well oh um uh yes no yeah please sorry excuse right now and but"
+                          .split())
+SOUND_WORDS = re.compile(r"\b(noise|sound|sounds|hear|heard|that was|what was that|bang|that noise)\b")
+MUSIC_WORDS = re.compile(r"\b(music|song|style|genre|instrument|instruments|melody|tune|playing|band)\b")
+COUNT_WORDS = re.compile(r"\bhow many (times|barks|times did)\b|\bhow often\b|\bcount\b")
+
+
+def analyse(text: str) -> Heard:
+    """Classify one utterance (the recognizer's text, punctuation included)."""
+    raw = text.strip()
+    words = _words(raw)
+    if not words:
+        return Heard(Kind.STATEMENT, False, About.GENERAL, "no words")
+    about = _about(" ".join(words))
+    if _unfinished(raw, words):
+        return Heard(Kind.INCOMPLETE, False, about, f"unfinished ({words[-1]!r})")
+    kind = _kind(raw, words)
+    if kind is Kind.STATEMENT:
+        return Heard(kind, False, about, "a statement")
+    other = _vocative(raw)
+    if other:
+        return Heard(kind, False, about, f"addressed to {other}")
+    return Heard(kind, True, about, kind.value)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower().replace("’", "'"))
+
+
+def _about(words: str) -> About:
+    if COUNT_WORDS.search(words):
+        return About.COUNT
+    if MUSIC_WORDS.search(words):
+        return About.MUSIC
+    if SOUND_WORDS.search(words):
+        return About.SOUND
+    return About.GENERAL
+
+
+def _unfinished(raw: str, words: list[str]) -> bool:
+    if raw.endswith(("...", "…", ",", "-", "—", ":")):
+        return True
+    if words[-1] in ("the", "a", "an", "of", "and", "to", "my", "your"):
+        return True
+    return words[-1] in DANGLING and not raw.endswith(("?", ".", "!"))
+
+
+def _kind(raw: str, words: list[str]) -> Kind:
+    joined = " ".join(words)
+    lead = _strip_interjections(words)
+    if not lead:
+        return Kind.STATEMENT
+    if raw.endswith("?"):
+        return Kind.QUESTION
+    if lead[0] in WH_WORDS or (lead[0] in AUX_WORDS and len(lead) > 1 and lead[1] in _SUBJECTS):
+        return Kind.QUESTION
+    opener = " ".join(lead)
+    if opener.startswith(REQUEST_OPENERS) or any(w in joined for w in WAKE_WORDS):
+        return Kind.REQUEST
+    return Kind.STATEMENT
+
+
+_SUBJECTS = frozenset("you i we it there this that they he she the it's your my".split())
+
+
+def _strip_interjections(words: list[str]) -> list[str]:
+    i = 0
+    while i < len(words) and (words[i] in INTERJECTIONS or words[i] in WAKE_WORDS):
+        i += 1
+    return words[i:]
+
+
+def _vocative(raw: str) -> str:
+    """A name the talk is addressed to ("John, did you ...?", "... did you, Mary?"), other than the assistant's."""
+    for pattern in (r"^\s*(?:hey |so |ok |okay )?([A-Z][a-z]+),", r",\s*([A-Z][a-z]+)[?.!]?\s*$"):
+        match = re.search(pattern, raw)
+        if match is None:
+            continue
+        name = match.group(1)
+        if name.lower() not in INTERJECTIONS and name.lower() not in WAKE_WORDS and name.lower() not in _NOT_NAMES:
+            return name
+    return ""
+
+
+_NOT_NAMES = frozenset("what who where when why how which well yes no please thanks thank sorry".split())

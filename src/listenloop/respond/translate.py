@@ -1,0 +1,73 @@
+"""Translation mode: each closed spoken segment in the target language, as soon as its final text exists.
+
+Into English: Whisper base's own translate task on the segment's audio (any of its 99 languages). From English
+into another language: the language model. From another language into a third: Whisper to English, then the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from listenloop.decision.base import Task
+from listenloop.decision.instructions import LANGUAGE_NAMES
+from listenloop.perception.observation import FinalText, SegmentEnd
+from listenloop.respond.base import ResponseContext, ResponseRequest
+from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, Role
+
+FINAL_TEXT_TIMEOUT_S = 30.0  # s; a final decode never takes this long on a healthy machine
+TOKENS_PER_CHAR = 1.5  # generous budget for the translation (CJK output takes about one token per character)
+MIN_TOKENS = 32
+
+
+def translation_messages(text: str, language: str) -> list[ChatMessage]:
+    name = LANGUAGE_NAMES.get(language, language)
+    return [
+        ChatMessage(Role.SYSTEM, f"You are a translator. Translate the user's English text into {name}. "
+                                 f"Reply with the {name} translation only, nothing else."),
+        ChatMessage(Role.USER, text),
+    ]
+
+
+class TranslateResponder:
+    task = Task.TRANSLATE
+
+    def __init__(self, recognizer, llm: Callable[[], LlmBackend]) -> None:
+        self._recognizer = recognizer
+        self._llm = llm
+
+    def run(self, request: ResponseRequest, ctx: ResponseContext) -> Iterator[str]:
+        segment: SegmentEnd = request.decision.payload["segment"]
+        target = str(request.decision.payload.get("language") or "en")
+        final: FinalText = segment.final.result(timeout=FINAL_TEXT_TIMEOUT_S)
+        if not final.text:
+            return
+        source = final.lang or "en"
+        ctx.extra.update({"segment": final.segment, "source": final.text, "source_lang": source, "lang": target,
+                          "t0": final.t0, "t1": final.t1})
+        if source == target:
+            yield final.text
+            return
+        english = final.text if source == "en" else self._to_english(segment)
+        if target == "en":
+            if english:
+                yield english
+            return
+        yield from self.translate_text(english, target, ctx)
+
+    def _to_english(self, segment: SegmentEnd) -> str:
+        if self._recognizer is None:
+            raise RuntimeError("translation into English needs speech recognition (it is off)")
+        return self._recognizer.transcribe_segment(segment.audio, task="translate").text
+
+    def translate_text(self, english: str, target: str, ctx: ResponseContext | None = None) -> Iterator[str]:
+        """English text into `target` with the language model, streamed."""
+        budget = max(MIN_TOKENS, int(len(english) * TOKENS_PER_CHAR))
+        pieces = self._llm().stream(translation_messages(english, target), Generation(max_tokens=budget,
+                                                                                       stop=("\n\n",)))
+        try:
+            for piece in pieces:
+                yield piece
+                if ctx is not None and ctx.cancelled.is_set():
+                    break
+        finally:
+            pieces.close()
