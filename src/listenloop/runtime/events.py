@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
+from listenloop.audio.constants import SAMPLE_RATE
+
 
 @dataclass(frozen=True)
 class Event:
@@ -102,6 +104,21 @@ class TaskEvent(Event):
     mode: str  # the session's mode: "assistant" | "transcribe" | "translate" | ...
     detail: dict[str, Any] = field(default_factory=dict)  # target language, counted label, muted, ...
     source: str = "speech"  # "speech" | "option" | "control"
+
+
+@dataclass(frozen=True, eq=False)
+class AudioEvent(Event):
+    """Spoken output (--speak): one synthesized sentence. JSON carries its duration; servers send the samples."""
+
+    type: ClassVar[str] = "audio"
+    id: str  # the response it speaks
+    t: float  # stream time where it starts on the output timeline, s
+    samples: Any = field(repr=False)  # float32 mono at 16 kHz (numpy array); not in to_dict()
+    text: str = ""  # the sentence spoken
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "id": self.id, "t": self.t, "text": self.text,
+                "duration_s": round(len(self.samples) / SAMPLE_RATE, 3), "sample_rate": SAMPLE_RATE}
 
 
 @dataclass(frozen=True)
