@@ -23,7 +23,7 @@ STATIC_DIR = Path(__file__).with_name("static")
 TOKEN_ENV = "LISTENLOOP_TOKEN"  # a token from the environment stays out of the process list
 TRANSPORT_SIZE_FACTOR = 4  # frames up to this many times the limit reach our check (4413); beyond, the transport (1009)
 WORKER_THREADS_EXTRA = 2  # pool threads beyond one per session: session setup and close run there too
-PAGE_POLICY = ("default-src 'self'; connect-src 'self'; media-src 'self' blob:; object-src 'none'; "
+PAGE_POLICY = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'; "
                "base-uri 'none'; frame-ancestors 'none'")
 
 
