@@ -13,12 +13,17 @@ EXIT_USAGE = 2  # bad input or a missing model: one clear line on stderr
 
 def _session_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line instead of the timeline")
-    p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.TRANSCRIBE.value,
-                   help="what the session is for at the start (default: transcribe)")
+    p.add_argument("--mode", "--task", dest="mode", choices=[m.value for m in Mode], default=Mode.ASSISTANT.value,
+                   help="what the session is for at the start (default: assistant; see docs/conversation.md)")
     p.add_argument("--no-sounds", action="store_true", help="no sound tagging or sound responses")
     p.add_argument("--policy", type=Path, help="a sound-policy TOML file overriding the defaults (docs/policy.md)")
     p.add_argument("--instruction", help='an instruction in force from the start, e.g. "translate into Spanish"')
     p.add_argument("--no-barge-in", action="store_true", help="do not stop a response when the user speaks")
+    p.add_argument("--llm", default="qwen2.5-0.5b",
+                   help="language model: qwen2.5-0.5b (default), qwen2.5-1.5b, or a .gguf file")
+    p.add_argument("--llm-url", help="an OpenAI-compatible server (llama.cpp, Ollama, vLLM) instead of --llm")
+    p.add_argument("--speak", action="store_true", help="speak responses with piper (mic gated meanwhile)")
+    p.add_argument("--speak-to", type=Path, help="write the spoken responses to this wav, on the input's timeline")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,15 +89,23 @@ def session_options(args: argparse.Namespace):
         mode=Mode(args.mode),
         sounds=not args.no_sounds,
         policy_path=args.policy,
-        instruction=args.instruction,
+        instruction=_checked_instruction(args.instruction),
         barge_in=not args.no_barge_in,
+        extra={"speak": args.speak, "speak_to": args.speak_to},
     )
+
+
+def _checked_instruction(text: str | None) -> str | None:
+    from listenloop.decision.instructions import initial_state
+
+    initial_state(Mode.ASSISTANT, text)  # raises InstructionError, with examples, when it is not one
+    return text
 
 
 def _engine(args: argparse.Namespace):
     from listenloop.runtime.engine import Engine, EngineConfig
 
-    return Engine(EngineConfig(sounds=not args.no_sounds))
+    return Engine(EngineConfig(sounds=not args.no_sounds, llm=args.llm, llm_url=args.llm_url))
 
 
 def _renderer(args: argparse.Namespace):
@@ -155,8 +168,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from listenloop.audio.decode import AudioError
+    from listenloop.decision.instructions import InstructionError
     from listenloop.decision.sound_policy import PolicyError
     from listenloop.models.store import ModelError
+    from listenloop.respond.llm import LlmError
 
     args = build_parser().parse_args(argv)
     try:
@@ -171,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return available()[args.bench].run(args)
         return {"run": _run, "listen": _listen, "demo": _demo}[args.command](args)
-    except (AudioError, ModelError, PolicyError) as e:
+    except (AudioError, ModelError, PolicyError, LlmError, InstructionError) as e:
         print(f"listenloop: {e}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:

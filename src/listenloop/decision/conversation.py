@@ -103,7 +103,8 @@ class ConversationPolicy:
 
     def init_state(self) -> ConversationState:
         state = ConversationState(self.task, self.rules.init_state())
-        state.changes.append(TaskChange(0.0, self.task, "option", self.initial))
+        if self.initial is not None or self.task.mode is not Mode.TRANSCRIBE:
+            state.changes.append(TaskChange(0.0, self.task, "option", self.initial))
         return state
 
     def instruct(self, state: ConversationState, text: str) -> Instruction | None:
@@ -286,7 +287,8 @@ class ConversationPolicy:
     def _count_report(self, state: ConversationState, why: str) -> Decision:
         task = state.task
         times = "once" if state.count == 1 else f"{state.count} times"
-        text = f"I counted the {task.count_sound} {times}." if state.count else f"I have not heard the {task.count_sound}."
+        text = f"I counted the {task.count_sound} {times}." if state.count else \
+            f"I have not heard the {task.count_sound}."
         return Decision.respond(Task.ANSWER, f"count report: {why}", text=text, count=state.count,
                                 counted=task.count_sound)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 
 from listenloop.decision.base import Mode
 
@@ -35,7 +35,8 @@ SOUND_WORDS: dict[str, tuple[str, ...]] = {
     "knock": ("Knock",),
     "phone": ("Telephone", "Telephone bell ringing", "Ringtone"),
     "alarm": ("Alarm", "Smoke detector, smoke alarm", "Fire alarm", "Alarm clock", "Siren"),
-    "siren": ("Siren", "Civil defense siren", "Police car (siren)", "Ambulance (siren)", "Fire engine, fire truck (siren)"),
+    "siren": ("Siren", "Civil defense siren", "Police car (siren)", "Ambulance (siren)",
+              "Fire engine, fire truck (siren)"),
     "car": ("Car", "Vehicle horn, car horn, honking", "Car alarm"),
     "horn": ("Vehicle horn, car horn, honking", "Honk"),
     "bird": ("Bird", "Bird vocalization, bird call, bird song", "Chirp, tweet"),
@@ -49,7 +50,11 @@ SOUND_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
-class Kind(str, Enum):
+class InstructionError(ValueError):
+    """--instruction or a control instruction that is not one listenloop understands."""
+
+
+class Kind(StrEnum):
     TRANSLATE = "translate"  # translate into `language`
     STOP_TRANSLATING = "stop_translating"  # back to the assistant
     TRANSCRIBE = "transcribe"  # "just transcribe"
@@ -202,6 +207,6 @@ def initial_state(mode: Mode, instruction: str | None = None) -> tuple[TaskState
         return state, None
     parsed = parse(instruction)
     if parsed is None:
-        raise ValueError(f"--instruction {instruction!r} is not an instruction listenloop understands "
-                         "(see docs/conversation.md)")
+        raise InstructionError(f"--instruction {instruction!r} is not an instruction listenloop understands; "
+                               "try 'translate into Spanish', 'just transcribe', 'count the dog barks', 'be quiet'")
     return apply(state, parsed), parsed

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -29,7 +29,7 @@ class LlmError(RuntimeError):
     """The language model cannot be loaded or reached; the message says what to do."""
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"
@@ -78,6 +78,7 @@ class LlamaCppBackend:
         self._lock = threading.Lock()
         self._llm = Llama(model_path=str(path), n_ctx=context, n_threads=threads, n_threads_batch=threads,
                           verbose=False)
+        self._llm.create_completion("Hello", max_tokens=1)  # the first call allocates; pay that at load time
 
     def stream(self, messages: list[ChatMessage], options: Generation = Generation()) -> Iterator[str]:
         with self._lock:

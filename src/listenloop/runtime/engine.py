@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from listenloop.decision.base import Task
+from listenloop.decision.base import Mode, Task
 from listenloop.perception.pipeline import Perception
 from listenloop.respond.transcribe import TranscribeResponder
 from listenloop.runtime.responses import ResponseRunner
@@ -18,6 +19,8 @@ class EngineConfig:
     asr: bool = True  # speech recognition (Whisper tiny.en partials + base finals)
     sounds: bool = True  # the YAMNet tagger (sound events, proactive responses, ASR gating)
     policy_path: Path | None = None  # default sound policy for all sessions (None: the shipped defaults)
+    llm: str = "qwen2.5-0.5b"  # language model: a packaged name or a .gguf path (loaded on first use)
+    llm_url: str | None = None  # an OpenAI-compatible endpoint instead of the in-process model
     extra: dict[str, Any] = field(default_factory=dict)  # options of later capabilities (llm, tts)
 
 
@@ -28,6 +31,9 @@ class Engine:
         self.sound_policy = self._load_sound_policy(self.config.policy_path)
         self.responders: dict[Task, Any] = {Task.TRANSCRIBE: TranscribeResponder()}
         self.responders.update(self._sound_responders())
+        self._llm = None
+        self._llm_lock = threading.Lock()
+        self.responders.update(self._conversation_responders())
 
     # ---- loading (each import is deferred so a missing optional part names what to install) ----
     def _load_vad(self):
@@ -63,23 +69,58 @@ class Engine:
 
         return sound_responders()
 
+    def _conversation_responders(self) -> dict[Task, Any]:
+        from listenloop.respond.answer import AnswerResponder, FixedTextResponder
+        from listenloop.respond.translate import TranslateResponder
+
+        return {Task.ANSWER: AnswerResponder(self.llm), Task.ACKNOWLEDGE: FixedTextResponder(Task.ACKNOWLEDGE),
+                Task.TRANSLATE: TranslateResponder(self.perception.recognizer, self.llm)}
+
+    def llm(self):
+        """The language model, loaded once on first use and shared by every session."""
+        with self._llm_lock:
+            if self._llm is None:
+                from listenloop.respond.llm import load_backend
+
+                self._llm = load_backend(self.config.llm, self.config.llm_url)
+            return self._llm
+
     # ---- what sessions ask of the engine ----
     def session(self, options: SessionOptions | None = None, on_event=None) -> Session:
         return Session(self, options or SessionOptions(), on_event)
 
     def policy_for(self, options: SessionOptions):
-        from listenloop.decision.rules import RulePolicy
+        from listenloop.decision.conversation import ConversationPolicy
+        from listenloop.decision.instructions import initial_state
 
         sound_policy = None
         if options.sounds and self.sound_policy is not None:
             sound_policy = self._load_sound_policy(options.policy_path) if options.policy_path else self.sound_policy
-        return RulePolicy(options.mode, sound_policy)
+        task, instruction = initial_state(options.mode, options.instruction)
+        names = tuple(getattr(self.perception.tagger, "names", ())) if options.sounds else ()
+        return ConversationPolicy(task, sound_policy, names, instruction)
 
     def response_runner(self, emit, session: Session) -> ResponseRunner:
         return ResponseRunner(self.responders, emit, session)
 
     def on_session_start(self, session: Session) -> None:
-        """Hook for capabilities that keep per-session resources (speech output, LLM context)."""
+        """Per-session resources: spoken output; the language model warmed in the background when it will be needed."""
+        extra = session.options.extra
+        if extra.get("speak") or extra.get("speak_to"):
+            from listenloop.respond.speech import Speaker
+
+            session.speaker = Speaker(session._emit, extra.get("speak_to"), play=bool(extra.get("speak")),
+                                      gate=extra.get("gate", True))
+        if session.options.mode is not Mode.TRANSCRIBE or session.options.instruction:
+            threading.Thread(target=self._warm_llm, args=(session,), daemon=True).start()
+
+    def _warm_llm(self, session: Session) -> None:
+        try:
+            self.llm()
+        except Exception as e:  # noqa: BLE001 - reported to the session; it keeps listening without answers
+            from listenloop.runtime.events import ErrorEvent
+
+            session._emit(ErrorEvent(f"language model unavailable: {e}"))
 
     def on_session_end(self, session: Session) -> None:
         """Counterpart of on_session_start."""

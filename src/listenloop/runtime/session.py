@@ -37,6 +37,7 @@ from listenloop.runtime.events import (
     SoundEvent,
     SpeechEvent,
     SummaryEvent,
+    TaskEvent,
     TranscriptEvent,
 )
 from listenloop.runtime.stats import LatencyHistogram
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 HISTORY_SEGMENTS = 32  # final transcripts kept for responders (bounded: hour-long sessions stay flat)
 HISTORY_SOUNDS = 64  # sound events kept for responders
+HISTORY_TURNS = 8  # question/answer turns kept for the assistant (rolling window: flat latency over hours)
 FINISH_TIMEOUT_S = 120.0  # s to wait for outstanding responses at the end of a stream
 
 
@@ -65,6 +67,7 @@ class Memory:
 
     transcripts: collections.deque = field(default_factory=lambda: collections.deque(maxlen=HISTORY_SEGMENTS))
     sounds: collections.deque = field(default_factory=lambda: collections.deque(maxlen=HISTORY_SOUNDS))
+    turns: collections.deque = field(default_factory=lambda: collections.deque(maxlen=HISTORY_TURNS))
 
 
 class Session:
@@ -78,6 +81,7 @@ class Session:
         self._perception = engine.perception.init_state()
         self.policy = engine.policy_for(options)
         self.decision_state = self.policy.init_state()
+        self.speaker = None  # spoken output (respond/speech.py), set by the engine when --speak/--speak-to
         self.responses = engine.response_runner(self._emit, self)
         self._ids = itertools.count(1)
         self._chunk_ms = LatencyHistogram()
@@ -89,6 +93,7 @@ class Session:
         self._finals_pending = 0
         self._finals_done = threading.Condition()
         engine.on_session_start(self)
+        self._report_tasks()
 
     # ---- input ----
     def feed(self, samples: np.ndarray) -> list[Event]:
@@ -96,6 +101,8 @@ class Session:
         with self._lock:
             if self._closed:
                 raise RuntimeError("session is finished")
+            if self.speaker is not None and self.speaker.gating:
+                samples = np.zeros_like(np.asarray(samples, dtype=np.float32))  # never hear our own voice
             for chunk in self._chunker.push(samples):
                 self._process(chunk)
         return self.drain()
@@ -111,10 +118,13 @@ class Session:
                 obs = self.engine.perception.flush(self._last_chunk, self._perception)
                 self._after_perception(obs)
                 self._act(obs, self.policy.decide(obs, self.decision_state), emit_decision=False)
+                self._report_tasks()
             with self._finals_done:
                 self._finals_done.wait_for(lambda: self._finals_pending == 0, timeout)
             if not self.responses.wait_idle(timeout):
                 self._emit(ErrorEvent(f"responses still running after {timeout:.0f} s; summary written anyway"))
+            if self.speaker is not None:
+                self.speaker.finish(self.stream_time)
             self.responses.close()
             self._closed = True
             self._emit(self._summary())
@@ -144,6 +154,7 @@ class Session:
         obs = self.engine.perception.step(chunk, self._perception)
         self._after_perception(obs)
         decision = self.policy.decide(obs, self.decision_state)
+        self._report_tasks()
         self._act(obs, decision)
         self._last_chunk = chunk
         self._chunk_ms.add((time.perf_counter() - start) * 1000.0)
@@ -214,7 +225,27 @@ class Session:
                                       chunk.arrived)
             self.responses.submit(request)
 
+    def instruct(self, text: str):
+        """Control API: change the session's task now, as if it had been spoken ("translate into Spanish").
+
+        Takes effect at the next chunk; raises ValueError when the text is not an instruction."""
+        instruct = getattr(self.policy, "instruct", None)
+        parsed = instruct(self.decision_state, text) if instruct is not None else None
+        if parsed is None:
+            raise ValueError(f"not an instruction listenloop understands: {text!r} (see docs/conversation.md)")
+        return parsed
+
+    def _report_tasks(self) -> None:
+        """Task-state changes the policy made (spoken, option, control) become task events."""
+        changes = getattr(self.decision_state, "changes", None)
+        while changes:
+            c = changes.pop(0)
+            detail = {**c.state.detail(), **({"instruction": c.instruction.text} if c.instruction else {})}
+            self._emit(TaskEvent(round(c.t, 3), c.state.mode.value, detail, c.source))
+
     def _emit(self, event: Event) -> None:
+        if self.speaker is not None:
+            self.speaker.observe(event)
         if self._on_event is not None:
             self._on_event(event)
         else:
