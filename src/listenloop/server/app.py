@@ -13,6 +13,8 @@ import logging
 import os
 import secrets
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from listenloop.server.limits import DEFAULT_HOST, DEFAULT_PORT, Limits, ServerS
 STATIC_DIR = Path(__file__).with_name("static")
 TOKEN_ENV = "LISTENLOOP_TOKEN"  # a token from the environment stays out of the process list
 TRANSPORT_SIZE_FACTOR = 4  # frames up to this many times the limit reach our check (4413); beyond, the transport (1009)
+SERVER_START_TIMEOUT_S = 10.0  # s for a background server to bind (or to stop)
 WORKER_THREADS_EXTRA = 2  # pool threads beyond one per session: session setup and close run there too
 PAGE_POLICY = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'; "
                "base-uri 'none'; frame-ancestors 'none'")
@@ -138,3 +141,37 @@ def run(args: argparse.Namespace) -> int:
     print(f"listenloop serve: http://{settings.host}:{settings.port}/{query}  (WebSocket /ws)", file=sys.stderr)
     uvicorn.Server(uvicorn_config(app, settings, args.log_level)).run()
     return 0
+
+
+class BackgroundServer:
+    """A real uvicorn server in a daemon thread (tests, benchmarks): `with BackgroundServer(app, settings) as s:`."""
+
+    def __init__(self, app, settings: ServerSettings, log_level: str = "warning") -> None:
+        import uvicorn
+
+        self.settings = settings
+        self.server = uvicorn.Server(uvicorn_config(app, settings, log_level))
+        self.thread = threading.Thread(target=self.server.run, name="listenloop-server", daemon=True)
+        self.port = 0
+
+    def __enter__(self) -> BackgroundServer:
+        self.thread.start()
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start on {self.settings.host}:{self.settings.port}")
+            time.sleep(0.02)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.settings.host}:{self.port}/ws"
+
+    @property
+    def http(self) -> str:
+        return f"http://{self.settings.host}:{self.port}"
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(SERVER_START_TIMEOUT_S)

@@ -78,17 +78,18 @@ async def stream_blocks(url: str, blocks: Iterable[np.ndarray], options: p.Start
     `instructions` maps a frame number to a typed instruction sent just before that frame.
     """
     from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
 
     result = StreamResult()
     sent_at: dict[int, float] = {}
     async with connect(with_token(url, token), max_size=RECEIVE_MAX_BYTES, compression=None) as ws:
-        await ws.send(p.start_message(options or p.StartOptions()))
         receiver = asyncio.create_task(_receive(ws, result, sent_at, on_message))
         try:
+            await ws.send(p.start_message(options or p.StartOptions()))
             await _send_audio(ws, blocks, speed, frame_seconds, instructions or {}, sent_at)
             await ws.send(p.stop_message())
             await asyncio.wait_for(asyncio.shield(receiver), CLOSE_WAIT_S)
-        except Exception:  # noqa: BLE001 - the server closed first (a limit, an error): its close code tells why
+        except ConnectionClosed:  # the server closed first (a refusal, a limit): its close code tells why
             await asyncio.wait_for(receiver, CLOSE_WAIT_S)
         result.close_code = ws.close_code
         result.close_reason = ws.close_reason or ""
