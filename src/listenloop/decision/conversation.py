@@ -33,6 +33,9 @@ COUNT_MERGE_S = 1.0  # s; onsets of counted classes closer than this are one occ
 MUSIC_SCORE = 0.3  # AudioSet "Music" score from which a chunk counts as music
 MUSIC_LISTEN_S = 2.0  # s of music heard before a question about it is answered
 PENDING_MAX_S = 20.0  # s a question about a sound waits for that sound
+COUNT_VERBS = {"dog": "The dog barked", "bark": "The dog barked", "baby": "The baby cried", "cry": "The baby cried",
+               "cough": "Someone coughed", "doorbell": "The doorbell rang", "phone": "The phone rang",
+               "knock": "Someone knocked", "cat": "The cat meowed"}  # how a count report reads
 DECIDED_KEEP = 16  # recent segment numbers remembered as decided (bounded)
 
 
@@ -80,6 +83,7 @@ class ConversationState:
     count_last_t: float = -1e9
     music: MusicTrack = field(default_factory=MusicTrack)
     pending: tuple[str, float, utt.About] | None = None  # a question waiting for the sound it is about
+    awaiting: SegmentEnd | None = None  # a closed segment judged on its partial, to judge again on its final text
 
     def reset(self) -> None:
         self.rules.reset()
@@ -161,11 +165,16 @@ class ConversationPolicy:
             state.segment, state.seg_t0 = asr.partial.segment, asr.partial.t0
             state.texts[asr.partial.segment] = asr.partial.text
         ended: SegmentEnd | None = asr.ended if asr is not None else None
+        if ended is None and state.awaiting is not None and state.awaiting.final.done():
+            ended, state.awaiting = state.awaiting, None  # the final text is in: judge the segment again with it
+            return self._judge(obs, state, ended.segment, _settled_text(ended), ended)
         if ended is not None:
             state.seg_t0 = ended.t0
             text = _settled_text(ended) or state.texts.get(ended.segment, "")
             state.texts.pop(ended.segment, None)
             decision = self._judge(obs, state, ended.segment, text, ended)
+            if not ended.final.done() and ended.segment not in state.decided:
+                state.awaiting = ended  # tiny.en's text said nothing to do; Whisper base may hear a question
             self._close_speech(state, ended, text)
             return decision
         if state.segment is not None and pause >= QUESTION_PAUSE_S and state.segment in state.texts:
@@ -287,8 +296,8 @@ class ConversationPolicy:
     def _count_report(self, state: ConversationState, why: str) -> Decision:
         task = state.task
         times = "once" if state.count == 1 else f"{state.count} times"
-        text = f"I counted the {task.count_sound} {times}." if state.count else \
-            f"I have not heard the {task.count_sound}."
+        did = COUNT_VERBS.get(task.count_sound or "", f"I heard the {task.count_sound}")
+        text = f"{did} {times}." if state.count else f"I have not heard the {task.count_sound} yet."
         return Decision.respond(Task.ANSWER, f"count report: {why}", text=text, count=state.count,
                                 counted=task.count_sound)
 

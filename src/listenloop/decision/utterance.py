@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     QUESTION = "question"  # asks something ("what time is it?")
     REQUEST = "request"  # asks for something to be done ("tell me a joke")
     STATEMENT = "statement"  # says something; needs no answer
     INCOMPLETE = "incomplete"  # stops mid-sentence ("what is the capital of ...")
 
 
-class About(str, Enum):
+class About(StrEnum):
     GENERAL = "general"
     SOUND = "sound"  # "what was that noise?"
     MUSIC = "music"  # "what style is this music?"
@@ -101,12 +101,18 @@ def _kind(raw: str, words: list[str]) -> Kind:
         return Kind.QUESTION
     if lead[0] in WH_WORDS or (lead[0] in AUX_WORDS and len(lead) > 1 and lead[1] in _SUBJECTS):
         return Kind.QUESTION
+    if _EMBEDDED_QUESTION.search(joined) and not _REPORTED.search(joined):
+        return Kind.QUESTION  # "based on the audio below, what is the style of the music clip"
     opener = " ".join(lead)
     if opener.startswith(REQUEST_OPENERS) or any(w in joined for w in WAKE_WORDS):
         return Kind.REQUEST
     return Kind.STATEMENT
 
 
+_EMBEDDED_QUESTION = re.compile(r"\b(what|which|how|who|where|when|why) (is|are|was|were|do|does|did|can|could|"
+                                r"would|will|should|kind|style|genre|type)\b")
+_REPORTED = re.compile(r"\b(know|knows|knew|wonder|wondered|think|sure|remember|see|saw|tell you|told|asked|"
+                       r"ask him|ask her|understand|guess|idea|matter)\b")
 _SUBJECTS = frozenset("you i we it there this that they he she the it's your my".split())
 
 
