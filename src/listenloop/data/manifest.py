@@ -36,6 +36,7 @@ class TurnKind(StrEnum):
     CROSSTALK = "crosstalk"  # two people talking to each other: never answered
     TELEVISION = "television"  # broadcast speech in the room: never answered
     SOUND = "sound"  # a sound event; answered only when its class deserves it
+    INSTRUCTION = "instruction"  # an instruction to the assistant: a short acknowledgement is allowed, not due
     CLIP = "clip"  # a turn read from a plain StreamAudio-2M manifest (kind unknown, answer as labelled)
 
 

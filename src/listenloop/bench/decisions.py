@@ -1,0 +1,272 @@
+"""`listenloop bench decisions`: the learned decision against silence timeouts and the rule policies.
+
+Every policy sees the same observations of the same streams (perception runs once per stream). Streams: held-out
+built streams (a SoundFlow manifest) and the real recordings in ../shared/audio/dev, whose truth is annotated in
+dev_streams.json. Measures, per policy: recall / precision / F1 of due responses (a response counts within
+DUE_WINDOW_S after the turn ends), false responses per minute, interruptions (responses inside an unfinished
+sentence), answers to speech not addressed to the assistant, decision delay p50/p95, decision cost per chunk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from listenloop.audio.decode import AudioError, load_audio
+from listenloop.data.manifest import ManifestError, Stream, TurnKind, read_manifest, stream_from_dict
+from listenloop.decision.base import Decision, Mode, Task
+from listenloop.perception.observation import Observation
+from listenloop.train.decision import build_perception, observe
+
+DUE_WINDOW_S = 1.2  # a due response counts when it comes within this long after the turn ends (the issue's rule)
+TIMEOUTS_S = (0.5, 0.8, 1.2)  # silence-timeout baselines: respond this long after voice activity ends
+DEV_TRUTH = Path(__file__).with_name("dev_streams.json")  # annotated real recordings
+DEV_TAIL_S = 1.6  # s of silence appended to a real recording, so a reply due at its very end can be given
+USER_KINDS = (TurnKind.QUESTION, TurnKind.REQUEST, TurnKind.STATEMENT, TurnKind.HESITATION, TurnKind.CLIP)
+
+
+@dataclass
+class TimeoutState:
+    armed: bool = False
+
+    def reset(self) -> None:
+        self.armed = False
+
+
+class TimeoutPolicy:
+    """Baseline: respond once when voice activity has been off for `seconds` (what many voice bots do)."""
+
+    def __init__(self, seconds: float, mode: Mode) -> None:
+        self.seconds = seconds
+        self.task = {Mode.TRANSCRIBE: Task.TRANSCRIBE, Mode.TRANSLATE: Task.TRANSLATE}.get(mode, Task.ANSWER)
+
+    def init_state(self) -> TimeoutState:
+        return TimeoutState()
+
+    def decide(self, obs: Observation, state: TimeoutState) -> Decision:
+        if obs.vad is None:
+            return Decision.silent()
+        if obs.vad.speech:
+            state.armed = True
+        elif state.armed and obs.vad.silence_s >= self.seconds:
+            state.armed = False
+            return Decision.respond(self.task, f"silence {obs.vad.silence_s:.2f} s")
+        return Decision.silent()
+
+
+@dataclass
+class Tally:
+    """Counts of one policy over many streams."""
+
+    due: int = 0
+    hits: int = 0
+    right_kind: int = 0
+    responses: int = 0
+    false: int = 0
+    free_minutes: float = 0.0  # minutes of material where no response is due
+    unfinished: int = 0  # user turns with a pause inside (hesitations)
+    interrupted: int = 0  # ... that got a response before their end
+    user_turns: int = 0
+    user_interrupted: int = 0  # any user turn answered before its end
+    not_addressed: int = 0
+    answered_not_addressed: int = 0
+    delays: list[float] = field(default_factory=list)
+    decide_ms: list[float] = field(default_factory=list)
+
+    @property
+    def recall(self) -> float:
+        return self.hits / max(self.due, 1)
+
+    @property
+    def precision(self) -> float:
+        return self.hits / max(self.responses, 1)
+
+    @property
+    def f1(self) -> float:
+        return 2 * self.precision * self.recall / max(self.precision + self.recall, 1e-9)
+
+    def row(self, name: str) -> dict[str, object]:
+        pct = (lambda q: float(np.percentile(self.delays, q))) if self.delays else (lambda q: float("nan"))
+        return {
+            "policy": name, "due": self.due, "recall": self.recall, "precision": self.precision, "f1": self.f1,
+            "right_kind": self.right_kind / max(self.hits, 1),
+            "false_per_min": self.false / max(self.free_minutes, 1e-9),
+            "interrupt_unfinished": self.interrupted / max(self.unfinished, 1), "unfinished": self.unfinished,
+            "interrupt_any": self.user_interrupted / max(self.user_turns, 1),
+            "ignored_not_addressed": 1 - self.answered_not_addressed / max(self.not_addressed, 1),
+            "not_addressed": self.not_addressed,
+            "delay_p50": pct(50), "delay_p95": pct(95),
+            "decide_ms_p50": float(np.percentile(self.decide_ms, 50)) if self.decide_ms else 0.0,
+            "decide_ms_p95": float(np.percentile(self.decide_ms, 95)) if self.decide_ms else 0.0,
+        }
+
+
+def judge(stream: Stream, responses: list[tuple[float, Task | None]], tally: Tally, duration_s: float) -> None:
+    """Match responses (time = end of the deciding chunk) to the stream's turns and count everything."""
+    used = [False] * len(responses)
+    due = sorted((t for t in stream.turns if t.task is not None and t.t1 is not None), key=lambda t: t.t1)
+    for turn in due:
+        tally.due += 1
+        for k, (t, task) in enumerate(responses):
+            if not used[k] and turn.t1 - 1e-6 <= t <= turn.t1 + DUE_WINDOW_S:
+                used[k] = True
+                tally.hits += 1
+                tally.right_kind += int(task is turn.task)
+                tally.delays.append(t - turn.t1)
+                break
+    allowed = [t for t in stream.turns if t.kind is TurnKind.INSTRUCTION and t.t1 is not None]
+    for k, (t, _) in enumerate(responses):
+        acknowledged = any(a.t1 <= t <= a.t1 + DUE_WINDOW_S for a in allowed)
+        tally.false += int(not used[k] and not acknowledged)
+    tally.responses += len(responses)
+    tally.free_minutes += max(duration_s - DUE_WINDOW_S * len(due), 0.0) / 60
+    times = [t for t, _ in responses]
+    for turn in stream.turns:
+        if turn.t0 is None or turn.t1 is None:
+            continue
+        inside = any(turn.t0 < t < turn.t1 - 1e-6 for t in times)
+        if turn.addressed and turn.kind in USER_KINDS:
+            tally.user_turns += 1
+            tally.user_interrupted += int(inside)
+            if turn.pauses:
+                tally.unfinished += 1
+                tally.interrupted += int(inside)
+        if not turn.addressed:
+            tally.not_addressed += 1
+            tally.answered_not_addressed += int(any(turn.t0 < t <= turn.t1 + DUE_WINDOW_S for t in times))
+
+
+def run_policy(policy, observations: list[Observation]) -> tuple[list[tuple[float, Task | None]], list[float]]:
+    state = policy.init_state()
+    out, costs = [], []
+    for obs in observations:
+        start = time.perf_counter()
+        decision = policy.decide(obs, state)
+        costs.append((time.perf_counter() - start) * 1000)
+        if decision.responds:
+            out.append((obs.chunk.t1, decision.task))
+    return out, costs
+
+
+@dataclass(frozen=True)
+class BenchStream:
+    stream: Stream
+    audio: np.ndarray
+    group: str  # "built" | "real"
+
+
+def built_streams(manifest: Path, limit: int | None) -> list[BenchStream]:
+    path = manifest / "manifest.jsonl" if manifest.is_dir() else manifest
+    streams = [s for s in read_manifest(path) if s.built][:limit]
+    return [BenchStream(s, load_audio(path.parent / s.audio_path), "built") for s in streams]
+
+
+def real_streams(shared: Path) -> list[BenchStream]:
+    """The annotated real recordings (dev_streams.json), each with a little silence appended."""
+    entries = json.loads(DEV_TRUTH.read_text(encoding="utf-8"))
+    out = []
+    for entry in entries:
+        audio = load_audio(shared / entry["audio_path"])
+        audio = np.concatenate([audio, np.zeros(int(DEV_TAIL_S * 16000), np.float32)])
+        out.append(BenchStream(stream_from_dict(entry, f"{DEV_TRUTH.name}:{entry['id']}"), audio, "real"))
+    return out
+
+
+PolicyFactory = Callable[[Mode], object]
+
+
+def policies(model_path: Path | None) -> dict[str, PolicyFactory]:
+    """Every contender, built per session mode. The learned one is skipped (with a note) when no model exists."""
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.learned import DecisionModel, DecisionModelError, LearnedPolicy
+    from listenloop.decision.rules import RulePolicy
+    from listenloop.decision.sound_policy import SoundPolicy
+    from listenloop.perception.sounds import load_class_names
+
+    names = load_class_names()
+    sounds = SoundPolicy.load()
+    out: dict[str, PolicyFactory] = {f"timeout {s} s": (lambda m, s=s: TimeoutPolicy(s, m)) for s in TIMEOUTS_S}
+    out["rules (transcribe + sounds)"] = lambda m: RulePolicy(m, sounds)
+    out["conversation rules"] = lambda m: ConversationPolicy(TaskState(mode=m), sounds, names)
+    try:
+        model = DecisionModel.load(model_path) if model_path else DecisionModel.load()
+        out["learned"] = lambda m: LearnedPolicy(m, model, names)
+    except DecisionModelError as e:
+        print(f"note: learned policy skipped: {e}", file=sys.stderr)
+    return out
+
+
+def bench(streams: list[BenchStream], factories: dict[str, PolicyFactory],
+          progress: bool = True) -> dict[str, dict[str, Tally]]:
+    """Tallies per stream group and policy (plus the group "all")."""
+    perception = build_perception(asr=True, sounds=True)
+    tallies: dict[str, dict[str, Tally]] = {}
+    for item in tqdm(streams, desc="streams", unit="stream", file=sys.stderr, disable=not progress):
+        observations = observe(perception, item.audio)
+        duration = len(observations) * 0.4
+        for name, factory in factories.items():
+            responses, costs = run_policy(factory(item.stream.mode), observations)
+            for group in (item.group, "all"):
+                tally = tallies.setdefault(group, {}).setdefault(name, Tally())
+                judge(item.stream, responses, tally, duration)
+                tally.decide_ms.extend(costs)
+    return tallies
+
+
+def markdown(tallies: dict[str, dict[str, Tally]]) -> str:
+    lines = []
+    for group, by_policy in tallies.items():
+        lines += [f"\n### {group} streams\n",
+                  "| policy | due | recall | precision | F1 | right kind | false/min | interrupt unfinished "
+                  "| interrupt any | ignored not-addressed | delay p50 / p95 s | decide ms p50 / p95 |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for name, tally in by_policy.items():
+            r = tally.row(name)
+            lines.append(
+                f"| {name} | {r['due']} | {r['recall']:.3f} | {r['precision']:.3f} | {r['f1']:.3f} | "
+                f"{r['right_kind']:.2f} | {r['false_per_min']:.2f} | {r['interrupt_unfinished']:.3f} "
+                f"(of {r['unfinished']}) | {r['interrupt_any']:.3f} | {r['ignored_not_addressed']:.3f} "
+                f"(of {r['not_addressed']}) | {r['delay_p50']:.2f} / {r['delay_p95']:.2f} | "
+                f"{r['decide_ms_p50']:.3f} / {r['decide_ms_p95']:.3f} |")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--streams", type=Path, help="held-out built streams (manifest or its folder)")
+    parser.add_argument("--limit", type=int, help="use at most this many built streams")
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[3].parent / "shared"
+                        / "audio" / "dev", help="the real recordings (../shared/audio/dev)")
+    parser.add_argument("--no-real", action="store_true", help="skip the real recordings")
+    parser.add_argument("--model", type=Path, help="decision model (.npz); default: the shipped one")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        streams = built_streams(args.streams, args.limit) if args.streams else []
+        if not args.no_real:
+            if args.shared.is_dir():
+                streams += real_streams(args.shared)
+            else:
+                print(f"note: real recordings skipped: {args.shared} is absent", file=sys.stderr)
+        if not streams:
+            raise ManifestError("no streams to run: give --streams DIR or the real recordings")
+        tallies = bench(streams, policies(args.model), progress=not args.quiet)
+    except (ManifestError, AudioError) as e:
+        print(f"listenloop bench decisions: {e}", file=sys.stderr)
+        return 2
+    print(markdown(tallies))
+    if args.json:
+        rows = {g: [t.row(n) for n, t in by.items()] for g, by in tallies.items()}
+        args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    return 0

@@ -1,0 +1,205 @@
+"""What the learned decision reads: one Observation (plus a little per-stream history) -> a fixed float vector.
+
+Every feature comes from what the engine already computes each chunk (voice activity, partial text, sound scores,
+the pooled encoder state when present) or from the chunk's samples (level, spectral balance), plus the session's
+mode. Missing perceivers give zeros, so one model runs with or without recognition. Names are kept for docs/tests.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.decision.base import Mode
+from listenloop.perception.observation import Observation
+
+QUESTION_WORDS = frozenset("what how when where why who whom whose which is are was were do does did can could "
+                           "would will should shall may might have has am".split())
+REQUEST_WORDS = frozenset("please tell give set remind add read play turn find help let list explain describe "
+                          "suggest recommend spell write wake translate count summarize calculate repeat".split())
+FILLER_WORDS = frozenset("um uh er erm hmm mm ah like".split())
+OPEN_WORDS = frozenset("the a an to about and of for my is with in on at that because but or your his her their "
+                       "this what how when where which if so some was were are".split())
+
+# AudioSet display-name keywords of the sound groups the decision cares about.
+SOUND_GROUPS = (
+    ("alarm", ("alarm", "siren", "smoke detector", "buzzer", "glass", "shatter", "gunshot", "explosion",
+               "vehicle horn", "car horn", "honk", "scream")),
+    ("concern", ("cough", "sneeze", "baby cry", "crying", "wheeze", "gasp", "choking")),
+    ("notify", ("dog", "bark", "doorbell", "ding-dong", "knock", "thunder", "telephone", "ringtone")),
+    ("music", ("music", "guitar", "piano", "singing", "song", "drum")),
+    ("ambient", ("rain", "wind", "engine", "vehicle", "train", "typing", "applause", "crowd", "bird", "water")),
+)
+ENCODER_DIMS = 8  # the pooled encoder state, projected to this many numbers (fixed random projection)
+ENCODER_SEED = 20260  # seed of that projection: part of the feature definition, never change it silently
+CONTEXT_CHUNKS = 3  # the model sees this chunk and the two before it
+SILENCE_CAP_S = 3.0  # time features are capped here: beyond it nothing new is learned
+SPEECH_CAP_S = 10.0
+LEVEL_FLOOR_DB = -80.0  # chunk level below this counts as digital silence
+RUN_LEVEL_DECAY_DB = 0.02  # per chunk: the loudest speech level of the stream fades slowly (new talker, new room)
+MODES = (Mode.ASSISTANT, Mode.TRANSCRIBE, Mode.TRANSLATE, Mode.QUIET)
+
+CHUNK_FEATURES = (
+    "vad_max", "vad_mean", "vad_last", "vad_last4", "vad_frac_speech", "vad_speech", "vad_started", "vad_ended",
+    "vad_silence", "vad_log_silence", "vad_speech_len", "vad_since_end",
+    "level_db", "run_level_rel", "hi_band", "lo_band",
+    "snd_speech", *(f"snd_{name}" for name, _ in SOUND_GROUPS), *(f"snd_{name}_recent" for name, _ in SOUND_GROUPS),
+    "snd_onsets", "snd_offsets",
+    "txt_has", "txt_words", "txt_qmark", "txt_qword", "txt_request", "txt_open_end", "txt_filler_end",
+    "txt_stable_frac", "txt_segment_end", "txt_age",
+    *(f"enc_{i}" for i in range(ENCODER_DIMS)),
+)
+STREAM_FEATURES = tuple(f"mode_{m.value}" for m in MODES)
+FEATURE_NAMES = tuple(f"{n}@{-k}" for k in range(CONTEXT_CHUNKS) for n in CHUNK_FEATURES) + STREAM_FEATURES
+N_FEATURES = len(FEATURE_NAMES)
+
+
+def group_indices(class_names: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    """AudioSet class indices of each sound group (by keyword in the display name)."""
+    lowered = [n.lower() for n in class_names]
+    return tuple(np.array([i for i, n in enumerate(lowered) if any(k in n for k in keys)], dtype=np.int64)
+                 for _, keys in SOUND_GROUPS)
+
+
+@dataclass
+class FeatureState:
+    """Per-stream memory of the extractor: recent vectors, the last text, the loudest speech level."""
+
+    mode: Mode = Mode.ASSISTANT
+    history: list[np.ndarray] = field(default_factory=list)  # last CONTEXT_CHUNKS - 1 chunk vectors, newest last
+    text: str = ""  # latest partial hypothesis of the open segment
+    stable: str = ""
+    text_age: int = 0  # chunks since the hypothesis last changed
+    segment_open: bool = False
+    run_level_db: float = LEVEL_FLOOR_DB  # level of the current run of speech
+    loudest_db: float = LEVEL_FLOOR_DB  # loudest speech run so far (decaying)
+    recent_groups: np.ndarray = field(default_factory=lambda: np.zeros(len(SOUND_GROUPS), np.float32))
+    chunks_since_end: int = 99  # chunks since VAD last reported an end of speech
+
+    def reset(self) -> None:
+        mode = self.mode
+        self.__init__()  # type: ignore[misc]
+        self.mode = mode
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+def text_features(text: str, stable: str) -> list[float]:
+    """Cues in the partial text: is it a question or request, does it stop on an open word or a filler."""
+    words = _words(text)
+    if not words:
+        return [0.0] * 8
+    last = words[-1]
+    return [
+        1.0,
+        min(len(words), 20) / 20,
+        1.0 if text.rstrip().endswith("?") else 0.0,
+        1.0 if words[0] in QUESTION_WORDS else 0.0,
+        1.0 if words[0] in REQUEST_WORDS or "please" in words else 0.0,
+        1.0 if last in OPEN_WORDS else 0.0,
+        1.0 if last in FILLER_WORDS or text.rstrip().endswith(("...", ",")) else 0.0,
+        min(len(stable) / max(len(text), 1), 1.0),
+    ]
+
+
+def _level_features(samples: np.ndarray) -> tuple[float, float, float]:
+    """Level (dBFS) and the share of energy above 4 kHz and below 300 Hz."""
+    energy = float(np.mean(np.square(samples, dtype=np.float64))) if len(samples) else 0.0
+    level = max(10 * np.log10(energy + 1e-12), LEVEL_FLOOR_DB)
+    spectrum = np.abs(np.fft.rfft(samples)) ** 2
+    total = float(spectrum.sum()) + 1e-12
+    freqs = np.fft.rfftfreq(len(samples), 1.0 / SAMPLE_RATE)
+    return level, float(spectrum[freqs > 4000].sum() / total), float(spectrum[freqs < 300].sum() / total)
+
+
+class FeatureExtractor:
+    """Stateless apart from FeatureState; one instance serves every stream."""
+
+    def __init__(self, class_names: tuple[str, ...] | None = None) -> None:
+        self.groups = group_indices(class_names) if class_names else None
+        self._projection: np.ndarray | None = None
+
+    def init_state(self, mode: Mode = Mode.ASSISTANT) -> FeatureState:
+        return FeatureState(mode=mode)
+
+    def _vad(self, obs: Observation, state: FeatureState) -> list[float]:
+        v = obs.vad
+        if v is None:
+            return [0.0] * 12
+        p = v.probs if len(v.probs) else np.zeros(1, np.float32)
+        state.chunks_since_end = 0 if v.ended_at is not None else state.chunks_since_end + 1
+        since_end = obs.chunk.t1 - v.ended_at if v.ended_at is not None else 0.0
+        silence = min(v.silence_s, SILENCE_CAP_S)
+        return [float(p.max()), float(p.mean()), float(p[-1]), float(p[-4:].mean()), float((p >= 0.5).mean()),
+                float(v.speech), float(v.started_at is not None), float(v.ended_at is not None),
+                silence / SILENCE_CAP_S, float(np.log1p(silence)), min(v.speech_s, SPEECH_CAP_S) / SPEECH_CAP_S,
+                min(since_end, 1.0)]
+
+    def _level(self, obs: Observation, state: FeatureState) -> list[float]:
+        level, hi, lo = _level_features(obs.chunk.samples)
+        speaking = obs.vad is not None and (obs.vad.speech or obs.vad.ended_at is not None)
+        if obs.vad is not None and obs.vad.started_at is not None:
+            state.run_level_db = level
+        elif speaking:
+            state.run_level_db = max(state.run_level_db, level)
+        state.loudest_db = max(state.loudest_db - RUN_LEVEL_DECAY_DB, state.run_level_db if speaking else -80.0)
+        rel = (state.run_level_db - state.loudest_db) / 20 if speaking else 0.0
+        return [(level - LEVEL_FLOOR_DB) / -LEVEL_FLOOR_DB, max(rel, -2.0), hi, lo]
+
+    def _sounds(self, obs: Observation, state: FeatureState) -> list[float]:
+        s = obs.sounds
+        if s is None or self.groups is None or not len(s.scores):
+            state.recent_groups *= 0.5
+            return [0.0] * (3 + 2 * len(SOUND_GROUPS))
+        now = np.array([float(s.scores[g].max()) if len(g) else 0.0 for g in self.groups], np.float32)
+        state.recent_groups = np.maximum(now, state.recent_groups * 0.7)  # ~1 s memory: events end before replies
+        return [s.speech_score, *now.tolist(), *state.recent_groups.tolist(), min(len(s.onsets), 3) / 3,
+                min(len(s.offsets), 3) / 3]
+
+    def _text(self, obs: Observation, state: FeatureState) -> list[float]:
+        asr = obs.asr
+        ended = 0.0
+        if asr is not None and asr.partial is not None:
+            if asr.partial.text != state.text:
+                state.text_age = 0
+            state.text, state.stable, state.segment_open = asr.partial.text, asr.partial.stable, True
+        else:
+            state.text_age += 1
+        if asr is not None and asr.ended is not None:
+            ended, state.segment_open = 1.0, False
+            state.text = asr.ended.last_partial or state.text
+        feats = text_features(state.text, state.stable)
+        if not state.segment_open and not ended and state.text_age > 8:
+            feats = [0.0] * 8  # an old closed segment says nothing about the present
+        return [*feats, ended, min(state.text_age, 10) / 10]
+
+    def _encoder(self, obs: Observation) -> list[float]:
+        e = obs.encoder_summary
+        if e is None:
+            return [0.0] * ENCODER_DIMS
+        e = np.asarray(e, np.float32).reshape(-1)
+        if self._projection is None or self._projection.shape[1] != len(e):
+            rng = np.random.default_rng(ENCODER_SEED)
+            self._projection = rng.standard_normal((ENCODER_DIMS, len(e))).astype(np.float32) / np.sqrt(len(e))
+        z = self._projection @ ((e - e.mean()) / (e.std() + 1e-6))
+        return np.tanh(z).tolist()
+
+    def chunk_vector(self, obs: Observation, state: FeatureState) -> np.ndarray:
+        parts = (self._vad(obs, state) + self._level(obs, state) + self._sounds(obs, state)
+                 + self._text(obs, state) + self._encoder(obs))
+        return np.asarray(parts, np.float32)
+
+    def step(self, obs: Observation, state: FeatureState) -> np.ndarray:
+        """The model input for this chunk: this chunk's vector, the previous ones, and the session's mode."""
+        current = self.chunk_vector(obs, state)
+        past = state.history[::-1] + [np.zeros_like(current)] * CONTEXT_CHUNKS
+        seen = Mode.TRANSCRIBE if state.mode is Mode.TRANSLATE else state.mode  # same timing, not in training data
+        mode = np.array([float(seen is m) for m in MODES], np.float32)
+        x = np.concatenate([current, *past[: CONTEXT_CHUNKS - 1], mode])
+        state.history = (state.history + [current])[-(CONTEXT_CHUNKS - 1):]
+        return x

@@ -1,0 +1,151 @@
+"""The learned decision: a small numpy MLP over the chunk features, trained by `listenloop train decision`.
+
+Weights live in an .npz shipped in the package (decision/weights/decision.npz). The model gives, every chunk, the
+probability of each response kind; the policy responds when the probability of any response passes the tuned
+threshold and something new (speech or a sound) happened since its last response.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from listenloop.decision.base import Decision, Emotion, Mode, Task
+from listenloop.decision.features import FEATURE_NAMES, N_FEATURES, FeatureExtractor, FeatureState
+from listenloop.perception.observation import Observation
+
+WEIGHTS_PATH = Path(__file__).parent / "weights" / "decision.npz"  # the shipped model
+CLASSES = (None, Task.ANSWER, Task.TRANSCRIBE, Task.ALERT, Task.ASK, Task.NOTIFY)  # model outputs; None: silent
+EMOTIONS = {Task.ALERT: Emotion.URGENT, Task.ASK: Emotion.CONCERNED}
+MODEL_FORMAT = 1  # bumped when the .npz layout changes
+_REQUIRED = ("format", "feature_names", "mean", "std", "w1", "b1", "w2", "b2", "threshold")
+
+
+class DecisionModelError(RuntimeError):
+    """The decision-model file is missing, corrupt or does not match this version's features."""
+
+
+@dataclass(frozen=True)
+class DecisionModel:
+    mean: np.ndarray  # [F] feature standardization
+    std: np.ndarray  # [F]
+    w1: np.ndarray  # [F, H]
+    b1: np.ndarray  # [H]
+    w2: np.ndarray  # [H, C]
+    b2: np.ndarray  # [C]
+    threshold: float  # respond when P(not silent) >= this
+    meta: dict[str, str] = field(default_factory=dict)  # seed, data, metrics of the training run
+
+    def probs(self, x: np.ndarray) -> np.ndarray:
+        """[..., F] features -> [..., C] class probabilities."""
+        h = np.maximum((x - self.mean) / self.std @ self.w1 + self.b1, 0.0)
+        logits = h @ self.w2 + self.b2
+        logits = logits - logits.max(axis=-1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(
+            path, format=np.int64(MODEL_FORMAT), feature_names=np.array(FEATURE_NAMES), mean=self.mean,
+            std=self.std, w1=self.w1, b1=self.b1, w2=self.w2, b2=self.b2, threshold=np.float64(self.threshold),
+            meta_keys=np.array(list(self.meta)), meta_values=np.array([str(v) for v in self.meta.values()]),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path = WEIGHTS_PATH) -> DecisionModel:
+        path = Path(path)
+        if not path.is_file():
+            raise DecisionModelError(f"decision model not found: {path} (train one: listenloop train decision)")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                missing = [k for k in _REQUIRED if k not in z.files]
+                if missing:
+                    raise DecisionModelError(f"{path}: not a decision model (missing {', '.join(missing)})")
+                if int(z["format"]) != MODEL_FORMAT:
+                    raise DecisionModelError(f"{path}: model format {int(z['format'])}, expected {MODEL_FORMAT}")
+                if tuple(str(n) for n in z["feature_names"]) != FEATURE_NAMES:
+                    raise DecisionModelError(f"{path}: trained on other features; retrain: listenloop train decision")
+                arrays = {k: np.asarray(z[k], np.float32) for k in ("mean", "std", "w1", "b1", "w2", "b2")}
+                meta = dict(zip((str(k) for k in z.get("meta_keys", [])),
+                                (str(v) for v in z.get("meta_values", [])), strict=False))
+                threshold = float(z["threshold"])
+        except DecisionModelError:
+            raise
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # a damaged .npz
+            raise DecisionModelError(f"{path}: corrupt decision model ({type(e).__name__}: {e})") from None
+        model = cls(threshold=threshold, meta=meta, **arrays)
+        shapes_ok = (model.mean.shape == (N_FEATURES,) and model.w1.shape[0] == N_FEATURES
+                     and model.w2.shape == (model.w1.shape[1], len(CLASSES)))
+        if not shapes_ok:
+            raise DecisionModelError(
+                f"{path}: weight shapes do not match {N_FEATURES} features, {len(CLASSES)} classes"
+            )
+        return model
+
+
+@dataclass
+class LearnedState:
+    features: FeatureState
+    armed: bool = False  # something new was heard since the last response
+    last_segment: Any = None  # the last closed spoken segment (payload of transcription responses)
+    last_sound: str = ""  # the last sound heard starting (payload of sound responses)
+
+    def reset(self) -> None:
+        self.features.reset()
+        self.armed, self.last_segment, self.last_sound = False, None, ""
+
+
+class LearnedPolicy:
+    """DecisionPolicy backed by DecisionModel; one instance serves every stream."""
+
+    def __init__(self, mode: Mode = Mode.ASSISTANT, model: DecisionModel | None = None,
+                 class_names: tuple[str, ...] | None = None) -> None:
+        self.mode = mode
+        self.model = model or DecisionModel.load()
+        if class_names is None:
+            from listenloop.perception.sounds import load_class_names
+
+            class_names = load_class_names()
+        self.extractor = FeatureExtractor(class_names)
+
+    def init_state(self) -> LearnedState:
+        return LearnedState(self.extractor.init_state(self.mode))
+
+    @staticmethod
+    def _task_for(task: Task, mode: Mode) -> Task:
+        """Translation is transcription's timing with another responder: the model knows transcription."""
+        return Task.TRANSLATE if mode is Mode.TRANSLATE and task is Task.TRANSCRIBE else task
+
+    def decide(self, obs: Observation, state: LearnedState) -> Decision:
+        x = self.extractor.step(obs, state.features)
+        p = self.model.probs(x)
+        self._remember(obs, state)
+        p_respond = 1.0 - float(p[0])
+        if not state.armed or p_respond < self.model.threshold:
+            return Decision.silent()
+        task = self._task_for(CLASSES[1 + int(np.argmax(p[1:]))], state.features.mode)
+        if state.features.mode is Mode.QUIET and task is not Task.ALERT:
+            return Decision.silent("quiet mode")
+        state.armed = False
+        payload: dict[str, Any] = {"p": round(p_respond, 3)}
+        if state.last_segment is not None:
+            payload["segment"] = state.last_segment
+        if task in (Task.ALERT, Task.ASK, Task.NOTIFY) and state.last_sound:
+            payload["label"] = state.last_sound
+        return Decision.respond(task, f"learned p={p_respond:.2f}", EMOTIONS.get(task, Emotion.NORMAL), **payload)
+
+    @staticmethod
+    def _remember(obs: Observation, state: LearnedState) -> None:
+        if obs.vad is not None and (obs.vad.speech or obs.vad.started_at is not None):
+            state.armed = True
+        if obs.sounds is not None and obs.sounds.onsets:
+            state.armed = True
+            state.last_sound = obs.sounds.onsets[0].label
+        if obs.asr is not None and obs.asr.ended is not None:
+            state.last_segment = obs.asr.ended
