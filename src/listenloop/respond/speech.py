@@ -132,6 +132,11 @@ class Speaker:
         for r in self._responses.values():
             r.cancelled = True
 
+    def close(self) -> None:
+        """Abandon (the session's client is gone): no new sentences, and the worker ends after the queued ones."""
+        self.cancel_all()
+        self._queue.put(None)
+
 
 def write_timeline(path: Path, placed: list[Placed], input_seconds: float) -> None:
     from listenloop.audio.wav import write_wav

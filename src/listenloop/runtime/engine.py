@@ -106,7 +106,7 @@ class Engine:
     def on_session_start(self, session: Session) -> None:
         """Per-session resources: spoken output; the language model warmed in the background when it will be needed."""
         extra = session.options.extra
-        if extra.get("speak") or extra.get("speak_to"):
+        if extra.get("speak") or extra.get("speak_to") or extra.get("speech"):  # speech: AudioEvents only (server)
             from listenloop.respond.speech import Speaker
 
             session.speaker = Speaker(session._emit, extra.get("speak_to"), play=bool(extra.get("speak")),

@@ -138,6 +138,8 @@ class Session:
                 return
             self._closed = True
             self.responses.close()
+            if self.speaker is not None:
+                self.speaker.close()
             self.engine.on_session_end(self)
 
     def drain(self) -> list[Event]:

@@ -55,8 +55,7 @@ class Hub:
 
     def capabilities(self) -> dict[str, bool]:
         perception = self.engine.perception
-        return {"asr": perception.recognizer is not None, "sounds": perception.tagger is not None,
-                "instructions": hasattr(Session, "instruct")}
+        return {"asr": perception.recognizer is not None, "sounds": perception.tagger is not None}
 
 
 class Connection:
@@ -217,11 +216,11 @@ class Connection:
             self._pending_samples -= len(piece)
 
     def _instruct(self, text: str) -> None:
-        instruct = getattr(self.session, "instruct", None)  # typed instructions land with the instruction parser
-        if instruct is None:
-            self._on_event(ErrorEvent("this server does not take typed instructions yet"))
-        else:
-            instruct(text)
+        """A typed instruction that is not one the session understands is reported, and the session goes on."""
+        try:
+            self.session.instruct(text)
+        except ValueError as e:
+            self._on_event(ErrorEvent(str(e)))
 
     async def _send(self) -> None:
         while True:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from enum import Enum, IntEnum, StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 import numpy as np
@@ -209,11 +209,9 @@ def audio_samples(event: ev.Event) -> np.ndarray | None:
 
 
 def audio_header(event: ev.Event, samples: np.ndarray) -> str:
-    """The JSON header of an audio event: its fields without the samples, plus their count and rate."""
-    fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "samples"}
-    fields = {k: (v.value if isinstance(v, Enum) else v) for k, v in fields.items()}
-    return json.dumps({"type": ServerType.AUDIO.value, **fields, "samples": int(len(samples)),
-                       "sample_rate": SAMPLE_RATE}, ensure_ascii=False)
+    """The JSON header of an audio event (its JSON form, which leaves the samples out) plus their count."""
+    return json.dumps({**event.to_dict(), "samples": int(len(samples)), "sample_rate": SAMPLE_RATE},
+                      ensure_ascii=False)
 
 
 def _event_classes() -> dict[str, type[ev.Event]]:
