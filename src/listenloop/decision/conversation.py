@@ -320,7 +320,10 @@ def _settled_text(ended: SegmentEnd) -> str:
 
 GENRES = slice(211, 271)  # AudioSet class indices of music genres (Pop music .. Wedding music)
 INSTRUMENTS = slice(133, 211)  # AudioSet class indices of musical instruments (Musical instrument .. Scratching)
-MUSIC_MIN_MEAN = 0.05  # mean score from which a genre or instrument is named
+MUSIC_MIN_MEAN = 0.01  # mean score from which a genre or instrument is named (int8 YAMNet: blues clip 0.04)
+MUSIC_RUNNER_UP = 0.35  # a second genre or instrument is named when it reaches this fraction of the best
+GENERIC_MUSIC = frozenset({"Musical instrument", "Plucked string instrument", "Bowed string instrument",
+                           "Keyboard (musical)", "Percussion", "Background music"})
 
 
 def music_summary(track: MusicTrack, names: tuple[str, ...]) -> dict[str, list[str]]:
@@ -331,6 +334,7 @@ def music_summary(track: MusicTrack, names: tuple[str, ...]) -> dict[str, list[s
     out: dict[str, list[str]] = {}
     for key, part in (("genres", GENRES), ("instruments", INSTRUMENTS)):
         idx = np.arange(len(names))[part]
-        best = idx[np.argsort(mean[part])[::-1][:3]]
-        out[key] = [names[i] for i in best if mean[i] >= MUSIC_MIN_MEAN and names[i] != "Musical instrument"][:2]
+        best = [i for i in idx[np.argsort(mean[part])[::-1][:6]] if names[i] not in GENERIC_MUSIC]
+        floor = max(MUSIC_MIN_MEAN, MUSIC_RUNNER_UP * float(mean[best[0]])) if best else 1.0
+        out[key] = [names[i] for i in best if mean[i] >= floor][:2]
     return out
