@@ -25,8 +25,8 @@ EMOTION_COLOURS = {"urgent": "31", "concerned": "33", "happy": "32", "sad": "34"
 
 
 class JsonRenderer:
-    def __init__(self, out: TextIO = sys.stdout) -> None:
-        self.out = out
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
 
     def show(self, event: Event) -> None:
         self.out.write(event.to_json() + "\n")
@@ -39,8 +39,8 @@ class JsonRenderer:
 class TimelineRenderer:
     """Marks accumulate on the current row; other events print above it. Partials show only on a terminal."""
 
-    def __init__(self, out: TextIO = sys.stdout, colour: bool | None = None) -> None:
-        self.out = out
+    def __init__(self, out: TextIO | None = None, colour: bool | None = None) -> None:
+        self.out = out = out or sys.stdout
         self.tty = out.isatty()
         self.colour = self.tty if colour is None else colour
         self.marks: list[str] = []

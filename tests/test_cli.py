@@ -1,0 +1,143 @@
+"""The command line end to end: real models, synthesized and real speech, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from audio_files import write_audio
+from conftest import pad
+
+from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, SAMPLES_PER_CHUNK
+from listenloop.audio.wav import write_wav
+from listenloop.bench.corpus import JFK_TEXT
+from listenloop.bench.wer import word_error_rate
+from listenloop.cli import main
+
+LISTENLOOP = [sys.executable, "-m", "listenloop.cli"]
+QUESTION = "Please tell me what the weather will be like tomorrow morning."
+
+
+def run_json(capsys, *args: str) -> list[dict]:
+    assert main(["run", *args, "--json"]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def finals(events: list[dict]) -> list[str]:
+    return [e["text"] for e in events if e["type"] == "transcript" and e["final"]]
+
+
+@pytest.fixture(scope="module")
+def question_wav(tmp_path_factory) -> tuple[Path, int]:
+    from listenloop.data.synth import piper
+
+    audio = pad(piper(QUESTION))
+    path = tmp_path_factory.mktemp("cli") / "question.wav"
+    write_wav(path, audio)
+    return path, len(audio)
+
+
+def test_run_json_gives_one_decision_per_chunk_a_transcript_and_a_summary(capsys, question_wav):
+    path, n_samples = question_wav
+    events = run_json(capsys, str(path), "--mode", "transcribe")
+    decisions = [e for e in events if e["type"] == "decision"]
+    assert [d["chunk"] for d in decisions] == list(range(math.ceil(n_samples / SAMPLES_PER_CHUNK)))
+    assert all(abs(d["t"] - (d["chunk"] + 1) * CHUNK_SECONDS) < 1e-6 for d in decisions)
+    assert word_error_rate(QUESTION, " ".join(finals(events))) <= 0.15
+    responses = [e for e in events if e["type"] == "response"]
+    assert responses and all(r["task"] == "transcribe" and r["latency_ms"] > 0 for r in responses)
+    assert any(d["action"] == "respond" for d in decisions)
+    assert events[-1]["type"] == "summary" and events[-1]["chunks"] == len(decisions)
+
+
+def test_the_timeline_shows_marks_transcripts_and_the_summary(capsys, question_wav):
+    assert main(["run", str(question_wav[0]), "--mode", "transcribe"]) == 0
+    out = capsys.readouterr().out
+    assert "·" in out and "●" in out and "weather" in out.lower() and "decisions over" in out
+
+
+@pytest.mark.parametrize("rate,channels,suffix", [(8000, 1, ".wav"), (48000, 2, ".flac"), (44100, 2, ".mp3")])
+def test_any_rate_and_channel_count_is_transcribed(capsys, tmp_path, rate, channels, suffix):
+    import soxr
+
+    from listenloop.data.synth import piper
+
+    speech = soxr.resample(pad(piper("Turn off the lights in the kitchen.")), SAMPLE_RATE, rate)
+    path = write_audio(tmp_path / f"speech{suffix}", speech.astype(np.float32), rate, channels)
+    text = " ".join(finals(run_json(capsys, str(path), "--mode", "transcribe"))).lower()
+    assert "lights" in text and "kitchen" in text
+
+
+def test_jfk_is_transcribed_within_five_percent_wer(capsys, shared_audio):
+    events = run_json(capsys, str(shared_audio / "speech" / "jfk.flac"), "--mode", "transcribe")
+    assert word_error_rate(JFK_TEXT, " ".join(finals(events))) <= 0.05
+
+
+def test_sound_clips_and_music_produce_no_transcript(capsys, shared_audio):
+    clips = sorted((shared_audio / "sounds").iterdir()) + [shared_audio / "streams/03_cough_music/sample03_03.wav"]
+    for clip in clips:
+        events = run_json(capsys, str(clip), "--mode", "transcribe")
+        assert finals(events) == [], f"{clip.name} produced text: {finals(events)}"
+
+
+def test_silence_only_gives_silent_decisions_and_no_text(capsys, tmp_path):
+    path = tmp_path / "silence.wav"
+    write_wav(path, np.zeros(SAMPLE_RATE * 5, dtype=np.float32))
+    events = run_json(capsys, str(path), "--mode", "transcribe")
+    assert all(e["action"] == "silent" for e in events if e["type"] == "decision")
+    assert finals(events) == []
+
+
+@pytest.mark.parametrize("content,message", [(b"", "empty"), (b"hello, not audio\n" * 50, "not a readable audio")])
+def test_bad_files_give_one_clear_line_and_exit_code_2(tmp_path, content, message):
+    path = tmp_path / "bad.mp3"
+    path.write_bytes(content)
+    proc = subprocess.run(LISTENLOOP + ["run", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and message in proc.stderr
+
+
+def test_a_missing_file_is_reported_without_loading_models(tmp_path):
+    proc = subprocess.run(LISTENLOOP + ["run", str(tmp_path / "nope.wav")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "no such file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_raw_pcm_on_stdin_at_48k_stereo(tmp_path):
+    import soxr
+
+    from listenloop.data.synth import piper
+
+    speech = soxr.resample(pad(piper("The meeting starts at nine.")), SAMPLE_RATE, 48000)
+    stereo = np.repeat(speech[:, None], 2, axis=1)
+    raw = (np.clip(stereo, -1, 1) * 32767).astype("<i2").tobytes()
+    proc = subprocess.run(
+        LISTENLOOP + ["run", "-", "--rate", "48000", "--channels", "2", "--json", "--mode", "transcribe"],
+        input=raw, capture_output=True,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    events = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert "meeting" in " ".join(finals(events)).lower()
+
+
+def test_an_interrupted_session_still_finishes_with_its_summary(tmp_path, question_wav):
+    proc = subprocess.Popen(
+        LISTENLOOP + ["run", str(question_wav[0]), "--realtime", "--json", "--no-sounds"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    first = proc.stdout.readline()  # the first decision: models are loaded and audio flows
+    assert json.loads(first)["type"] == "decision"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert proc.returncode == 0 and "interrupted" in err
+    assert lines[-1]["type"] == "summary" and 2 <= lines[-1]["chunks"] < math.ceil(question_wav[1] / SAMPLES_PER_CHUNK)
