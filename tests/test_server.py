@@ -154,6 +154,21 @@ def test_two_concurrent_sessions_keep_their_own_state(server, jfk, conference):
     assert kennedy.of_type("response") and not prompt.of_type("response"), "transcribe answers, assistant waits"
 
 
+def test_a_typed_instruction_changes_the_task_and_its_acknowledgement_is_spoken(server):
+    silence = np.zeros(3 * SAMPLE_RATE, np.float32)
+    result = asyncio.run(stream_blocks(server.url, [silence], p.StartOptions(sounds=False, speech=True),
+                                       instructions={3: "translate into Spanish", 6: "blah blah"}))
+
+    assert result.close_code == p.CloseCode.NORMAL
+    task = result.of_type("task")[0]
+    assert task["mode"] == "translate" and task["source"] == "control" and task["detail"]["language"] == "es"
+    assert [r["task"] for r in result.of_type("response")] == ["acknowledge"]
+    assert "blah blah" in result.of_type("error")[0]["message"], "not an instruction: reported, session goes on"
+    headers = result.of_type("audio")
+    assert headers and [h["samples"] for h in headers] == [len(a) for a in result.audio]
+    assert max(float(np.abs(a).max()) for a in result.audio) > 0.05, "the acknowledgement is audible speech"
+
+
 # ---- client mistakes: each closes only its own session, with its code ----
 @pytest.mark.parametrize(("frames", "code", "says"), [
     (("not json",), p.CloseCode.BAD_MESSAGE, "not JSON"),
