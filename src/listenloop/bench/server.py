@@ -1,0 +1,166 @@
+"""Concurrent live streams on one server: per-chunk latency at 1, 2, 4, ... streams, capacity, memory per session.
+
+Starts `listenloop serve` as its own process (so its memory is measured alone), then at each level streams N copies
+of a speech stream (each from a different offset) in real time and times every 0.4 s decision as the client sees it:
+from sending the frame that completes a chunk to receiving that chunk's decision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.bench.corpus import asterisk_prompts, default_shared_dir, shared_speech
+from listenloop.bench.latency import build_stream
+
+P95_BUDGET_MS = 400.0  # a stream is "held" when its decisions come within one chunk's time (0.4 s) at p95
+DEFAULT_LEVELS = (1, 2, 3, 4, 6, 8)  # concurrent streams tried, in order, until one misses the budget past 4
+RSS_SAMPLE_S = 0.5  # s between server memory samples
+SERVER_READY_S = 120.0  # s for the server to load its models
+
+
+@dataclass(frozen=True)
+class LevelReport:
+    streams: int  # concurrent real-time sessions
+    decisions: int  # decisions received over all sessions
+    chunk_ms_p50: float  # send of a chunk's last frame -> its decision, ms, all sessions pooled
+    chunk_ms_p95: float
+    chunk_ms_max: float
+    closed_early: int  # sessions the server closed before their end (fell behind, ...)
+    server_rss_mb: float  # peak resident memory of the server process during the level
+    held: bool  # p95 within P95_BUDGET_MS and no session closed early
+    load_avg: float  # 1-minute load average at the end of the level
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seconds", type=float, default=30.0, help="audio per stream at each level (default 30)")
+    parser.add_argument("--levels", default=",".join(map(str, DEFAULT_LEVELS)),
+                        help="concurrent streams to try, comma-separated (default %(default)s)")
+    parser.add_argument("--no-sounds", action="store_true", help="serve without the sound tagger")
+    parser.add_argument("--shared", type=Path, default=default_shared_dir(), help="../shared/audio/dev")
+    parser.add_argument("--json", action="store_true", help="one JSON object per level")
+
+
+def run(args: argparse.Namespace) -> int:
+    utterances = shared_speech(args.shared) + asterisk_prompts(limit=40)
+    if not utterances:
+        print("bench server: no speech found (../shared/audio/dev or Debian asterisk prompts)", file=sys.stderr)
+        return 2
+    levels = sorted({int(n) for n in args.levels.split(",")})
+    audio, _ = build_stream(utterances, max(1.0, args.seconds * max(levels) / 60 / 4), seed=0)
+    with _Server(max(levels), args.no_sounds) as server:
+        idle_mb = server.rss_mb()
+        print(f"server loaded: {idle_mb:.0f} MB resident, no sessions", file=sys.stderr)
+        reports = []
+        for n in levels:
+            report = asyncio.run(_level(server, n, audio, args.seconds))
+            reports.append(report)
+            print(json.dumps(asdict(report)) if args.json else _line(report), flush=True)
+            if not report.held and n >= 4:
+                break
+    _conclude(reports, idle_mb)
+    return 0
+
+
+async def _level(server: _Server, n: int, audio: np.ndarray, seconds: float) -> LevelReport:
+    from listenloop.server import protocol as p
+    from listenloop.server.client import stream_blocks
+
+    length = int(seconds * SAMPLE_RATE)
+    offsets = [int(i * (len(audio) - length) / max(1, n)) for i in range(n)]
+    options = p.StartOptions(sounds=not server.no_sounds)
+    peak = [server.rss_mb()]
+    done = asyncio.Event()
+
+    async def watch_memory() -> None:
+        while not done.is_set():
+            peak.append(server.rss_mb())
+            await asyncio.sleep(RSS_SAMPLE_S)
+
+    watcher = asyncio.create_task(watch_memory())
+    results = await asyncio.gather(*(stream_blocks(server.url, [audio[o : o + length]], options) for o in offsets))
+    done.set()
+    await watcher
+    latencies = np.array([ms for r in results for ms in r.chunk_latency_ms.values()])
+    closed_early = sum(r.close_code != p.CloseCode.NORMAL for r in results)
+    pct = (lambda q: round(float(np.percentile(latencies, q)), 1)) if len(latencies) else (lambda q: float("nan"))
+    p95 = pct(95)
+    return LevelReport(n, len(latencies), pct(50), p95, pct(100), closed_early, round(max(peak), 1),
+                       bool(p95 < P95_BUDGET_MS and closed_early == 0), round(os.getloadavg()[0], 2))
+
+
+def _line(r: LevelReport) -> str:
+    verdict = "held" if r.held else "NOT held"
+    return (f"{r.streams} streams: p50 {r.chunk_ms_p50:.0f} ms, p95 {r.chunk_ms_p95:.0f} ms, max {r.chunk_ms_max:.0f} "
+            f"ms over {r.decisions} decisions; closed early {r.closed_early}; server {r.server_rss_mb:.0f} MB; "
+            f"{verdict}; load {r.load_avg}")
+
+
+def _conclude(reports: list[LevelReport], idle_mb: float) -> None:
+    held = [r.streams for r in reports if r.held]
+    print(f"capacity: {max(held) if held else 0} concurrent real-time streams with p95 < {P95_BUDGET_MS:.0f} ms",
+          file=sys.stderr)
+    if len(reports) >= 2:
+        x = np.array([r.streams for r in reports], dtype=float)
+        y = np.array([r.server_rss_mb for r in reports])
+        slope = float(np.polyfit(x, y, 1)[0])
+        print(f"memory: {idle_mb:.0f} MB idle; about {slope:.1f} MB per extra session (fit over levels)",
+              file=sys.stderr)
+
+
+class _Server:
+    """`listenloop serve` in a child process on a free loopback port; its RSS read from /proc."""
+
+    def __init__(self, max_sessions: int, no_sounds: bool) -> None:
+        self.no_sounds = no_sounds
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.command = [sys.executable, "-m", "listenloop.cli", "serve", "--port", str(self.port),
+                        "--max-sessions", str(max_sessions), "--log-level", "warning"]
+        if no_sounds:
+            self.command.append("--no-sounds")
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def __enter__(self) -> _Server:
+        self.process = subprocess.Popen(self.command)
+        deadline = time.monotonic() + SERVER_READY_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"bench server: the server exited with {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.3)
+        raise SystemExit(f"bench server: no server after {SERVER_READY_S:.0f} s")
+
+    def rss_mb(self) -> float:
+        with open(f"/proc/{self.process.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
