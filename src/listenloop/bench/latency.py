@@ -19,6 +19,7 @@ from listenloop.data.synth import silence
 
 GAP_SECONDS = (1.2, 2.4)  # s of silence between utterances (the reference recipe uses 0.8 to 2.4)
 NOISE_FLOOR = 0.002  # amplitude of the background hiss between utterances (about -54 dBFS)
+DRIFT_WINDOW_S = 600.0  # s; first and last ten minutes are compared (shorter streams: their first and last fifth)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class LatencyReport:
     final_after_chunk_ms_p50: float  # arrival of the chunk holding the end of speech -> final text, ms
     finals_matched: int  # utterances whose final text was found
     peak_rss_mb: float
+    first_window_ms_p95: float  # per-chunk time over the first DRIFT_WINDOW_S of the stream
+    last_window_ms_p95: float  # ... and over the last DRIFT_WINDOW_S: equal when nothing drifts
+    rss_first_window_mb: float  # resident memory at the end of the first window
+    rss_last_mb: float  # resident memory at the end of the stream
     load_avg: float  # 1-minute load average when the run ended (other work on the machine skews timings)
 
 
@@ -88,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
     step = int(CHUNK_SECONDS * SAMPLE_RATE)
     start = time.perf_counter()
     busy = 0.0  # s spent inside feed(): processing time, whatever the pacing
+    per_chunk = np.zeros(len(audio) // step + 1, dtype=np.float32)  # ms of each feed() call
+    window = min(DRIFT_WINDOW_S, len(audio) / SAMPLE_RATE / 5)
+    rss_first = 0.0
     for i in range(0, len(audio), step):
         if not args.fast:
             delay = start + i / SAMPLE_RATE - time.perf_counter()
@@ -96,12 +104,18 @@ def run(args: argparse.Namespace) -> int:
         t = time.perf_counter()
         session.feed(audio[i : i + step])
         busy += time.perf_counter() - t
+        per_chunk[i // step] = (time.perf_counter() - t) * 1000
+        if not rss_first and i / SAMPLE_RATE >= window:
+            rss_first = _rss_mb()
         if i % (step * 25) == 0:
             print(f"\rbench latency: {i / SAMPLE_RATE:6.0f} / {len(audio) / SAMPLE_RATE:.0f} s", end="",
                   file=sys.stderr)
     session.finish()
     print(file=sys.stderr)
-    report = _report(summary[0], finals, ends, start, not args.fast, len(audio) / SAMPLE_RATE, busy)
+    n_window = int(window / CHUNK_SECONDS)
+    drift = (float(np.percentile(per_chunk[:n_window], 95)), float(np.percentile(per_chunk[-n_window:], 95)),
+             rss_first, _rss_mb())
+    report = _report(summary[0], finals, ends, start, not args.fast, len(audio) / SAMPLE_RATE, busy, drift)
     if args.json:
         print(json.dumps(asdict(report)))
     else:
@@ -110,7 +124,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(summary, finals, ends, start, realtime, audio_s, busy_s) -> LatencyReport:
+def _rss_mb() -> float:
+    """Current resident memory (not the peak), MB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _report(summary, finals, ends, start, realtime, audio_s, busy_s, drift) -> LatencyReport:
     from_end, from_chunk = [], []
     for end in ends:
         match = next((f for f in finals if f[0] < end <= f[1] + 0.5), None)
@@ -138,5 +158,9 @@ def _report(summary, finals, ends, start, realtime, audio_s, busy_s) -> LatencyR
         final_after_chunk_ms_p50=pct(from_chunk, 50),
         finals_matched=len(from_end),
         peak_rss_mb=round(rss_kb / 1024, 1),
+        first_window_ms_p95=round(drift[0], 1),
+        last_window_ms_p95=round(drift[1], 1),
+        rss_first_window_mb=round(drift[2], 1),
+        rss_last_mb=round(drift[3], 1),
         load_avg=round(os.getloadavg()[0], 2),
     )
