@@ -141,3 +141,23 @@ def test_an_interrupted_session_still_finishes_with_its_summary(tmp_path, questi
     lines = [json.loads(line) for line in out.splitlines()]
     assert proc.returncode == 0 and "interrupted" in err
     assert lines[-1]["type"] == "summary" and 2 <= lines[-1]["chunks"] < math.ceil(question_wav[1] / SAMPLES_PER_CHUNK)
+
+
+def test_listen_without_a_microphone_says_so_clearly():
+    proc = subprocess.run(LISTENLOOP + ["listen"], capture_output=True, text=True, timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("this machine has a microphone")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "microphone" in proc.stderr.lower() or "portaudio" in proc.stderr.lower()
+
+
+def test_demo_runs_on_speech_it_synthesizes_itself(tmp_path):
+    saved = tmp_path / "demo.wav"
+    proc = subprocess.run(LISTENLOOP + ["demo", "--json", "--save", str(saved)], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert saved.exists() and saved.stat().st_size > SAMPLE_RATE * 2 * 5
+    assert any(e["type"] == "transcript" and e["final"] and "capital" in e["text"].lower() for e in events)
+    assert any(e["type"] == "response" for e in events)
+    assert events[-1]["type"] == "summary"
