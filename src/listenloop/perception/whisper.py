@@ -25,7 +25,8 @@ COMPUTE_TYPE = "int8"  # same words as float32 on jfk/198-209 here, 2-4x faster 
 NO_SPEECH_MAX = 0.6  # Whisper's own rule: no_speech_prob above this ...
 LOGPROB_FLOOR = -1.0  # ... together with avg logprob below this means "no speech"
 COMPRESSION_MAX = 2.4  # gzip ratio above this is a repetition loop (Whisper's threshold)
-LOOP_REJECT_FRACTION = 0.5  # a decode that is mostly a token cycle is a hallucination, not a transcript
+LANG_MIN_PROB = 0.5  # below this, language identification is a guess (see detect_language)
+LOOP_REJECT_TOKENS = 3  # a decode that is one cycle of this many tokens or fewer, repeated, is a hallucination
 LOGPROB_REJECT = -1.5  # avg logprob below this alone: the text is a guess, not a transcript
 DOUBT_NO_SPEECH = 0.3  # a no_speech_prob above this ...
 DOUBT_LOGPROB = -1.0  # ... with avg logprob below this: an unsure word on a cough or a click ("Good.", "Who?")
@@ -97,12 +98,19 @@ class Whisper:
         view = self._ct2.StorageView.from_array(np.ascontiguousarray(feats[None], dtype=np.float32))
         return self.model.encode(view)
 
-    def detect_language(self, encoded) -> tuple[str, float]:
-        """Most likely language (ISO 639-1) and its probability; English for English-only models."""
+    def detect_language(self, encoded, allowed: tuple[str, ...] | None = None) -> tuple[str, float]:
+        """Most likely language (ISO 639-1) among `allowed` (all when None) and its probability.
+
+        When no allowed language reaches LANG_MIN_PROB the first allowed one (the default) is taken: on a second of
+        telephone-band English, base ranked Chinese first at p=0.21."""
         if not self.multilingual:
             return "en", 1.0
-        token, prob = self.model.detect_language(encoded)[0][0]
-        return token[2:-2], float(prob)
+        ranked = [(token[2:-2], float(prob)) for token, prob in self.model.detect_language(encoded)[0]]
+        candidates = [(lang, p) for lang, p in ranked if allowed is None or lang in allowed] or ranked
+        lang, prob = candidates[0]
+        if prob < LANG_MIN_PROB and allowed:
+            return allowed[0], dict(ranked).get(allowed[0], 0.0)
+        return lang, prob
 
     def decode(
         self,
@@ -129,11 +137,11 @@ class Whisper:
         )[0]
         tokens = tuple(t for t in result.sequences_ids[0][len(prefix) :] if t < self.eot)  # result repeats prefix
         avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1) if tokens else 0.0
-        ratio = compression_ratio(tok.decode(list(tokens)))
         loop = loop_start(tokens)
-        looped = loop is not None and len(tokens) - loop > LOOP_REJECT_FRACTION * len(tokens)
+        looped = loop is not None and loop <= LOOP_REJECT_TOKENS  # "Who? Who? Who?" on a cough
         tokens = tokens[:loop] if loop is not None else tokens
         raw = trim_loop(tok.decode([*prefix, *tokens]).strip())
+        ratio = compression_ratio(raw)  # loops are cut above; this catches the ones that wander
         reason = gate_reason(float(result.no_speech_prob), avg_logprob, ratio) if raw else "no text"
         reason = f"decoder loop ({' '.join(raw.split()[:3])}...)" if looped else reason
         return Hypothesis(
@@ -152,12 +160,17 @@ class Whisper:
         return tuple(self._hf_tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids) if text else ()
 
     def transcribe(
-        self, audio: np.ndarray, task: str = "transcribe", language: str | None = None, pad_to: int = 0
+        self,
+        audio: np.ndarray,
+        task: str = "transcribe",
+        language: str | None = None,
+        pad_to: int = 0,
+        languages: tuple[str, ...] | None = None,
     ) -> Hypothesis:
-        """Whole-utterance recognition: encode, identify the language unless given, decode."""
+        """Whole-utterance recognition: encode, identify the language (among `languages`) unless given, decode."""
         encoded = self.encode(audio, pad_to=pad_to)
         lang_prob = 1.0
         if language is None:
-            language, lang_prob = self.detect_language(encoded)
+            language, lang_prob = self.detect_language(encoded, languages)
         hyp = self.decode(encoded, task=task, language=language)
         return replace(hyp, lang=language, lang_prob=lang_prob)
