@@ -140,8 +140,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engines", default="espeak,piper", help="synthesizers for spoken turns")
     parser.add_argument("--transcribe-fraction", type=float, default=0.25, help="streams in transcription mode")
     parser.add_argument("--telephone-fraction", type=float, default=0.15, help="streams through a phone band")
+    parser.add_argument("--snrs", default="none,none,20,10,5,0",
+                        help="SNRs (dB) of background over whole streams, drawn per stream; none: room floor only")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def parse_snrs(text: str) -> tuple[float | None, ...]:
+    try:
+        snrs = tuple(None if x.strip().lower() == "none" else float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise BuildError(f"--snrs must be numbers (dB) or 'none', comma-separated, got {text!r}") from None
+    if not snrs:
+        raise BuildError("--snrs is empty")
+    return snrs
 
 
 def jobs_from_args(args: argparse.Namespace) -> list[BuildJob]:
@@ -153,7 +165,7 @@ def jobs_from_args(args: argparse.Namespace) -> list[BuildJob]:
                         speech=read_speech_list(args.speech_list) if args.speech_list else (),
                         split=args.split, engines=engines)
     options = StreamOptions(seconds=args.seconds, transcribe_fraction=args.transcribe_fraction,
-                            telephone_fraction=args.telephone_fraction)
+                            telephone_fraction=args.telephone_fraction, snrs_db=parse_snrs(args.snrs))
     if args.from_manifest:
         sources = list(read_manifest(args.from_manifest))
         return [BuildJob(args.out, i, args.seed, material, options, s, args.from_manifest.parent)

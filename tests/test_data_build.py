@@ -1,0 +1,196 @@
+"""The stream builder: labels match streams whose truth is known, builds repeat for a seed, inputs are checked."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, SAMPLES_PER_CHUNK
+from listenloop.audio.decode import load_audio
+from listenloop.data import build, mixing
+from listenloop.data.compose import REPLY_MIN_DELAY_S, labels_for
+from listenloop.data.manifest import NO_RESPONSE, SILENT_LABEL, Turn, TurnKind, read_manifest
+from listenloop.data.synth import espeak
+from listenloop.decision.base import Mode, Task
+
+
+def args_for(out, **kw) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    build.add_arguments(parser)
+    argv = ["--out", str(out), "--engines", "espeak", "--workers", "1", "--quiet"]
+    for key, value in kw.items():
+        argv += [f"--{key.replace('_', '-')}", str(value)]
+    return parser.parse_args(argv)
+
+
+@pytest.fixture(scope="module")
+def sounds_dir(tmp_path_factory):
+    """Two sound files named like the classes they stand for: a doorbell (answered) and rain (ignored)."""
+    folder = tmp_path_factory.mktemp("sounds")
+    t = np.arange(int(1.5 * SAMPLE_RATE)) / SAMPLE_RATE
+    ding = (0.3 * np.sin(2 * np.pi * 660 * t) * np.exp(-3 * t)).astype(np.float32)
+    rain = (0.05 * np.random.default_rng(0).standard_normal(3 * SAMPLE_RATE)).astype(np.float32)
+    mixing.write_flac(folder / "doorbell.flac", ding)
+    mixing.write_flac(folder / "rain.flac", rain)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, sounds_dir):
+    out = tmp_path_factory.mktemp("built")
+    assert build.run(args_for(out, streams=3, seconds=25, seed=7, sounds=sounds_dir, telephone_fraction=0)) == 0
+    streams = list(read_manifest(out / build.MANIFEST_NAME))
+    return out, streams
+
+
+def test_reply_is_due_in_the_chunk_where_it_can_start():
+    # chunk 2 spans [0.8, 1.2) s: a turn ending at 1.00 s can be answered inside it (1.04 s); one ending at 1.17 s
+    # can be answered only from 1.21 s, in chunk 3; a turn needing no reply labels nothing
+    turns = [
+        Turn("a?", "<answer>", kind=TurnKind.QUESTION, t0=0.2, t1=1.0, task=Task.ANSWER),
+        Turn("b?", "<answer>", kind=TurnKind.QUESTION, t0=2.0, t1=2.77, task=Task.ANSWER),
+        Turn("c.", NO_RESPONSE, kind=TurnKind.STATEMENT, t0=4.0, t1=5.0),
+        Turn("[sound: dog]", "A dog.", kind=TurnKind.SOUND, t0=6.0, t1=7.17, task=Task.NOTIFY),
+    ]
+    labels = labels_for(turns, 25)
+    expected = [SILENT_LABEL] * 25
+    expected[2], expected[7], expected[18] = "answer", "answer", "notify"
+    assert list(labels) == expected
+    assert REPLY_MIN_DELAY_S == pytest.approx(0.04)
+
+
+def test_streams_are_whole_chunks_and_labels_sit_at_the_turn_ends(built):
+    out, streams = built
+    assert len(streams) == 3
+    for stream in streams:
+        audio = load_audio(out / stream.audio_path)
+        assert len(audio) % SAMPLES_PER_CHUNK == 0
+        assert stream.num_chunks == len(audio) // SAMPLES_PER_CHUNK
+        assert stream.duration_s == pytest.approx(len(audio) / SAMPLE_RATE)
+        due = sorted(int((t.t1 + REPLY_MIN_DELAY_S) / CHUNK_SECONDS) for t in stream.turns if t.task is not None)
+        labelled = [i for i, label in enumerate(stream.labels) if label != SILENT_LABEL]
+        assert labelled == due
+        assert all(t.audio_path == stream.audio_path for t in stream.turns)
+
+
+def test_turn_times_match_the_audio(tmp_path, sounds_dir):
+    """Inside a turn the stream is loud; in the gaps between turns only the room floor remains."""
+    out = tmp_path / "clean"
+    assert build.run(args_for(out, streams=1, seconds=30, seed=5, sounds=sounds_dir, snrs="none",
+                              telephone_fraction=0)) == 0
+    (stream,) = read_manifest(out / build.MANIFEST_NAME)
+    assert stream.snr_db is None and len(stream.turns) >= 4
+    audio = load_audio(out / stream.audio_path)
+    spans = sorted((t.t0, t.t1) for t in stream.turns)
+    for (a0, a1), (b0, _) in zip(spans, spans[1:], strict=False):
+        inside = audio[int(a0 * SAMPLE_RATE) : int(a1 * SAMPLE_RATE)]
+        gap = audio[int(a1 * SAMPLE_RATE) + 160 : int(b0 * SAMPLE_RATE) - 160]
+        if len(gap) > SAMPLE_RATE // 10:
+            assert mixing.rms(gap) < 1.5 * 10 ** (mixing.FLOOR_LEVEL_DBFS[1] / 20)  # nothing but the floor
+            assert mixing.active_rms(inside) > 2 * mixing.rms(gap)
+
+
+def test_hesitation_pauses_are_silent_and_inside_their_turn():
+    from listenloop.data.compose import Composer, Material
+
+    rng = np.random.default_rng(3)
+    composer = Composer(rng, Material(engines=("espeak",)), mode=Mode.ASSISTANT)
+    for _ in range(4):
+        composer.hesitation()
+        composer.line.gap(1.0)
+    audio = composer.line.audio()
+    turns = [t for t in composer.line.turns if t.kind is TurnKind.HESITATION]
+    assert turns, "no sentence had a place to hesitate"
+    for turn in turns:
+        assert turn.pauses and turn.t0 < turn.pauses[0].t0 and turn.pauses[-1].t1 < turn.t1
+        assert "..." in turn.user
+        speech = mixing.active_rms(audio[int(turn.t0 * SAMPLE_RATE) : int(turn.t1 * SAMPLE_RATE)])
+        for pause in turn.pauses:
+            assert pause.t1 - pause.t0 >= 0.7  # longer than the silence timeouts it must not trigger
+            quiet = audio[int(pause.t0 * SAMPLE_RATE) + 80 : int(pause.t1 * SAMPLE_RATE) - 80]
+            # a filler may sit in the middle of the pause; its edges are silent
+            assert mixing.rms(quiet[:1600]) < speech / 10 and mixing.rms(quiet[-1600:]) < speech / 10
+
+
+def test_sounds_are_answered_by_their_class(built):
+    _, streams = built
+    sounds = [t for s in streams for t in s.turns if t.kind is TurnKind.SOUND]
+    assert sounds, "three 25 s streams drew no sound turn"
+    for turn in sounds:
+        if turn.source.startswith("doorbell"):
+            assert turn.task is Task.NOTIFY and turn.needs_response
+        else:
+            assert turn.task is None and turn.assistant == NO_RESPONSE
+
+
+def test_not_addressed_speech_never_gets_a_label(built):
+    _, streams = built
+    for stream in streams:
+        for turn in stream.turns:
+            if turn.kind in (TurnKind.CROSSTALK, TurnKind.TELEVISION):
+                assert not turn.addressed and turn.task is None
+
+
+def test_same_seed_same_streams_whatever_the_workers(tmp_path, sounds_dir, built):
+    out, streams = built
+    again = tmp_path / "again"
+    args = args_for(again, streams=3, seconds=25, seed=7, sounds=sounds_dir, telephone_fraction=0)
+    args.workers = 2
+    assert build.run(args) == 0
+    assert (again / build.MANIFEST_NAME).read_text() == (out / build.MANIFEST_NAME).read_text()
+    for stream in streams:
+        assert np.array_equal(load_audio(again / stream.audio_path), load_audio(out / stream.audio_path))
+    other = tmp_path / "other"
+    assert build.run(args_for(other, streams=1, seconds=25, seed=8, sounds=sounds_dir)) == 0
+    assert (other / build.MANIFEST_NAME).read_text() != (out / build.MANIFEST_NAME).read_text()
+
+
+def test_telephone_band_removes_what_a_phone_cannot_carry():
+    rng = np.random.default_rng(1)
+    noise = rng.standard_normal(SAMPLE_RATE).astype(np.float32) * 0.1
+    phone = mixing.telephone(noise)
+    spectrum = np.abs(np.fft.rfft(phone)) ** 2
+    freqs = np.fft.rfftfreq(len(phone), 1 / SAMPLE_RATE)
+    inside = spectrum[(freqs > 500) & (freqs < 3000)].mean()
+    assert spectrum[freqs > 4200].mean() < inside / 100
+    assert spectrum[freqs < 200].mean() < inside / 100
+
+
+def test_streamaudio_manifest_clips_are_stitched_and_labelled(tmp_path):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    mixing.write_flac(clips / "q.flac", espeak("What is the capital of France?"))
+    mixing.write_flac(clips / "s.flac", espeak("I am just talking to myself."))
+    line = {"id": "sa2m-1", "stream_scene_type": "chat", "num_turns": 2, "turns": [
+        {"user": "What is the capital of France?", "assistant": "Paris.", "emotion": "normal", "scene_type": "qa",
+         "audio_path": "clips/q.flac"},
+        {"user": "I am just talking to myself.", "assistant": NO_RESPONSE, "emotion": "normal",
+         "scene_type": "chat", "audio_path": "clips/s.flac"}]}
+    manifest = tmp_path / "sa2m.jsonl"
+    manifest.write_text(json.dumps(line) + "\n")
+    out = tmp_path / "out"
+    assert build.run(args_for(out, from_manifest=manifest)) == 0
+    (stream,) = read_manifest(out / build.MANIFEST_NAME)
+    question, statement = stream.turns
+    assert stream.id == "sa2m-1" and stream.built
+    assert question.task is Task.ANSWER and statement.task is None
+    assert question.assistant == "Paris." and question.t1 < statement.t0
+    assert [i for i, x in enumerate(stream.labels) if x != SILENT_LABEL] == [
+        int((question.t1 + REPLY_MIN_DELAY_S) / CHUNK_SECONDS)]
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [({"sounds": "/nonexistent/sounds"}, "no such sounds folder"),
+     ({"engines": "festival"}, "--engines must name"),
+     ({"streams": 0}, "must be positive"),
+     ({"snrs": "loud"}, "--snrs must be numbers"),
+     ({"speech_list": "/nonexistent/list.tsv"}, "no such speech list")],
+)
+def test_bad_build_input_is_one_clear_line(tmp_path, capsys, kw, message):
+    assert build.run(args_for(tmp_path / "o", **kw)) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
