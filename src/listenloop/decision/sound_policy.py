@@ -65,7 +65,7 @@ class SoundRule:
     urgency: Emotion  # the response's emotion tag
     phrase: str  # how a sentence names the sound ("a smoke alarm")
     say: str  # the sentence to speak; empty: the responder's template for the action
-    source: str  # "file:line" where the rule was (last) defined
+    source: str  # "FILE line N" where the rule was (last) defined
 
 
 @dataclass(frozen=True)
@@ -143,14 +143,22 @@ def _check_fields(loc: _Locator, table: str, raw: dict[str, Any], allowed: set[s
     return out
 
 
+def _class_hints(name: str, known: Sequence[str]) -> list[str]:
+    """Classes whose names hold every word of `name`, then the closest spellings: at most three."""
+    words = re.findall(r"\w+", name.lower())
+    containing = [k for k in known if words and all(w in re.findall(r"\w+", k.lower()) for w in words)]
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    return list(dict.fromkeys(containing + close))[:3]
+
+
 def _check_classes(loc: _Locator, table: str, value: Any, known: Sequence[str]) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value):
         raise loc.error("classes must be a non-empty list of AudioSet class names", table, "classes")
     names = set(known)
     for name in value:
         if name not in names:
-            hint = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-            tip = f"; did you mean {hint[0]!r}?" if hint else " (see yamnet_class_map.csv)"
+            hints = _class_hints(name, known)
+            tip = f"; did you mean {' or '.join(map(repr, hints))}?" if hints else " (see yamnet_class_map.csv)"
             raise loc.error(f"unknown AudioSet class {name!r}{tip}", table, value=name)
     return tuple(value)
 
@@ -170,7 +178,10 @@ def parse_policy(text: str, source: str, class_names: Sequence[str]) -> _Layer:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise PolicyError(f"{source}: not valid TOML: {e}") from None
+        where = re.search(r"\(at line (\d+), column \d+\)", str(e))
+        line = int(where.group(1)) if where else len(text.splitlines())  # else: "at end of document"
+        reason = re.sub(r"\s*\(at [^)]*\)", "", str(e))
+        raise PolicyError(f"{source} line {line}: not valid TOML: {reason}") from None
     loc = _Locator(text, source)
     for key in data:
         if key not in TOP_KEYS:
@@ -194,7 +205,7 @@ def parse_policy(text: str, source: str, class_names: Sequence[str]) -> _Layer:
                 if c in claimed:
                     raise loc.error(f"class {c!r} is already in [rules.{claimed[c]}]", table, value=c)
                 claimed[c] = name
-        fields["source"] = f"{source}:{loc.line(table)}"
+        fields["source"] = f"{source} line {loc.line(table)}"
         rules[name] = fields
     return _Layer(source, base == "default", defaults, rules)
 

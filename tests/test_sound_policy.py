@@ -1,0 +1,180 @@
+"""The proactive sound policy: what the defaults say about real sounds, policy files, cooldown and grouping."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from listenloop.audio.chunker import Chunk
+from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
+from listenloop.audio.decode import load_audio
+from listenloop.decision.base import Decision, Emotion, Task
+from listenloop.decision.sound_policy import PolicyError, RuleAction, SoundPolicy, load_policy
+from listenloop.perception.observation import Observation
+from listenloop.perception.sounds import YamnetTagger, load_class_names
+from listenloop.respond.base import ResponseContext, ResponseRequest
+from listenloop.respond.sounds import SoundResponder, sound_responders
+
+BARK = "streams/01_count_bark/sample01_02.wav"
+COUGH = "streams/03_cough_music/sample03_01.wav"
+
+
+@pytest.fixture(scope="module")
+def tagger() -> YamnetTagger:
+    return YamnetTagger()
+
+
+@pytest.fixture(scope="module")
+def names() -> tuple[str, ...]:
+    return load_class_names()
+
+
+def decisions(tagger: YamnetTagger, policy: SoundPolicy, x: np.ndarray) -> list[tuple[float, Decision]]:
+    """Run tagger and policy chunk by chunk, as a session does; the responses with their chunk end times."""
+    sounds, state = tagger.init_state(), policy.init_state()
+    out = []
+    for k in range(len(x) // SAMPLES_PER_CHUNK):
+        chunk = Chunk(k, x[k * SAMPLES_PER_CHUNK : (k + 1) * SAMPLES_PER_CHUNK])
+        d = policy.decide(Observation(chunk, sounds=tagger.step(chunk, sounds)), state)
+        if d.responds:
+            out.append((chunk.t1, d))
+    return out
+
+
+def placed(clips: list[tuple[float, np.ndarray]], seconds: float) -> np.ndarray:
+    x = np.random.default_rng(1).normal(0, 3e-4, int(seconds * SAMPLE_RATE)).astype(np.float32)
+    for at, clip in clips:
+        x[int(at * SAMPLE_RATE) : int(at * SAMPLE_RATE) + len(clip)] += clip
+    return x
+
+
+def with_silence(clip: np.ndarray) -> np.ndarray:
+    return placed([(1.0, clip)], 2.0 + len(clip) / SAMPLE_RATE)
+
+
+def test_gunshots_get_one_urgent_alert_naming_them(tagger, shared_audio):
+    out = decisions(tagger, SoundPolicy.load(), with_silence(load_audio(shared_audio / "sounds/gunshots.wav")))
+    assert len(out) == 1, out
+    t, d = out[0]
+    assert d.task is Task.ALERT and d.emotion is Emotion.URGENT and d.payload["rule"] == "gunshot"
+    assert t - 1.0 < 2.5  # decided within the first shots, not at the end of the burst
+    text = "".join(SoundResponder(Task.ALERT).run(ResponseRequest("r1", d, 0, t, 0.0), ResponseContext()))
+    assert "gunshot" in text.lower()
+
+
+@pytest.mark.parametrize("name", ["sounds/rain.wav", "sounds/typing.wav", "sounds/piano.wav", "sounds/jazz_guitar.wav"])
+def test_everyday_background_gets_no_response(tagger, shared_audio, name):
+    assert decisions(tagger, SoundPolicy.load(), with_silence(load_audio(shared_audio / name))) == []
+
+
+def test_a_cough_gets_a_concerned_question(tagger, shared_audio):
+    out = decisions(tagger, SoundPolicy.load(), with_silence(load_audio(shared_audio / COUGH)))
+    assert [(d.task, d.emotion, d.payload["label"]) for _, d in out] == [(Task.ASK, Emotion.CONCERNED, "Cough")]
+    text = "".join(sound_responders()[Task.ASK].run(ResponseRequest("r1", out[0][1], 0, 0.0, 0.0),
+                                                    ResponseContext()))
+    assert "cough" in text.lower() and text.endswith("?")
+
+
+def test_repeated_barks_are_grouped_and_cooled_down(tagger, shared_audio):
+    bark = load_audio(shared_audio / BARK)
+    burst1 = [(2.0 + 1.2 * i, bark) for i in range(5)]  # five barks, 1.2 s apart: one episode
+    burst2 = [(20.0 + 1.2 * i, bark) for i in range(3)]  # a new episode inside the 60 s cooldown: silent
+    burst3 = [(75.0 + 1.2 * i, bark) for i in range(3)]  # after the cooldown: one more notice
+    out = decisions(tagger, SoundPolicy.load(), placed(burst1 + burst2 + burst3, 82.0))
+    assert [d.payload["rule"] for _, d in out] == ["dog", "dog"], out
+    assert 2.0 < out[0][0] <= 3.2 and 75.0 < out[1][0] <= 76.2
+    assert all(d.task is Task.NOTIFY for _, d in out)
+
+
+def test_a_shorter_cooldown_lets_the_second_burst_through(tagger, shared_audio, tmp_path):
+    bark = load_audio(shared_audio / BARK)
+    override = tmp_path / "mine.toml"
+    override.write_text('[rules.dog]\ncooldown = 5.0\nsay = "Woof: {label}!"\n')
+    policy = SoundPolicy.load([override])
+    out = decisions(tagger, policy, placed([(2.0 + 1.2 * i, bark) for i in range(4)] + [(16.0, bark)], 19.0))
+    assert len(out) == 2 and out[1][0] > 16.0, out  # the lone bark 14 s later is past the 5 s cooldown
+    rule = policy.spec.rule("dog")
+    assert rule.cooldown == 5.0 and rule.action is RuleAction.NOTIFY  # merged key by key
+    text = "".join(SoundResponder(Task.NOTIFY).run(ResponseRequest("r1", out[0][1], 0, 0.0, 0.0),
+                                                   ResponseContext()))
+    assert text == f"Woof: {out[0][1].payload['label']}!"
+
+
+def test_an_override_can_silence_a_rule_or_move_a_class(names, tmp_path):
+    f = tmp_path / "quiet.toml"
+    f.write_text('[rules.dog]\naction = "ignore"\n\n[rules.pets]\naction = "ask"\nclasses = ["Bark"]\n')
+    spec = load_policy([f], names)
+    assert spec.rule("dog").action is RuleAction.IGNORE and "Bark" not in spec.rule("dog").classes
+    assert spec.rule("pets").classes == ("Bark",) and spec.rule("pets").threshold == 0.5  # defaults apply
+    assert spec.rule("gunshot").action is RuleAction.ALERT  # the rest of the defaults stay
+
+
+def test_base_none_starts_from_an_empty_policy(names, tmp_path):
+    f = tmp_path / "only.toml"
+    f.write_text('base = "none"\n[defaults]\ncooldown = 10\n[rules.knock]\naction = "alert"\nclasses = ["Knock"]\n')
+    spec = load_policy([f], names)
+    assert [r.name for r in spec.rules] == ["knock"] and spec.rules[0].cooldown == 10.0
+
+
+def test_a_session_policy_text_overrides_the_run_policy(names, tmp_path):
+    f = tmp_path / "run.toml"
+    f.write_text("[rules.cough]\nthreshold = 0.68\n")
+    spec = load_policy([f], names, texts=["[rules.cough]\nthreshold = 0.82\n"])
+    assert spec.rule("cough").threshold == 0.82
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ('[rules.dog]\naction = "notify"\nthreshhold = 0.5\n', 3, ["threshhold", "did you mean 'threshold'"]),
+        ('[rules.x]\naction = "notify"\nclasses = [\n  "Dog",\n  "Smoke alarm",\n]\n', 5,
+         ["Smoke alarm", "Smoke detector, smoke alarm"]),
+        ('[rules.x]\nclasses = ["Dog"]\naction = "shout"\n', 3, ["action", "alert, ask, notify"]),
+        ('[defaults]\nthreshold = 1.5\n', 2, ["threshold", "0 to 1"]),
+        ('[rules.x]\naction = "alert"\nurgency = "panic"\nclasses = ["Dog"]\n', 3, ["urgency", "urgent"]),
+        ('[rules.a]\naction = "alert"\nclasses = ["Dog"]\n[rules.b]\naction = "ask"\nclasses = ["Dog"]\n', 6,
+         ["already in [rules.a]"]),
+        ('[rules.x]\naction = "alert"\nclasses = "Dog"\n', 3, ["non-empty list"]),
+        ('[rules.new]\nthreshold = 0.5\nclasses = ["Dog"]\n', 1, ["has no action"]),
+        ('[rules.dog]\naction = "notify"\nclasses = ["Dog"\n', 3, ["not valid TOML", "Unclosed array"]),
+    ],
+)
+def test_invalid_policy_files_fail_with_the_line_and_the_reason(names, tmp_path, text, line, words):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    with pytest.raises(PolicyError) as err:
+        load_policy([f], names)
+    message = str(err.value)
+    assert str(f) in message and f"line {line}" in message, message
+    for word in words:
+        assert word in message, message
+
+
+def test_a_missing_policy_file_is_a_clear_error(names, tmp_path):
+    with pytest.raises(PolicyError, match="cannot read policy file"):
+        load_policy([tmp_path / "nope.toml"], names)
+
+
+def test_default_policy_covers_the_issue_defaults(names):
+    spec = load_policy((), names)
+    by_class = {c: r for r in spec.rules for c in r.classes}
+    for name in ("Smoke detector, smoke alarm", "Siren", "Shatter", "Gunshot, gunfire", "Screaming",
+                 "Baby cry, infant cry"):
+        assert by_class[name].action is RuleAction.ALERT and by_class[name].urgency is Emotion.URGENT, name
+    for name in ("Cough", "Sneeze"):
+        assert by_class[name].action is RuleAction.ASK and by_class[name].urgency is Emotion.CONCERNED
+    for name in ("Doorbell", "Knock", "Telephone bell ringing", "Bark"):
+        assert by_class[name].action is RuleAction.NOTIFY, name
+    for name in ("Music", "Rain", "Typing", "Traffic noise, roadway noise", "Wind", "Speech", "Television"):
+        assert by_class[name].action is RuleAction.IGNORE, name
+
+
+def test_responder_stays_quiet_when_cancelled():
+    d = Decision.respond(Task.ALERT, label="Siren", phrase="a siren")
+    ctx = ResponseContext(cancelled=threading.Event())
+    ctx.cancelled.set()
+    assert list(SoundResponder(Task.ALERT).run(ResponseRequest("r1", d, 0, 0.0, 0.0), ctx)) == []
+    fresh = "".join(SoundResponder(Task.ALERT).run(ResponseRequest("r1", d, 0, 0.0, 0.0), ResponseContext()))
+    assert fresh == "That sounds like a siren. Please check it now."

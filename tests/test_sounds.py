@@ -1,0 +1,126 @@
+"""The YAMNet sound tagger: streaming equals offline, sound events at the right times, a meaningful speech score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
+from listenloop.audio.decode import load_audio
+from listenloop.perception.observation import SoundResult
+from listenloop.perception.sounds import PATCH_HOP_SECONDS, YamnetTagger
+
+BARK = "streams/01_count_bark/sample01_02.wav"
+COUGH = "streams/03_cough_music/sample03_01.wav"
+NOISE_RMS = 3e-4  # a quiet room's noise floor
+
+
+@pytest.fixture(scope="module")
+def tagger() -> YamnetTagger:
+    return YamnetTagger()
+
+
+def stream_of(clips: list[tuple[float, np.ndarray]], seconds: float, seed: int = 0) -> np.ndarray:
+    """Clips placed at given stream times (s) over a faint noise floor."""
+    x = np.random.default_rng(seed).normal(0, NOISE_RMS, int(seconds * SAMPLE_RATE)).astype(np.float32)
+    for at, clip in clips:
+        start = int(at * SAMPLE_RATE)
+        x[start : start + len(clip)] += clip
+    return x
+
+
+def feed(tagger: YamnetTagger, x: np.ndarray, block: int = SAMPLES_PER_CHUNK) -> list[SoundResult]:
+    state = tagger.init_state()
+    return [tagger.step(x[i : i + block], state) for i in range(0, len(x) - block + 1, block)]
+
+
+def energy_span(clip: np.ndarray) -> tuple[float, float]:
+    """First and last 10 ms frame within 35 dB of the clip's loudest: the truth for event times."""
+    hop = SAMPLE_RATE // 100
+    e = np.square(clip[: len(clip) // hop * hop].reshape(-1, hop)).mean(axis=1)
+    active = np.flatnonzero(e >= e.max() * 10 ** -3.5)
+    return active[0] / 100, (active[-1] + 1) / 100
+
+
+def test_streaming_chunk_by_chunk_equals_offline_tagging(tagger, shared_audio):
+    x = stream_of([(1.3, load_audio(shared_audio / BARK)), (4.1, load_audio(shared_audio / COUGH))], 9.0)
+    offline = tagger.offline_tags(x)
+    results = feed(tagger, x)
+    streamed = np.array([r.scores for r in results])
+    per_chunk = offline.scores.reshape(-1, 2, offline.scores.shape[1]).max(axis=1)  # two patches per chunk
+    assert streamed.shape == per_chunk.shape
+    # Same patches through two code paths; float rounding may move a quantized logit by one step at most.
+    assert np.abs(streamed - per_chunk).max() < 0.2
+    assert (np.abs(streamed - per_chunk) > 1e-6).mean() < 0.001
+    assert [(o.label, o.t0) for r in results for o in r.onsets] == [(o.label, o.t0) for o in offline.onsets]
+    assert [(o.label, o.t1) for r in results for o in r.offsets] == [(o.label, o.t1) for o in offline.offsets]
+
+
+def test_block_size_does_not_change_the_result(tagger, shared_audio):
+    x = stream_of([(0.7, load_audio(shared_audio / BARK))], 4.0)
+    by_chunk = np.array([r.scores for r in feed(tagger, x)]).max(axis=0)
+    state = tagger.init_state()
+    odd = [tagger.step(x[i : i + 1234], state) for i in range(0, len(x), 1234)]
+    assert np.allclose(np.max([r.scores for r in odd], axis=0), by_chunk, atol=0.2)
+    assert sum(len(r.onsets) for r in odd) == sum(len(r.onsets) for r in feed(tagger, x))
+
+
+def test_sound_events_start_and_end_where_the_sounds_are(tagger, shared_audio):
+    bark, cough = load_audio(shared_audio / BARK), load_audio(shared_audio / COUGH)
+    placed = {"Dog": (2.17, bark), "Cough": (6.43, cough)}
+    x = stream_of([(at, clip) for at, clip in placed.values()], 12.0)
+    state = tagger.init_state()
+    results = [tagger.step(x[i : i + SAMPLES_PER_CHUNK], state) for i in range(0, len(x), SAMPLES_PER_CHUNK)]
+    onsets = {o.label: o for r in results for o in r.onsets}
+    offsets = {o.label: o for r in results for o in r.offsets}
+    for label, (at, clip) in placed.items():
+        start, end = energy_span(clip)
+        assert abs(onsets[label].t0 - (at + start)) <= 0.35, (label, onsets[label], at + start)
+        assert abs(offsets[label].t1 - (at + end)) <= 0.6, (label, offsets[label], at + end)
+        assert offsets[label].peak >= 0.5
+    # one event per sound, not one per patch, and nothing heard in the quiet stretches
+    assert sum(o.label == "Dog" for r in results for o in r.onsets) == 1
+    assert all(o.t0 > 1.5 for r in results for o in r.onsets)
+
+
+def test_an_onset_is_reported_in_the_chunk_that_confirms_it(tagger, shared_audio):
+    x = stream_of([(2.0, load_audio(shared_audio / BARK))], 5.0)
+    results = feed(tagger, x)
+    chunk = next(k for k, r in enumerate(results) if any(o.label == "Dog" for o in r.onsets))
+    assert (chunk + 1) * SAMPLES_PER_CHUNK / SAMPLE_RATE - 2.0 <= 0.4 + 2 * PATCH_HOP_SECONDS
+
+
+def test_speech_score_separates_speech_from_music_rain_and_typing(tagger, shared_audio):
+    def speech_scores(name: str) -> np.ndarray:
+        return np.array([r.speech_score for r in feed(tagger, load_audio(shared_audio / name))])
+
+    assert np.median(speech_scores("speech/198-209-0000.ogg")) > 0.9
+    for name in ("sounds/piano.wav", "sounds/rain.wav", "sounds/typing.wav", COUGH):
+        assert speech_scores(name).max() < 0.5, name
+
+
+def test_top_tags_name_the_sound_best_first(tagger, shared_audio):
+    results = feed(tagger, load_audio(shared_audio / "sounds/typing.wav"))
+    labels = {t.label for r in results for t in r.top}
+    assert "Typing" in labels
+    assert all(list(r.top) == sorted(r.top, key=lambda t: -t.score) for r in results)
+
+
+def test_finish_closes_sounds_still_going_on(tagger, shared_audio):
+    typing = load_audio(shared_audio / "sounds/typing.wav")[: 4 * SAMPLE_RATE]
+    state = tagger.init_state()
+    x = stream_of([(0.5, typing)], 4.4)
+    for i in range(0, len(x), SAMPLES_PER_CHUNK):
+        tagger.step(x[i : i + SAMPLES_PER_CHUNK], state)
+    closed = {o.label: o for o in tagger.finish(state)}
+    assert "Typing" in closed and closed["Typing"].t1 == pytest.approx(len(x) / SAMPLE_RATE)
+    assert tagger.finish(state) == ()
+
+
+def test_reset_forgets_the_stream(tagger, shared_audio):
+    x = stream_of([(0.2, load_audio(shared_audio / BARK))], 2.0)
+    state = tagger.init_state()
+    first = [tagger.step(x[i : i + SAMPLES_PER_CHUNK], state) for i in range(0, len(x), SAMPLES_PER_CHUNK)]
+    state.reset()
+    again = [tagger.step(x[i : i + SAMPLES_PER_CHUNK], state) for i in range(0, len(x), SAMPLES_PER_CHUNK)]
+    assert all(np.array_equal(a.scores, b.scores) for a, b in zip(first, again, strict=True))
