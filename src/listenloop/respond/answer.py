@@ -19,9 +19,11 @@ from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, Role
 SYSTEM_PROMPT = (
     "You are listenloop, a voice assistant that hears a live audio stream through a microphone. "
     "You know only what the notes below say about what was heard. Reply in one or two short spoken sentences: "
-    "no lists, no code, no markdown. Begin the reply with one tag: [normal], [happy], [sad], [surprise], "
-    "[concerned] or [urgent]."
+    "no lists, no code, no markdown."
 )
+# The emotion tag comes from the decision (a cough is "concerned", an alarm "urgent"). Asking the 0.5B model to begin
+# with a tag made it answer with the tag alone, so none is asked for; a leading tag a larger model writes is still
+# taken off and used (strip_emotion_tag).
 PROMPT_TRANSCRIPTS = 6  # recent final transcripts in the prompt
 PROMPT_SOUNDS = 8  # recent sound onsets in the prompt
 PROMPT_TURNS = 3  # earlier question/answer pairs in the prompt (rolling window: bounded prompt, flat latency)
@@ -75,7 +77,7 @@ class AnswerResponder:
             pieces: Iterator[str] = iter([canned])
         else:
             messages = build_messages(question, payload, ctx.session)
-            pieces = self._llm().stream(messages, Generation(max_tokens=ANSWER_TOKENS, stop=("\n\n",)))
+            pieces = self._llm().stream(messages, Generation(max_tokens=ANSWER_TOKENS))
         answer: list[str] = []
         try:
             for piece in strip_emotion_tag(pieces, ctx):
