@@ -23,12 +23,13 @@ from listenloop.audio.constants import PCM16_BYTES_PER_SAMPLE, SAMPLE_RATE, SAMP
 from listenloop.audio.decode import load_audio
 from listenloop.decision.base import Mode
 from listenloop.server import protocol as p
-from listenloop.server.app import BackgroundServer, create_app, settings_from_args
+from listenloop.server.app import TRANSPORT_SIZE_FACTOR, BackgroundServer, create_app, settings_from_args
 from listenloop.server.client import stream_blocks
 from listenloop.server.limits import Limits, ServerSettings
 from tests.conftest import pad
 
 ASTERISK = Path("/usr/share/asterisk/sounds/en")
+TRANSPORT_MESSAGE_TOO_BIG = 1009  # RFC 6455 close code, sent by the WebSocket layer itself
 FREED_WITHIN_S = 10.0  # s a server may take to free a session after its client vanished
 
 
@@ -195,6 +196,8 @@ def test_an_oversize_frame_is_refused_with_413(server):
     too_big = b"\x00" * (Limits().max_frame_bytes + PCM16_BYTES_PER_SAMPLE)
     code, reason, _ = refused(server, START, too_big)
     assert code == p.CloseCode.FRAME_TOO_LARGE and str(Limits().max_frame_bytes) in reason
+    huge = b"\x00" * (TRANSPORT_SIZE_FACTOR * Limits().max_frame_bytes + PCM16_BYTES_PER_SAMPLE)
+    assert refused(server, START, huge)[0] == TRANSPORT_MESSAGE_TOO_BIG, "far too big: cut by the WebSocket layer"
 
 
 def test_frames_faster_than_the_limit_are_refused_with_429(server):

@@ -29,7 +29,6 @@ class CloseCode(IntEnum):
     """Why the server closed a session. 4xxx codes are this protocol's own (RFC 6455 reserves 4000-4999 for apps)."""
 
     NORMAL = 1000  # the client sent `stop`; every event, the summary last, was delivered
-    GOING_AWAY = 1001  # the server is shutting down
     INTERNAL_ERROR = 1011  # a bug on the server side; the message says what
     BAD_MESSAGE = 4400  # malformed JSON, an unknown message type, bad options, or messages out of order
     UNAUTHORIZED = 4401  # the server needs a token and the client gave none or a wrong one

@@ -6,7 +6,7 @@ const TARGET_RATE = 16000;      // Hz, the server's rate
 const FRAME_SAMPLES = 1600;     // 0.1 s per frame sent
 const STRIP_MARKS = 150;        // marks kept on the strip (60 s)
 const CLOSE_TEXT = {
-  1000: "stopped", 1001: "server shutting down", 1006: "connection lost", 1009: "frame too large for the transport",
+  1000: "stopped", 1006: "connection lost", 1009: "frame too large for the transport", 1012: "server shutting down",
   1011: "server error", 4400: "bad message", 4401: "token missing or wrong (open the page with ?token=...)",
   4403: "this page's origin is not allowed", 4408: "timed out", 4413: "frame too large", 4415: "bad audio frame",
   4429: "audio arriving too fast", 4503: "server busy: too many sessions", 4504: "server could not keep up",
