@@ -105,6 +105,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    default=d.max_frame_bytes / PCM16_BYTES_PER_SAMPLE / SAMPLE_RATE * 1000,
                    help="largest binary frame, ms of audio (default %(default).0f)")
     p.add_argument("--no-sounds", action="store_true", help="do not load the sound tagger")
+    p.add_argument("--policy", type=Path, help="a sound-policy TOML file for every session (docs/policy.md)")
+    p.add_argument("--llm", default="qwen2.5-0.5b",
+                   help="language model for answers and translation: a packaged name or a .gguf path")
+    p.add_argument("--llm-url", help="an OpenAI-compatible server (llama.cpp, Ollama, vLLM) instead of --llm")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -135,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     print("listenloop serve: loading models ...", file=sys.stderr)
-    engine = Engine(EngineConfig(sounds=not args.no_sounds))
+    engine = Engine(EngineConfig(sounds=not args.no_sounds, policy_path=args.policy, llm=args.llm,
+                                 llm_url=args.llm_url))
     app = create_app(engine, settings)
     query = "?token=..." if settings.token else ""
     print(f"listenloop serve: http://{settings.host}:{settings.port}/{query}  (WebSocket /ws)", file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import sys
 import time
@@ -173,12 +174,16 @@ def run(args: argparse.Namespace) -> int:
         if event is not None:
             renderer.show(event)
 
+    from websockets.exceptions import InvalidHandshake, InvalidURI
+
     blocks = file_blocks(args.input)
+    first = next(blocks, None)  # a bad file fails here, with its own message, before connecting
+    blocks = itertools.chain([first] if first is not None else [], blocks)
     try:
         result = asyncio.run(stream_blocks(args.url, blocks, options, token=args.token, speed=args.speed,
                                            on_message=show))
-    except OSError as e:
-        print(f"listenloop stream: cannot reach {args.url}: {e}", file=sys.stderr)
+    except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as e:
+        print(f"listenloop stream: cannot stream to {args.url}: {e}", file=sys.stderr)
         return 1
     finally:
         renderer.close()
