@@ -30,7 +30,8 @@ SPECULATE_SILENCE_S = 0.1  # s of silence after which the final decode starts sp
 TAIL_S = 0.1  # s of audio after the last voiced window that belong to the segment (<= SPECULATE_SILENCE_S)
 PARTIAL_PAD_S = 1.0  # s of zeros appended before a partial decode: Whisper loops on audio that stops abruptly
 FINAL_PAD_S = 2.0  # s of zeros appended before a final decode (0.5 s still looped on jfk; 2 s as good as 30 s)
-MAX_SEGMENT_S = 10.0  # s; longer segments are cut at their quietest point, so per-chunk cost stays flat
+MAX_SEGMENT_S = 8.0  # s; longer segments are cut at their quietest point, so per-chunk cost stays flat (a
+# tiny.en re-decode costs one decoder step per token of the whole segment, forced prefix included)
 SPLIT_SEARCH_S = 3.0  # s before the limit searched for that quietest point
 MIN_PARTIAL_S = 0.6  # s of segment before tiny.en is first run
 MIN_VOICED_S = 0.2  # s of voiced windows a segment needs to be recognized at all (clicks, short coughs)
