@@ -118,9 +118,21 @@ def _cache_key(manifest: Path, asr: bool, sounds: bool) -> str:
     return h.hexdigest()[:16]
 
 
+_worker_perception = None  # one perception per extraction worker process
+
+
+def _extract_in_worker(job: tuple[Stream, Path, bool, bool]) -> StreamFeatures:
+    global _worker_perception
+    stream, root, asr, sounds = job
+    if _worker_perception is None:
+        _worker_perception = build_perception(asr, sounds)
+    names = _worker_perception.tagger.names if _worker_perception.tagger is not None else None
+    return stream_features(_worker_perception, FeatureExtractor(names), stream, root)
+
+
 def load_features(manifest: Path, asr: bool = True, sounds: bool = True, progress: bool = True,
-                  perception=None) -> list[StreamFeatures]:
-    """Features of every stream of a built manifest, from the cache when it matches."""
+                  perception=None, workers: int = 1) -> list[StreamFeatures]:
+    """Features of every stream of a built manifest, from the cache when it matches (else extracted in order)."""
     streams = [s for s in read_manifest(manifest) if s.built]
     if not streams:
         raise ManifestError(f"{manifest}: no built streams (run listenloop data build first)")
@@ -129,11 +141,24 @@ def load_features(manifest: Path, asr: bool = True, sounds: bool = True, progres
         with np.load(cache) as z:
             return [StreamFeatures(str(i), z[f"x{k}"], z[f"y{k}"], z[f"w{k}"])
                     for k, i in enumerate(z["ids"])]
-    perception = perception or build_perception(asr, sounds)
-    names = perception.tagger.names if perception.tagger is not None else None
-    extractor = FeatureExtractor(names)
-    out = [stream_features(perception, extractor, s, manifest.parent)
-           for s in tqdm(streams, desc="features", unit="stream", file=sys.stderr, disable=not progress)]
+    bar = tqdm(total=len(streams), desc="features", unit="stream", file=sys.stderr, disable=not progress)
+    if workers > 1 and perception is None:
+        import multiprocessing
+
+        jobs = [(s, manifest.parent, asr, sounds) for s in streams]
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            out = []
+            for f in pool.imap(_extract_in_worker, jobs):
+                out.append(f)
+                bar.update()
+    else:
+        perception = perception or build_perception(asr, sounds)
+        extractor = FeatureExtractor(perception.tagger.names if perception.tagger is not None else None)
+        out = []
+        for s in streams:
+            out.append(stream_features(perception, extractor, s, manifest.parent))
+            bar.update()
+    bar.close()
     arrays = {"ids": np.array([f.stream_id for f in out])}
     for k, f in enumerate(out):
         arrays.update({f"x{k}": f.x, f"y{k}": f.y, f"w{k}": f.weight})
@@ -285,6 +310,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="training is identical for a seed")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--no-asr", action="store_true", help="train without recognition features (faster)")
+    parser.add_argument("--workers", type=int, default=1, help="processes extracting features")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -294,7 +320,7 @@ def run(args: argparse.Namespace) -> int:
         data = []
         for manifest in args.manifests:
             path = manifest / "manifest.jsonl" if manifest.is_dir() else manifest
-            data += load_features(path, asr=not args.no_asr, progress=not args.quiet)
+            data += load_features(path, asr=not args.no_asr, progress=not args.quiet, workers=args.workers)
         model, held = train(data, args.seed, args.epochs)
     except (ManifestError, AudioError) as e:
         print(f"listenloop train decision: {e}", file=sys.stderr)

@@ -1,0 +1,152 @@
+"""The learned decision: its file is checked on load, training learns something real, the policy behaves."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+
+from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.data import build, mixing
+from listenloop.decision.base import Mode, Task
+from listenloop.decision.features import FEATURE_NAMES, N_FEATURES, FeatureExtractor, text_features
+from listenloop.decision.learned import CLASSES, WEIGHTS_PATH, DecisionModel, DecisionModelError, LearnedPolicy
+from listenloop.train import decision as train_decision
+
+
+def tiny_model(threshold: float = 0.5) -> DecisionModel:
+    rng = np.random.default_rng(0)
+    return DecisionModel(np.zeros(N_FEATURES, np.float32), np.ones(N_FEATURES, np.float32),
+                         rng.standard_normal((N_FEATURES, 4)).astype(np.float32), np.zeros(4, np.float32),
+                         rng.standard_normal((4, len(CLASSES))).astype(np.float32),
+                         np.zeros(len(CLASSES), np.float32), threshold, {"seed": "0"})
+
+
+def test_missing_model_file_names_the_command_that_makes_one(tmp_path):
+    with pytest.raises(DecisionModelError, match="not found.*listenloop train decision"):
+        DecisionModel.load(tmp_path / "missing.npz")
+
+
+def test_corrupt_model_file_fails_clearly(tmp_path):
+    path = tmp_path / "bad.npz"
+    path.write_bytes(b"PK\x03\x04 this is not really a zip archive" * 10)
+    with pytest.raises(DecisionModelError, match="corrupt decision model"):
+        DecisionModel.load(path)
+    truncated = tmp_path / "truncated.npz"
+    tiny_model().save(truncated)
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    with pytest.raises(DecisionModelError, match="corrupt"):
+        DecisionModel.load(truncated)
+
+
+def test_a_file_of_other_arrays_or_features_is_refused(tmp_path):
+    other = tmp_path / "other.npz"
+    np.savez(other, weights=np.zeros(3))
+    with pytest.raises(DecisionModelError, match="not a decision model"):
+        DecisionModel.load(other)
+    model = tiny_model()
+    stale = tmp_path / "stale.npz"
+    arrays = dict(format=np.int64(1), feature_names=np.array(FEATURE_NAMES[:-1] + ("old",)), mean=model.mean,
+                  std=model.std, w1=model.w1, b1=model.b1, w2=model.w2, b2=model.b2, threshold=np.float64(0.5))
+    np.savez(stale, **arrays)
+    with pytest.raises(DecisionModelError, match="other features"):
+        DecisionModel.load(stale)
+
+
+def test_saved_model_loads_back_identically(tmp_path):
+    model = tiny_model(0.35)
+    model.save(tmp_path / "m.npz")
+    back = DecisionModel.load(tmp_path / "m.npz")
+    x = np.random.default_rng(1).standard_normal((5, N_FEATURES)).astype(np.float32)
+    np.testing.assert_allclose(back.probs(x), model.probs(x), rtol=1e-6)
+    assert back.threshold == pytest.approx(0.35) and back.meta == {"seed": "0"}
+
+
+def test_text_cues_tell_questions_from_unfinished_sentences():
+    question = text_features("What time does the library open?", "What time does the")
+    unfinished = text_features("I was thinking about the", "I was thinking")
+    assert question[2] == 1.0 and question[3] == 1.0 and question[5] == 0.0  # "?", question word, not open
+    assert unfinished[2] == 0.0 and unfinished[5] == 1.0  # no "?", ends on an open word
+    assert text_features("", "") == [0.0] * 8
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    """Ten short built streams (espeak, a doorbell and rain) and their perception features (no recognizer)."""
+    folder = tmp_path_factory.mktemp("sounds")
+    t = np.arange(int(1.5 * SAMPLE_RATE)) / SAMPLE_RATE
+    mixing.write_flac(folder / "doorbell.flac", (0.3 * np.sin(2 * np.pi * 660 * t) * np.exp(-3 * t)).astype("f4"))
+    mixing.write_flac(folder / "rain.flac", (0.05 * np.random.default_rng(0).standard_normal(48000)).astype("f4"))
+    out = tmp_path_factory.mktemp("tiny")
+    parser = argparse.ArgumentParser()
+    build.add_arguments(parser)
+    args = parser.parse_args(["--out", str(out), "--streams", "10", "--seconds", "24", "--seed", "11",
+                              "--engines", "espeak", "--sounds", str(folder), "--workers", "2", "--quiet",
+                              "--transcribe-fraction", "0", "--snrs", "none,20"])
+    assert build.run(args) == 0
+    return train_decision.load_features(out / build.MANIFEST_NAME, asr=False, progress=False)
+
+
+def test_training_on_a_tiny_set_beats_chance_on_its_held_out_part(tiny_set):
+    fit_part, held_out = train_decision.split_streams(tiny_set, seed=0)
+    model = train_decision.fit(fit_part, seed=0, epochs=40)
+    threshold, learned = train_decision.tune_threshold(model, fit_part)
+    learned = train_decision.score(model, held_out, threshold)
+    assert learned.due > 0
+    # chance: the same number of responses at random chunks, averaged over many draws
+    rng = np.random.default_rng(0)
+    share = max(learned.responses, 1) / sum(len(h.y) for h in held_out)
+
+    def fire(f):
+        return rng.random(len(f.y)) < share
+
+    chance = []
+    for _ in range(50):
+        chance.append(train_decision.score(model, held_out, threshold, respond_fn=fire).f1)
+    assert learned.f1 > np.mean(chance) + 0.15
+    # and respond probability is higher where a reply is due than where it is not
+    p = np.concatenate([1 - model.probs(f.x)[:, 0] for f in held_out])
+    y = np.concatenate([f.y for f in held_out])
+    assert p[y > 0].mean() > 2 * p[y == 0].mean()
+
+
+def test_training_is_identical_for_a_seed(tiny_set):
+    a = train_decision.fit(tiny_set[:4], seed=3, epochs=3)
+    b = train_decision.fit(tiny_set[:4], seed=3, epochs=3)
+    c = train_decision.fit(tiny_set[:4], seed=4, epochs=3)
+    assert np.array_equal(a.w1, b.w1) and np.array_equal(a.w2, b.w2)
+    assert not np.array_equal(a.w1, c.w1)
+
+
+def test_shipped_model_loads_and_decides_on_real_observations(speech_question):
+    """The packaged weights drive a policy over the engine's own perception of a spoken question."""
+    from conftest import pad
+
+    from listenloop.train.decision import build_perception, observe
+
+    model = DecisionModel.load(WEIGHTS_PATH)
+    perception = build_perception(asr=True, sounds=True)
+    policy = LearnedPolicy(Mode.ASSISTANT, model, perception.tagger.names)
+    state = policy.init_state()
+    audio = pad(speech_question, 0.6, 2.0)
+    decisions = [(obs.chunk.t1, policy.decide(obs, state)) for obs in observe(perception, audio)]
+    end = 0.6 + len(speech_question) / SAMPLE_RATE
+    fired = [(t, d) for t, d in decisions if d.responds]
+    assert fired, "the shipped model never answered a plain question"
+    t, first = fired[0]
+    assert end - 0.05 <= t <= end + 1.2 and first.task is Task.ANSWER
+    assert len(fired) == 1  # once per question: silence afterwards does not re-trigger
+
+
+def test_feature_vector_has_the_documented_length():
+    from listenloop.audio.chunker import Chunk
+    from listenloop.perception.observation import Observation, VadResult
+
+    extractor = FeatureExtractor(None)
+    state = extractor.init_state(Mode.TRANSCRIBE)
+    chunk = Chunk(0, np.zeros(6400, np.float32))
+    obs = Observation(chunk, vad=VadResult(np.zeros(12, np.float32), False))
+    x = extractor.step(obs, state)
+    assert x.shape == (N_FEATURES,) and np.isfinite(x).all()
+    assert x[FEATURE_NAMES.index("mode_transcribe")] == 1.0
