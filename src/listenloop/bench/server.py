@@ -29,6 +29,8 @@ P95_BUDGET_MS = 400.0  # a stream is "held" when its decisions come within one c
 DEFAULT_LEVELS = (1, 2, 3, 4, 6, 8)  # concurrent streams tried, in order, until one misses the budget past 4
 RSS_SAMPLE_S = 0.5  # s between server memory samples
 SERVER_READY_S = 120.0  # s for the server to load its models
+OPEN_SESSION_SPEECH_S = 2.0  # s of speech each open session has heard when its memory is measured
+OPEN_SESSION_SETTLE_S = 8.0  # s to let every open session process its speech before measuring
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,30 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(asdict(report)) if args.json else _line(report), flush=True)
             if not report.held and n >= 4:
                 break
+        held_mb = asyncio.run(_open_sessions_mb(server, max(levels), audio))
     _conclude(reports, idle_mb)
+    print(f"memory: {held_mb:.1f} MB per open session ({max(levels)} sessions open after "
+          f"{OPEN_SESSION_SPEECH_S:.0f} s of speech each, none computing)", file=sys.stderr)
     return 0
+
+
+async def _open_sessions_mb(server: _Server, k: int, audio: np.ndarray) -> float:
+    """Resident memory each open session holds once the computing is over: k sessions started, fed, kept open."""
+    from websockets.asyncio.client import connect
+
+    from listenloop.server import protocol as p
+
+    before = server.rss_mb()
+    piece = p.float_to_pcm16_frame(audio[: int(OPEN_SESSION_SPEECH_S * SAMPLE_RATE)])
+    sockets = [await connect(server.url, compression=None) for _ in range(k)]
+    for ws in sockets:
+        await ws.send(p.start_message(p.StartOptions(sounds=not server.no_sounds)))
+        await ws.send(piece)
+    await asyncio.sleep(OPEN_SESSION_SETTLE_S)
+    after = server.rss_mb()
+    for ws in sockets:
+        await ws.close()
+    return (after - before) / k
 
 
 async def _level(server: _Server, n: int, audio: np.ndarray, seconds: float) -> LevelReport:
@@ -116,7 +140,7 @@ def _conclude(reports: list[LevelReport], idle_mb: float) -> None:
         x = np.array([r.streams for r in reports], dtype=float)
         y = np.array([r.server_rss_mb for r in reports])
         slope = float(np.polyfit(x, y, 1)[0])
-        print(f"memory: {idle_mb:.0f} MB idle; about {slope:.1f} MB per extra session (fit over levels)",
+        print(f"memory: {idle_mb:.0f} MB idle; peak grows {slope:.1f} MB per extra concurrent stream (fit over levels)",
               file=sys.stderr)
 
 
