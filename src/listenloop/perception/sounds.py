@@ -163,10 +163,10 @@ class YamnetTagger:
         for k in range(n):
             first = (k + 1) * frames_per_hop
             scores[k] = self.score_patch(mel[first : first + fe.PATCH_FRAMES])
-            on, off = self._track(tracks, scores[k], (k + 1) * PATCH_HOP_SECONDS)
+            on, off = self._track(tracks, scores[k], (k + 1) * PATCH_HOP_SAMPLES / SAMPLE_RATE)
             onsets += on
             offsets += off
-        times = np.arange(1, n + 1) * PATCH_HOP_SECONDS
+        times = np.arange(1, n + 1) * PATCH_HOP_SAMPLES / SAMPLE_RATE
         return OfflineTags(times, scores, tuple(onsets), tuple(offsets))
 
     def _track(self, tr: _Tracks, scores: np.ndarray, t: float) -> tuple[list[SoundOnset], list[SoundOffset]]:
