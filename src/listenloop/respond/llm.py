@@ -61,6 +61,35 @@ class LlmBackend(Protocol):
     def stream(self, messages: list[ChatMessage], options: Generation = Generation()) -> Iterator[str]: ...
 
 
+def _quiet_llama(llama_class, **kwargs):
+    """Load without llama-cpp-python's verbose=False path: that one dup2()s /dev/null over fds 1 and 2 while the
+    model loads, and the listening loop's events written by other threads in that window vanish. Instead its C log
+    goes to a no-op callback and its Python prints to a private buffer."""
+    import contextlib
+    import ctypes
+    import io
+
+    import llama_cpp
+
+    llama_cpp.llama_log_set(_NO_LOG, ctypes.c_void_p(0))
+    with contextlib.redirect_stderr(io.StringIO()):
+        llm = llama_class(verbose=True, **kwargs)
+    llm.verbose = False  # no timing prints after each generation
+    return llm
+
+
+def _no_log(level, text, user_data) -> None:
+    """llama.cpp log sink that drops everything (errors surface as exceptions)."""
+
+
+try:
+    import llama_cpp as _llama_cpp
+
+    _NO_LOG = _llama_cpp.llama_log_callback(_no_log)  # kept alive for the process: C holds the pointer
+except ImportError:  # the [llm] extra is not installed; LlamaCppBackend says so when used
+    _NO_LOG = None
+
+
 class LlamaCppBackend:
     """A GGUF model in-process. Thread-safe: generations are serialized by a lock held while a stream is open."""
 
@@ -76,8 +105,8 @@ class LlamaCppBackend:
         self.name = path.stem if path.name != "model.gguf" else path.parent.name
         self.path = path
         self._lock = threading.Lock()
-        self._llm = Llama(model_path=str(path), n_ctx=context, n_threads=threads, n_threads_batch=threads,
-                          verbose=False)
+        self._llm = _quiet_llama(Llama, model_path=str(path), n_ctx=context, n_threads=threads,
+                                 n_threads_batch=threads)
         self._llm.create_completion("Hello", max_tokens=1)  # the first call allocates; pay that at load time
 
     def stream(self, messages: list[ChatMessage], options: Generation = Generation()) -> Iterator[str]:
