@@ -161,3 +161,5 @@ def test_demo_runs_on_speech_it_synthesizes_itself(tmp_path):
     assert any(e["type"] == "transcript" and e["final"] and "capital" in e["text"].lower() for e in events)
     assert any(e["type"] == "response" for e in events)
     assert events[-1]["type"] == "summary"
+    # every chunk's decision reaches stdout, also while the language model loads in the background
+    assert [e["chunk"] for e in events if e["type"] == "decision"] == list(range(events[-1]["chunks"]))
