@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from listenloop.perception.observation import Observation
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     SILENT = "silent"  # keep listening
     RESPOND = "respond"  # start a response now (listening goes on)
 
 
-class Task(str, Enum):
+class Task(StrEnum):
     """What a response does. The session's mode decides which tasks are responses."""
 
     TRANSCRIBE = "transcribe"  # the final transcript of a spoken segment
@@ -28,7 +28,7 @@ class Task(str, Enum):
     ACKNOWLEDGE = "acknowledge"  # short confirmation of a spoken instruction
 
 
-class Emotion(str, Enum):
+class Emotion(StrEnum):
     """Emotion/urgency tag of a response (the reference system's labels plus `concerned`)."""
 
     NORMAL = "normal"
@@ -69,7 +69,7 @@ class DecisionPolicy(Protocol):
     def decide(self, obs: Observation, state: Any) -> Decision: ...
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     """What a session is for; spoken instructions and options change it."""
 
     ASSISTANT = "assistant"  # answer what is addressed to it, speak up for sounds, silent otherwise
