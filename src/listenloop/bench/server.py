@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     with _Server(max(levels), args.no_sounds) as server:
         idle_mb = server.rss_mb()
         print(f"server loaded: {idle_mb:.0f} MB resident, no sessions", file=sys.stderr)
+        held_mb = asyncio.run(_open_sessions_mb(server, max(levels), audio))  # first: before the levels' churn
         reports = []
         for n in levels:
             report = asyncio.run(_level(server, n, audio, args.seconds))
@@ -72,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(asdict(report)) if args.json else _line(report), flush=True)
             if not report.held and n >= 4:
                 break
-        held_mb = asyncio.run(_open_sessions_mb(server, max(levels), audio))
     _conclude(reports, idle_mb)
     print(f"memory: {held_mb:.1f} MB per open session ({max(levels)} sessions open after "
           f"{OPEN_SESSION_SPEECH_S:.0f} s of speech each, none computing)", file=sys.stderr)
@@ -80,16 +80,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _open_sessions_mb(server: _Server, k: int, audio: np.ndarray) -> float:
-    """Resident memory each open session holds once the computing is over: k sessions started, fed, kept open."""
+    """Resident memory each open session holds once the computing is over: k sessions started, fed, kept open.
+
+    One session runs first, so the models' first-use allocations are not counted as the sessions'."""
     from websockets.asyncio.client import connect
 
     from listenloop.server import protocol as p
+    from listenloop.server.client import stream_blocks
 
+    options = p.StartOptions(sounds=not server.no_sounds)
+    await stream_blocks(server.url, [audio[: int(OPEN_SESSION_SPEECH_S * SAMPLE_RATE)]], options)
     before = server.rss_mb()
     piece = p.float_to_pcm16_frame(audio[: int(OPEN_SESSION_SPEECH_S * SAMPLE_RATE)])
     sockets = [await connect(server.url, compression=None) for _ in range(k)]
     for ws in sockets:
-        await ws.send(p.start_message(p.StartOptions(sounds=not server.no_sounds)))
+        await ws.send(p.start_message(options))
         await ws.send(piece)
     await asyncio.sleep(OPEN_SESSION_SETTLE_S)
     after = server.rss_mb()
