@@ -205,20 +205,44 @@ def policies(model_path: Path | None) -> dict[str, PolicyFactory]:
     return out
 
 
-def bench(streams: list[BenchStream], factories: dict[str, PolicyFactory],
+_factories: dict[str, PolicyFactory] = {}  # set before worker processes fork; policies are built inside them
+_perception = None  # one perception per process
+
+
+def _run_stream(item: BenchStream) -> tuple[float, dict[str, tuple[list, list[float]]]]:
+    """Perceive one stream once, run every policy on the same observations."""
+    global _perception
+    if _perception is None:
+        _perception = build_perception(asr=True, sounds=True)
+    observations = observe(_perception, item.audio)
+    duration = len(observations) * 0.4
+    return duration, {name: run_policy(factory(item.stream.mode), observations) for name, factory in _factories.items()}
+
+
+def bench(streams: list[BenchStream], factories: dict[str, PolicyFactory], workers: int = 1,
           progress: bool = True) -> dict[str, dict[str, Tally]]:
     """Tallies per stream group and policy (plus the group "all")."""
-    perception = build_perception(asr=True, sounds=True)
+    _factories.clear()
+    _factories.update(factories)
+    bar = tqdm(total=len(streams), desc="streams", unit="stream", file=sys.stderr, disable=not progress)
+    if workers > 1:
+        import multiprocessing
+
+        pool = multiprocessing.get_context("fork").Pool(workers)
+        results = pool.imap(_run_stream, streams)
+    else:
+        pool, results = None, map(_run_stream, streams)
     tallies: dict[str, dict[str, Tally]] = {}
-    for item in tqdm(streams, desc="streams", unit="stream", file=sys.stderr, disable=not progress):
-        observations = observe(perception, item.audio)
-        duration = len(observations) * 0.4
-        for name, factory in factories.items():
-            responses, costs = run_policy(factory(item.stream.mode), observations)
+    for item, (duration, by_policy) in zip(streams, results, strict=True):
+        bar.update()
+        for name, (responses, costs) in by_policy.items():
             for group in (item.group, "all"):
                 tally = tallies.setdefault(group, {}).setdefault(name, Tally())
                 judge(item.stream, responses, tally, duration)
                 tally.decide_ms.extend(costs)
+    if pool is not None:
+        pool.close()
+    bar.close()
     return tallies
 
 
@@ -248,6 +272,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-real", action="store_true", help="skip the real recordings")
     parser.add_argument("--model", type=Path, help="decision model (.npz); default: the shipped one")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--workers", type=int, default=1, help="processes (each perceives its own streams)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -261,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"note: real recordings skipped: {args.shared} is absent", file=sys.stderr)
         if not streams:
             raise ManifestError("no streams to run: give --streams DIR or the real recordings")
-        tallies = bench(streams, policies(args.model), progress=not args.quiet)
+        tallies = bench(streams, policies(args.model), args.workers, progress=not args.quiet)
     except (ManifestError, AudioError) as e:
         print(f"listenloop bench decisions: {e}", file=sys.stderr)
         return 2
