@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from listenloop.audio.decode import load_audio
 from listenloop.data.synth import piper, silence
 from listenloop.decision.base import Mode
 from listenloop.runtime.engine import Engine
-from listenloop.runtime.events import DecisionEvent, ResponseEvent, TaskEvent
+from listenloop.runtime.events import DecisionEvent, ResponseEvent, ResponseStartEvent, TaskEvent
 from listenloop.runtime.session import SessionOptions
 
 CLIP_GAP_S = 1.5  # s of silence between the clips of a sequence.json stream
@@ -96,3 +97,50 @@ def test_control_instruction_changes_the_task_and_transcription_mode_stays_as_it
     events = session.feed(silence(0.8)) + session.finish()
     changes = [e for e in events if isinstance(e, TaskEvent)]
     assert [(c.mode, c.detail["language"], c.source) for c in changes] == [("translate", "es", "control")]
+
+
+@pytest.fixture(scope="module")
+def talk():
+    """The user near the microphone, a television 15 dB quieter, and a backchannel (bench/conversation.py's voices)."""
+    from listenloop.bench.conversation import background, voices
+
+    near = voices()[0]
+    return {"question": near("Tell me a long story about a dragon who learns to fly."),
+            "television": background(near("Did you remember to buy the milk on the way home?")),
+            "uh-huh": near("Uh-huh."),
+            "user": near("Wait, I want to hear about the moon instead.")}
+
+
+def feed(session, *parts):
+    events = []
+    for audio in parts:
+        for i in range(0, len(audio), BLOCK):
+            events += session.feed(audio[i : i + BLOCK])
+    return events
+
+
+def until_answer_starts(session, wall_s=120.0):
+    events, deadline = [], time.monotonic() + wall_s
+    while not any(isinstance(e, ResponseStartEvent) and e.task == "answer" for e in events):
+        assert time.monotonic() < deadline, "no answer started"
+        events += feed(session, silence(0.4))
+        time.sleep(0.05)
+    return events
+
+
+def test_barge_in_stops_an_answer_for_the_user_only_not_television_talk_or_an_uh_huh(engine, talk):
+    engine.llm()
+    session = engine.session(SessionOptions(mode=Mode.ASSISTANT))
+    events = feed(session, silence(0.5), talk["question"], silence(0.4))
+    events += until_answer_starts(session)
+    events += feed(session, talk["television"], silence(0.8), talk["uh-huh"], silence(0.8))
+    time.sleep(0.2)  # a stop would reach the response worker within this
+    events += session.drain()
+    ended = responses(events, "answer")
+    assert not (ended and ended[0].interrupted), "television talk or an uh-huh stopped the answer"
+    assert not ended, "the answer ended before anything talked over it: cannot test barge-in on this machine"
+    answered = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
+    assert len(answered) == 1, [e.reason for e in answered]  # the television's question is not answered
+    events += feed(session, talk["user"], silence(1.0)) + session.finish()
+    first = responses(events, "answer")[0]
+    assert first.interrupted and first.text

@@ -1,13 +1,17 @@
-"""Conversation: decision delay and first-token time for questions, false answers to statements and background talk.
+"""Conversation: decision delay, first-token time, false answers, barge-in cuts; translation quality; one hour.
 
-A synthesized stream (piper and espeak-ng voices) of questions, statements and quiet background questions with known
-ends goes through one assistant session in real time (paced as a live microphone).
+The default part: a synthesized stream (piper and espeak-ng voices, all at a near talker's level) of questions,
+statements and background talk (the same voices 15 dB quieter through a television's band) with known ends goes
+through one assistant session in real time (paced as a live microphone). `--translation` scores the translation
+mode on a bilingual set (bench/bilingual.py); `--hour` measures latency and memory over a long session (bench/hour.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,42 +22,93 @@ QUESTIONS = ("What is the tallest mountain in the world?", "How many days are th
              "Who wrote Romeo and Juliet?", "How far away is the moon?", "What should I cook for dinner tonight?")
 STATEMENTS = ("I went to the market yesterday and bought apples.", "The train was late again this morning.",
               "My sister is visiting us next weekend.", "It has been raining all afternoon.")
-BACKGROUND_GAIN = 0.1  # -20 dB: talk in the room that is not addressed to the assistant
+BACKGROUND_DROP_DB = 15.0  # background talk: this much quieter than the user (a television or people across the room)
+TRIM_DB = 40.0  # dB under the loudest 10 ms frame that counts as the synthesizer's silence
 GAP_S = 5.0  # s of silence after each utterance (room for the answer)
 BLOCK = SAMPLE_RATE // 2  # samples per feed() call
+DECIDED_WITHIN_S = 2.0  # s after an utterance's end in which an answer decision counts as its answer
+CUT_TOLERANCE_S = 1.0  # s; an answer stopped within this of an utterance's span was stopped by that utterance
+
+
+@dataclass(frozen=True)
+class Utterance:
+    kind: str  # "question" | "statement" | "background"
+    text: str
+    t0: float  # s, start in the stream
+    t1: float  # s, end
+
+
+def voices() -> tuple[Callable[[str], np.ndarray], ...]:
+    """The synthetic talkers, each at a near talker's level (their raw levels differ by a few dB)."""
+    from listenloop.data.mixing import NEAR_LEVEL_DBFS, set_level
+    from listenloop.data.synth import espeak, piper
+
+    raw = (piper, lambda t: espeak(t, "en-us+m3"), lambda t: espeak(t, "en+f2", rate=0.9))
+    return tuple((lambda t, v=v: set_level(trim(v(t)), NEAR_LEVEL_DBFS)) for v in raw)
+
+
+def trim(audio: np.ndarray, frame: int = SAMPLE_RATE // 100) -> np.ndarray:
+    """The synthesizer's leading and trailing silence cut off (10 ms frames under TRIM_DB of the peak): the
+    utterance's end is then where its speech ends, and the decision delay is measured from there."""
+    n = len(audio) // frame
+    power = np.mean(np.square(audio[: n * frame].reshape(n, frame), dtype=np.float64), axis=1)
+    loud = np.flatnonzero(power > power.max() * 10 ** (-TRIM_DB / 10)) if n else np.zeros(0, int)
+    return audio[loud[0] * frame : (loud[-1] + 1) * frame] if len(loud) else audio
+
+
+def background(audio: np.ndarray) -> np.ndarray:
+    """Talk from a television: band-limited by its small speaker, BACKGROUND_DROP_DB under the user."""
+    from listenloop.data.mixing import NEAR_LEVEL_DBFS, loudspeaker, set_level
+
+    return set_level(loudspeaker(audio), NEAR_LEVEL_DBFS - BACKGROUND_DROP_DB)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--questions", type=int, default=len(QUESTIONS), help="questions in the stream (max 8)")
     p.add_argument("--llm", default="qwen2.5-0.5b", help="language model (packaged name or .gguf)")
+    p.add_argument("--translation", action="store_true", help="score translation on the bilingual set instead")
+    p.add_argument("--languages", default="zh,es", help="targets of --translation (comma-separated)")
+    p.add_argument("--hour", action="store_true", help="latency and memory over a long session instead")
+    p.add_argument("--minutes", type=float, default=60.0, help="stream length of --hour, minutes")
 
 
-def build(n_questions: int) -> tuple[np.ndarray, list[tuple[str, float]]]:
-    """The stream and (kind, end time) of every utterance."""
-    from listenloop.data.synth import espeak, piper, silence
+def build(n_questions: int) -> tuple[np.ndarray, list[Utterance]]:
+    """The stream and its utterances, in a fixed shuffled order."""
+    from listenloop.data.synth import silence
 
-    voices = (piper, lambda t: espeak(t, "en-us+m3"), lambda t: espeak(t, "en+f2", rate=0.9))
+    talkers = voices()
     items = [("question", q) for q in QUESTIONS[:n_questions]] + [("statement", s) for s in STATEMENTS]
     items += [("background", q) for q in QUESTIONS[: max(1, n_questions // 2)]]
     rng = np.random.default_rng(0)
     rng.shuffle(items)
-    parts, ends, t = [silence(1.0)], [], 1.0
+    parts, utterances, t = [silence(1.0)], [], 1.0
     for i, (kind, text) in enumerate(items):
-        audio = voices[i % len(voices)](text) * (BACKGROUND_GAIN if kind == "background" else 1.0)
+        audio = talkers[i % len(talkers)](text)
+        audio = background(audio) if kind == "background" else audio
         parts += [audio, silence(GAP_S)]
-        t += len(audio) / SAMPLE_RATE
-        ends.append((kind, t))
-        t += GAP_S
-    return np.concatenate(parts), ends
+        utterances.append(Utterance(kind, text, t, t + len(audio) / SAMPLE_RATE))
+        t += len(audio) / SAMPLE_RATE + GAP_S
+    return np.concatenate(parts), utterances
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.translation:
+        from listenloop.bench.bilingual import run_translation
+
+        return run_translation(args)
+    if args.hour:
+        from listenloop.bench.hour import run_hour
+
+        return run_hour(args)
+    return run_questions(args)
+
+
+def run_questions(args: argparse.Namespace) -> int:
     from listenloop.decision.base import Mode
     from listenloop.runtime.engine import Engine, EngineConfig
-    from listenloop.runtime.events import DecisionEvent, ResponseEvent
     from listenloop.runtime.session import SessionOptions
 
-    audio, ends = build(min(args.questions, len(QUESTIONS)))
+    audio, utterances = build(min(args.questions, len(QUESTIONS)))
     engine = Engine(EngineConfig(llm=args.llm))
     engine.llm()  # loaded before the clock starts
     session = engine.session(SessionOptions(mode=Mode.ASSISTANT))
@@ -62,25 +117,39 @@ def run(args: argparse.Namespace) -> int:
         events += session.feed(audio[i : i + BLOCK])
         time.sleep(max(0.0, started + (i + BLOCK) / SAMPLE_RATE - time.perf_counter()))
     events += session.finish()
+    print(f"stream {len(audio) / SAMPLE_RATE:.0f} s in {time.perf_counter() - started:.0f} s")
+    report(events, utterances)
+    return 0
+
+
+def report(events: list, utterances: list[Utterance]) -> None:
+    from listenloop.runtime.events import DecisionEvent, ResponseEvent
+
     answers = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
     delays, false_answers = [], {"statement": 0, "background": 0}
-    for kind, end in ends:
-        hit = [d for d in answers if end - 0.2 < d.t <= end + 2.0]
-        if kind == "question" and hit:
-            delays.append(hit[0].t - end)
-        elif kind != "question" and hit:
-            false_answers[kind] += 1
-    first = [e.latency_ms for e in events if isinstance(e, ResponseEvent) and e.task == "answer"]
-    n_q = sum(k == "question" for k, _ in ends)
-    print(f"stream {len(audio) / SAMPLE_RATE:.0f} s in {time.perf_counter() - started:.0f} s; "
-          f"questions answered {len(delays)}/{n_q}")
+    for u in utterances:
+        hit = [d for d in answers if u.t1 - 0.2 < d.t <= u.t1 + DECIDED_WITHIN_S]
+        if u.kind == "question" and hit:
+            delays.append(hit[0].t - u.t1)
+        elif u.kind != "question" and hit:
+            false_answers[u.kind] += 1
+            print(f"  false answer to {u.kind} {u.text!r}: {hit[0].reason}")
+    n = {k: sum(u.kind == k for u in utterances) for k in ("question", "statement", "background")}
+    print(f"questions answered {len(delays)}/{n['question']}")
     if delays:
         print(f"decision delay p50 {np.percentile(delays, 50):.2f} s, p95 {np.percentile(delays, 95):.2f} s")
+    done = [e for e in events if isinstance(e, ResponseEvent) and e.task == "answer"]
+    first = [e.latency_ms for e in done]
     if first:
         print(f"first response token p50 {np.percentile(first, 50) / 1000:.2f} s, "
               f"p95 {np.percentile(first, 95) / 1000:.2f} s")
-    print(f"false answers: statements {false_answers['statement']}/{len(STATEMENTS)}, "
-          f"background {false_answers['background']}/{sum(k == 'background' for k, _ in ends)}")
-    cut = sum(1 for e in events if isinstance(e, ResponseEvent) and e.task == "answer" and e.interrupted)
-    print(f"answers cut off by barge-in: {cut}")
-    return 0
+    print(f"false answers: statements {false_answers['statement']}/{n['statement']}, "
+          f"background {false_answers['background']}/{n['background']}")
+    cuts = {"question": 0, "statement": 0, "background": 0, "none": 0}
+    for e in (e for e in done if e.interrupted):  # paced in real time: wall time after the decision ~ stream time
+        stopped = e.t + e.duration_ms / 1000.0
+        by = [u for u in utterances if u.t0 - CUT_TOLERANCE_S <= stopped <= u.t1 + CUT_TOLERANCE_S]
+        cuts[by[0].kind if by else "none"] += 1
+    print(f"answers cut off by barge-in: {sum(cuts.values())} (by the user's questions {cuts['question']}, "
+          f"statements {cuts['statement']}; wrongly: by background talk {cuts['background']}, "
+          f"by nothing {cuts['none']})")

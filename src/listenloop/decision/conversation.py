@@ -4,7 +4,8 @@ It wraps RulePolicy (transcription mode and the sound policy) and adds, per chun
 - the end of a question, found at the first chunk with a short pause after speech (0.1 s, the moment the recognizer
   stops refreshing its partial) or when the segment closes, from the text heard so far;
 - whether that talk was addressed to the assistant (a question or request, complete, not to someone else by name,
-  not background talk: speech much quieter than the loudest recent speaker is ignored);
+  not background talk: speech much quieter than the loudest recent speaker is ignored, decision/voice.py);
+- barge-in: whether the user is really talking over a response (state.interrupt; the session stops the response);
 - instructions (decision/instructions.py) that change the task state; sound counting and watching.
 """
 
@@ -17,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from listenloop.audio.constants import VAD_WINDOW_SECONDS
 from listenloop.decision import utterance as utt
+from listenloop.decision import voice
 from listenloop.decision.base import Decision, Emotion, Mode, Task
 from listenloop.decision.instructions import Instruction, TaskState, acknowledgement, apply, parse
 from listenloop.decision.rules import RulePolicy, RulesState
@@ -26,9 +27,6 @@ from listenloop.perception.observation import Observation, SegmentEnd
 
 QUESTION_PAUSE_S = 0.1  # s of pause after speech at which a complete question is answered (the ASR's speculation point)
 CARRY_S = 3.0  # s; an unfinished sentence is joined to speech that resumes within this long (a pause mid-sentence)
-BACKGROUND_DB = 10.0  # dB below the loudest recent speaker: speech this much quieter is background talk
-FOREGROUND_DECAY_DB_PER_S = 0.05  # dB/s the loudest-speaker reference decays (a speaker who moves away is followed)
-SPEECH_PROB = 0.35  # a VAD window at or above this is voiced (silero's off threshold, as the VAD uses)
 COUNT_MERGE_S = 1.0  # s; onsets of counted classes closer than this are one occurrence (dog and bark together)
 MUSIC_SCORE = 0.3  # AudioSet "Music" score from which a chunk counts as music
 MUSIC_LISTEN_S = 2.0  # s of music heard before a question about it is answered
@@ -74,11 +72,8 @@ class ConversationState:
     seg_t0: float = 0.0  # s, its start
     decided: collections.deque = field(default_factory=lambda: collections.deque(maxlen=DECIDED_KEEP))
     carry: tuple[str, float] | None = None  # unfinished sentence and its end time
-    last_voiced_t: float = 0.0  # s, end of the last voiced VAD window
-    windows: int = 0  # VAD windows seen
-    seg_db: list[float] = field(default_factory=list)  # levels of the voiced chunks of the current speech
-    foreground_db: float | None = None  # level of the loudest recent speaker, dBFS
-    foreground_t: float = 0.0
+    voice: voice.VoiceState = field(default_factory=voice.VoiceState)  # levels, background talk, barge-in
+    interrupt: bool = False  # this chunk: the user talks over a response (the session stops it if barge-in is on)
     count: int = 0  # occurrences of the counted sound
     count_last_t: float = -1e9
     music: MusicTrack = field(default_factory=MusicTrack)
@@ -90,7 +85,7 @@ class ConversationState:
         self.texts.clear()
         self.decided.clear()
         self.carry, self.segment, self.pending = None, None, None
-        self.seg_db.clear()
+        self.voice.reset()
         self.count, self.music = 0, MusicTrack()
 
 
@@ -124,12 +119,16 @@ class ConversationPolicy:
         while not state.control.empty():
             candidates.append(self._instruct(state, state.control.get_nowait(), t, "control"))
         pause = self._track_voice(obs, state)
+        state.interrupt = False
         self._track_sounds(obs, state, candidates)
         state.rules.mode = state.task.mode
         rules = self.rules.decide(obs, state.rules)
         if rules.responds and rules.emotion is Emotion.URGENT:
             return rules
         spoken = self._spoken(obs, state, pause)
+        if obs.vad is not None:
+            text = None if obs.asr is None else state.texts.get(state.segment, "")
+            state.interrupt = voice.barges_in(state.voice, text, t)
         if spoken is not None:
             candidates.insert(0, spoken)
         if rules.responds and rules.task is Task.TRANSCRIBE:
@@ -146,17 +145,10 @@ class ConversationPolicy:
 
     # ---- speech ----
     def _track_voice(self, obs: Observation, state: ConversationState) -> float:
-        """Seconds of pause at the end of this chunk (0 while voiced); keeps the speech level of the segment."""
-        vad = obs.vad
-        if vad is None:
+        """Seconds of pause at the end of this chunk (0 while voiced); keeps the speech levels."""
+        if obs.vad is None:
             return 0.0
-        voiced = np.flatnonzero(vad.probs >= SPEECH_PROB)
-        if len(voiced):
-            state.last_voiced_t = (state.windows + int(voiced[-1]) + 1) * VAD_WINDOW_SECONDS
-            rms = float(np.sqrt(np.mean(np.square(obs.chunk.samples, dtype=np.float64))))
-            state.seg_db.append(20.0 * np.log10(max(rms, 1e-6)))
-        state.windows += len(vad.probs)
-        return max(0.0, obs.chunk.t1 - state.last_voiced_t) if len(state.seg_db) else 0.0
+        return voice.track(state.voice, obs.chunk.samples, obs.vad.probs, obs.chunk.t1)
 
     def _spoken(self, obs: Observation, state: ConversationState, pause: float) -> Decision | None:
         """The decision about what was just said, at a pause or at the segment's close; None if none is due."""
@@ -209,8 +201,10 @@ class ConversationPolicy:
         state.carry = None
         if not heard.addressed:
             return Decision.silent(f"not addressed: {heard.why}")
-        if self._background(state):
-            return Decision.silent(f"background talk ({np.mean(state.seg_db):.0f} dBFS)")
+        level = voice.segment_level(state.voice, None if ended is None else segment)
+        if voice.is_background(level, state.voice, t):
+            return Decision.silent(f"background talk ({level:.0f} dBFS, reference "
+                                   f"{voice.reference(state.voice, t):.0f})")
         return self._answer(obs, state, full, heard, segment)
 
     def _answer(self, obs: Observation, state: ConversationState, text: str, heard: utt.Heard,
@@ -225,21 +219,12 @@ class ConversationPolicy:
                                 about=heard.about.value, **self._context(state))
 
     def _close_speech(self, state: ConversationState, ended: SegmentEnd, text: str) -> None:
-        """After a segment: keep an unfinished sentence for the next one; follow the foreground level."""
+        """After a segment: keep an unfinished sentence for the next one; remember its level."""
         heard = utt.analyse(text)
         if heard.kind is utt.Kind.INCOMPLETE and ended.segment not in state.decided:
             state.carry = (text, ended.t1)
-        level = float(np.mean(state.seg_db)) if state.seg_db else None
-        if level is not None and not self._background(state):
-            decayed = (state.foreground_db or level) - FOREGROUND_DECAY_DB_PER_S * (ended.t1 - state.foreground_t)
-            state.foreground_db, state.foreground_t = max(level, decayed), ended.t1
-        state.seg_db.clear()
+        voice.close_segment(state.voice, ended.segment, ended.t1)
         state.segment = None
-
-    def _background(self, state: ConversationState) -> bool:
-        if not state.seg_db or state.foreground_db is None:
-            return False
-        return float(np.mean(state.seg_db)) < state.foreground_db - BACKGROUND_DB
 
     # ---- instructions and task state ----
     def _instruct(self, state: ConversationState, instruction: Instruction, t: float, source: str,

@@ -157,6 +157,8 @@ class Session:
         self._after_perception(obs)
         decision = self.policy.decide(obs, self.decision_state)
         self._report_tasks()
+        if self.options.barge_in and self.responses.busy and getattr(self.decision_state, "interrupt", False):
+            self.engine.on_barge_in(self)  # the policy heard the user really talking (decision/voice.py)
         self._act(obs, decision)
         self._last_chunk = chunk
         self._chunk_ms.add((time.perf_counter() - start) * 1000.0)
@@ -167,8 +169,6 @@ class Session:
         if vad is not None:
             if vad.started_at is not None:
                 self._emit(SpeechEvent(round(vad.started_at, 3), True))
-                if self.options.barge_in and self.responses.busy:
-                    self.engine.on_barge_in(self)
             if vad.ended_at is not None:
                 self._emit(SpeechEvent(round(vad.ended_at, 3), False))
         if sounds is not None:
