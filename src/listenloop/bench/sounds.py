@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ OFFSET_RANGE_S = (4.0, 9.0)  # s, where the clip starts in its stream
 LEVELS_DB = (20.0, 10.0, 5.0)  # clip level over the background (active RMS ratio), dB
 NOISE_FLOOR_RMS = 10 ** (-60 / 20)  # the "silence" background: white noise at -60 dBFS
 ACTIVE_DB = 30.0  # 10 ms frames within this many dB of a clip's loudest frame count as the sound being there
+ONSET_DB = 20.0  # the onset is the first 10 ms frame within this many dB of the loudest (ignores faint lead-ins)
 HIT_GRACE_S = 1.5  # s after a clip ends in which its response still counts
 BACKGROUND_ONLY_S = 300.0  # s of pure background per background kind
 FADE_S = 0.02  # s, fade at the joins of background clips
@@ -82,7 +84,8 @@ def active_span(clip: np.ndarray) -> tuple[float, float, float]:
     n = max(1, len(clip) // hop)
     energy = np.square(clip[: n * hop].reshape(n, hop)).mean(axis=1) + 1e-12
     active = np.flatnonzero(energy >= energy.max() * 10 ** (-ACTIVE_DB / 10))
-    return active[0] * hop / SAMPLE_RATE, (active[-1] + 1) * hop / SAMPLE_RATE, float(np.sqrt(energy[active].mean()))
+    loud = np.flatnonzero(energy >= energy.max() * 10 ** (-ONSET_DB / 10))
+    return loud[0] * hop / SAMPLE_RATE, (active[-1] + 1) * hop / SAMPLE_RATE, float(np.sqrt(energy[active].mean()))
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,13 @@ def _per_clip_rows(outcomes: list[StreamOutcome]) -> list[str]:
         else:
             rows.append(f"| {clip} | (none) | - | - | {false} |")
     for kind in BACKGROUNDS:
+        for level in sorted({o.spec.level_db for o in outcomes if o.spec.background == kind}, reverse=True):
+            mine = [o for o in outcomes if o.spec.target and o.spec.background == kind and o.spec.level_db == level]
+            delays = [o.hit_delay for o in mine if o.hit_delay is not None]
+            false = sum(len(o.false) for o in outcomes if o.spec.background == kind and o.spec.level_db == level)
+            p50 = f"{np.median(delays):.2f}" if delays else "-"
+            rows.append(f"| all targets in {kind} at {level:g} dB | - | {len(delays)}/{len(mine)} | {p50} | {false} |")
+    for kind in BACKGROUNDS:
         mine = [o for o in outcomes if not o.spec.clip and o.spec.background == kind]
         rows += [f"| background only: {kind} ({o.seconds:.0f} s) | (none) | - | - | {len(o.false)} |" for o in mine]
     return rows
@@ -250,7 +260,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio", type=Path, default=DEFAULT_SHARED, help="the shared dev audio folder")
     parser.add_argument("--policy", type=Path, action="append", default=[], help="policy file(s) over the defaults")
     parser.add_argument("--seed", type=int, default=0, help="seed of offsets and background windows")
-    parser.add_argument("--offsets", type=int, default=2, help="random offsets per clip, background and level")
+    parser.add_argument("--offsets", type=int, default=1, help="random offsets per clip, background and level")
     parser.add_argument("--levels", type=float, nargs="+", default=list(LEVELS_DB),
                         help="clip level over the background, dB")
     parser.add_argument("--json", action="store_true", help="print the summary and outcomes as JSON")
@@ -267,7 +277,10 @@ def run(args: argparse.Namespace) -> int:
     costs: list[float] = []
     outcomes = []
     start = time.perf_counter()
-    for spec in build_specs(args.seed, args.offsets, tuple(args.levels)):
+    specs = build_specs(args.seed, args.offsets, tuple(args.levels))
+    for i, spec in enumerate(specs):
+        if i % 50 == 0:
+            print(f"stream {i}/{len(specs)}", file=sys.stderr, flush=True)
         samples, onset, end = render(spec, material)
         responses = run_stream(samples, tagger, policy, costs)
         outcomes.append(score_stream(spec, len(samples) / SAMPLE_RATE, onset, end, responses))
