@@ -24,17 +24,19 @@ from listenloop.perception.observation import AsrResult, FinalText, PartialText,
 from listenloop.perception.vad import SPEECH_OFF_PROB
 from listenloop.perception.whisper import WHISPER_WINDOW_SAMPLES, Hypothesis, Whisper
 
-PREROLL_S = 0.3  # s of audio kept before the VAD onset, so the first word is not clipped
+PREROLL_S = 0.5  # s of audio kept before the VAD onset, so the first word is not clipped (0.3 s lost jfk's "ask")
 CLOSE_SILENCE_S = 0.25  # s of silence after the last voiced window that closes a segment (final latency vs splits)
 SPECULATE_SILENCE_S = 0.1  # s of silence after which the final decode starts speculatively
 TAIL_S = 0.1  # s of audio after the last voiced window that belong to the segment (<= SPECULATE_SILENCE_S)
 PARTIAL_PAD_S = 1.0  # s of zeros appended before a partial decode: Whisper loops on audio that stops abruptly
-FINAL_PAD_S = 2.0  # s of zeros appended before a final decode (0.5 s still looped on jfk; 2 s as good as 30 s)
+FINAL_PAD_S = 6.0  # s of zeros appended before a final decode: asterisk WER 3.2% with 2 s, 1.7% with 6 s
 MAX_SEGMENT_S = 8.0  # s; longer segments are cut at their quietest point, so per-chunk cost stays flat (a
 # tiny.en re-decode costs one decoder step per token of the whole segment, forced prefix included)
 SPLIT_SEARCH_S = 3.0  # s before the limit searched for that quietest point
 MIN_PARTIAL_S = 0.6  # s of segment before tiny.en is first run
 MIN_VOICED_S = 0.2  # s of voiced windows a segment needs to be recognized at all (clicks, short coughs)
+CONFIDENT_PROB = 0.65  # VAD probability that counts as clearly voiced: real speech (184 asterisk prompts, 8 kHz)
+MIN_CONFIDENT_WINDOWS = 3  # had >= 3 windows above 0.74; a cough that base heard as "Who?" peaked at 0.59
 SOUND_SPEECH_MIN = 0.2  # the tagger's AudioSet "Speech" score a segment must reach once (when the tagger is on)
 LANGUAGES = ("en", "zh")  # languages the finals may be in: the engine's pair; short telephone-band English
 # was identified as Burmese (p=0.40) with all 99 open. None opens them all.
@@ -51,10 +53,12 @@ class AsrState:
     audio_start: int = 0  # stream sample index of audio[0]
     windows: int = 0  # VAD windows seen (window k covers samples [512 k, 512 (k + 1)))
     segments: int = 0  # segments closed so far (the next segment's number)
+    last_end: int = 0  # stream sample where the last closed segment ended (a pre-roll never reaches back past it)
     open: bool = False  # a segment is in progress
     seg_start: int = 0  # stream sample where the open segment starts
     voiced_end: int = 0  # stream sample just after the last voiced window of the open segment
     voiced_windows: int = 0  # voiced windows in the open segment
+    confident_windows: int = 0  # windows of the open segment at or above CONFIDENT_PROB
     probs: list[float] = field(default_factory=list)  # VAD probabilities of the open segment's windows
     probs_first: int = 0  # window index of probs[0]
     hypothesis: str = ""  # the last tiny.en hypothesis
@@ -109,7 +113,8 @@ class Recognizer:
         first_window = state.windows
         state.windows += len(vad.probs)
         if not state.open and vad.started_at is not None:
-            self._open(state, max(state.audio_start, int(vad.started_at * _SR) - int(PREROLL_S * _SR)), first_window)
+            onset = int(vad.started_at * _SR) - int(PREROLL_S * _SR)
+            self._open(state, max(state.audio_start, state.last_end, onset), first_window)
         if not state.open:
             return AsrResult(suppressed="no voice activity")
         self._track(state, vad.probs, first_window, sounds)
@@ -141,6 +146,7 @@ class Recognizer:
 
     def _open(self, state: AsrState, start: int, first_window: int) -> None:
         state.open, state.seg_start, state.voiced_end, state.voiced_windows = True, start, start, 0
+        state.confident_windows = 0
         state.probs, state.probs_first = [], first_window
         state.hypothesis = state.stable = ""
         state.speech_score, state.tagger_seen = 0.0, False
@@ -151,6 +157,7 @@ class Recognizer:
         voiced = np.flatnonzero(probs >= SPEECH_OFF_PROB)
         if len(voiced):
             state.voiced_windows += len(voiced)
+            state.confident_windows += int(np.count_nonzero(probs >= CONFIDENT_PROB))
             state.voiced_end = max(state.voiced_end, (first_window + int(voiced[-1]) + 1) * VAD_WINDOW_SAMPLES)
         if sounds is not None and float(np.max(sounds.scores, initial=0.0)) > 0.0:
             state.tagger_seen = True
@@ -160,6 +167,8 @@ class Recognizer:
         """Why the open segment should get no text at all ("" when it may)."""
         if state.voiced_windows * VAD_WINDOW_SAMPLES < MIN_VOICED_S * _SR:
             return f"too little voice ({state.voiced_windows * VAD_WINDOW_SAMPLES / _SR:.2f} s)"
+        if state.confident_windows < MIN_CONFIDENT_WINDOWS:
+            return f"voice never clear ({state.confident_windows} windows >= {CONFIDENT_PROB})"
         if state.tagger_seen and state.speech_score < SOUND_SPEECH_MIN:
             return f"sound tagger hears no speech (score {state.speech_score:.2f})"
         return ""
@@ -198,7 +207,7 @@ class Recognizer:
             final=final,
         )
         state.segments += 1
-        state.open, state.speculative = False, None
+        state.open, state.speculative, state.last_end = False, None, end
         return ended
 
     def _split(self, state: AsrState, now: int) -> SegmentEnd:
@@ -213,6 +222,7 @@ class Recognizer:
         self._open(state, cut, window)
         state.probs, state.voiced_end = rest, max(cut, voiced_end)
         state.voiced_windows = sum(p >= SPEECH_OFF_PROB for p in rest)
+        state.confident_windows = sum(p >= CONFIDENT_PROB for p in rest)
         return ended
 
     def _partial(self, state: AsrState, now: int) -> AsrResult:
