@@ -7,7 +7,6 @@ seed whatever the number of workers. Sound files are read from a folder named on
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 import time
@@ -24,6 +23,7 @@ from listenloop.data.manifest import ManifestError, Stream, read_manifest, write
 from listenloop.data.mixing import write_flac
 from listenloop.data.synth import SynthError
 from listenloop.decision.base import Mode
+from listenloop.parallel import ordered_map
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".opus")
 SPLIT_CODES = {"train": 0, "test": 1, "all": 2}  # part of every stream's seed: splits never share a stream
@@ -85,15 +85,9 @@ def build(jobs: list[BuildJob], out: Path, workers: int, progress: bool = True) 
     (out / "audio").mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(jobs), desc="streams", unit="stream", file=sys.stderr, disable=not progress)
     results: list[Stream | str] = []
-    if workers <= 1:
-        for job in jobs:
-            results.append(_safe_build(job))
-            bar.update()
-    else:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for result in pool.imap(_safe_build, jobs):
-                results.append(result)
-                bar.update()
+    for result in ordered_map(_safe_build, jobs, workers):
+        results.append(result)
+        bar.update()
     bar.close()
     failures = [r for r in results if isinstance(r, str)]
     if failures:

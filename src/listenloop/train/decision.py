@@ -143,14 +143,13 @@ def load_features(manifest: Path, asr: bool = True, sounds: bool = True, progres
                     for k, i in enumerate(z["ids"])]
     bar = tqdm(total=len(streams), desc="features", unit="stream", file=sys.stderr, disable=not progress)
     if workers > 1 and perception is None:
-        import multiprocessing
+        from listenloop.parallel import ordered_map
 
         jobs = [(s, manifest.parent, asr, sounds) for s in streams]
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            out = []
-            for f in pool.imap(_extract_in_worker, jobs):
-                out.append(f)
-                bar.update()
+        out = []
+        for f in ordered_map(_extract_in_worker, jobs, workers):
+            out.append(f)
+            bar.update()
     else:
         perception = perception or build_perception(asr, sounds)
         extractor = FeatureExtractor(perception.tagger.names if perception.tagger is not None else None)
