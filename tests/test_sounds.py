@@ -42,7 +42,9 @@ def energy_span(clip: np.ndarray) -> tuple[float, float]:
     return active[0] / 100, (active[-1] + 1) / 100
 
 
-def test_streaming_chunk_by_chunk_equals_offline_tagging(tagger, shared_audio):
+@pytest.mark.parametrize("denoise", [False, True])
+def test_streaming_chunk_by_chunk_equals_offline_tagging(tagger, shared_audio, denoise):
+    tagger = YamnetTagger(denoise=True) if denoise else tagger
     x = stream_of([(1.3, load_audio(shared_audio / BARK)), (4.1, load_audio(shared_audio / COUGH))], 9.2)
     offline = tagger.offline_tags(x)
     results = feed(tagger, x)

@@ -263,6 +263,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offsets", type=int, default=1, help="random offsets per clip, background and level")
     parser.add_argument("--levels", type=float, nargs="+", default=list(LEVELS_DB),
                         help="clip level over the background, dB")
+    parser.add_argument("--denoise", action="store_true", help="tagger subtracts each band's running minimum")
     parser.add_argument("--json", action="store_true", help="print the summary and outcomes as JSON")
     parser.add_argument("--verbose", action="store_true", help="list every false response and miss")
 
@@ -271,7 +272,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.audio.is_dir():
         print(f"error: {args.audio} is not a folder (pass --audio ../shared/audio/dev)")
         return 2
-    tagger = YamnetTagger()
+    tagger = YamnetTagger(denoise=args.denoise)
     policy = SoundPolicy.load(args.policy)
     material = Material(args.audio)
     costs: list[float] = []

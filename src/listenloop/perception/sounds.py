@@ -96,20 +96,22 @@ class SoundState:
     mel: np.ndarray = field(  # the last PATCH_FRAMES log-mel frames
         default_factory=lambda: np.full((fe.PATCH_FRAMES, fe.MEL_BANDS), _SILENT_FRAME, np.float32))
     frames: int = fe.PATCH_FRAMES  # log-mel frames computed so far (the silent ones included)
+    lin: np.ndarray = field(  # the last FLOOR_FRAMES - 1 linear mel frames (for the optional floor subtraction)
+        default_factory=lambda: np.zeros((fe.FLOOR_FRAMES - 1, fe.MEL_BANDS), np.float32))
     next_patch: int = 1  # patch m ends at stream sample 3200 m
     samples: int = 0  # samples consumed so far
     tracks: _Tracks = field(default_factory=_Tracks)
 
     def reset(self) -> None:
         fresh = SoundState()
-        self.tail, self.mel, self.frames = fresh.tail, fresh.mel, fresh.frames
+        self.tail, self.mel, self.frames, self.lin = fresh.tail, fresh.mel, fresh.frames, fresh.lin
         self.next_patch, self.samples, self.tracks = fresh.next_patch, fresh.samples, fresh.tracks
 
 
 class YamnetTagger:
     """YAMNet int8 on 0.975 s patches every 0.2 s. One onnxruntime session (one thread) serves every stream."""
 
-    def __init__(self, folder: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, *, denoise: bool = False) -> None:
         import onnxruntime as ort
 
         folder = folder or model_dir("yamnet")
@@ -122,6 +124,7 @@ class YamnetTagger:
         self._index = {name: i for i, name in enumerate(self.names)}
         self.speech_classes = np.array([self._index[n] for n in SPEECH_CLASSES])
         self._silence = self._index[SILENCE_CLASS]
+        self.denoise = denoise  # subtract each band's 3 s running minimum before the log (experimental)
 
     def index(self, name: str) -> int:
         """Class index of an AudioSet display name (KeyError if unknown)."""
@@ -143,7 +146,8 @@ class YamnetTagger:
         n_new = max(0, (len(tail) - fe.WINDOW_SAMPLES) // fe.HOP_SAMPLES + 1)
         history = state.mel
         if n_new:  # only the new frames: each sample goes through the FFT about 2.5 times, not 15 times
-            history = np.concatenate([history, fe.log_mel(tail[: (n_new - 1) * fe.HOP_SAMPLES + fe.WINDOW_SAMPLES])])
+            history = np.concatenate([history, self._features(tail[: (n_new - 1) * fe.HOP_SAMPLES
+                                                                    + fe.WINDOW_SAMPLES], state)])
             state.tail = tail[n_new * fe.HOP_SAMPLES :]
             state.frames += n_new
         else:
@@ -161,6 +165,14 @@ class YamnetTagger:
         state.mel = history[-fe.PATCH_FRAMES :].copy()
         return self._result(rows, tuple(onsets), tuple(offsets))
 
+    def _features(self, samples: np.ndarray, state: SoundState) -> np.ndarray:
+        mel = fe.mel_energy(samples)
+        if not self.denoise:
+            return fe.to_log(mel)
+        out = fe.to_log(fe.subtract_floor(mel, state.lin))
+        state.lin = np.concatenate([state.lin, mel])[-(fe.FLOOR_FRAMES - 1) :]
+        return out
+
     def finish(self, state: SoundState) -> tuple[SoundOffset, ...]:
         """Close the sounds still going on when the stream ends (their end is the end of the stream)."""
         tr = state.tracks
@@ -175,7 +187,10 @@ class YamnetTagger:
     def offline_tags(self, audio: np.ndarray) -> OfflineTags:
         """All patches of a recording from one log-mel pass, plus its events: streaming must agree with this."""
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-        mel = fe.log_mel(np.concatenate([np.zeros(fe.PATCH_SAMPLES, np.float32), audio]))
+        mel = fe.mel_energy(np.concatenate([np.zeros(fe.PATCH_SAMPLES, np.float32), audio]))
+        if self.denoise:
+            mel = fe.subtract_floor(mel, np.zeros((fe.FLOOR_FRAMES - 1, fe.MEL_BANDS), np.float32))
+        mel = fe.to_log(mel)
         n = len(audio) // PATCH_HOP_SAMPLES
         scores = np.zeros((n, N_CLASSES), np.float32)
         tracks, onsets, offsets = _Tracks(), [], []

@@ -55,8 +55,8 @@ _WINDOW = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WINDOW_SAMPLES) / WINDOW_SAM
 _MEL = mel_matrix()
 
 
-def log_mel(samples: np.ndarray) -> np.ndarray:
-    """[frames, 64] log-mel frames of 16 kHz float32 audio; one frame per 10 ms hop, no padding."""
+def mel_energy(samples: np.ndarray) -> np.ndarray:
+    """[frames, 64] linear mel magnitudes of 16 kHz float32 audio; one frame per 10 ms hop, no padding."""
     samples = np.asarray(samples, dtype=np.float32)
     n_frames = 1 + (len(samples) - WINDOW_SAMPLES) // HOP_SAMPLES if len(samples) >= WINDOW_SAMPLES else 0
     if n_frames <= 0:
@@ -65,7 +65,27 @@ def log_mel(samples: np.ndarray) -> np.ndarray:
     frames = samples[starts[:, None] + np.arange(WINDOW_SAMPLES)] * _WINDOW
     magnitude = np.abs(np.fft.rfft(frames, n=FFT_SIZE, axis=1)).astype(np.float32)
     # einsum, not `@`: a BLAS call this small is slower than the loop, and BLAS threads stall on a busy machine
-    return np.log(np.einsum("fk,km->fm", magnitude, _MEL) + LOG_OFFSET).astype(np.float32)
+    return np.einsum("fk,km->fm", magnitude, _MEL).astype(np.float32)
+
+
+def log_mel(samples: np.ndarray) -> np.ndarray:
+    """[frames, 64] log-mel frames (YAMNet's input features)."""
+    return to_log(mel_energy(samples))
+
+
+def to_log(mel: np.ndarray) -> np.ndarray:
+    return np.log(mel + LOG_OFFSET).astype(np.float32)
+
+
+FLOOR_FRAMES = 300  # 3 s: the stationary background of a band is its minimum over this many frames
+
+
+def subtract_floor(mel: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """Linear mel frames minus each band's running minimum over the last FLOOR_FRAMES (causal; `before` holds the
+    FLOOR_FRAMES - 1 frames that precede `mel`). Removes a stationary background such as rain (optional)."""
+    ext = np.concatenate([before, mel])
+    floor = np.lib.stride_tricks.sliding_window_view(ext, FLOOR_FRAMES, axis=0).min(axis=-1)
+    return np.maximum(mel - floor[-len(mel) :], 0.0)
 
 
 def quantize_patch(patch: np.ndarray) -> np.ndarray:
