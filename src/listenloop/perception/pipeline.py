@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from listenloop.audio.chunker import Chunk
-from listenloop.perception.observation import AsrResult, Observation
+from listenloop.perception.observation import AsrResult, Observation, SoundResult
 
 
 @dataclass
@@ -49,5 +51,8 @@ class Perception:
         """End of stream: close whatever is open (the last segment), as an observation of the last chunk."""
         obs = Observation(chunk=chunk)
         obs.asr = self.recognizer.flush(state.asr) if self.recognizer is not None else AsrResult()
+        if self.tagger is not None:  # sounds still going on end with the stream
+            offsets = self.tagger.finish(state.sounds)
+            obs.sounds = SoundResult(scores=np.zeros(len(self.tagger.names), np.float32), offsets=offsets)
         obs.extra["end_of_stream"] = True
         return obs
