@@ -34,6 +34,7 @@ L2 = 1e-4  # weight decay: the data is small and the features redundant
 HARD_NEGATIVE_WEIGHT = 3.0  # chunks inside unfinished sentences and speech not for us: the costly mistakes
 VALIDATION_FRACTION = 0.2  # of streams, held out to tune the threshold (by stream, never by chunk)
 THRESHOLDS = np.round(np.arange(0.2, 0.91, 0.05), 2)  # candidate response thresholds
+HARD_RESPONSE_COST = 2.0  # in threshold tuning, a response in a hard region costs this many missed replies
 CLASS_INDEX = {task: i for i, task in enumerate(CLASSES)}
 CACHE_VERSION = "1"  # bump when extraction changes
 
@@ -276,9 +277,9 @@ def _gradients(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, sw: np.nd
 
 
 def tune_threshold(model: DecisionModel, held_out: list[StreamFeatures]) -> tuple[float, PolicyScore]:
-    """The threshold with the best F1 on held-out streams, each response in a hard region costing one extra miss."""
+    """The threshold with the best F1 on held-out streams, less the cost of responses in hard regions."""
     scores = [score(model, held_out, float(t)) for t in THRESHOLDS]
-    best = max(scores, key=lambda s: s.f1 - s.hard_responses / max(s.due, 1))
+    best = max(scores, key=lambda s: s.f1 - HARD_RESPONSE_COST * s.hard_responses / max(s.due, 1))
     return best.threshold, best
 
 
