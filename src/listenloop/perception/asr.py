@@ -120,7 +120,8 @@ class Recognizer:
             return AsrResult(suppressed="no voice activity")
         self._track(state, vad.probs, first_window, sounds)
         if now - state.voiced_end >= self.close_silence:
-            return AsrResult(ended=self._close(state, state.voiced_end + int(TAIL_S * _SR)))
+            reason = self._gate(state)  # traced; the segment still closes, with empty final text
+            return AsrResult(ended=self._close(state, state.voiced_end + int(TAIL_S * _SR)), suppressed=reason)
         if now - state.seg_start >= MAX_SEGMENT_S * _SR:
             return AsrResult(ended=self._split(state, now))
         if now - state.voiced_end >= SPECULATE_SILENCE_S * _SR:
@@ -194,7 +195,9 @@ class Recognizer:
         reason = self._gate(state)
         if reason:
             final: Future[FinalText] = Future()
-            final.set_result(self._empty(state.segments, state.seg_start, end, reason))
+            final.set_result(
+                FinalText(segment=state.segments, t0=state.seconds(state.seg_start), t1=end / _SR, text="", lang=None)
+            )
         elif state.speculative is not None and state.speculative_end == end:
             final = state.speculative
         else:
@@ -204,7 +207,7 @@ class Recognizer:
             t0=state.seconds(state.seg_start),
             t1=state.seconds(end),
             audio=audio,
-            last_partial=state.hypothesis,
+            last_partial="" if reason else state.hypothesis,
             final=final,
         )
         state.segments += 1
@@ -230,6 +233,9 @@ class Recognizer:
         """Re-decode the open segment with tiny.en, forcing the agreed prefix; report what changed."""
         if now - state.seg_start < MIN_PARTIAL_S * _SR:
             return AsrResult(suppressed="segment too short for a partial")
+        reason = self._gate(state)  # no partial text on what may never get a final (coughs, clicks, music)
+        if reason:
+            return AsrResult(suppressed=f"partial: {reason}")
         if state.speculative is not None:  # speech resumed after a pause: that decode is stale
             state.speculative.cancel()
             state.speculative = None
@@ -255,11 +261,6 @@ class Recognizer:
 
     def _final(self, audio: np.ndarray, segment: int, t0: float, t1: float) -> FinalText:
         return replace(self.transcribe_segment(audio), segment=segment, t0=t0, t1=t1)
-
-    @staticmethod
-    def _empty(segment: int, start: int, end: int, reason: str) -> FinalText:
-        del reason  # kept in the caller's trace; FinalText has no field for it
-        return FinalText(segment=segment, t0=start / _SR, t1=end / _SR, text="", lang=None)
 
     def transcribe_segment(self, audio: np.ndarray, task: str = "transcribe", language: str | None = None) -> FinalText:
         """Whisper base on one closed segment (real length plus a short pad): text, language, gating figures."""
