@@ -180,3 +180,32 @@ def test_barge_in_stops_an_answer_for_the_user_only_not_television_talk_or_an_uh
     first = responses(events, "answer")[0]
     assert first.interrupted and first.text
     assert first.text.count(" ") < 10  # stopped after a few pieces, not run to its end
+
+
+def voiced_levels(audio_parts):
+    """Each part (then 1 s of silence) through the real VAD and the voice tracker as one segment of a stream:
+    the tracker's state and each part's level."""
+    from listenloop.audio.chunker import Chunker
+    from listenloop.decision import voice
+    from listenloop.perception.vad import SileroVad
+
+    vad, chunker, state = SileroVad(), Chunker(), voice.VoiceState()
+    vad_state, levels, t = vad.init_state(), [], 0.0
+    for k, part in enumerate(audio_parts):
+        for chunk in chunker.push(np.concatenate([part, silence(1.0)])):
+            voice.track(state, chunk.samples, vad.step(chunk, vad_state).probs, chunk.t1)
+            t = chunk.t1
+        levels.append(voice.segment_level(state, None))
+        voice.close_segment(state, k, t)
+    return state, levels
+
+
+def test_background_talk_is_told_by_level_before_and_after_the_user_has_spoken(talk):
+    from listenloop.decision import voice
+
+    state, (tv_first, user, tv_after) = voiced_levels([talk["television"], talk["question"], talk["television"]])
+    assert voice.is_background(tv_first, voice.VoiceState(), 0.0)  # nobody heard yet: the absolute floor
+    assert not voice.is_background(user, voice.VoiceState(), 0.0)
+    assert voice.is_background(tv_after, state, 30.0)
+    assert not voice.is_background(user, state, 30.0)
+    assert voice.reference(state, 30.0) >= user - 1.0  # the user, not the television, set the reference

@@ -3,7 +3,7 @@ ten-minute windows of stream time, so the first ten minutes can be set against t
 
 The stream repeats a 90 s script built from a small pool of synthesized questions, statements and sounds (a door
 chime, knocking) with gaps. It is fed as fast as the machine allows, not paced, to fit an hour into less; after each
-question the feed waits until the answer is done, as the gap after a question would in real time.
+question and its 6 s gap the feed waits until the answer is done, as that gap would in real time.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def knocks(rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-Piece = tuple[str, np.ndarray]  # (kind: "question" | "other" | "gap", audio)
+Piece = tuple[str, np.ndarray]  # (kind: "question" | "answer" (the gap after it) | "other" | "gap", audio)
 
 
 def script() -> tuple[list[Piece], list[Piece]]:
@@ -77,7 +77,7 @@ def cycle(n: int, questions: list[Piece], others: list[Piece]) -> list[Piece]:
     """Repetition n: a question, two statements or sounds, a sound or statement, gaps; CYCLE_S long."""
     from listenloop.data.synth import silence
 
-    pieces = [questions[n % len(questions)], ("gap", silence(6.0))]
+    pieces = [questions[n % len(questions)], ("answer", silence(6.0))]
     for k in range(3):
         pieces += [others[(3 * n + k) % len(others)], ("gap", silence(4.0))]
     used = sum(len(a) for _, a in pieces) / SAMPLE_RATE
@@ -115,10 +115,10 @@ def run_hour(args: argparse.Namespace) -> int:
                         w = windows.setdefault(int(e.t // WINDOW_S), Window())
                         w.first_token_ms.append(e.latency_ms)
                         w.interrupted += e.interrupted
-            if kind == "question":
+            if kind == "answer":  # the gap after a question, where it is answered: what comes next waits
                 session.responses.wait_idle(ANSWER_WAIT_S)
         n += 1
-        if n % 10 == 0:
+        if n % 4 == 0:
             print(f"  {session.stream_time / 60:.0f} min of stream in {(time.perf_counter() - started) / 60:.1f} "
                   f"min, RSS {rss_mb():.0f} MB", flush=True)
     session.finish()
