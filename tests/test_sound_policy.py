@@ -11,8 +11,8 @@ from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
 from listenloop.decision.base import Decision, Emotion, Task
-from listenloop.decision.sound_policy import PolicyError, RuleAction, SoundPolicy, load_policy
-from listenloop.perception.observation import Observation
+from listenloop.decision.sound_policy import Combine, PolicyError, RuleAction, SoundPolicy, load_policy
+from listenloop.perception.observation import Observation, SoundResult
 from listenloop.perception.sounds import YamnetTagger, load_class_names
 from listenloop.respond.base import ResponseContext, ResponseRequest
 from listenloop.respond.sounds import SoundResponder, sound_responders
@@ -178,3 +178,54 @@ def test_responder_stays_quiet_when_cancelled():
     assert list(SoundResponder(Task.ALERT).run(ResponseRequest("r1", d, 0, 0.0, 0.0), ctx)) == []
     fresh = "".join(SoundResponder(Task.ALERT).run(ResponseRequest("r1", d, 0, 0.0, 0.0), ResponseContext()))
     assert fresh == "That sounds like a siren. Please check it now."
+
+
+def scripted(names: tuple[str, ...], chunks: list[dict[str, float]]) -> list[np.ndarray]:
+    """Chunk score vectors with the given classes set (everything else 0): the policy's input, written by hand."""
+    index = {n: i for i, n in enumerate(names)}
+    out = []
+    for chunk in chunks:
+        scores = np.zeros(len(names), np.float32)
+        for name, score in chunk.items():
+            scores[index[name]] = score
+        out.append(scores)
+    return out
+
+
+def respond_times(policy: SoundPolicy, chunks: list[np.ndarray]) -> list[tuple[float, str]]:
+    state, out = policy.init_state(), []
+    for k, scores in enumerate(chunks):
+        chunk = Chunk(k, np.zeros(SAMPLES_PER_CHUNK, np.float32))
+        d = policy.decide(Observation(chunk, sounds=SoundResult(scores)), state)
+        if d.responds:
+            out.append((round(chunk.t1, 1), d.payload["rule"]))
+    return out
+
+
+def test_weak_evidence_needs_a_second_chunk_a_confident_one_responds_at_once(names):
+    policy = SoundPolicy(load_policy((), names), names)
+    assert policy.spec.rule("dog").min_duration == 0.8 and policy.spec.rule("dog").confident == 0.82
+    weak_once = scripted(names, [{}, {"Dog": 0.5}, {}, {}])
+    weak_twice = scripted(names, [{}, {"Dog": 0.5}, {}, {"Bark": 0.5}])  # same episode: the gap is 3 s
+    sure = scripted(names, [{}, {"Bark": 0.91}, {}, {}])
+    assert respond_times(policy, weak_once) == []
+    assert respond_times(policy, weak_twice) == [(1.6, "dog")]
+    assert respond_times(policy, sure) == [(0.8, "dog")]
+    siren = scripted(names, [{"Siren": 0.95}] * 2 + [{}] * 3)  # whale song: brief and loud, never at once
+    assert respond_times(policy, siren) == []
+
+
+def test_sum_lets_related_classes_that_half_agree_add_up(names):
+    half = scripted(names, [{"Dog": 0.32, "Bark": 0.32}] * 3)
+    by_max = SoundPolicy(load_policy((), names), names)
+    by_sum = SoundPolicy(load_policy((), names, texts=['[rules.dog]\ncombine = "sum"\n']), names)
+    assert by_sum.spec.rule("dog").combine is Combine.SUM and by_max.spec.rule("dog").combine is Combine.MAX
+    assert respond_times(by_max, half) == []
+    assert respond_times(by_sum, half) == [(0.8, "dog")]  # 0.64 in two chunks
+
+
+def test_an_unknown_combine_names_the_line(names, tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text('[rules.dog]\n\ncombine = "mean"\n')
+    with pytest.raises(PolicyError, match=r"line 3: combine must be one of max, sum, not 'mean'"):
+        load_policy([f], names)

@@ -8,7 +8,7 @@ import pytest
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
 from listenloop.perception.observation import SoundResult
-from listenloop.perception.sounds import PATCH_HOP_SECONDS, YamnetTagger
+from listenloop.perception.sounds import PATCH_HOP_SECONDS, PATCHES_PER_CHUNK, Features, YamnetTagger
 
 BARK = "streams/01_count_bark/sample01_02.wav"
 COUGH = "streams/03_cough_music/sample03_01.wav"
@@ -42,15 +42,15 @@ def energy_span(clip: np.ndarray) -> tuple[float, float]:
     return active[0] / 100, (active[-1] + 1) / 100
 
 
-@pytest.mark.parametrize("denoise", [False, True])
-def test_streaming_chunk_by_chunk_equals_offline_tagging(tagger, shared_audio, denoise):
-    tagger = YamnetTagger(denoise=True) if denoise else tagger
+@pytest.mark.parametrize("features", [Features.BOTH, Features.RAW])
+def test_streaming_chunk_by_chunk_equals_offline_tagging(tagger, shared_audio, features):
+    tagger = YamnetTagger(features=features) if features is not tagger.features else tagger
     x = stream_of([(1.3, load_audio(shared_audio / BARK)), (4.1, load_audio(shared_audio / COUGH))], 9.2)
     offline = tagger.offline_tags(x)
     results = feed(tagger, x)
     streamed = np.array([r.scores for r in results])
-    patches = offline.scores[: 2 * len(results)]  # two patches end in every chunk
-    per_chunk = patches.reshape(len(results), 2, -1).max(axis=1)
+    patches = offline.scores[: PATCHES_PER_CHUNK * len(results)]  # four patches end in every chunk
+    per_chunk = patches.reshape(len(results), PATCHES_PER_CHUNK, -1).max(axis=1)
     assert streamed.shape == per_chunk.shape
     # Same patches through two code paths; float rounding may move a quantized logit by one step at most.
     assert np.abs(streamed - per_chunk).max() < 0.2
@@ -127,3 +127,30 @@ def test_reset_forgets_the_stream(tagger, shared_audio):
     state.reset()
     again = [tagger.step(x[i : i + SAMPLES_PER_CHUNK], state) for i in range(0, len(x), SAMPLES_PER_CHUNK)]
     assert all(np.array_equal(a.scores, b.scores) for a, b in zip(first, again, strict=True))
+
+
+def test_the_floor_subtracted_view_hears_gunshots_that_rain_masks(shared_audio):
+    """Gunfire over rain at 10 dB: scored as heard, Gunshot stays low; with the rain's floor taken out, it is heard."""
+    rain, shots = load_audio(shared_audio / "sounds/rain.wav"), load_audio(shared_audio / "sounds/gunshots.wav")
+    bed = rain[: 8 * SAMPLE_RATE].copy()
+    bed *= rms(shots) * 10 ** (-10 / 20) / rms(bed)
+    x = bed.copy()
+    x[4 * SAMPLE_RATE : 4 * SAMPLE_RATE + len(shots)] += shots[: 4 * SAMPLE_RATE]
+    raw, both = YamnetTagger(features=Features.RAW), YamnetTagger(features=Features.BOTH)
+    gunshot = raw.index("Gunshot, gunfire")
+    assert raw.offline_tags(x).scores[:, gunshot].max() < 0.5  # masked as heard
+    tags = both.offline_tags(x)
+    heard = tags.scores[:, gunshot]
+    assert heard.max() >= 0.5 and heard[tags.times < 4.0].max() < 0.5  # only once the shots start
+    assert both.offline_tags(bed).scores[:, gunshot].max() < 0.5  # the rain alone is no gunshot
+
+
+def rms(x: np.ndarray) -> float:
+    """RMS over the 10 ms frames within 30 dB of the loudest (the level of the sound, not of its pauses)."""
+    e = np.square(x[: len(x) // 160 * 160].reshape(-1, 160)).mean(axis=1)
+    return float(np.sqrt(e[e >= e.max() * 1e-3].mean()))
+
+
+def test_an_unknown_feature_view_is_a_clear_error():
+    with pytest.raises(ValueError, match="features must be one of raw, denoised, both"):
+        YamnetTagger(features="spectrogram")

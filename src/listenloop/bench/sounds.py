@@ -22,7 +22,7 @@ from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, SAMPLES_PER_C
 from listenloop.audio.decode import load_audio
 from listenloop.decision.sound_policy import SoundPolicy
 from listenloop.perception.observation import Observation
-from listenloop.perception.sounds import YamnetTagger
+from listenloop.perception.sounds import Features, YamnetTagger
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "audio" / "dev"
 STREAM_SECONDS = 20.0  # s, length of one benchmark stream
@@ -250,9 +250,25 @@ def _per_clip_rows(outcomes: list[StreamOutcome]) -> list[str]:
             false = sum(len(o.false) for o in outcomes if o.spec.background == kind and o.spec.level_db == level)
             p50 = f"{np.median(delays):.2f}" if delays else "-"
             rows.append(f"| all targets in {kind} at {level:g} dB | - | {len(delays)}/{len(mine)} | {p50} | {false} |")
+    rows += _recall_rows(outcomes)
     for kind in BACKGROUNDS:
         mine = [o for o in outcomes if not o.spec.clip and o.spec.background == kind]
         rows += [f"| background only: {kind} ({o.seconds:.0f} s) | (none) | - | - | {len(o.false)} |" for o in mine]
+    return rows
+
+
+def _recall_rows(outcomes: list[StreamOutcome]) -> list[str]:
+    """Recall over all targets by level (SNR) and by background: where the tagger fails."""
+    targets = [o for o in outcomes if o.spec.target]
+    groups = [(f"all targets at {lv:g} dB", lambda o, lv=lv: o.spec.level_db == lv)
+              for lv in sorted({o.spec.level_db for o in targets}, reverse=True)]
+    groups += [(f"all targets in {kind}", lambda o, kind=kind: o.spec.background == kind) for kind in BACKGROUNDS]
+    rows = []
+    for name, keep in groups:
+        mine = [o for o in targets if keep(o)]
+        if mine:
+            hits = sum(o.hit_delay is not None for o in mine)
+            rows.append(f"| {name} | - | {hits}/{len(mine)} = {hits / len(mine):.0%} | - | - |")
     return rows
 
 
@@ -263,7 +279,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offsets", type=int, default=1, help="random offsets per clip, background and level")
     parser.add_argument("--levels", type=float, nargs="+", default=list(LEVELS_DB),
                         help="clip level over the background, dB")
-    parser.add_argument("--denoise", action="store_true", help="tagger subtracts each band's running minimum")
+    parser.add_argument("--features", choices=[f.value for f in Features], default=Features.BOTH.value,
+                        help="log-mel views the tagger scores: as heard, band floor subtracted, or both (default)")
     parser.add_argument("--json", action="store_true", help="print the summary and outcomes as JSON")
     parser.add_argument("--verbose", action="store_true", help="list every false response and miss")
 
@@ -272,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.audio.is_dir():
         print(f"error: {args.audio} is not a folder (pass --audio ../shared/audio/dev)")
         return 2
-    tagger = YamnetTagger(denoise=args.denoise)
+    tagger = YamnetTagger(features=args.features)
     policy = SoundPolicy.load(args.policy)
     material = Material(args.audio)
     costs: list[float] = []

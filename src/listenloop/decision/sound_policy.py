@@ -46,8 +46,16 @@ class RuleAction(StrEnum):
 
 
 ACTION_PRIORITY = {RuleAction.ALERT: 3, RuleAction.ASK: 2, RuleAction.NOTIFY: 1, RuleAction.DESCRIBE: 0}
-NUMBER_KEYS = {"threshold": (0.0, 1.0), "min_duration": (0.0, 600.0), "cooldown": (0.0, 86400.0), "gap": (0.0, 600.0)}
-DEFAULT_KEYS = set(NUMBER_KEYS) | {"urgency"}
+class Combine(StrEnum):
+    """How a rule's classes make its score in a chunk."""
+
+    MAX = "max"  # the highest class score: one class must be sure
+    SUM = "sum"  # the class scores added (at most 1): related classes that each half-agree add up
+
+
+NUMBER_KEYS = {"threshold": (0.0, 1.0), "confident": (0.0, 1.0), "min_duration": (0.0, 600.0),
+               "cooldown": (0.0, 86400.0), "gap": (0.0, 600.0)}
+DEFAULT_KEYS = set(NUMBER_KEYS) | {"urgency", "combine"}
 RULE_KEYS = DEFAULT_KEYS | {"classes", "action", "phrase", "say"}
 TOP_KEYS = {"version", "base", "defaults", "rules"}
 RULE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -58,7 +66,7 @@ class SoundRule:
     name: str  # the table name, [rules.NAME]
     action: RuleAction
     classes: tuple[str, ...]  # AudioSet display names
-    threshold: float  # group score (max over classes) at which the sound counts as heard in a chunk, 0..1
+    threshold: float  # group score at which the sound counts as heard in a chunk, 0..1
     min_duration: float  # s heard within one episode before responding
     cooldown: float  # s after a response before this rule responds again
     gap: float  # s of absence that ends an episode
@@ -66,6 +74,8 @@ class SoundRule:
     phrase: str  # how a sentence names the sound ("a smoke alarm")
     say: str  # the sentence to speak; empty: the responder's template for the action
     source: str  # "FILE line N" where the rule was (last) defined
+    combine: Combine = Combine.MAX  # how the classes' scores make the group score
+    confident: float = 1.0  # a chunk at or above this group score responds at once (min_duration waived); 1 = never
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,12 @@ def _check_fields(loc: _Locator, table: str, raw: dict[str, Any], allowed: set[s
             except ValueError:
                 known = ", ".join(e.value for e in Emotion)
                 raise loc.error(f"urgency must be one of {known}, not {value!r}", table, key) from None
+        elif key == "combine":
+            try:
+                out[key] = Combine(value)
+            except ValueError:
+                known = ", ".join(c.value for c in Combine)
+                raise loc.error(f"combine must be one of {known}, not {value!r}", table, key) from None
         elif key == "action":
             try:
                 out[key] = RuleAction(value)
@@ -216,8 +232,8 @@ def _default_text() -> str:
 
 def merge_layers(layers: Sequence[_Layer]) -> PolicySpec:
     """Later layers override earlier ones: defaults and rules key by key; a class moves to the last rule naming it."""
-    defaults: dict[str, Any] = {"threshold": 0.5, "min_duration": 0.0, "cooldown": 60.0, "gap": 3.0,
-                                "urgency": Emotion.NORMAL}
+    defaults: dict[str, Any] = {"threshold": 0.5, "confident": 1.0, "min_duration": 0.0, "cooldown": 60.0,
+                                "gap": 3.0, "urgency": Emotion.NORMAL, "combine": Combine.MAX}
     merged: dict[str, dict[str, Any]] = {}
     for layer in layers:
         defaults.update(layer.defaults)
@@ -239,7 +255,8 @@ def merge_layers(layers: Sequence[_Layer]) -> PolicySpec:
             name=name, action=values["action"], classes=values["classes"], threshold=values["threshold"],
             min_duration=values["min_duration"], cooldown=values["cooldown"], gap=values["gap"],
             urgency=values["urgency"], phrase=values.get("phrase") or values["classes"][0].lower(),
-            say=values.get("say", ""), source=values["source"],
+            say=values.get("say", ""), source=values["source"], combine=values["combine"],
+            confident=values["confident"],
         ))
     return PolicySpec(tuple(rules), tuple(layer.source for layer in layers))
 
@@ -342,7 +359,7 @@ class SoundPolicy:
         """Advance the rule's episode by one chunk; a candidate when it should respond now."""
         t = obs.chunk.t1
         k = int(np.argmax(scores[idx]))
-        score = float(scores[idx[k]])
+        score = float(scores[idx[k]]) if rule.combine is Combine.MAX else min(1.0, float(scores[idx].sum()))
         episode = state.episodes.get(rule.name)
         if episode is not None and t - episode.last > rule.gap + CHUNK_SECONDS / 2:
             del state.episodes[rule.name]  # gone for longer than the gap: what comes next is a new sound
@@ -354,7 +371,8 @@ class SoundPolicy:
             episode = state.episodes[rule.name] = _Episode(t0=min([obs.chunk.t0, *onsets]), last=t)
         episode.hits += 1
         episode.last = t
-        if episode.decided or episode.hits * CHUNK_SECONDS < rule.min_duration - 1e-6:
+        sure = rule.confident < 1.0 and score >= rule.confident
+        if episode.decided or not sure and episode.hits * CHUNK_SECONDS < rule.min_duration - 1e-6:
             return None
         last = state.last_response.get(rule.name)
         if last is not None and t - last < rule.cooldown:

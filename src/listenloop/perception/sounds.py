@@ -1,15 +1,18 @@
 """Everyday sounds (AudioSet, 521 classes) with YAMNet int8: one loaded model, state per stream.
 
-Every 0.2 s the tagger scores the last 0.975 s of audio (one YAMNet patch), so each 0.4 s chunk ends two patches and
-a sound is seen at most 0.2 s after it enters the window. Per class, hysteresis turns patch scores into sound events:
-an onset when a class holds for two patches, an offset when it has been gone for three. Before the stream starts the
-window holds digital silence, so the first chunk is already tagged.
+Every 0.1 s the tagger scores the last 0.975 s of audio (one YAMNet patch), so each 0.4 s chunk ends four patches and
+a sound is seen at most 0.1 s after it enters the window. Each patch is scored twice, as heard and with each mel band's
+running floor (a steady background such as rain) subtracted, and a class keeps the higher score: the second view
+brings out a cough or a bark that rain or music masks (measured in docs/benchmarks/sounds.md). Per class, hysteresis
+turns patch scores into sound events: an onset when a class holds for 0.2 s, an offset when it has been gone for
+0.6 s. Before the stream starts the window holds digital silence, so the first chunk is already tagged.
 """
 
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -21,14 +24,17 @@ from listenloop.perception import yamnet_frontend as fe
 from listenloop.perception.observation import SoundOffset, SoundOnset, SoundResult, SoundTag
 
 N_CLASSES = 521  # AudioSet classes scored by YAMNet
-PATCH_HOP_SAMPLES = SAMPLES_PER_CHUNK // 2  # 3200 samples = 0.2 s between patches: two per chunk
-PATCH_HOP_SECONDS = PATCH_HOP_SAMPLES / SAMPLE_RATE  # 0.2 s
+PATCHES_PER_CHUNK = 4  # patches that end in every 0.4 s chunk
+PATCH_HOP_SAMPLES = SAMPLES_PER_CHUNK // PATCHES_PER_CHUNK  # 1600 samples = 0.1 s between patches
+PATCH_HOP_SECONDS = PATCH_HOP_SAMPLES / SAMPLE_RATE  # 0.1 s
 
 # The graph's output is quantized: scores come in steps 0.09, 0.18, 0.32, 0.50, 0.68, 0.82, 0.91 ... (logit 0.757 q).
 EVENT_ON_SCORE = 0.5  # a class at or above this (logit >= 0) counts as present in a patch
 EVENT_OFF_SCORE = 0.3  # a present class stays present while at or above this (one quantization step lower)
-EVENT_ON_PATCHES = 2  # consecutive present patches (0.2 s apart) that confirm an onset: one-patch blips are noise
-EVENT_OFF_PATCHES = 3  # consecutive absent patches (0.6 s) that end a sound: bridges gaps between barks or words
+EVENT_ON_S = 0.2  # s a class must stay present (patch ends) to confirm an onset: one-patch blips are noise
+EVENT_OFF_S = 0.6  # s of absent patches that end a sound: bridges gaps between barks or words
+EVENT_ON_PATCHES = round(EVENT_ON_S / PATCH_HOP_SECONDS) + 1  # 3 consecutive present patches
+EVENT_OFF_PATCHES = round(EVENT_OFF_S / PATCH_HOP_SECONDS)  # 6 consecutive absent patches
 ONSET_LAG_S = 0.2  # s; a sound is scored present about this long after it enters a patch (measured, see tests)
 OFFSET_LAG_S = 0.6  # s; and stays present until about this long after it stopped (0.975 s window, measured)
 REPORT_SCORE = 0.5  # classes at or above this are listed in SoundResult.top
@@ -47,6 +53,17 @@ SPEECH_CLASSES = (
 )
 
 
+class Features(StrEnum):
+    """Which log-mel views of a patch the model scores; a class keeps its highest score over the views."""
+
+    RAW = "raw"  # the audio as heard (YAMNet's own recipe)
+    DENOISED = "denoised"  # each band's 3 s running minimum subtracted before the log
+    BOTH = "both"  # both views (twice the model cost): the default
+
+
+VIEWS = {Features.RAW: (False,), Features.DENOISED: (True,), Features.BOTH: (False, True)}  # denoise per view
+
+
 def load_class_names(path: Path | None = None) -> tuple[str, ...]:
     """AudioSet display names in YAMNet's output order, from the packaged yamnet_class_map.csv."""
     path = path or model_dir("yamnet") / "yamnet_class_map.csv"
@@ -62,7 +79,7 @@ class OfflineTags:
     """Patch scores of a whole recording, computed at once (the reference for the streaming tagger)."""
 
     times: np.ndarray  # [n] stream time (s) at which each patch ends
-    scores: np.ndarray  # [n, 521] class scores of each patch
+    scores: np.ndarray  # [n, 521] class scores of each patch (the highest over the views)
     onsets: tuple[SoundOnset, ...]  # sound events over the whole recording
     offsets: tuple[SoundOffset, ...]
 
@@ -80,7 +97,7 @@ class _Tracks:
     peak: np.ndarray = field(default_factory=lambda: np.zeros(N_CLASSES, np.float32))  # peak score of the event
 
 
-FRAMES_PER_HOP = PATCH_HOP_SAMPLES // fe.HOP_SAMPLES  # 20 log-mel frames between patches
+FRAMES_PER_HOP = PATCH_HOP_SAMPLES // fe.HOP_SAMPLES  # 10 log-mel frames between patches
 _SILENT_FRAME = float(np.log(fe.LOG_OFFSET))  # log-mel of digital silence
 
 
@@ -89,16 +106,16 @@ class SoundState:
     """Everything one stream needs between chunks. `reset()` forgets the stream.
 
     Before the stream the window holds 0.975 s of digital silence: frame f covers samples [160 f - 15600, ...) of
-    the stream, and the patch ending at stream sample 3200 m is frames 20 m .. 20 m + 95.
+    the stream, and the patch ending at stream sample 1600 m is frames 10 m .. 10 m + 95.
     """
 
     tail: np.ndarray = field(default_factory=lambda: np.zeros(fe.WINDOW_SAMPLES - fe.HOP_SAMPLES, np.float32))
-    mel: np.ndarray = field(  # the last PATCH_FRAMES log-mel frames
-        default_factory=lambda: np.full((fe.PATCH_FRAMES, fe.MEL_BANDS), _SILENT_FRAME, np.float32))
+    mel: np.ndarray = field(  # the last PATCH_FRAMES log-mel frames of each view: [2, frames, bands]
+        default_factory=lambda: np.full((2, fe.PATCH_FRAMES, fe.MEL_BANDS), _SILENT_FRAME, np.float32))
     frames: int = fe.PATCH_FRAMES  # log-mel frames computed so far (the silent ones included)
-    lin: np.ndarray = field(  # the last FLOOR_FRAMES - 1 linear mel frames (for the optional floor subtraction)
+    lin: np.ndarray = field(  # the last FLOOR_FRAMES - 1 linear mel frames (for the floor subtraction)
         default_factory=lambda: np.zeros((fe.FLOOR_FRAMES - 1, fe.MEL_BANDS), np.float32))
-    next_patch: int = 1  # patch m ends at stream sample 3200 m
+    next_patch: int = 1  # patch m ends at stream sample 1600 m
     samples: int = 0  # samples consumed so far
     tracks: _Tracks = field(default_factory=_Tracks)
 
@@ -109,9 +126,9 @@ class SoundState:
 
 
 class YamnetTagger:
-    """YAMNet int8 on 0.975 s patches every 0.2 s. One onnxruntime session (one thread) serves every stream."""
+    """YAMNet int8 on 0.975 s patches every 0.1 s. One onnxruntime session (one thread) serves every stream."""
 
-    def __init__(self, folder: Path | None = None, *, denoise: bool = False) -> None:
+    def __init__(self, folder: Path | None = None, *, features: Features | str = Features.BOTH) -> None:
         import onnxruntime as ort
 
         folder = folder or model_dir("yamnet")
@@ -124,7 +141,11 @@ class YamnetTagger:
         self._index = {name: i for i, name in enumerate(self.names)}
         self.speech_classes = np.array([self._index[n] for n in SPEECH_CLASSES])
         self._silence = self._index[SILENCE_CLASS]
-        self.denoise = denoise  # subtract each band's 3 s running minimum before the log (experimental)
+        try:
+            self.features = Features(features)
+        except ValueError:
+            raise ValueError(f"features must be one of {', '.join(Features)}, not {features!r}") from None
+        self._views = VIEWS[self.features]
 
     def index(self, name: str) -> int:
         """Class index of an AudioSet display name (KeyError if unknown)."""
@@ -138,6 +159,11 @@ class YamnetTagger:
         (q,) = self._session.run(None, {self._input: fe.quantize_patch(patch)})
         return fe.dequantize_scores(q)
 
+    def _score_views(self, mel: np.ndarray, start: int) -> np.ndarray:
+        """[521] highest score over the tagger's views of the patch at frame `start` of `mel` [2, frames, 64]."""
+        return np.max([self.score_patch(mel[v, start : start + fe.PATCH_FRAMES])
+                       for v, _ in enumerate(self._views)], axis=0)
+
     def step(self, chunk: Chunk | np.ndarray, state: SoundState) -> SoundResult:
         """Score every patch that ends inside this chunk and update the sound events of the stream."""
         samples = np.asarray(chunk.samples if isinstance(chunk, Chunk) else chunk, dtype=np.float32).reshape(-1)
@@ -146,31 +172,33 @@ class YamnetTagger:
         n_new = max(0, (len(tail) - fe.WINDOW_SAMPLES) // fe.HOP_SAMPLES + 1)
         history = state.mel
         if n_new:  # only the new frames: each sample goes through the FFT about 2.5 times, not 15 times
-            history = np.concatenate([history, self._features(tail[: (n_new - 1) * fe.HOP_SAMPLES
-                                                                    + fe.WINDOW_SAMPLES], state)])
+            new = self._features(tail[: (n_new - 1) * fe.HOP_SAMPLES + fe.WINDOW_SAMPLES], state)
+            history = np.concatenate([history, new], axis=1)
             state.tail = tail[n_new * fe.HOP_SAMPLES :]
             state.frames += n_new
         else:
             state.tail = tail
-        first_frame = state.frames - len(history)  # frame number of history[0]
+        first_frame = state.frames - history.shape[1]  # frame number of history[:, 0]
         rows, onsets, offsets = [], [], []
         while FRAMES_PER_HOP * state.next_patch + fe.PATCH_FRAMES <= state.frames:
             start = FRAMES_PER_HOP * state.next_patch - first_frame
-            scores = self.score_patch(history[start : start + fe.PATCH_FRAMES])
+            scores = self._score_views(history, start)
             rows.append(scores)
             on, off = self._track(state.tracks, scores, state.next_patch * PATCH_HOP_SAMPLES / SAMPLE_RATE)
             onsets += on
             offsets += off
             state.next_patch += 1
-        state.mel = history[-fe.PATCH_FRAMES :].copy()
+        state.mel = history[:, -fe.PATCH_FRAMES :].copy()
         return self._result(rows, tuple(onsets), tuple(offsets))
 
     def _features(self, samples: np.ndarray, state: SoundState) -> np.ndarray:
+        """[2, frames, 64] log-mel of the new frames in each view (an unused second view stays silent)."""
         mel = fe.mel_energy(samples)
-        if not self.denoise:
-            return fe.to_log(mel)
-        out = fe.to_log(fe.subtract_floor(mel, state.lin))
-        state.lin = np.concatenate([state.lin, mel])[-(fe.FLOOR_FRAMES - 1) :]
+        out = np.full((2, len(mel), fe.MEL_BANDS), _SILENT_FRAME, np.float32)
+        for v, denoise in enumerate(self._views):
+            out[v] = fe.to_log(fe.subtract_floor(mel, state.lin) if denoise else mel)
+        if any(self._views):
+            state.lin = np.concatenate([state.lin, mel])[-(fe.FLOOR_FRAMES - 1) :]
         return out
 
     def finish(self, state: SoundState) -> tuple[SoundOffset, ...]:
@@ -187,16 +215,17 @@ class YamnetTagger:
     def offline_tags(self, audio: np.ndarray) -> OfflineTags:
         """All patches of a recording from one log-mel pass, plus its events: streaming must agree with this."""
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-        mel = fe.mel_energy(np.concatenate([np.zeros(fe.PATCH_SAMPLES, np.float32), audio]))
-        if self.denoise:
-            mel = fe.subtract_floor(mel, np.zeros((fe.FLOOR_FRAMES - 1, fe.MEL_BANDS), np.float32))
-        mel = fe.to_log(mel)
+        lin = fe.mel_energy(np.concatenate([np.zeros(fe.PATCH_SAMPLES, np.float32), audio]))
+        floor = np.zeros((fe.FLOOR_FRAMES - 1, fe.MEL_BANDS), np.float32)
+        mel = np.full((2, *lin.shape), _SILENT_FRAME, np.float32)
+        for v, denoise in enumerate(self._views):
+            mel[v] = fe.to_log(fe.subtract_floor(lin, floor) if denoise else lin)
         n = len(audio) // PATCH_HOP_SAMPLES
         scores = np.zeros((n, N_CLASSES), np.float32)
         tracks, onsets, offsets = _Tracks(), [], []
         for k in range(n):
             first = (k + 1) * FRAMES_PER_HOP
-            scores[k] = self.score_patch(mel[first : first + fe.PATCH_FRAMES])
+            scores[k] = self._score_views(mel, first)
             on, off = self._track(tracks, scores[k], (k + 1) * PATCH_HOP_SAMPLES / SAMPLE_RATE)
             onsets += on
             offsets += off
