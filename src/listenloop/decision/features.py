@@ -21,8 +21,12 @@ QUESTION_WORDS = frozenset("what how when where why who whom whose which is are 
 REQUEST_WORDS = frozenset("please tell give set remind add read play turn find help let list explain describe "
                           "suggest recommend spell write wake translate count summarize calculate repeat".split())
 FILLER_WORDS = frozenset("um uh er erm hmm mm ah like".split())
+# Words a sentence cannot end on. Auxiliaries and pronouns are here because the recognizer's last partial before a
+# pause lags the audio by up to a chunk: "What time does the..." is often seen as "What time does".
 OPEN_WORDS = frozenset("the a an to about and of for my is with in on at that because but or your his her their "
-                       "this what how when where which if so some was were are".split())
+                       "this what how when where which if so some was were are do does did can could would will "
+                       "should shall i you we they he she it its our there have has had be been not very just "
+                       "into from by as than then also really".split())
 
 # AudioSet display-name keywords of the sound groups the decision cares about.
 SOUND_GROUPS = (

@@ -36,7 +36,7 @@ VALIDATION_FRACTION = 0.2  # of streams, held out to tune the threshold (by stre
 THRESHOLDS = np.round(np.arange(0.2, 0.91, 0.05), 2)  # candidate response thresholds
 HARD_RESPONSE_COST = 2.0  # in threshold tuning, a response in a hard region costs this many missed replies
 CLASS_INDEX = {task: i for i, task in enumerate(CLASSES)}
-CACHE_VERSION = "1"  # bump when extraction changes
+CACHE_VERSION = "2"  # bump when extraction changes (2: more open words)
 
 
 @dataclass(frozen=True)
