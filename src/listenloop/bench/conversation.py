@@ -131,6 +131,10 @@ def report(events: list, utterances: list[Utterance]) -> None:
         hit = [d for d in answers if u.t1 - 0.2 < d.t <= u.t1 + DECIDED_WITHIN_S]
         if u.kind == "question" and hit:
             delays.append(hit[0].t - u.t1)
+        elif u.kind == "question":
+            near = {d.reason for d in events if isinstance(d, DecisionEvent) and d.reason
+                    and u.t1 - 0.2 < d.t <= u.t1 + DECIDED_WITHIN_S + 3.0}
+            print(f"  unanswered question {u.text!r}: {sorted(near)}")
         elif u.kind != "question" and hit:
             false_answers[u.kind] += 1
             print(f"  false answer to {u.kind} {u.text!r}: {hit[0].reason}")

@@ -115,6 +115,9 @@ def run_hour(args: argparse.Namespace) -> int:
                         w = windows.setdefault(int(e.t // WINDOW_S), Window())
                         w.first_token_ms.append(e.latency_ms)
                         w.interrupted += e.interrupted
+                        if e.interrupted:
+                            print(f"  answer decided at {e.t:.1f} s interrupted after {e.duration_ms / 1000:.1f} s "
+                                  f"(first token {e.latency_ms / 1000:.1f} s, stream now {session.stream_time:.1f} s)")
             if kind == "answer":  # the gap after a question, where it is answered: what comes next waits
                 session.responses.wait_idle(ANSWER_WAIT_S)
         n += 1
