@@ -127,7 +127,10 @@ def _run(args: argparse.Namespace) -> int:
     engine = _engine(args)
     if args.realtime:
         blocks = sources.paced(blocks)
-    drive(engine, session_options(args), blocks, _renderer(args), None if args.realtime else total)
+    try:
+        drive(engine, session_options(args), blocks, _renderer(args), None if args.realtime else total)
+    finally:
+        engine.close()
     return 0
 
 
@@ -146,7 +149,11 @@ def _listen(args: argparse.Namespace) -> int:
     device = int(args.device) if args.device and args.device.isdigit() else args.device
     blocks = sources.microphone_blocks(device)
     blocks = _first_block_checked(blocks)
-    drive(_engine(args), session_options(args), blocks, _renderer(args))
+    engine = _engine(args)
+    try:
+        drive(engine, session_options(args), blocks, _renderer(args))
+    finally:
+        engine.close()
     return 0
 
 
@@ -162,7 +169,10 @@ def _demo(args: argparse.Namespace) -> int:
         write_wav(args.save, audio)
     engine = _engine(args)
     blocks = (audio[i : i + 8000] for i in range(0, len(audio), 8000))
-    drive(engine, session_options(args), blocks, _renderer(args))
+    try:
+        drive(engine, session_options(args), blocks, _renderer(args))
+    finally:
+        engine.close()
     return 0
 
 

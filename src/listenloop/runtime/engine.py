@@ -13,6 +13,8 @@ from listenloop.respond.transcribe import TranscribeResponder
 from listenloop.runtime.responses import ResponseRunner
 from listenloop.runtime.session import Session, SessionOptions
 
+ENGINE_CLOSE_TIMEOUT_S = 60.0  # s to wait for a background model load at shutdown
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -33,6 +35,7 @@ class Engine:
         self.responders.update(self._sound_responders())
         self._llm = None
         self._llm_lock = threading.Lock()
+        self._warmers: list[threading.Thread] = []  # background LLM loads, joined by close()
         self.responders.update(self._conversation_responders())
 
     # ---- loading (each import is deferred so a missing optional part names what to install) ----
@@ -112,7 +115,9 @@ class Engine:
             session.speaker = Speaker(session._emit, extra.get("speak_to"), play=bool(extra.get("speak")),
                                       gate=extra.get("gate", True))
         if session.options.mode is not Mode.TRANSCRIBE or session.options.instruction:
-            threading.Thread(target=self._warm_llm, args=(session,), daemon=True).start()
+            warmer = threading.Thread(target=self._warm_llm, args=(session,), daemon=True)
+            warmer.start()
+            self._warmers = [w for w in self._warmers if w.is_alive()] + [warmer]
 
     def _warm_llm(self, session: Session) -> None:
         try:
@@ -124,6 +129,14 @@ class Engine:
 
     def on_session_end(self, session: Session) -> None:
         """Counterpart of on_session_start."""
+
+    def close(self, timeout: float = ENGINE_CLOSE_TIMEOUT_S) -> None:
+        """Before the process exits: let a model still loading finish (exiting while llama.cpp loads in a
+        background thread can crash the interpreter) and stop the recognizer's worker."""
+        for warmer in self._warmers:
+            warmer.join(timeout)
+        if self.perception.recognizer is not None:
+            self.perception.recognizer.close()
 
     def on_barge_in(self, session: Session) -> None:
         """The user spoke while a response was running: stop it, unless it is a caption."""
