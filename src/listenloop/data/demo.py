@@ -9,8 +9,8 @@ from listenloop.data.synth import piper, silence
 # (seconds of silence before, what is said). A pause inside a sentence, statements, a question, then quiet.
 DEMO_SCRIPT: tuple[tuple[float, str], ...] = (
     (0.8, "Good morning. I am trying out a listening engine on my laptop."),
-    (1.6, "It should stay quiet while I am talking, and"),
-    (0.7, "answer only when I ask it something."),
+    (1.6, "I have been reading about streaming speech models, and"),
+    (0.7, "they are a lot of fun to build."),
     (1.6, "What is the capital of France?"),
     (2.8, ""),
 )

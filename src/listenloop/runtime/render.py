@@ -64,7 +64,8 @@ class TimelineRenderer:
     def _line(self, text: str) -> None:
         if self.tty:
             self.out.write("\r\033[K" + text + "\n" + self._row())
-        else:
+        else:  # a log: the marks so far go first, so lines stay in stream order
+            self._flush_row()
             self.out.write(text + "\n")
         self.out.flush()
 
