@@ -163,3 +163,14 @@ def test_demo_runs_on_speech_it_synthesizes_itself(tmp_path):
     assert events[-1]["type"] == "summary"
     # every chunk's decision reaches stdout, also while the language model loads in the background
     assert [e["chunk"] for e in events if e["type"] == "decision"] == list(range(events[-1]["chunks"]))
+
+
+def test_every_command_of_the_issues_is_on_the_command_line():
+    from listenloop.cli import build_parser
+
+    parser = build_parser()
+    for argv in (["data", "build", "--out", "x"], ["train", "decision", "m.jsonl"], ["serve"], ["stream", "f.wav"],
+                 ["models", "fetch"], ["bench", "asr"], ["bench", "latency"], ["bench", "sounds"],
+                 ["bench", "conversation"], ["bench", "decisions"], ["bench", "server"], ["demo"], ["listen"]):
+        args = parser.parse_args(argv)
+        assert args.command == argv[0]

@@ -55,29 +55,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, module in available().items():
         module.add_arguments(bench_sub.add_parser(name, help=(module.__doc__ or "").strip().split("\n")[0]))
-    _optional_commands(sub)
+    _module_commands(sub)
     return parser
 
 
-def _optional_commands(sub) -> None:
-    """Commands whose modules may be absent from a trimmed install."""
+# (command, subcommand or None, module with add_arguments(parser) and run(args) -> int, help)
+MODULE_COMMANDS = (
+    ("data", "build", "listenloop.data.build", "build labelled training streams (SoundFlow)"),
+    ("train", "decision", "listenloop.train.decision", "train the decision model from built streams"),
+    ("serve", None, "listenloop.server.app", "serve live streams over WebSocket, with a browser page"),
+    ("stream", None, "listenloop.server.client", "stream a file to a running server in real time"),
+)
+
+
+def _module_commands(sub) -> None:
     import importlib
 
-    for command, module_path, help_text in (
-        ("data", "listenloop.data.build", "build labelled training streams (SoundFlow)"),
-        ("train", "listenloop.train.decision", "train the decision model"),
-        ("serve", "listenloop.server.app", "serve live streams over WebSocket, with a browser page"),
-        ("stream", "listenloop.server.client", "stream a file to a running server in real time"),
-    ):
-        try:
-            module = importlib.import_module(module_path)
-        except ModuleNotFoundError as e:
-            if e.name != module_path:
-                raise
-            continue
-        if not (hasattr(module, "add_arguments") and hasattr(module, "run")):
-            continue
-        p = sub.add_parser(command, help=help_text)
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for command, subcommand, module_path, help_text in MODULE_COMMANDS:
+        module = importlib.import_module(module_path)
+        if subcommand is None:
+            p = sub.add_parser(command, help=help_text)
+        else:
+            if command not in groups:
+                group = sub.add_parser(command, help=f"{command} commands")
+                groups[command] = group.add_subparsers(dest=f"{command}_command", required=True)
+            p = groups[command].add_parser(subcommand, help=help_text)
         module.add_arguments(p)
         p.set_defaults(module_run=module.run)
 
