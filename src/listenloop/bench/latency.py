@@ -97,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
     window = min(DRIFT_WINDOW_S, len(audio) / SAMPLE_RATE / 5)
     rss_first = 0.0
     for i in range(0, len(audio), step):
-        if not args.fast:
-            delay = start + i / SAMPLE_RATE - time.perf_counter()
+        if not args.fast:  # a live source hands over a chunk once its last sample exists
+            delay = start + (i + step) / SAMPLE_RATE - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
         t = time.perf_counter()
