@@ -11,8 +11,8 @@ import pytest
 from listenloop.audio.chunker import Chunker
 from listenloop.audio.constants import CHUNK_SECONDS
 from listenloop.audio.decode import load_audio
-from listenloop.bench.asr import edit_distance, normalize
 from listenloop.bench.corpus import JFK_TEXT
+from listenloop.bench.wer import edit_distance, normalize
 from listenloop.data.synth import silence
 from listenloop.perception.asr import MAX_SEGMENT_S, AsrState, Recognizer
 from listenloop.perception.observation import FinalText, PartialText, SegmentEnd

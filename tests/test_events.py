@@ -7,7 +7,6 @@ import json
 import re
 
 import numpy as np
-
 from conftest import REPO
 
 from listenloop.runtime import events as ev

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import resource
 import sys
 import time
@@ -22,6 +21,7 @@ from listenloop.audio.chunker import Chunker
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE
 from listenloop.audio.decode import load_audio
 from listenloop.bench.corpus import Utterance, asterisk_prompts, default_shared_dir, shared_speech, speech_bounds
+from listenloop.bench.wer import edit_distance, normalize
 from listenloop.perception.asr import TAIL_S, Recognizer
 from listenloop.perception.observation import SegmentEnd
 from listenloop.perception.vad import SileroVad
@@ -35,42 +35,6 @@ LIBRI_198_209_0000 = (
     "Miss Tilney always wears white."
 )
 MUSIC_CLIP = Path("streams") / "03_cough_music" / "sample03_03.wav"
-
-_ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen".split()
-)
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-
-
-def number_words(n: int) -> str:
-    """0..999 in words ("42" -> "forty two"); larger numbers digit by digit."""
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    if n < 1000:
-        rest = n % 100
-        return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
-    return " ".join(_ONES[int(d)] for d in str(n))
-
-
-def normalize(text: str) -> list[str]:
-    """Words for scoring: lowercase, numbers as words, hyphens split, punctuation and apostrophes dropped."""
-    text = re.sub(r"\d+", lambda m: f" {number_words(int(m.group()))} ", text.lower())
-    text = re.sub(r"[-/]", " ", text)
-    return re.sub(r"[^a-z ]", "", text).split()
-
-
-def edit_distance(ref: list[str], hyp: list[str]) -> int:
-    """Word-level Levenshtein distance (substitutions + deletions + insertions)."""
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1]
-
 
 @dataclass
 class StreamRun:

@@ -1,23 +1,37 @@
-"""Word error rate with the normalisation every listenloop figure uses."""
+"""Word error rate with the one text normalisation every listenloop figure uses."""
 
 from __future__ import annotations
 
 import re
 
-NUMBER_WORDS = {
-    "0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five",
-    "6": "six", "7": "seven", "8": "eight", "9": "nine", "10": "ten",
-}
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split()
+)
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_words(n: int) -> str:
+    """0..999 in words ("42" -> "forty two"); larger numbers digit by digit."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    if n < 1000:
+        rest = n % 100
+        return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
+    return " ".join(_ONES[int(d)] for d in str(n))
 
 
 def normalize(text: str) -> list[str]:
-    """Lower case, no punctuation, single digits as words, hyphens as spaces."""
-    text = text.lower().replace("-", " ")
-    text = re.sub(r"[^a-z0-9' ]+", " ", text)
-    return [NUMBER_WORDS.get(w, w) for w in text.replace("'", "").split()]
+    """Words for scoring: lowercase, numbers as words, hyphens split, punctuation and apostrophes dropped."""
+    text = re.sub(r"\d+", lambda m: f" {number_words(int(m.group()))} ", text.lower())
+    text = re.sub(r"[-/]", " ", text)
+    return re.sub(r"[^a-z ]", "", text).split()
 
 
 def edit_distance(ref: list[str], hyp: list[str]) -> int:
+    """Word-level Levenshtein distance (substitutions + deletions + insertions)."""
     row = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         prev, row[0] = row[0], i
@@ -32,9 +46,3 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
         return float(bool(hyp))
     return edit_distance(ref, hyp) / len(ref)
 
-
-def corpus_wer(pairs: list[tuple[str, str]]) -> float:
-    """Errors over all reference words (not the mean of per-utterance rates)."""
-    errors = sum(edit_distance(normalize(r), normalize(h)) for r, h in pairs)
-    words = sum(len(normalize(r)) for r, _ in pairs)
-    return errors / words if words else 0.0
