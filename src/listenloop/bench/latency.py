@@ -19,6 +19,7 @@ from listenloop.data.synth import silence
 
 GAP_SECONDS = (1.2, 2.4)  # s of silence between utterances (the reference recipe uses 0.8 to 2.4)
 NOISE_FLOOR = 0.002  # amplitude of the background hiss between utterances (about -54 dBFS)
+CHUNKS_PER_MINUTE = int(60 / CHUNK_SECONDS)  # 150
 DRIFT_WINDOW_S = 600.0  # s; first and last ten minutes are compared (shorter streams: their first and last fifth)
 
 
@@ -50,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shared", type=Path, default=default_shared_dir(), help="../shared/audio/dev")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--memory-trace", action="store_true",
+                        help="print resident memory after every minute of stream (stderr)")
 
 
 def build_stream(utterances: list[Utterance], minutes: float, seed: int) -> tuple[np.ndarray, list[float]]:
@@ -105,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         session.feed(audio[i : i + step])
         busy += time.perf_counter() - t
         per_chunk[i // step] = (time.perf_counter() - t) * 1000
+        if args.memory_trace and i % (step * CHUNKS_PER_MINUTE) == 0:
+            print(f"memory: {i / SAMPLE_RATE / 60:5.1f} min {_rss_mb():7.1f} MB", file=sys.stderr)
         if not rss_first and i / SAMPLE_RATE >= window:
             rss_first = _rss_mb()
         if i % (step * 25) == 0:
