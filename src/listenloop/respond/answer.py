@@ -24,8 +24,8 @@ SYSTEM_PROMPT = (
 # The emotion tag comes from the decision (a cough is "concerned", an alarm "urgent"). Asking the 0.5B model to begin
 # with a tag made it answer with the tag alone, so none is asked for; a leading tag a larger model writes is still
 # taken off and used (strip_emotion_tag).
-PROMPT_TRANSCRIPTS = 6  # recent final transcripts in the prompt
-PROMPT_SOUNDS = 8  # recent sound onsets in the prompt
+PROMPT_TRANSCRIPTS = 3  # recent final transcripts in the prompt (prefill time is most of the first token)
+PROMPT_SOUNDS = 4  # recent sound onsets in the prompt
 PROMPT_TURNS = 3  # earlier question/answer pairs in the prompt (rolling window: bounded prompt, flat latency)
 ANSWER_TOKENS = 80  # ~ two spoken sentences
 TAG_MAX_CHARS = 16  # a reply's leading "[emotion]" tag is at most this long
