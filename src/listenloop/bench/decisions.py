@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from listenloop.audio.decode import AudioError, load_audio
+from listenloop.bench.scores import ResponseScores
 from listenloop.data.manifest import ManifestError, Stream, TurnKind, read_manifest, stream_from_dict
 from listenloop.decision.base import Decision, Mode, Task
 from listenloop.perception.observation import Observation
@@ -63,7 +64,7 @@ class TimeoutPolicy:
 
 
 @dataclass
-class Tally:
+class Tally(ResponseScores):
     """Counts of one policy over many streams."""
 
     due: int = 0
@@ -80,18 +81,6 @@ class Tally:
     answered_not_addressed: int = 0
     delays: list[float] = field(default_factory=list)
     decide_ms: list[float] = field(default_factory=list)
-
-    @property
-    def recall(self) -> float:
-        return self.hits / max(self.due, 1)
-
-    @property
-    def precision(self) -> float:
-        return self.hits / max(self.responses, 1)
-
-    @property
-    def f1(self) -> float:
-        return 2 * self.precision * self.recall / max(self.precision + self.recall, 1e-9)
 
     def row(self, name: str) -> dict[str, object]:
         pct = (lambda q: float(np.percentile(self.delays, q))) if self.delays else (lambda q: float("nan"))

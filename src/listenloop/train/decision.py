@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from listenloop.audio.chunker import Chunker
 from listenloop.audio.decode import AudioError, load_audio
+from listenloop.bench.scores import ResponseScores
 from listenloop.data.manifest import SILENT_LABEL, ManifestError, Stream, TurnKind, read_manifest
 from listenloop.decision.base import Task
 from listenloop.decision.features import FEATURE_NAMES, FeatureExtractor
@@ -173,7 +174,7 @@ DUE_WINDOW_CHUNKS = 3  # a reply counts when it comes in the due chunk or the tw
 
 
 @dataclass(frozen=True)
-class PolicyScore:
+class PolicyScore(ResponseScores):
     """How a threshold does on held-out streams, judged chunk-wise like the benchmark."""
 
     threshold: float
@@ -181,18 +182,6 @@ class PolicyScore:
     hits: int  # due replies given in time
     responses: int  # responses given
     hard_responses: int  # responses inside unfinished sentences or to speech not for us
-
-    @property
-    def recall(self) -> float:
-        return self.hits / max(self.due, 1)
-
-    @property
-    def precision(self) -> float:
-        return self.hits / max(self.responses, 1)
-
-    @property
-    def f1(self) -> float:
-        return 2 * self.precision * self.recall / max(self.precision + self.recall, 1e-9)
 
 
 def simulate(p_respond: np.ndarray, x: np.ndarray, threshold: float) -> np.ndarray:
