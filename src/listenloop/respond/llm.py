@@ -19,7 +19,7 @@ from typing import Protocol
 
 LLM_THREADS = 2  # llama.cpp threads: the whole machine has two cores, and perception runs beside it
 LLM_CONTEXT_TOKENS = 2048  # n_ctx: prompts are bounded (recent transcript + a short rolling history)
-LLM_TEMPERATURE = 0.3  # low: short factual answers and faithful translations
+LLM_TEMPERATURE = 0.0  # greedy: the same question gets the same answer (reproducible replies and tests)
 HTTP_TIMEOUT_S = 60.0  # s, connect + read timeout of one OpenAI-compatible request
 PACKAGED_LLMS = ("qwen2.5-0.5b", "qwen2.5-1.5b")  # names accepted by --llm (see models/registry.py)
 DEFAULT_LLM = "qwen2.5-0.5b"
