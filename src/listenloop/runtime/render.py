@@ -21,6 +21,7 @@ from listenloop.runtime.events import (
 MARKS_PER_LINE = 50  # decisions per timeline row (20 s of stream)
 MARK_SILENT = "·"
 MARK_RESPOND = "●"
+TIMELINE_HIDDEN_SOUNDS = frozenset({"Speech", "Silence"})  # shown as transcripts (or nothing); JSON keeps them
 EMOTION_COLOURS = {"urgent": "31", "concerned": "33", "happy": "32", "sad": "34", "angry": "31"}
 
 
@@ -86,7 +87,7 @@ class TimelineRenderer:
             cut = " (interrupted)" if event.interrupted else ""
             self._line(self._c(f"→ {event.t:6.1f}s [{tag}] {event.text}{cut}", colour)
                        + f"  ({event.latency_ms:.0f} ms)")
-        elif isinstance(event, SoundEvent) and event.state == "start":
+        elif isinstance(event, SoundEvent) and event.state == "start" and event.label not in TIMELINE_HIDDEN_SOUNDS:
             self._line(f"  {event.t0:6.1f}s ♪ {event.label} ({event.score:.2f})")
         elif isinstance(event, TaskEvent):
             self._line(self._c(f"  {event.t:6.1f}s mode: {event.mode} {event.detail or ''}", "35"))
