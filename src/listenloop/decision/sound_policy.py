@@ -116,6 +116,9 @@ class _Locator:
         return PolicyError(f"{where}: {message}")
 
 
+ENUM_KEYS = {"urgency": Emotion, "combine": Combine, "action": RuleAction}  # keys whose value names a member
+
+
 def _check_number(loc: _Locator, table: str, key: str, value: Any) -> float:
     low, high = NUMBER_KEYS[key]
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
@@ -132,24 +135,13 @@ def _check_fields(loc: _Locator, table: str, raw: dict[str, Any], allowed: set[s
             raise loc.error(f"unknown key {key!r} in [{table}]{tip}", table, key)
         if key in NUMBER_KEYS:
             out[key] = _check_number(loc, table, key, value)
-        elif key == "urgency":
+        elif key in ENUM_KEYS:
+            kind = ENUM_KEYS[key]
             try:
-                out[key] = Emotion(value)
+                out[key] = kind(value)
             except ValueError:
-                known = ", ".join(e.value for e in Emotion)
-                raise loc.error(f"urgency must be one of {known}, not {value!r}", table, key) from None
-        elif key == "combine":
-            try:
-                out[key] = Combine(value)
-            except ValueError:
-                known = ", ".join(c.value for c in Combine)
-                raise loc.error(f"combine must be one of {known}, not {value!r}", table, key) from None
-        elif key == "action":
-            try:
-                out[key] = RuleAction(value)
-            except ValueError:
-                known = ", ".join(a.value for a in RuleAction)
-                raise loc.error(f"action must be one of {known}, not {value!r}", table, key) from None
+                known = ", ".join(member.value for member in kind)
+                raise loc.error(f"{key} must be one of {known}, not {value!r}", table, key) from None
         elif key in ("phrase", "say"):
             if not isinstance(value, str):
                 raise loc.error(f"{key} must be a string, not {value!r}", table, key)
