@@ -147,6 +147,11 @@ def report(events: list, utterances: list[Utterance]) -> None:
     if first:
         print(f"first response token p50 {np.percentile(first, 50) / 1000:.2f} s, "
               f"p95 {np.percentile(first, 95) / 1000:.2f} s")
+    for e in done:  # prefill is most of the first token: how much of each prompt the model had to evaluate
+        if "prompt_tokens" in e.extra:
+            tokens, cached = e.extra["prompt_tokens"], e.extra["cached_tokens"]
+            print(f"  answer at {e.t:.1f} s: first token {e.latency_ms / 1000:.2f} s, prompt {tokens} tokens, "
+                  f"{tokens - cached} evaluated (the rest cached)")
     print(f"false answers: statements {false_answers['statement']}/{n['statement']}, "
           f"background {false_answers['background']}/{n['background']}")
     cuts = {"question": 0, "statement": 0, "background": 0, "none": 0}

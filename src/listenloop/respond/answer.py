@@ -1,9 +1,15 @@
 """Answers: a question addressed to the assistant becomes a short spoken reply from the language model.
 
 The prompt carries what the session heard (recent final transcripts, recent sound events, the running count, the
-music's genres and instruments) and a bounded rolling window of earlier turns, so "what was that noise?" and
-follow-up questions work, while an hour-long session keeps a prompt of the same size. Fixed texts
-(acknowledgements, count reports) come in the decision's payload and need no model.
+music's genres and instruments) and a bounded window of earlier turns, so "what was that noise?" and follow-up
+questions work, while an hour-long session keeps a prompt of bounded size. Fixed texts (acknowledgements, count
+reports) come in the decision's payload and need no model.
+
+Time to the first token is mostly prefill, and llama.cpp keeps the longest common token prefix with its previous
+evaluation. So the prompt only grows at its end: the fixed system prompt first, then earlier turns exactly as they
+were sent (each question with the notes heard before it), then the new notes and question. The window of earlier
+turns moves in steps, not one turn at a time, and after each reply the start of the next prompt is evaluated in the
+background (`prefill`): a question then costs only its own tokens.
 """
 
 from __future__ import annotations
@@ -11,10 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from listenloop.decision.base import Emotion, Task
 from listenloop.respond.base import ResponseContext, ResponseRequest
-from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, Role
+from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, LlmError, Role
 
 SYSTEM_PROMPT = (
     "You are listenloop, a voice assistant that hears a live audio stream through a microphone. "
@@ -24,9 +31,10 @@ SYSTEM_PROMPT = (
 # The emotion tag comes from the decision (a cough is "concerned", an alarm "urgent"). Asking the 0.5B model to begin
 # with a tag made it answer with the tag alone, so none is asked for; a leading tag a larger model writes is still
 # taken off and used (strip_emotion_tag).
-PROMPT_TRANSCRIPTS = 3  # recent final transcripts in the prompt (prefill time is most of the first token)
-PROMPT_SOUNDS = 4  # recent sound onsets in the prompt
-PROMPT_TURNS = 3  # earlier question/answer pairs in the prompt (rolling window: bounded prompt, flat latency)
+PROMPT_TRANSCRIPTS = 3  # final transcripts heard since the previous turn, at most, in a turn's notes
+PROMPT_SOUNDS = 4  # sound onsets since the previous turn, at most, in a turn's notes
+PROMPT_TURNS_MIN = 1  # earlier question/answer turns kept when the window moves on
+PROMPT_TURNS_STEP = 3  # the window moves every this many turns: 1 to 3 earlier turns, a prompt prefix that holds
 ANSWER_TOKENS = 80  # ~ two spoken sentences
 TAG_MAX_CHARS = 16  # a reply's leading "[emotion]" tag is at most this long
 TAG = re.compile(r"^\s*\[\s*([a-zA-Z]+)\s*\]\s*")
@@ -39,6 +47,9 @@ class Turn:
     question: str
     answer: str
     interrupted: bool = False
+    prompt: str = ""  # the user message the model was given (notes and question), repeated as is in later prompts
+    t: float = 0.0  # s, stream time of the question's decision
+    number: int = 0  # turns before this one in the session (the window moves by it)
 
 
 class FixedTextResponder:
@@ -61,9 +72,18 @@ class AnswerResponder:
 
     task = Task.ANSWER
 
-    def __init__(self, llm: Callable[[], LlmBackend]) -> None:
+    def __init__(self, llm: Callable[[], LlmBackend],
+                 background: Callable[[Callable[[], Any]], None] | None = None) -> None:
         self._llm = llm
+        self._background = background  # runs a prefill off the response worker; None: no prefill
         self._fixed = FixedTextResponder(Task.ANSWER)
+
+    def prefill(self, session) -> None:
+        """Evaluate the start of the session's next prompt now (system prompt and earlier turns), in the background."""
+        if self._background is None:
+            return
+        messages = history_messages(session, next_turn_number(session))
+        self._background(lambda: _prefill(self._llm, messages))
 
     def run(self, request: ResponseRequest, ctx: ResponseContext) -> Iterator[str]:
         payload = request.decision.payload
@@ -73,14 +93,18 @@ class AnswerResponder:
         question = str(payload.get("question", "")).strip()
         ctx.extra["question"] = question
         canned = _direct_answer(payload)
+        messages = build_messages(question, payload, ctx.session, request.t)
+        backend = None
         if canned:
             pieces: Iterator[str] = iter([canned])
         else:
-            messages = build_messages(question, payload, ctx.session)
-            pieces = self._llm().stream(messages, Generation(max_tokens=ANSWER_TOKENS))
+            backend = self._llm()
+            pieces = backend.stream(messages, Generation(max_tokens=ANSWER_TOKENS))
         answer: list[str] = []
         try:
             for piece in strip_emotion_tag(pieces, ctx):
+                if not answer:
+                    _note_prompt(backend, ctx)
                 answer.append(piece)
                 yield piece
                 if ctx.cancelled.is_set():
@@ -89,7 +113,26 @@ class AnswerResponder:
             close = getattr(pieces, "close", None)
             if close is not None:
                 close()  # ends the generation and frees the model for the next response
-            remember(ctx.session, Turn(question, "".join(answer).strip(), ctx.cancelled.is_set()))
+            remember(ctx.session, Turn(question, "".join(answer).strip(), ctx.cancelled.is_set(),
+                                       messages[-1].content, request.t, next_turn_number(ctx.session)))
+            self.prefill(ctx.session)
+
+
+def _note_prompt(backend: LlmBackend | None, ctx: ResponseContext) -> None:
+    """How many prompt tokens the model evaluated and how many came from its cache, into the response's extra."""
+    stats = getattr(backend, "last_prompt", None)
+    if stats is not None:
+        ctx.extra["prompt_tokens"], ctx.extra["cached_tokens"] = stats.tokens, stats.cached
+
+
+def _prefill(llm: Callable[[], LlmBackend], messages: list[ChatMessage]) -> None:
+    """A prefill only saves time: a model that cannot be loaded is reported by the answer that needs it."""
+    try:
+        prefill = getattr(llm(), "prefill", None)
+    except LlmError:
+        return
+    if prefill is not None:
+        prefill(messages)
 
 
 def _direct_answer(payload: dict) -> str:
@@ -126,27 +169,48 @@ def strip_emotion_tag(pieces: Iterator[str], ctx: ResponseContext) -> Iterator[s
         yield head
 
 
-def build_messages(question: str, payload: dict, session) -> list[ChatMessage]:
-    """System prompt, earlier turns, then the notes about what was heard and the question."""
-    messages = [ChatMessage(Role.SYSTEM, SYSTEM_PROMPT)]
-    memory = getattr(session, "memory", None)
-    for turn in list(getattr(memory, "turns", ()))[-PROMPT_TURNS:]:
-        messages.append(ChatMessage(Role.USER, turn.question))
-        messages.append(ChatMessage(Role.ASSISTANT, turn.answer + (" (interrupted)" if turn.interrupted else "")))
-    notes = heard_notes(question, payload, memory)
+def build_messages(question: str, payload: dict, session, t: float = 0.0) -> list[ChatMessage]:
+    """System prompt, earlier turns as they were sent, then the notes heard since the last turn and the question."""
+    messages = history_messages(session, next_turn_number(session))
+    turns = list(getattr(getattr(session, "memory", None), "turns", ()))
+    since = turns[-1].t if turns else float("-inf")
+    notes = heard_notes(question, payload, getattr(session, "memory", None), since, t)
     content = (notes + "\n\n" if notes else "") + f"Question: {question}"
     messages.append(ChatMessage(Role.USER, content))
     return messages
 
 
-def heard_notes(question: str, payload: dict, memory) -> str:
+def history_messages(session, number: int) -> list[ChatMessage]:
+    """The prompt's fixed start for the turn with this number: the system prompt and the window's earlier turns.
+
+    The window holds the turns from `first` on, where `first` moves only every PROMPT_TURNS_STEP turns, so between
+    moves each prompt begins with the previous one (cached by llama.cpp) and the prompt stays bounded."""
+    first = max(0, number - PROMPT_TURNS_MIN - (number - PROMPT_TURNS_MIN) % PROMPT_TURNS_STEP)
+    messages = [ChatMessage(Role.SYSTEM, SYSTEM_PROMPT)]
+    for turn in getattr(getattr(session, "memory", None), "turns", ()):
+        if turn.number >= first:
+            messages.append(ChatMessage(Role.USER, turn.prompt or f"Question: {turn.question}"))
+            messages.append(ChatMessage(Role.ASSISTANT,
+                                        turn.answer + (" (interrupted)" if turn.interrupted else "")))
+    return messages
+
+
+def next_turn_number(session) -> int:
+    turns = getattr(getattr(session, "memory", None), "turns", ())
+    return turns[-1].number + 1 if turns else 0
+
+
+def heard_notes(question: str, payload: dict, memory, since: float = float("-inf"),
+                until: float = float("inf")) -> str:
+    """What was heard after `since` (the previous turn) and up to `until` (this question), as short notes."""
     lines = []
-    transcripts = [t for t in list(getattr(memory, "transcripts", ()))[-PROMPT_TRANSCRIPTS - 1:]
-                   if t.text.strip() and t.text.strip() != question]
+    transcripts = [t for t in list(getattr(memory, "transcripts", ()))
+                   if since < t.t1 <= until and t.text.strip() and t.text.strip() != question]
     if transcripts:
         lines.append("Recently said: " + " / ".join(f"({t.t0:.0f} s) {t.text.strip()}"
                                                   for t in transcripts[-PROMPT_TRANSCRIPTS:]))
-    sounds = [s for s in list(getattr(memory, "sounds", ())) if s.state == "start" and s.label != "Speech"]
+    sounds = [s for s in list(getattr(memory, "sounds", ()))
+              if s.state == "start" and s.label != "Speech" and since < s.t0 <= until]
     if sounds:
         lines.append("Sounds heard: " + ", ".join(f"{s.label} at {s.t0:.0f} s" for s in sounds[-PROMPT_SOUNDS:]))
     if "counted" in payload:

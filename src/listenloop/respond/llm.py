@@ -53,12 +53,26 @@ class Generation:
     stop: tuple[str, ...] = ()  # strings that end the reply
 
 
+@dataclass(frozen=True)
+class PromptStats:
+    """How much of a prompt the model evaluated. llama.cpp keeps the longest common token prefix with what it
+    evaluated before in its KV cache, so only the rest costs prefill time (most of the time to the first token)."""
+
+    tokens: int  # tokens in the prompt
+    cached: int  # of them, already in the KV cache and not evaluated again
+
+
 class LlmBackend(Protocol):
     """Streams the reply to `messages` piece by piece; the caller stops early by leaving the loop."""
 
     name: str
 
     def stream(self, messages: list[ChatMessage], options: Generation = Generation()) -> Iterator[str]: ...
+
+    def prefill(self, messages: list[ChatMessage]) -> PromptStats | None:
+        """Evaluate `messages` (complete turns, no reply started) ahead of time, so that a later prompt beginning
+        with them only evaluates what follows. None where the backend has nothing to do."""
+        ...
 
 
 def _quiet_llama(llama_class, **kwargs):
@@ -78,6 +92,23 @@ def _quiet_llama(llama_class, **kwargs):
     return llm
 
 
+def _chat_templates(llm):
+    """The GGUF's chat template twice (ending with the assistant's reply opened, and ending after the last turn),
+    and its end-of-turn text, a stop string. The same renderer llama-cpp-python's chat completion uses."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise LlmError("the GGUF model has no chat template (tokenizer.chat_template); use one that has, "
+                       "or serve it behind --llm-url")
+    eos_id, bos_id = llm.token_eos(), llm.token_bos()
+    eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+    bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+    reply = Jinja2ChatFormatter(template, eos, bos, add_generation_prompt=True, stop_token_ids=[eos_id])
+    turns = Jinja2ChatFormatter(template, eos, bos, add_generation_prompt=False, stop_token_ids=[eos_id])
+    return reply, turns, eos
+
+
 def _no_log(level, text, user_data) -> None:
     """llama.cpp log sink that drops everything (errors surface as exceptions)."""
 
@@ -91,7 +122,11 @@ except ImportError:  # the [llm] extra is not installed; LlamaCppBackend says so
 
 
 class LlamaCppBackend:
-    """A GGUF model in-process. Thread-safe: generations are serialized by a lock held while a stream is open."""
+    """A GGUF model in-process. Thread-safe: generations are serialized by a lock held while a stream is open.
+
+    Prompts are rendered with the GGUF's own chat template and tokenized here (as llama-cpp-python's chat completion
+    does), so that `prefill` and `stream` see the same tokens and a prefill is reused by the prompts that extend it.
+    `last_prompt` tells how much of the latest prompt came from the KV cache."""
 
     def __init__(self, path: Path, threads: int = LLM_THREADS, context: int = LLM_CONTEXT_TOKENS) -> None:
         try:
@@ -107,21 +142,48 @@ class LlamaCppBackend:
         self._lock = threading.Lock()
         self._llm = _quiet_llama(Llama, model_path=str(path), n_ctx=context, n_threads=threads,
                                  n_threads_batch=threads)
+        self._reply_template, self._turns_template, self._end = _chat_templates(self._llm)
+        self.last_prompt: PromptStats | None = None  # set when a stream starts (read it while iterating)
         self._llm.create_completion("Hello", max_tokens=1)  # the first call allocates; pay that at load time
 
     def stream(self, messages: list[ChatMessage], options: Generation = Generation()) -> Iterator[str]:
+        tokens = self._tokens(messages, self._reply_template)
         with self._lock:
-            chunks = self._llm.create_chat_completion(
-                messages=[m.to_wire() for m in messages],
+            self.last_prompt = PromptStats(len(tokens), self._cached(tokens))
+            chunks = self._llm.create_completion(
+                tokens,
                 max_tokens=options.max_tokens,
                 temperature=options.temperature,
-                stop=list(options.stop) or None,
+                repeat_penalty=1.0,  # what create_chat_completion used; greedy decoding is then plain argmax
+                stop=[self._end, *options.stop],
                 stream=True,
             )
             for chunk in chunks:
-                piece = chunk["choices"][0]["delta"].get("content")
+                piece = chunk["choices"][0]["text"]
                 if piece:
                     yield piece
+
+    def prefill(self, messages: list[ChatMessage]) -> PromptStats:
+        tokens = self._tokens(messages, self._turns_template)
+        with self._lock:
+            cached = self._cached(tokens)
+            if cached < len(tokens):
+                self._llm.n_tokens = cached  # eval() drops the cache from here on, then appends the rest
+                self._llm.eval(tokens[cached:])
+            return PromptStats(len(tokens), cached)
+
+    def _tokens(self, messages: list[ChatMessage], template) -> list[int]:
+        rendered = template(messages=[m.to_wire() for m in messages])
+        return self._llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+
+    def _cached(self, tokens: list[int]) -> int:
+        """Length of the common prefix of `tokens` and what the KV cache holds (the model's evaluated tokens)."""
+        n = 0
+        for held, wanted in zip(self._llm._input_ids.tolist(), tokens, strict=False):
+            if held != wanted:
+                break
+            n += 1
+        return n
 
 
 class OpenAIBackend:
@@ -159,6 +221,10 @@ class OpenAIBackend:
             raise LlmError(f"cannot reach the language model at {self.url}: {e}") from e
         with response:
             yield from _sse_pieces(response)
+
+    def prefill(self, messages: list[ChatMessage]) -> None:
+        """Nothing to do: a server keeps its own prompt cache (llama.cpp server: cache_prompt)."""
+        return None
 
 
 def _sse_pieces(lines) -> Iterator[str]:

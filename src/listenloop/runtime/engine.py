@@ -76,7 +76,8 @@ class Engine:
         from listenloop.respond.answer import AnswerResponder, FixedTextResponder
         from listenloop.respond.translate import TranslateResponder
 
-        return {Task.ANSWER: AnswerResponder(self.llm), Task.ACKNOWLEDGE: FixedTextResponder(Task.ACKNOWLEDGE),
+        return {Task.ANSWER: AnswerResponder(self.llm, self._in_background),
+                Task.ACKNOWLEDGE: FixedTextResponder(Task.ACKNOWLEDGE),
                 Task.TRANSLATE: TranslateResponder(self.perception.recognizer, self.llm)}
 
     def llm(self):
@@ -115,13 +116,23 @@ class Engine:
             session.speaker = Speaker(session._emit, extra.get("speak_to"), play=bool(extra.get("speak")),
                                       gate=extra.get("gate", True))
         if session.options.mode is not Mode.TRANSCRIBE or session.options.instruction:
-            warmer = threading.Thread(target=self._warm_llm, args=(session,), daemon=True)
-            warmer.start()
-            self._warmers = [w for w in self._warmers if w.is_alive()] + [warmer]
+            self._in_background(lambda: self._warm_llm(session))
+
+    def _in_background(self, work) -> None:
+        """Model work off the listening loop and the response worker (loading, prefill), joined by close()."""
+        warmer = threading.Thread(target=work, name="listenloop-llm-warm", daemon=True)
+        warmer.start()
+        self._warmers = [w for w in self._warmers if w.is_alive()] + [warmer]
 
     def _warm_llm(self, session: Session) -> None:
+        """Load the model, then evaluate the fixed start of the session's first answer prompt (the system prompt),
+        so the first question pays only for its own tokens."""
         try:
             self.llm()
+            answers = self.responders.get(Task.ANSWER)
+            task = getattr(session.decision_state, "task", None)
+            if answers is not None and getattr(task, "mode", None) is Mode.ASSISTANT:
+                answers.prefill(session)
         except Exception as e:  # noqa: BLE001 - reported to the session; it keeps listening without answers
             from listenloop.runtime.events import ErrorEvent
 

@@ -1,0 +1,85 @@
+"""Answer prompts grow only at their end, so llama.cpp's KV cache serves all but the new question's tokens."""
+
+from __future__ import annotations
+
+import pytest
+
+from listenloop.decision.base import Decision, Task
+from listenloop.perception.observation import FinalText
+from listenloop.respond.answer import SYSTEM_PROMPT, AnswerResponder, Turn, build_messages, history_messages
+from listenloop.respond.base import ResponseContext, ResponseRequest
+from listenloop.respond.llm import ChatMessage, Generation, Role, load_backend
+from listenloop.runtime.session import Memory
+
+QUESTIONS = ("What is the tallest mountain in the world?", "How many days are there in a week?",
+             "What is the capital of Italy?")
+
+
+class Listener:
+    """What a responder reads of a session: its bounded memory (the real runtime.session.Memory)."""
+
+    def __init__(self) -> None:
+        self.memory = Memory()
+
+
+def heard(listener: Listener, text: str, t0: float, t1: float) -> None:
+    listener.memory.transcripts.append(FinalText(len(listener.memory.transcripts), t0, t1, text, "en"))
+
+
+def test_each_prompt_begins_with_the_previous_one_until_the_window_moves_in_steps():
+    listener, previous, moved = Listener(), None, []
+    for n in range(10):
+        heard(listener, f"Something said before question {n}.", 10.0 * n, 10.0 * n + 2)
+        messages = build_messages(f"Question number {n}?", {}, listener, 10.0 * n + 5)
+        assert messages[0] == ChatMessage(Role.SYSTEM, SYSTEM_PROMPT)
+        assert len(messages) <= 1 + 2 * 3 + 1  # bounded: at most three earlier turns
+        assert f"before question {n}." in messages[-1].content  # what was heard since the last turn
+        assert n == 0 or f"before question {n - 1}." not in messages[-1].content  # ... and only that
+        if previous is not None and messages[: len(previous)] != previous:
+            moved.append(n)
+        answer = f"Answer number {n}."
+        listener.memory.turns.append(Turn(f"Question number {n}?", answer, False, messages[-1].content,
+                                          10.0 * n + 5, n))
+        previous = messages + [ChatMessage(Role.ASSISTANT, answer)]
+        assert history_messages(listener, n + 1) in (previous, previous[:1] + previous[-2:])  # prefilled next
+    assert moved == [4, 7]  # the window of earlier turns moves every third turn, not at every turn
+
+
+@pytest.fixture(scope="module")
+def llm():
+    return load_backend("qwen2.5-0.5b")
+
+
+def test_prefilled_turns_are_reused_token_for_token_by_the_prompt_that_extends_them(llm):
+    history = [ChatMessage(Role.SYSTEM, SYSTEM_PROMPT), ChatMessage(Role.USER, "Question: " + QUESTIONS[0]),
+               ChatMessage(Role.ASSISTANT, "The tallest mountain in the world is Mount Everest.")]
+    prompt = history + [ChatMessage(Role.USER, "Question: " + QUESTIONS[1])]
+    other = [ChatMessage(Role.SYSTEM, "You are a translator.")]
+    llm.prefill(other)  # something else in the cache
+    cold = "".join(llm.stream(prompt, Generation(max_tokens=24)))
+    assert llm.last_prompt.cached < 10
+    llm.prefill(other)
+    prefilled = llm.prefill(history)
+    warm = "".join(llm.stream(prompt, Generation(max_tokens=24)))
+    assert llm.last_prompt.cached == prefilled.tokens  # the chat template renders the turns byte-identically
+    assert llm.last_prompt.tokens - llm.last_prompt.cached < 25  # only the new question is evaluated
+    assert warm == cold and ("7" in warm or "seven" in warm.lower())  # the cache changes nothing in the answer
+
+
+def ask(responder: AnswerResponder, listener: Listener, question: str, t: float) -> tuple[str, dict]:
+    request = ResponseRequest("r", Decision.respond(Task.ANSWER, question=question), 0, t, 0.0)
+    ctx = ResponseContext(session=listener)
+    return "".join(responder.run(request, ctx)), ctx.extra
+
+
+def test_follow_up_questions_evaluate_only_their_own_tokens_and_answers_stay_right(llm):
+    responder = AnswerResponder(lambda: llm, background=lambda work: work())  # prefill inline, after each reply
+    listener = Listener()
+    heard(listener, "I went to the market yesterday and bought apples.", 1.0, 4.0)
+    expected = ("everest", "7", "rome")
+    for k, (question, word) in enumerate(zip(QUESTIONS, expected, strict=True)):
+        answer, extra = ask(responder, listener, question, 10.0 * (k + 1))
+        assert word in answer.lower().replace("seven", "7")
+        if k:  # the first prompt carries the notes; later ones only what is new, after the cached turns
+            assert extra["prompt_tokens"] - extra["cached_tokens"] < 25, extra
+    assert [t.question for t in listener.memory.turns] == list(QUESTIONS)
