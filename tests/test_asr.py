@@ -156,3 +156,50 @@ def test_two_streams_on_one_recognizer_do_not_interfere(vad, rec, jfk, jfk_strea
 def test_a_bad_task_is_a_clear_error(rec):
     with pytest.raises(ValueError, match="task must be"):
         rec.transcribe_segment(np.zeros(16000, np.float32), task="summarize")
+
+
+def stream_live(vad: SileroVad, rec: Recognizer, audio: np.ndarray) -> tuple[Streamed, list[tuple[int, int]]]:
+    """Stream as a live source does, in 0.1 s blocks, with `Perception.listen` between chunks. Also returns, for
+    every segment closed ahead of its chunk, (stream sample where it closed, end sample of the chunk reporting it)."""
+    from listenloop.perception.pipeline import Perception
+
+    perception, chunker, out, early = Perception(vad, rec), Chunker(), Streamed([], []), []
+    state = perception.init_state()
+    stream_ = np.concatenate([silence(0.5), audio, silence(1.5)])
+    closed_at: dict[int, int] = {}
+    for i in range(0, len(stream_), 1600):
+        heard = chunker.pending_samples
+        for chunk in chunker.push(stream_[i : i + 1600]):
+            result = perception.step(chunk, state).asr
+            _collect(out, result)
+            if result.ended is not None and result.ended.segment in closed_at:
+                early.append((closed_at[result.ended.segment], (chunk.index + 1) * chunk.samples.size))
+            heard = 0
+        ended = perception.listen(chunker.pending[heard:], state)
+        if ended is not None:
+            closed_at[ended.segment] = i + 1600
+    for chunk in chunker.flush():
+        _collect(out, perception.step(chunk, state).asr)
+    _collect(out, rec.flush(state.asr))
+    return out, early
+
+
+def test_a_live_source_closes_segments_before_the_chunk_boundary(vad, rec, speech_question):
+    """Blocks smaller than a chunk let a segment close (and its final decode start) as soon as the silence is long
+    enough; the chunk then reports that same segment once, and the words are those of chunk-by-chunk streaming."""
+    two = np.concatenate([speech_question, silence(1.3), speech_question])
+    live, early = stream_live(vad, rec, two)
+    chunked = stream(vad, rec, two)
+    assert early, "no segment closed ahead of its chunk"
+    assert all(closed < reported for closed, reported in early)
+    assert [e.segment for e in live.ends] == list(range(len(live.ends)))  # each segment reported exactly once
+    assert normalize(live.text) == normalize(chunked.text) and live.text
+
+
+def test_previous_text_conditions_a_final_without_being_repeated(rec, speech_question):
+    """Whisper's <|startofprev|> context: the previous segment's words steer the decode but are not in its text."""
+    audio = np.concatenate([silence(0.3), speech_question, silence(0.3)])
+    alone = rec.transcribe_segment(audio)
+    after = rec.transcribe_segment(audio, previous="I have a question about the city library.")
+    assert "city library" not in after.text.lower()
+    assert normalize(after.text) == normalize(alone.text), (alone.text, after.text)

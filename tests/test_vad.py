@@ -73,3 +73,25 @@ def test_reset_forgets_the_stream(vad, speech_question):
     state.reset()
     again = vad.probs(speech_question, state)
     assert np.array_equal(again, vad.offline_probs(speech_question))
+
+
+def test_hearing_part_of_a_chunk_ahead_changes_nothing_the_chunk_reports(vad, speech_question):
+    """`peek` on a live source's 0.1 s blocks, then `step` on the completed chunk: the same windows, probabilities
+    and speech runs as `step` on whole chunks."""
+    audio = np.concatenate([silence(0.3), speech_question, silence(1.0)])
+    whole, ahead = vad.init_state(), vad.init_state()
+    reported, peeked = [], []
+    for chunk in Chunker().push(audio):
+        expected = vad.step(chunk, whole)
+        for i in range(0, 4800, 1600):  # three 0.1 s blocks heard before the chunk is complete
+            probs, first = vad.peek(chunk.samples[i : i + 1600], ahead)
+            peeked.append((first, probs))
+        got = vad.step(chunk, ahead)
+        reported.append((expected, got))
+    for expected, got in reported:
+        assert got.first_window == expected.first_window
+        assert np.array_equal(got.probs, expected.probs)
+        assert (got.started_at, got.ended_at, got.speech) == (expected.started_at, expected.ended_at, expected.speech)
+    assert any(r[1].started_at is not None for r in reported) and any(r[1].ended_at is not None for r in reported)
+    windows = [first + k for first, probs in peeked for k in range(len(probs))]
+    assert windows == sorted(set(windows)), "peeked windows are numbered in stream order, each once"

@@ -39,6 +39,13 @@ class Chunker:
         return len(self._pending)
 
     @property
+    def pending(self) -> np.ndarray:
+        """The samples of the next, incomplete chunk (read-only view)."""
+        view = self._pending.view()
+        view.flags.writeable = False
+        return view
+
+    @property
     def chunks_emitted(self) -> int:
         return self._next_index
 

@@ -10,12 +10,13 @@ from typing import BinaryIO
 
 import numpy as np
 
-from listenloop.audio.constants import PCM16_BYTES_PER_SAMPLE, SAMPLE_RATE, SAMPLES_PER_CHUNK
+from listenloop.audio.constants import PCM16_BYTES_PER_SAMPLE, SAMPLE_RATE
 from listenloop.audio.decode import AudioError, StreamResampler, iter_audio, pcm16_to_float
 
 FILE_BLOCK_SECONDS = 2.0  # s per block read from a file (bounded memory, prompt progress)
 STDIN_READ_BYTES = 8192  # bytes per read from a pipe
 MIC_BLOCK_SECONDS = 0.1  # s per microphone callback block
+LIVE_BLOCK_SECONDS = MIC_BLOCK_SECONDS  # s per block when a file is paced as a live source
 
 
 def file_blocks(path: str | Path) -> Iterator[np.ndarray]:
@@ -41,12 +42,13 @@ def pcm_blocks(stream: BinaryIO, rate: int = SAMPLE_RATE, channels: int = 1) -> 
 
 
 def paced(blocks: Iterator[np.ndarray], speed: float = 1.0) -> Iterator[np.ndarray]:
-    """Release blocks no faster than real time (times `speed`), as a live source would."""
+    """Release blocks no faster than real time (times `speed`), in the small blocks a live source delivers."""
     start = time.perf_counter()
     sent = 0
+    size = int(LIVE_BLOCK_SECONDS * SAMPLE_RATE)
     for block in blocks:
-        for i in range(0, len(block), SAMPLES_PER_CHUNK):
-            piece = block[i : i + SAMPLES_PER_CHUNK]
+        for i in range(0, len(block), size):
+            piece = block[i : i + size]
             sent += len(piece)
             due = start + sent / SAMPLE_RATE / speed
             delay = due - time.perf_counter()

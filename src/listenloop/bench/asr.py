@@ -1,8 +1,8 @@
 """Streaming recognition: WER against offline, per-chunk cost, real-time factor, final-text latency, silence on sounds.
 
-Each utterance is streamed on its own (0.5 s of silence before, 1.5 s after) through SileroVad + Recognizer, chunk by
-chunk and paced in real time unless --fast; the final texts of its segments are joined and scored. The offline
-reference is the same Whisper base model on the whole recording in its own padded 30 s window.
+Each utterance is streamed on its own (0.5 s of silence before, 1.5 s after) through SileroVad + Recognizer, in a
+live source's 0.1 s blocks paced in real time unless --fast; the final texts of its segments are joined and scored.
+The offline reference is the same Whisper base model on the whole recording in its own padded 30 s window.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from listenloop.audio.chunker import Chunker
-from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE
+from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.audio.decode import load_audio
+from listenloop.audio.sources import LIVE_BLOCK_SECONDS
 from listenloop.bench.corpus import Utterance, asterisk_prompts, default_shared_dir, shared_speech, speech_bounds
 from listenloop.bench.wer import edit_distance, normalize
 from listenloop.perception.asr import TAIL_S, Recognizer
 from listenloop.perception.observation import SegmentEnd
+from listenloop.perception.pipeline import Perception
 from listenloop.perception.vad import SileroVad
 
 LEAD_S = 0.5  # s of silence streamed before each utterance
@@ -42,8 +44,7 @@ class StreamRun:
 
     text: str  # final texts of its segments, joined
     chunk_ms: list[float]  # wall time of vad.step + recognizer.step per chunk
-    latency_chunk_ms: list[float]  # final ready - arrival of the chunk in which speech ended, per segment
-    latency_end_ms: list[float]  # final ready - true end of speech, per segment
+    latency_end_ms: list[float]  # final ready - true end of speech, per segment (paced runs only)
 
 
 @dataclass
@@ -64,7 +65,6 @@ class AsrReport:
     chunk_ms_p95: float
     chunk_ms_max: float
     rtf_cpu: float  # process CPU seconds / audio seconds while streaming (all threads, finals included)
-    latency_chunk_ms_p50: float  # final ready after the chunk in which speech ended arrived
     latency_end_ms_p50: float  # final ready after the true end of speech (energy end of the recording)
     latency_end_ms_p95: float
     sound_words: dict[str, int] = field(default_factory=dict)  # transcript words on non-speech clips (want 0)
@@ -74,36 +74,45 @@ class AsrReport:
 
 
 def stream_utterance(vad: SileroVad, rec: Recognizer, audio: np.ndarray, realtime: bool) -> StreamRun:
-    """Stream one recording (padded with silence) through VAD and recognizer; wait for its finals."""
+    """Stream one recording (padded with silence) through VAD and recognizer in a live source's 0.1 s blocks
+    (each handed over once its last sample exists, unless not `realtime`); wait for its finals."""
     lead, trail = np.zeros(int(LEAD_S * SAMPLE_RATE), np.float32), np.zeros(int(TRAIL_S * SAMPLE_RATE), np.float32)
+    stream = np.concatenate([lead, audio, trail])
     true_end = LEAD_S + speech_bounds(audio)[1]  # s, stream time where the recording's speech ends
-    vs, st, chunker = vad.init_state(), rec.init_state(), Chunker()
-    arrivals: list[float] = []  # wall time each chunk was handed to the perceivers
+    perception, chunker = Perception(vad, rec), Chunker()
+    state = perception.init_state()
     ended: list[tuple[SegmentEnd, float, list[float]]] = []  # segment, wall time emitted, [wall time final done]
+    seen: set[int] = set()
     chunk_ms: list[float] = []
+    block = int(LIVE_BLOCK_SECONDS * SAMPLE_RATE)
     wall0 = time.perf_counter()
-    for chunk in chunker.push(np.concatenate([lead, audio, trail])) + chunker.flush():
+
+    def note(seg: SegmentEnd | None) -> None:
+        if seg is not None and seg.segment not in seen:
+            seen.add(seg.segment)
+            ended.append(_watch(seg))
+
+    for i in range(0, len(stream), block):
         if realtime:
-            time.sleep(max(0.0, wall0 + chunk.t1 - time.perf_counter()))
-        arrivals.append(time.perf_counter())
-        result = rec.step(chunk, vad.step(chunk, vs), None, st)
-        chunk_ms.append((time.perf_counter() - arrivals[-1]) * 1000)
-        if result.ended is not None:
-            ended.append(_watch(result.ended))
-    tail = rec.flush(st)
-    if tail.ended is not None:
-        ended.append(_watch(tail.ended))
-    texts, lat_chunk, lat_end = [], [], []
+            time.sleep(max(0.0, wall0 + (i + block) / SAMPLE_RATE - time.perf_counter()))
+        heard = chunker.pending_samples
+        for chunk in chunker.push(stream[i : i + block]):
+            started = time.perf_counter()
+            note(perception.step(chunk, state).asr.ended)
+            chunk_ms.append((time.perf_counter() - started) * 1000)
+            heard = 0
+        note(perception.listen(chunker.pending[heard:], state))
+    for chunk in chunker.flush():
+        note(perception.step(chunk, state).asr.ended)
+    note(rec.flush(state.asr).ended)
+    texts, lat_end = [], []
     for seg, emitted, done in ended:
         final = seg.final.result()
         if final.text:
             texts.append(final.text)
         speech_end = min(seg.t1 - TAIL_S, true_end)
-        end_chunk = min(int(speech_end / CHUNK_SECONDS), len(arrivals) - 1)
-        ready = max(emitted, done[0])
-        lat_chunk.append((ready - arrivals[end_chunk]) * 1000)
-        lat_end.append(lat_chunk[-1] + ((end_chunk + 1) * CHUNK_SECONDS - speech_end) * 1000)
-    return StreamRun(" ".join(texts), chunk_ms, lat_chunk, lat_end)
+        lat_end.append((max(emitted, done[0]) - wall0 - speech_end) * 1000)
+    return StreamRun(" ".join(texts), chunk_ms, lat_end if realtime else [])
 
 
 def _watch(seg: SegmentEnd) -> tuple[SegmentEnd, float, list[float]]:
@@ -116,7 +125,7 @@ def _watch(seg: SegmentEnd) -> tuple[SegmentEnd, float, list[float]]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompts", type=int, default=60, help="asterisk prompts to use (default 60)")
     parser.add_argument("--shared", type=Path, default=None, help="../shared/audio/dev (default: beside the repo)")
-    parser.add_argument("--fast", action="store_true", help="do not pace chunks in real time (latency pessimistic)")
+    parser.add_argument("--fast", action="store_true", help="do not pace in real time (no latency figures)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -150,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         print("bench asr: no speech found (../shared/audio/dev or Debian asterisk prompts)", file=sys.stderr)
         return 1
     vad, rec = SileroVad(), Recognizer()
-    reports, chunk_ms, lat_chunk, lat_end = [], [], [], []
+    reports, chunk_ms, lat_end = [], [], []
     audio_s = cpu_s = 0.0
     for name, utts in sets.items():
         streamed, offline = [], []
@@ -161,7 +170,6 @@ def run(args: argparse.Namespace) -> int:
             cpu_s += time.process_time() - cpu0
             audio_s += len(u.audio) / SAMPLE_RATE + LEAD_S + TRAIL_S
             chunk_ms += run_.chunk_ms
-            lat_chunk += run_.latency_chunk_ms
             lat_end += run_.latency_end_ms
             streamed.append(run_.text)
             offline.append(rec.offline_transcribe(u.audio, "base"))
@@ -174,7 +182,6 @@ def run(args: argparse.Namespace) -> int:
         chunk_ms_p95=_pct(chunk_ms, 95),
         chunk_ms_max=max(chunk_ms),
         rtf_cpu=cpu_s / audio_s,
-        latency_chunk_ms_p50=_pct(lat_chunk, 50),
         latency_end_ms_p50=_pct(lat_end, 50),
         latency_end_ms_p95=_pct(lat_end, 95),
         sound_words=sound_words,
@@ -222,7 +229,6 @@ def format_report(r: AsrReport) -> str:
     lines += [
         f"per-chunk ms (vad + asr): p50 {r.chunk_ms_p50:.0f}  p95 {r.chunk_ms_p95:.0f}  max {r.chunk_ms_max:.0f}",
         f"real-time factor (CPU s / audio s): {r.rtf_cpu:.3f}",
-        f"final ready after the chunk where speech ended: p50 {r.latency_chunk_ms_p50:.0f} ms",
         f"final ready after the true end of speech: p50 {r.latency_end_ms_p50:.0f} ms"
         f"  p95 {r.latency_end_ms_p95:.0f} ms",
         f"transcript words on non-speech clips: {sum(r.sound_words.values())} "

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE
+from listenloop.audio.sources import LIVE_BLOCK_SECONDS
 from listenloop.bench.corpus import Utterance, asterisk_prompts, default_shared_dir, shared_speech, speech_bounds
 from listenloop.data.synth import silence
 
@@ -94,20 +95,21 @@ def run(args: argparse.Namespace) -> int:
 
     session = engine.session(SessionOptions(mode=Mode.TRANSCRIBE, sounds=not args.no_sounds), on_event=on_event)
     step = int(CHUNK_SECONDS * SAMPLE_RATE)
+    block = int(LIVE_BLOCK_SECONDS * SAMPLE_RATE)  # a live source's block: 4 per chunk
     start = time.perf_counter()
     busy = 0.0  # s spent inside feed(): processing time, whatever the pacing
-    per_chunk = np.zeros(len(audio) // step + 1, dtype=np.float32)  # ms of each feed() call
+    per_chunk = np.zeros(len(audio) // step + 1, dtype=np.float32)  # ms inside feed() for each chunk's audio
     window = min(DRIFT_WINDOW_S, len(audio) / SAMPLE_RATE / 5)
     rss_first = 0.0
-    for i in range(0, len(audio), step):
-        if not args.fast:  # a live source hands over a chunk once its last sample exists
-            delay = start + (i + step) / SAMPLE_RATE - time.perf_counter()
+    for i in range(0, len(audio), block):
+        if not args.fast:  # a live source hands over a block once its last sample exists
+            delay = start + (i + block) / SAMPLE_RATE - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
         t = time.perf_counter()
-        session.feed(audio[i : i + step])
+        session.feed(audio[i : i + block])
         busy += time.perf_counter() - t
-        per_chunk[i // step] = (time.perf_counter() - t) * 1000
+        per_chunk[i // step] += (time.perf_counter() - t) * 1000
         if args.memory_trace and i % (step * CHUNKS_PER_MINUTE) == 0:
             print(f"memory: {i / SAMPLE_RATE / 60:5.1f} min {_rss_mb():7.1f} MB", file=sys.stderr)
         if not rss_first and i / SAMPLE_RATE >= window:

@@ -5,6 +5,11 @@ A segment opens at a voice-activity onset (with a little pre-roll), grows chunk 
 short silence or at a bounded length. Its final text is computed by Whisper base in a small executor shared by all
 streams; the decode starts speculatively as soon as the silence begins, so it is usually ready when the segment closes.
 All per-stream state lives in `AsrState`; one `Recognizer` serves many sessions.
+
+A live source delivers audio in blocks smaller than a chunk (a microphone every 0.1 s). `listen` takes those blocks
+between chunks: it watches the open segment's silence, starts the speculative decode and closes the segment as soon
+as the silence is long enough, instead of at the next chunk boundary (up to 0.4 s later). Partials, splits and
+openings stay on the chunk loop; the chunk that contains an early close reports it as its `ended` segment.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from listenloop.perception.whisper import WHISPER_WINDOW_SAMPLES, Hypothesis, Wh
 
 PREROLL_S = 0.5  # s of audio kept before the VAD onset, so the first word is not clipped (0.3 s lost jfk's "ask")
 CLOSE_SILENCE_S = 0.25  # s of silence after the last voiced window that closes a segment (final latency vs splits)
-SPECULATE_SILENCE_S = 0.2  # s of silence after which the final decode starts speculatively
+SPECULATE_SILENCE_S = 0.1  # s of silence after which the final decode starts speculatively (on the tail heard so far)
 TAIL_S = 0.2  # s after the last voiced window kept in the segment (<= SPECULATE_SILENCE_S); 0.1 s lost
 # final consonants ("locked" -> "log")
 PARTIAL_PAD_S = 1.0  # s of zeros appended before a partial decode: Whisper loops on audio that stops abruptly
@@ -41,6 +46,8 @@ MIN_CONFIDENT_WINDOWS = 3  # had >= 3 windows above 0.74; a cough that base hear
 SOUND_SPEECH_MIN = 0.2  # the tagger's AudioSet "Speech" score a segment must reach once (when the tagger is on)
 LANGUAGES = ("en", "zh")  # languages the finals may be in: the engine's pair; short telephone-band English
 # was identified as Burmese (p=0.40) with all 99 open. None opens them all.
+CONTEXT_GAP_S = 3.0  # s; a final is conditioned on the previous segment's text when that ended at most this long
+# before it began (one speaker's sentence split at a pause: LibriSpeech "easy | till I have" came out "to live")
 FINAL_WORKERS = 1  # base decodes at a time, for all sessions (each already uses 2 threads)
 
 _SR = SAMPLE_RATE
@@ -67,7 +74,10 @@ class AsrState:
     speech_score: float = 0.0  # max tagger speech score seen in the open segment
     tagger_seen: bool = False  # the tagger scored at least one patch in the open segment
     speculative: Future[FinalText] | None = None  # a final decode started during the current silence
-    speculative_end: int = 0  # the segment end (sample) that decode used
+    speculative_end: int = 0  # the segment end (sample) that decode is for
+    heard: int = 0  # stream samples appended so far (by `step` or ahead of the chunk by `listen`)
+    early_end: SegmentEnd | None = None  # a segment `listen` closed, reported by the next `step`
+    last_final: Future[FinalText] | None = None  # the previous segment's final (context for the next one)
 
     def reset(self) -> None:
         if self.speculative is not None:
@@ -110,19 +120,44 @@ class Recognizer:
     def step(self, chunk: Chunk, vad: VadResult, sounds: SoundResult | None, state: AsrState) -> AsrResult:
         """One chunk: track the segment, close it (final decode in the executor) or refresh the partial."""
         now = (chunk.index + 1) * SAMPLES_PER_CHUNK
-        self._append(state, chunk.samples, now)
+        self._hear(state, chunk.samples[max(0, state.heard - chunk.index * SAMPLES_PER_CHUNK) :], now)
+        probs = vad.probs[max(0, state.windows - vad.first_window) :]  # windows `listen` has not tracked
         first_window = state.windows
-        state.windows += len(vad.probs)
+        state.windows += len(probs)
+        early, state.early_end = state.early_end, None
         if not state.open and vad.started_at is not None:
             onset = int(vad.started_at * _SR) - int(PREROLL_S * _SR)
             self._open(state, max(state.audio_start, state.last_end, onset), first_window)
         if not state.open:
-            return AsrResult(suppressed="no voice activity")
-        self._track(state, vad.probs, first_window, sounds)
+            return AsrResult(ended=early, suppressed="no voice activity")
+        self._track(state, probs, first_window, sounds)
+        result = self._advance(state, now, may_close=early is None)  # one segment end per chunk; a second waits
+        return replace(result, ended=early) if early is not None else result
+
+    def listen(self, samples: np.ndarray, probs: np.ndarray, first_window: int, state: AsrState) -> SegmentEnd | None:
+        """Audio of the next chunk heard ahead of it, with its VAD windows: close the open segment as soon as its
+        silence is long enough (returned, and reported again by the next `step`); start the speculative decode."""
+        now = state.heard + len(samples)
+        self._hear(state, samples, now)
+        if not state.open or state.early_end is not None:
+            return None  # windows are left for `step`, which opens segments
+        probs = probs[max(0, state.windows - first_window) :]
+        first = state.windows
+        state.windows += len(probs)
+        self._track(state, probs, first, None)
         if now - state.voiced_end >= self.close_silence:
+            state.early_end = self._close(state, state.voiced_end + int(TAIL_S * _SR))
+            return state.early_end
+        if now - state.voiced_end >= SPECULATE_SILENCE_S * _SR:
+            self._speculate(state)
+        return None
+
+    def _advance(self, state: AsrState, now: int, may_close: bool) -> AsrResult:
+        """The open segment after a chunk: close it, split it, speculate on its pause, or refresh its partial."""
+        if may_close and now - state.voiced_end >= self.close_silence:
             reason = self._gate(state)  # traced; the segment still closes, with empty final text
             return AsrResult(ended=self._close(state, state.voiced_end + int(TAIL_S * _SR)), suppressed=reason)
-        if now - state.seg_start >= MAX_SEGMENT_S * _SR:
+        if may_close and now - state.seg_start >= MAX_SEGMENT_S * _SR:
             return AsrResult(ended=self._split(state, now))
         if now - state.voiced_end >= SPECULATE_SILENCE_S * _SR:
             self._speculate(state)
@@ -136,9 +171,12 @@ class Recognizer:
         end = min(state.voiced_end + int(TAIL_S * _SR), state.audio_start + len(state.audio))
         return AsrResult(ended=self._close(state, end))
 
-    def _append(self, state: AsrState, samples: np.ndarray, now: int) -> None:
-        """Keep the open segment's audio, or only the pre-roll plus one chunk when no segment is open."""
-        state.audio = np.concatenate([state.audio, np.asarray(samples, np.float32)])
+    def _hear(self, state: AsrState, samples: np.ndarray, now: int) -> None:
+        """Append samples ending at stream sample `now`; keep the open segment's audio, or only the pre-roll plus one
+        chunk when no segment is open."""
+        if len(samples):
+            state.audio = np.concatenate([state.audio, np.asarray(samples, np.float32)])
+        state.heard = now
         keep_from = state.seg_start if state.open else now - int(PREROLL_S * _SR) - SAMPLES_PER_CHUNK
         drop = max(0, keep_from - state.audio_start)
         if drop:
@@ -186,7 +224,7 @@ class Recognizer:
             state.speculative = None
             return
         audio = state.clip(state.seg_start, end)
-        state.speculative = self._submit(audio, state.segments, state.seg_start, end)
+        state.speculative = self._submit(audio, state.segments, state.seg_start, end, self._context(state))
         state.speculative_end = end
 
     def _close(self, state: AsrState, end: int) -> SegmentEnd:
@@ -201,7 +239,7 @@ class Recognizer:
         elif state.speculative is not None and state.speculative_end == end:
             final = state.speculative
         else:
-            final = self._submit(audio, state.segments, state.seg_start, end)
+            final = self._submit(audio, state.segments, state.seg_start, end, self._context(state))
         ended = SegmentEnd(
             segment=state.segments,
             t0=state.seconds(state.seg_start),
@@ -212,7 +250,14 @@ class Recognizer:
         )
         state.segments += 1
         state.open, state.speculative, state.last_end = False, None, end
+        state.last_final = final
         return ended
+
+    def _context(self, state: AsrState) -> Future[FinalText] | None:
+        """The previous segment's final, when it is close enough before the open segment to be its context."""
+        if state.last_final is None or state.seg_start - state.last_end > CONTEXT_GAP_S * _SR:
+            return None
+        return state.last_final
 
     def _split(self, state: AsrState, now: int) -> SegmentEnd:
         """Force-close a long segment at its quietest recent window; the rest starts the next segment."""
@@ -256,19 +301,29 @@ class Recognizer:
 
     # -- finals -----------------------------------------------------------------------------------------------------
 
-    def _submit(self, audio: np.ndarray, segment: int, start: int, end: int) -> Future[FinalText]:
-        return self._executor.submit(self._final, audio, segment, start / _SR, end / _SR)
+    def _submit(
+        self, audio: np.ndarray, segment: int, start: int, end: int, context: Future[FinalText] | None
+    ) -> Future[FinalText]:
+        return self._executor.submit(self._final, audio, segment, start / _SR, end / _SR, context)
 
-    def _final(self, audio: np.ndarray, segment: int, t0: float, t1: float) -> FinalText:
-        return replace(self.transcribe_segment(audio), segment=segment, t0=t0, t1=t1)
+    def _final(
+        self, audio: np.ndarray, segment: int, t0: float, t1: float, context: Future[FinalText] | None
+    ) -> FinalText:
+        # finals run in submission order, so the context's decode has finished unless it was cancelled or failed
+        previous = context.result().text if context is not None and context.done() and not context.cancelled() \
+            and context.exception() is None else ""
+        return replace(self.transcribe_segment(audio, previous=previous), segment=segment, t0=t0, t1=t1)
 
-    def transcribe_segment(self, audio: np.ndarray, task: str = "transcribe", language: str | None = None) -> FinalText:
-        """Whisper base on one closed segment (real length plus a short pad): text, language, gating figures."""
+    def transcribe_segment(
+        self, audio: np.ndarray, task: str = "transcribe", language: str | None = None, previous: str = ""
+    ) -> FinalText:
+        """Whisper base on one closed segment (real length plus a short pad): text, language, gating figures.
+        `previous` is the text just before it (Whisper's conditioning on earlier text)."""
         if task not in ("transcribe", "translate"):
             raise ValueError(f"task must be 'transcribe' or 'translate', got {task!r}")
         started = time.perf_counter()
         hyp: Hypothesis = self.base.transcribe(
-            _padded(audio, FINAL_PAD_S), task=task, language=language, languages=self.languages
+            _padded(audio, FINAL_PAD_S), task=task, language=language, languages=self.languages, previous=previous
         )
         return FinalText(
             segment=0,

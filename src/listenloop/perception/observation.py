@@ -18,6 +18,7 @@ class VadResult:
     ended_at: float | None = None  # stream time (s) where speech ended, if it ended in this chunk
     silence_s: float = 0.0  # seconds since voice activity last ended (0 while speaking)
     speech_s: float = 0.0  # length of the current (or just ended) run of speech, s
+    first_window: int = 0  # stream index of probs[0] (window k covers samples [512 k, 512 (k + 1)))
 
     @property
     def max_prob(self) -> float:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from listenloop.audio.chunker import Chunk
-from listenloop.perception.observation import AsrResult, Observation, SoundResult
+from listenloop.perception.observation import AsrResult, Observation, SegmentEnd, SoundResult
 
 
 @dataclass
@@ -46,6 +46,14 @@ class Perception:
         if self.recognizer is not None:
             obs.asr = self.recognizer.step(chunk, obs.vad, obs.sounds, state.asr)
         return obs
+
+    def listen(self, samples: np.ndarray, state: PerceptionState) -> SegmentEnd | None:
+        """Audio of the next chunk, heard before the chunk is complete: voice activity runs on it at once, so a
+        segment can close (and its final text start) mid-chunk. The chunk's `step` feeds only what is left."""
+        if self.recognizer is None or not len(samples):
+            return None
+        probs, first_window = self.vad.peek(samples, state.vad)
+        return self.recognizer.listen(samples, probs, first_window, state.asr)
 
     def flush(self, chunk: Chunk, state: PerceptionState) -> Observation:
         """End of stream: close whatever is open (the last segment), as an observation of the last chunk."""

@@ -38,6 +38,8 @@ class VadState:
     run_start: float = 0.0  # s, start of the current (or last) run of speech
     last_voiced_end: float = 0.0  # s, end of the last window at or above SPEECH_OFF_PROB while in speech
     has_spoken: bool = False  # a run of speech has been seen in this stream
+    ahead: list[np.ndarray] = field(default_factory=list)  # probabilities heard ahead of the next chunk (`peek`)
+    ahead_samples: int = 0  # samples of the next chunk already fed by `peek`
 
     def reset(self) -> None:
         self.h.fill(0.0)
@@ -49,6 +51,8 @@ class VadState:
         self.run_start = 0.0
         self.last_voiced_end = 0.0
         self.has_spoken = False
+        self.ahead = []
+        self.ahead_samples = 0
 
 
 class SileroVad:
@@ -92,11 +96,25 @@ class SileroVad:
         n = len(samples) // VAD_WINDOW_SAMPLES
         return self._run(samples[: n * VAD_WINDOW_SAMPLES].reshape(n, VAD_WINDOW_SAMPLES), VadState())
 
+    def peek(self, samples: np.ndarray, state: VadState) -> tuple[np.ndarray, int]:
+        """Part of the next chunk, heard before the chunk is complete (a live source's small blocks).
+
+        Returns the probabilities of the windows these samples complete and the stream index of the first one;
+        `step` on the completed chunk reports them again, with the hysteresis, and feeds only the rest."""
+        first = state.windows + sum(len(p) for p in state.ahead)
+        probs = self.probs(samples, state)
+        state.ahead.append(probs)
+        state.ahead_samples += len(np.asarray(samples).reshape(-1))
+        return probs, first
+
     def step(self, chunk: Chunk | np.ndarray, state: VadState) -> VadResult:
         """One chunk (or any block) in; speech probabilities of its windows and the hysteresis outcome out."""
-        samples = chunk.samples if isinstance(chunk, Chunk) else chunk
+        samples = np.asarray(chunk.samples if isinstance(chunk, Chunk) else chunk, np.float32).reshape(-1)
         first_window = state.windows
-        probs = self.probs(samples, state)
+        probs = self.probs(samples[state.ahead_samples :], state)
+        if state.ahead:
+            probs = np.concatenate([*state.ahead, probs])
+            state.ahead, state.ahead_samples = [], 0
         started_at = ended_at = None
         for k, p in enumerate(probs):
             t_start = (first_window + k) * VAD_WINDOW_SECONDS
@@ -124,6 +142,7 @@ class SileroVad:
             ended_at=ended_at,
             silence_s=silence_s,
             speech_s=speech_s,
+            first_window=first_window,
         )
 
 

@@ -20,6 +20,7 @@ MIN_DECODE_SAMPLES = SAMPLE_RATE // 10  # 0.1 s; shorter audio is not worth a de
 MAX_NEW_TOKENS = 160  # tokens; ~30 s of fast speech, bounds a runaway (looping) decode
 TOKENS_PER_SECOND = 6  # generous speech rate (~4 words/s); caps tokens by audio length, so a loop stays short
 MIN_TOKEN_BUDGET = 8  # tokens allowed however short the audio
+MAX_PREVIOUS_TOKENS = 64  # tokens of earlier text given as context (<|startofprev|>); Whisper itself allows 223
 COMPUTE_TYPE = "int8"  # same words as float32 on jfk/198-209 here, 2-4x faster encode on this CPU
 
 NO_SPEECH_MAX = 0.6  # Whisper's own rule: no_speech_prob above this ...
@@ -119,10 +120,13 @@ class Whisper:
         language: str | None = "en",
         prefix: tuple[int, ...] = (),
         beam_size: int = 1,
+        previous: tuple[int, ...] = (),
     ) -> Hypothesis:
-        """Generate text from an encoder output; `prefix` tokens are forced after the task tokens."""
+        """Generate text from an encoder output; `prefix` tokens are forced after the task tokens; `previous` tokens
+        (the text just before this audio) condition the decoder as Whisper's long-form transcription does."""
         tok = self.tokenizer(task, language)
-        prompt = [*tok.sot_sequence, tok.no_timestamps, *prefix]
+        context = [tok.sot_prev, *previous[-MAX_PREVIOUS_TOKENS:]] if previous else []
+        prompt = [*context, *tok.sot_sequence, tok.no_timestamps, *prefix]
         seconds = encoded.shape[1] * 2 * self.features.hop_length / SAMPLE_RATE  # encoder frames are 20 ms
         budget = min(MAX_NEW_TOKENS, MIN_TOKEN_BUDGET + int(TOKENS_PER_SECOND * seconds))
         result = self.model.generate(
@@ -166,11 +170,13 @@ class Whisper:
         language: str | None = None,
         pad_to: int = 0,
         languages: tuple[str, ...] | None = None,
+        previous: str = "",
     ) -> Hypothesis:
-        """Whole-utterance recognition: encode, identify the language (among `languages`) unless given, decode."""
+        """Whole-utterance recognition: encode, identify the language (among `languages`) unless given, decode
+        (conditioned on the `previous` text, if any)."""
         encoded = self.encode(audio, pad_to=pad_to)
         lang_prob = 1.0
         if language is None:
             language, lang_prob = self.detect_language(encoded, languages)
-        hyp = self.decode(encoded, task=task, language=language)
+        hyp = self.decode(encoded, task=task, language=language, previous=self.encode_prefix(previous))
         return replace(hyp, lang=language, lang_prob=lang_prob)

@@ -92,6 +92,8 @@ class Session:
         self._closed = False
         self._finals_pending = 0
         self._finals_done = threading.Condition()
+        self._heard_ahead = 0  # samples of the incomplete next chunk already given to perception.listen
+        self._watched_segment = -1  # last segment whose final text is awaited (an early close is seen twice)
         engine.on_session_start(self)
         self._report_tasks()
 
@@ -104,7 +106,9 @@ class Session:
             if self.speaker is not None and self.speaker.gating:
                 samples = np.zeros_like(np.asarray(samples, dtype=np.float32))  # never hear our own voice
             for chunk in self._chunker.push(samples):
+                self._heard_ahead = 0
                 self._process(chunk)
+            self._listen_ahead()
         return self.drain()
 
     def finish(self, timeout: float = FINISH_TIMEOUT_S) -> list[Event]:
@@ -163,6 +167,25 @@ class Session:
         self._last_chunk = chunk
         self._chunk_ms.add((time.perf_counter() - start) * 1000.0)
 
+    def _listen_ahead(self) -> None:
+        """Give perception the part of the next chunk that has arrived, so a segment may close before the chunk
+        boundary (live sources deliver small blocks; a file's large blocks rarely leave much)."""
+        pending = self._chunker.pending
+        if len(pending) > self._heard_ahead:
+            ended = self.engine.perception.listen(pending[self._heard_ahead :], self._perception)
+            self._heard_ahead = len(pending)
+            if ended is not None:
+                self._watch_final(ended)
+
+    def _watch_final(self, ended) -> None:
+        """Emit the segment's final transcript as soon as its decode is done (once per segment)."""
+        if ended.segment <= self._watched_segment:
+            return
+        self._watched_segment = ended.segment
+        with self._finals_done:
+            self._finals_pending += 1
+        ended.final.add_done_callback(self._final_ready)
+
     def _after_perception(self, obs: Observation) -> None:
         """Turn perception results into events, and keep the bounded memory up to date."""
         vad, sounds, asr = obs.vad, obs.sounds, obs.asr
@@ -188,9 +211,7 @@ class Session:
                     TranscriptEvent(round(p.t0, 3), round(p.t1, 3), p.text, False, None, p.stable, p.segment)
                 )
             if asr.ended is not None:
-                with self._finals_done:
-                    self._finals_pending += 1
-                asr.ended.final.add_done_callback(self._final_ready)
+                self._watch_final(asr.ended)
 
     def _final_ready(self, future) -> None:
         try:
