@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
+
 import pytest
 
 from listenloop.decision.base import Decision, Task
 from listenloop.perception.observation import FinalText
-from listenloop.respond.answer import SYSTEM_PROMPT, AnswerResponder, Turn, build_messages, history_messages
+from listenloop.respond.answer import (
+    HEARD_PREFILL_S,
+    SYSTEM_PROMPT,
+    AnswerResponder,
+    Turn,
+    build_messages,
+    history_messages,
+    next_prompt_start,
+)
 from listenloop.respond.base import ResponseContext, ResponseRequest
 from listenloop.respond.llm import ChatMessage, Generation, Role, load_backend
 from listenloop.runtime.session import Memory
@@ -72,14 +84,33 @@ def ask(responder: AnswerResponder, listener: Listener, question: str, t: float)
     return "".join(responder.run(request, ctx)), ctx.extra
 
 
+def test_notes_heard_before_a_question_are_prefilled_up_to_where_the_question_goes(llm):
+    listener = Listener()
+    heard(listener, "I went to the market yesterday and bought apples.", 1.0, 4.0)
+    llm.prefill(next_prompt_start(listener), open_last=True)
+    messages = build_messages(QUESTIONS[0], {}, listener, 10.0)
+    assert "bought apples" in messages[-1].content
+    answer = "".join(llm.stream(messages, Generation(max_tokens=24)))
+    assert llm.last_prompt.tokens - llm.last_prompt.cached < 25  # the question and the reply's opening only
+    assert "everest" in answer.lower()
+
+
 def test_follow_up_questions_evaluate_only_their_own_tokens_and_answers_stay_right(llm):
     responder = AnswerResponder(lambda: llm, background=lambda work: work())  # prefill inline, after each reply
     listener = Listener()
     heard(listener, "I went to the market yesterday and bought apples.", 1.0, 4.0)
+    stop = threading.Event()
+    watcher = threading.Thread(target=responder.keep_prefilled, args=(weakref.ref(listener), stop))
+    watcher.start()  # what the engine runs beside an assistant session
     expected = ("everest", "7", "rome")
-    for k, (question, word) in enumerate(zip(QUESTIONS, expected, strict=True)):
-        answer, extra = ask(responder, listener, question, 10.0 * (k + 1))
-        assert word in answer.lower().replace("seven", "7")
-        if k:  # the first prompt carries the notes; later ones only what is new, after the cached turns
-            assert extra["prompt_tokens"] - extra["cached_tokens"] < 25, extra
+    try:
+        for k, (question, word) in enumerate(zip(QUESTIONS, expected, strict=True)):
+            heard(listener, f"Something said before question {k}.", 10.0 * k + 5, 10.0 * k + 7)
+            time.sleep(4 * HEARD_PREFILL_S)  # a pause before the question: the watcher prefills what was heard
+            answer, extra = ask(responder, listener, question, 10.0 * (k + 1))
+            assert word in answer.lower().replace("seven", "7")
+            assert extra["prompt_tokens"] - extra["cached_tokens"] < 25, extra  # earlier turns and notes cached
+    finally:
+        stop.set()
+        watcher.join()
     assert [t.question for t in listener.memory.turns] == list(QUESTIONS)

@@ -8,18 +8,21 @@ reports) come in the decision's payload and need no model.
 Time to the first token is mostly prefill, and llama.cpp keeps the longest common token prefix with its previous
 evaluation. So the prompt only grows at its end: the fixed system prompt first, then earlier turns exactly as they
 were sent (each question with the notes heard before it), then the new notes and question. The window of earlier
-turns moves in steps, not one turn at a time, and after each reply the start of the next prompt is evaluated in the
-background (`prefill`): a question then costs only its own tokens.
+turns moves in steps, not one turn at a time, and the start of the next prompt is evaluated in the background
+(`prefill`): after each reply, and again whenever something new was heard, up to where the question goes. A question
+then costs only its own tokens.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from listenloop.decision.base import Emotion, Task
+from listenloop.decision.base import Emotion, Mode, Task
 from listenloop.respond.base import ResponseContext, ResponseRequest
 from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, LlmError, Role
 
@@ -31,10 +34,15 @@ SYSTEM_PROMPT = (
 # The emotion tag comes from the decision (a cough is "concerned", an alarm "urgent"). Asking the 0.5B model to begin
 # with a tag made it answer with the tag alone, so none is asked for; a leading tag a larger model writes is still
 # taken off and used (strip_emotion_tag).
-PROMPT_TRANSCRIPTS = 3  # final transcripts heard since the previous turn, at most, in a turn's notes
-PROMPT_SOUNDS = 4  # sound onsets since the previous turn, at most, in a turn's notes
+# Notes keep the latest of what was heard since the previous turn. While fewer than these, they only grow at their
+# end and stay prefilled; past them the oldest line drops and the notes are evaluated again (3 made a 57-token
+# prefill at the question in the bench's last, busiest gap).
+PROMPT_TRANSCRIPTS = 6  # final transcripts heard since the previous turn, at most, in a turn's notes
+PROMPT_SOUNDS = 6  # sound onsets since the previous turn, at most, in a turn's notes
 PROMPT_TURNS_MIN = 1  # earlier question/answer turns kept when the window moves on
 PROMPT_TURNS_STEP = 3  # the window moves every this many turns: 1 to 3 earlier turns, a prompt prefix that holds
+QUESTION_LEAD = "Question:"  # the question's line starts with this (prefilled with the notes before it is asked)
+HEARD_PREFILL_S = 0.5  # s between looks at what the session heard, to prefill it before a question comes
 ANSWER_TOKENS = 80  # ~ two spoken sentences
 TAG_MAX_CHARS = 16  # a reply's leading "[emotion]" tag is at most this long
 TAG = re.compile(r"^\s*\[\s*([a-zA-Z]+)\s*\]\s*")
@@ -77,6 +85,32 @@ class AnswerResponder:
         self._llm = llm
         self._background = background  # runs a prefill off the response worker; None: no prefill
         self._fixed = FixedTextResponder(Task.ANSWER)
+        self._turn = threading.Lock()  # held by an answer from its prompt to its turn in memory; prefills wait
+
+    def keep_prefilled(self, session_ref: weakref.ref, stop: threading.Event) -> None:
+        """Whenever the session heard something new, evaluate its next prompt up to where the question goes (system
+        prompt, earlier turns, notes), so that a question evaluates only its own tokens. Runs until `stop` is set or
+        the session is gone (held weakly: a session dropped without finish() is not kept alive); skips a look
+        while an answer is being written or when the session is not an assistant."""
+        done = None
+        while not stop.wait(HEARD_PREFILL_S):
+            session = session_ref()
+            if session is None:
+                return
+            done = self._prefill_heard(session, done)
+            del session
+
+    def _prefill_heard(self, session, done: list[ChatMessage] | None) -> list[ChatMessage] | None:
+        task = getattr(getattr(session, "decision_state", None), "task", None)
+        if getattr(task, "mode", Mode.ASSISTANT) is not Mode.ASSISTANT or not self._turn.acquire(blocking=False):
+            return done
+        try:
+            messages = next_prompt_start(session)
+            if messages != done:
+                _prefill(self._llm, messages, open_last=True)
+            return messages
+        finally:
+            self._turn.release()
 
     def prefill(self, session) -> None:
         """Evaluate the start of the session's next prompt now (system prompt and earlier turns), in the background."""
@@ -92,6 +126,11 @@ class AnswerResponder:
             return
         question = str(payload.get("question", "")).strip()
         ctx.extra["question"] = question
+        with self._turn:
+            yield from self._answer(question, request, ctx)
+
+    def _answer(self, question: str, request: ResponseRequest, ctx: ResponseContext) -> Iterator[str]:
+        payload = request.decision.payload
         canned = _direct_answer(payload)
         messages = build_messages(question, payload, ctx.session, request.t)
         backend = None
@@ -125,14 +164,14 @@ def _note_prompt(backend: LlmBackend | None, ctx: ResponseContext) -> None:
         ctx.extra["prompt_tokens"], ctx.extra["cached_tokens"] = stats.tokens, stats.cached
 
 
-def _prefill(llm: Callable[[], LlmBackend], messages: list[ChatMessage]) -> None:
+def _prefill(llm: Callable[[], LlmBackend], messages: list[ChatMessage], open_last: bool = False) -> None:
     """A prefill only saves time: a model that cannot be loaded is reported by the answer that needs it."""
     try:
         prefill = getattr(llm(), "prefill", None)
     except LlmError:
         return
     if prefill is not None:
-        prefill(messages)
+        prefill(messages, open_last=open_last)
 
 
 def _direct_answer(payload: dict) -> str:
@@ -175,8 +214,17 @@ def build_messages(question: str, payload: dict, session, t: float = 0.0) -> lis
     turns = list(getattr(getattr(session, "memory", None), "turns", ()))
     since = turns[-1].t if turns else float("-inf")
     notes = heard_notes(question, payload, getattr(session, "memory", None), since, t)
-    content = (notes + "\n\n" if notes else "") + f"Question: {question}"
+    content = (notes + "\n\n" if notes else "") + f"{QUESTION_LEAD} {question}"
     messages.append(ChatMessage(Role.USER, content))
+    return messages
+
+
+def next_prompt_start(session) -> list[ChatMessage]:
+    """The next answer's prompt as far as it is known before the question: its last message stops at QUESTION_LEAD."""
+    messages = history_messages(session, next_turn_number(session))
+    turns = list(getattr(getattr(session, "memory", None), "turns", ()))
+    notes = heard_notes("", {}, getattr(session, "memory", None), turns[-1].t if turns else float("-inf"))
+    messages.append(ChatMessage(Role.USER, (notes + "\n\n" if notes else "") + QUESTION_LEAD))
     return messages
 
 
@@ -187,9 +235,9 @@ def history_messages(session, number: int) -> list[ChatMessage]:
     moves each prompt begins with the previous one (cached by llama.cpp) and the prompt stays bounded."""
     first = max(0, number - PROMPT_TURNS_MIN - (number - PROMPT_TURNS_MIN) % PROMPT_TURNS_STEP)
     messages = [ChatMessage(Role.SYSTEM, SYSTEM_PROMPT)]
-    for turn in getattr(getattr(session, "memory", None), "turns", ()):
+    for turn in list(getattr(getattr(session, "memory", None), "turns", ())):
         if turn.number >= first:
-            messages.append(ChatMessage(Role.USER, turn.prompt or f"Question: {turn.question}"))
+            messages.append(ChatMessage(Role.USER, turn.prompt or f"{QUESTION_LEAD} {turn.question}"))
             messages.append(ChatMessage(Role.ASSISTANT,
                                         turn.answer + (" (interrupted)" if turn.interrupted else "")))
     return messages

@@ -17,7 +17,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-LLM_THREADS = 2  # llama.cpp threads: the whole machine has two cores, and perception runs beside it
+LLM_THREADS = 2  # llama.cpp threads generating a reply, token by token: the whole machine has two cores
+# Threads evaluating a prompt (prefill). One: with the prompt prefix cached a question evaluates ~12 tokens, and on
+# two shared cores, beside Whisper base decoding the question's final text, two prompt threads stall on each other:
+# first token median 0.4 s (alone) / 0.85 s (beside a Whisper decode) with one, 1.4 / 2.7 s with two (load 4 to 7).
+# Background prefills then also leave a core to the listening loop.
+LLM_BATCH_THREADS = 1
 LLM_CONTEXT_TOKENS = 2048  # n_ctx: prompts are bounded (recent transcript + a short rolling history)
 LLM_TEMPERATURE = 0.0  # greedy: the same question gets the same answer (reproducible replies and tests)
 HTTP_TIMEOUT_S = 60.0  # s, connect + read timeout of one OpenAI-compatible request
@@ -69,9 +74,10 @@ class LlmBackend(Protocol):
 
     def stream(self, messages: list[ChatMessage], options: Generation = Generation()) -> Iterator[str]: ...
 
-    def prefill(self, messages: list[ChatMessage]) -> PromptStats | None:
-        """Evaluate `messages` (complete turns, no reply started) ahead of time, so that a later prompt beginning
-        with them only evaluates what follows. None where the backend has nothing to do."""
+    def prefill(self, messages: list[ChatMessage], open_last: bool = False) -> PromptStats | None:
+        """Evaluate `messages` ahead of time, so that a later prompt beginning with them only evaluates what follows.
+        With `open_last` the last message is the start of one still to be completed (cut after its text). None
+        where the backend has nothing to do."""
         ...
 
 
@@ -128,7 +134,8 @@ class LlamaCppBackend:
     does), so that `prefill` and `stream` see the same tokens and a prefill is reused by the prompts that extend it.
     `last_prompt` tells how much of the latest prompt came from the KV cache."""
 
-    def __init__(self, path: Path, threads: int = LLM_THREADS, context: int = LLM_CONTEXT_TOKENS) -> None:
+    def __init__(self, path: Path, threads: int = LLM_THREADS, context: int = LLM_CONTEXT_TOKENS,
+                 batch_threads: int = LLM_BATCH_THREADS) -> None:
         try:
             from llama_cpp import Llama
         except ImportError as e:
@@ -141,7 +148,7 @@ class LlamaCppBackend:
         self.path = path
         self._lock = threading.Lock()
         self._llm = _quiet_llama(Llama, model_path=str(path), n_ctx=context, n_threads=threads,
-                                 n_threads_batch=threads)
+                                 n_threads_batch=batch_threads)
         self._reply_template, self._turns_template, self._end = _chat_templates(self._llm)
         self.last_prompt: PromptStats | None = None  # set when a stream starts (read it while iterating)
         self._llm.create_completion("Hello", max_tokens=1)  # the first call allocates; pay that at load time
@@ -163,8 +170,8 @@ class LlamaCppBackend:
                 if piece:
                     yield piece
 
-    def prefill(self, messages: list[ChatMessage]) -> PromptStats:
-        tokens = self._tokens(messages, self._turns_template)
+    def prefill(self, messages: list[ChatMessage], open_last: bool = False) -> PromptStats:
+        tokens = self._tokens(messages, self._turns_template, open_last)
         with self._lock:
             cached = self._cached(tokens)
             if cached < len(tokens):
@@ -172,9 +179,12 @@ class LlamaCppBackend:
                 self._llm.eval(tokens[cached:])
             return PromptStats(len(tokens), cached)
 
-    def _tokens(self, messages: list[ChatMessage], template) -> list[int]:
+    def _tokens(self, messages: list[ChatMessage], template, open_last: bool = False) -> list[int]:
         rendered = template(messages=[m.to_wire() for m in messages])
-        return self._llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+        text = rendered.prompt
+        if open_last and messages:  # the prompt up to the end of the last message's text (its end marker cut)
+            text = text[: text.rindex(messages[-1].content) + len(messages[-1].content)]
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=not rendered.added_special, special=True)
 
     def _cached(self, tokens: list[int]) -> int:
         """Length of the common prefix of `tokens` and what the KV cache holds (the model's evaluated tokens)."""
@@ -222,7 +232,7 @@ class OpenAIBackend:
         with response:
             yield from _sse_pieces(response)
 
-    def prefill(self, messages: list[ChatMessage]) -> None:
+    def prefill(self, messages: list[ChatMessage], open_last: bool = False) -> None:
         """Nothing to do: a server keeps its own prompt cache (llama.cpp server: cache_prompt)."""
         return None
 

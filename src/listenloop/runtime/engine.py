@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ class Engine:
         self._llm = None
         self._llm_lock = threading.Lock()
         self._warmers: list[threading.Thread] = []  # background LLM loads, joined by close()
+        self._watching: dict[int, threading.Event] = {}  # id(session) -> stops its prefill of what it heard
         self.responders.update(self._conversation_responders())
 
     # ---- loading (each import is deferred so a missing optional part names what to install) ----
@@ -116,7 +118,8 @@ class Engine:
             session.speaker = Speaker(session._emit, extra.get("speak_to"), play=bool(extra.get("speak")),
                                       gate=extra.get("gate", True))
         if session.options.mode is not Mode.TRANSCRIBE or session.options.instruction:
-            self._in_background(lambda: self._warm_llm(session))
+            stop = self._watching[id(session)] = threading.Event()
+            self._in_background(lambda: self._warm_llm(session, stop))
 
     def _in_background(self, work) -> None:
         """Model work off the listening loop and the response worker (loading, prefill), joined by close()."""
@@ -124,26 +127,32 @@ class Engine:
         warmer.start()
         self._warmers = [w for w in self._warmers if w.is_alive()] + [warmer]
 
-    def _warm_llm(self, session: Session) -> None:
-        """Load the model, then evaluate the fixed start of the session's first answer prompt (the system prompt),
-        so the first question pays only for its own tokens."""
+    def _warm_llm(self, session: Session, stop: threading.Event) -> None:
+        """Load the model, then keep the start of the session's next answer prompt evaluated (system prompt, earlier
+        turns, what was heard since) until the session ends, so a question pays only for its own tokens."""
         try:
             self.llm()
-            answers = self.responders.get(Task.ANSWER)
-            task = getattr(session.decision_state, "task", None)
-            if answers is not None and getattr(task, "mode", None) is Mode.ASSISTANT:
-                answers.prefill(session)
         except Exception as e:  # noqa: BLE001 - reported to the session; it keeps listening without answers
             from listenloop.runtime.events import ErrorEvent
 
             session._emit(ErrorEvent(f"language model unavailable: {e}"))
+            return
+        answers = self.responders.get(Task.ANSWER)
+        if answers is not None and hasattr(answers, "keep_prefilled"):
+            threading.Thread(target=answers.keep_prefilled, args=(weakref.ref(session), stop),
+                             name="listenloop-llm-prefill", daemon=True).start()
 
     def on_session_end(self, session: Session) -> None:
         """Counterpart of on_session_start."""
+        stop = self._watching.pop(id(session), None)
+        if stop is not None:
+            stop.set()
 
     def close(self, timeout: float = ENGINE_CLOSE_TIMEOUT_S) -> None:
         """Before the process exits: let a model still loading finish (exiting while llama.cpp loads in a
         background thread can crash the interpreter) and stop the recognizer's worker."""
+        for stop in list(self._watching.values()):
+            stop.set()
         for warmer in self._warmers:
             warmer.join(timeout)
         if self.perception.recognizer is not None:
