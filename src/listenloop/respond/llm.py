@@ -84,18 +84,35 @@ class LlmBackend(Protocol):
 def _quiet_llama(llama_class, **kwargs):
     """Load without llama-cpp-python's verbose=False path: that one dup2()s /dev/null over fds 1 and 2 while the
     model loads, and the listening loop's events written by other threads in that window vanish. Instead its C log
-    goes to a no-op callback and its Python prints to a private buffer."""
-    import contextlib
+    goes to a no-op callback, and its Python prints are dropped for the loading thread only: the model usually loads
+    in a background thread, and a global redirect_stderr swallowed the main thread's messages ("interrupted")."""
     import ctypes
-    import io
+    import sys
 
     import llama_cpp
 
     llama_cpp.llama_log_set(_NO_LOG, ctypes.c_void_p(0))
-    with contextlib.redirect_stderr(io.StringIO()):
+    stderr = sys.stderr
+    sys.stderr = _MutedForThread(stderr, threading.get_ident())
+    try:
         llm = llama_class(verbose=True, **kwargs)
+    finally:
+        sys.stderr = stderr
     llm.verbose = False  # no timing prints after each generation
     return llm
+
+
+class _MutedForThread:
+    """A text stream that drops what one thread writes and passes every other thread's writes through."""
+
+    def __init__(self, stream, thread_id: int) -> None:
+        self._stream, self._thread_id = stream, thread_id
+
+    def write(self, text: str) -> int:
+        return len(text) if threading.get_ident() == self._thread_id else self._stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def _chat_templates(llm):
