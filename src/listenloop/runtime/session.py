@@ -53,7 +53,8 @@ FINISH_TIMEOUT_S = 120.0  # s to wait for outstanding responses at the end of a 
 
 @dataclass(frozen=True)
 class SessionOptions:
-    mode: Mode = Mode.TRANSCRIBE  # what the session is for at the start
+    mode: Mode = Mode.ASSISTANT  # what the session is for at the start (as the CLI; the server protocol's own
+    # default is transcription, for caption clients: docs/protocol.md)
     sounds: bool = True  # tag sounds and respond to them by the sound policy
     policy_path: Path | None = None  # a sound-policy file overriding the defaults for this session
     instruction: str | None = None  # an instruction in force from the start ("translate into Chinese")
