@@ -17,6 +17,8 @@ from listenloop.perception.agreement import loop_start, trim_loop
 
 WHISPER_WINDOW_SAMPLES = 30 * SAMPLE_RATE  # the model's trained window, 30 s
 MIN_DECODE_SAMPLES = SAMPLE_RATE // 10  # 0.1 s; shorter audio is not worth a decode (and breaks the STFT)
+ENCODE_STEP_SAMPLES = 2 * SAMPLE_RATE // 5  # 0.4 s: encoder inputs are zero-padded to a multiple of this, so the
+# backend meets a bounded set of input shapes (each new shape grew its caches: resident memory rose for 20+ min)
 MAX_NEW_TOKENS = 160  # tokens; ~30 s of fast speech, bounds a runaway (looping) decode
 TOKENS_PER_SECOND = 6  # generous speech rate (~4 words/s); caps tokens by audio length, so a loop stays short
 MIN_TOKEN_BUDGET = 8  # tokens allowed however short the audio
@@ -92,8 +94,10 @@ class Whisper:
     def encode(self, audio: np.ndarray, pad_to: int = 0):
         """Encoder output for the real audio (optionally zero-padded to `pad_to` samples)."""
         audio = np.asarray(audio, np.float32).reshape(-1)[:WHISPER_WINDOW_SAMPLES]
-        if len(audio) < max(MIN_DECODE_SAMPLES, pad_to):
-            audio = np.pad(audio, (0, max(MIN_DECODE_SAMPLES, pad_to) - len(audio)))
+        length = max(MIN_DECODE_SAMPLES, pad_to, len(audio))
+        length = min(WHISPER_WINDOW_SAMPLES, -(-length // ENCODE_STEP_SAMPLES) * ENCODE_STEP_SAMPLES)
+        if len(audio) < length:
+            audio = np.pad(audio, (0, length - len(audio)))
         feats = self.features(audio)[:, :-1]
         feats = feats[:, : feats.shape[1] // 2 * 2]  # the encoder's stride-2 convolution wants an even length
         view = self._ct2.StorageView.from_array(np.ascontiguousarray(feats[None], dtype=np.float32))
