@@ -203,3 +203,16 @@ def test_previous_text_conditions_a_final_without_being_repeated(rec, speech_que
     after = rec.transcribe_segment(audio, previous="I have a question about the city library.")
     assert "city library" not in after.text.lower()
     assert normalize(after.text) == normalize(alone.text), (alone.text, after.text)
+
+
+def test_encoder_sees_a_bounded_set_of_input_lengths(rec):
+    """Every new input length grows the backend's caches (resident memory rose for 20+ minutes of stream); inputs
+    are padded to a step, so lengths within one step share one shape."""
+    from listenloop.perception.whisper import ENCODE_STEP_SAMPLES
+
+    base = 3 * ENCODE_STEP_SAMPLES
+    lengths = range(base + 1, base + ENCODE_STEP_SAMPLES + 1, ENCODE_STEP_SAMPLES // 7)
+    shapes = {tuple(rec.tiny.encode(np.zeros(n, np.float32)).shape) for n in lengths}
+    assert len(shapes) == 1, shapes
+    longer = rec.tiny.encode(np.zeros(base + ENCODE_STEP_SAMPLES + 1, np.float32)).shape
+    assert longer[1] > next(iter(shapes))[1]
