@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -15,7 +16,7 @@ from listenloop.decision.base import Mode, Task
 from listenloop.respond.answer import AnswerResponder
 from listenloop.respond.llm import Generation
 from listenloop.runtime.engine import Engine
-from listenloop.runtime.events import DecisionEvent, ResponseEvent, ResponseStartEvent, TaskEvent
+from listenloop.runtime.events import DecisionEvent, ErrorEvent, ResponseEvent, ResponseStartEvent, TaskEvent
 from listenloop.runtime.session import SessionOptions
 
 CLIP_GAP_S = 1.5  # s of silence between the clips of a sequence.json stream
@@ -62,6 +63,24 @@ def test_music_question_is_answered_with_a_genre_or_instrument_and_the_cough_get
     answers = responses(events, "answer")
     assert len(answers) == 1
     assert any(word in answers[0].text.lower() for word in ("blues", "jazz", "guitar", "piano", "rock", "country"))
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")  # CJK unified ideographs: Chinese characters
+
+
+@pytest.mark.parametrize("stream", ["02_translate", "sample_translate.wav"])
+def test_english_passages_come_out_in_chinese_after_the_spoken_instruction(engine, shared_audio, stream):
+    path = shared_audio / "streams" / stream
+    events = run(engine, sequence(path) if path.is_dir() else load_audio(path))
+    changes = [e for e in events if isinstance(e, TaskEvent) and e.source == "speech"]
+    assert changes and changes[0].mode == "translate" and changes[0].detail["language"] == "zh"
+    translations = responses(events, "translate")
+    errors = [e.message for e in events if isinstance(e, ErrorEvent)]
+    assert len(translations) >= 3, errors  # the two passages (each one or more segments) and the last sentence
+    assert all(r.t > changes[0].t and r.extra["lang"] == "zh" for r in translations)
+    untranslated = [(r.extra["source"], r.text) for r in translations if not CJK.search(r.text)]
+    assert not untranslated, untranslated
+    assert not [r for r in responses(events, "answer")]  # translated, not answered
 
 
 @pytest.fixture(scope="module")

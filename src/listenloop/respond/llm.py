@@ -17,12 +17,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-LLM_THREADS = 2  # llama.cpp threads generating a reply, token by token: the whole machine has two cores
-# Threads evaluating a prompt (prefill). One: with the prompt prefix cached a question evaluates ~12 tokens, and on
-# two shared cores, beside Whisper base decoding the question's final text, two prompt threads stall on each other:
-# first token median 0.4 s (alone) / 0.85 s (beside a Whisper decode) with one, 1.4 / 2.7 s with two (load 4 to 7).
-# Background prefills then also leave a core to the listening loop.
-LLM_BATCH_THREADS = 1
+# llama.cpp threads, for prompts and for generation: one. On two cores shared with perception (and, on this machine,
+# with other people's jobs) two llama threads stall on each other at every step. Measured at load 4 to 11: a reply
+# generated at 16 tokens/s with one thread against 0.5/s with two; first token after a 13-token prompt suffix 0.4 s
+# alone / 0.85 s beside a Whisper base decode with one prompt thread against 1.4 / 2.7 s with two. It also leaves a
+# core to the listening loop while an answer is written or prefilled.
+LLM_THREADS = 1
 LLM_CONTEXT_TOKENS = 2048  # n_ctx: prompts are bounded (recent transcript + a short rolling history)
 LLM_TEMPERATURE = 0.0  # greedy: the same question gets the same answer (reproducible replies and tests)
 HTTP_TIMEOUT_S = 60.0  # s, connect + read timeout of one OpenAI-compatible request
@@ -151,8 +151,7 @@ class LlamaCppBackend:
     does), so that `prefill` and `stream` see the same tokens and a prefill is reused by the prompts that extend it.
     `last_prompt` tells how much of the latest prompt came from the KV cache."""
 
-    def __init__(self, path: Path, threads: int = LLM_THREADS, context: int = LLM_CONTEXT_TOKENS,
-                 batch_threads: int = LLM_BATCH_THREADS) -> None:
+    def __init__(self, path: Path, threads: int = LLM_THREADS, context: int = LLM_CONTEXT_TOKENS) -> None:
         try:
             from llama_cpp import Llama
         except ImportError as e:
@@ -165,7 +164,7 @@ class LlamaCppBackend:
         self.path = path
         self._lock = threading.Lock()
         self._llm = _quiet_llama(Llama, model_path=str(path), n_ctx=context, n_threads=threads,
-                                 n_threads_batch=batch_threads)
+                                 n_threads_batch=threads)
         self._reply_template, self._turns_template, self._end = _chat_templates(self._llm)
         self.last_prompt: PromptStats | None = None  # set when a stream starts (read it while iterating)
         self._llm.create_completion("Hello", max_tokens=1)  # the first call allocates; pay that at load time

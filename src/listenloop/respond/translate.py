@@ -20,11 +20,13 @@ MIN_TOKENS = 32
 
 
 def translation_messages(text: str, language: str) -> list[ChatMessage]:
+    """The text labelled as English with the target's label after it: given the bare text, the 0.5B model answered
+    a fragment that starts mid-sentence ("influences of the evening had restored life ...") in English."""
     name = LANGUAGE_NAMES.get(language, language)
     return [
         ChatMessage(Role.SYSTEM, f"You are a translator. Translate the user's English text into {name}. "
                                  f"Reply with the {name} translation only, nothing else."),
-        ChatMessage(Role.USER, text),
+        ChatMessage(Role.USER, f"English: {text}\n{name}:"),
     ]
 
 

@@ -119,15 +119,17 @@ class Engine:
                                       gate=extra.get("gate", True))
         if session.options.mode is not Mode.TRANSCRIBE or session.options.instruction:
             stop = self._watching[id(session)] = threading.Event()
-            self._in_background(lambda: self._warm_llm(session, stop))
+            ref = weakref.ref(session)  # held weakly: a session dropped without finish() is not kept alive
+            self._in_background(lambda: self._warm_llm(ref, stop))
 
     def _in_background(self, work) -> None:
-        """Model work off the listening loop and the response worker (loading, prefill), joined by close()."""
+        """Model work off the listening loop and the response worker (loading, prefill), joined by close() after
+        the sessions' prefill loops were told to stop."""
         warmer = threading.Thread(target=work, name="listenloop-llm-warm", daemon=True)
         warmer.start()
         self._warmers = [w for w in self._warmers if w.is_alive()] + [warmer]
 
-    def _warm_llm(self, session: Session, stop: threading.Event) -> None:
+    def _warm_llm(self, session_ref: weakref.ref, stop: threading.Event) -> None:
         """Load the model, then keep the start of the session's next answer prompt evaluated (system prompt, earlier
         turns, what was heard since) until the session ends, so a question pays only for its own tokens."""
         try:
@@ -135,12 +137,13 @@ class Engine:
         except Exception as e:  # noqa: BLE001 - reported to the session; it keeps listening without answers
             from listenloop.runtime.events import ErrorEvent
 
-            session._emit(ErrorEvent(f"language model unavailable: {e}"))
+            session = session_ref()
+            if session is not None:
+                session._emit(ErrorEvent(f"language model unavailable: {e}"))
             return
         answers = self.responders.get(Task.ANSWER)
         if answers is not None and hasattr(answers, "keep_prefilled"):
-            threading.Thread(target=answers.keep_prefilled, args=(weakref.ref(session), stop),
-                             name="listenloop-llm-prefill", daemon=True).start()
+            answers.keep_prefilled(session_ref, stop)  # in this thread, so close() waits for a prefill under way
 
     def on_session_end(self, session: Session) -> None:
         """Counterpart of on_session_start."""
