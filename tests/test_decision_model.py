@@ -150,3 +150,88 @@ def test_feature_vector_has_the_documented_length():
     x = extractor.step(obs, state)
     assert x.shape == (N_FEATURES,) and np.isfinite(x).all()
     assert x[FEATURE_NAMES.index("mode_transcribe")] == 1.0
+
+
+def _feature(x: np.ndarray, name: str) -> float:
+    return float(x[FEATURE_NAMES.index(name)])
+
+
+def _observation(index: int, speech: bool, ended_at: float | None = None, partial: tuple[int, str] | None = None,
+                 closed: tuple[int, float, float, str] | None = None):
+    """One chunk as perception reports it: voice activity, a new partial (segment, text), a closed segment."""
+    from concurrent.futures import Future
+
+    from listenloop.audio.chunker import Chunk
+    from listenloop.perception.observation import AsrResult, FinalText, Observation, PartialText, SegmentEnd, VadResult
+
+    chunk = Chunk(index, np.zeros(6400, np.float32))
+    vad = VadResult(np.full(12, 0.9 if speech else 0.05, np.float32), speech, ended_at=ended_at)
+    asr = AsrResult()
+    if partial is not None:
+        asr = AsrResult(partial=PartialText(partial[0], 0.0, chunk.t1, partial[1], ""))
+    if closed is not None:
+        final: Future[FinalText] = Future()
+        final.set_result(FinalText(closed[0], closed[1], closed[2], "", None))
+        asr = AsrResult(ended=SegmentEnd(closed[0], closed[1], closed[2], np.zeros(0, np.float32), closed[3], final))
+    return Observation(chunk, vad=vad, asr=asr)
+
+
+def test_a_segment_too_short_for_text_never_shows_an_older_segments_text():
+    """The first piece of a broken sentence is too short for a partial: its features say "no text", not the question
+    asked ten seconds earlier (which the extractor used to carry over)."""
+    extractor = FeatureExtractor(None)
+    state = extractor.init_state()
+    extractor.step(_observation(0, True, partial=(0, "What time is it?")), state)
+    extractor.step(_observation(1, False, ended_at=0.5, closed=(0, 0.0, 0.7, "What time is it?")), state)
+    for i in range(2, 25):
+        extractor.step(_observation(i, False), state)
+    extractor.step(_observation(25, True), state)
+    x = extractor.step(_observation(26, False, ended_at=10.5, closed=(1, 10.0, 10.7, "")), state)
+    assert _feature(x, "txt_has@0") == 0.0 and _feature(x, "txt_qmark@0") == 0.0
+    assert _feature(x, "txt_none@0") == 1.0 and _feature(x, "txt_segment_end@0") == 1.0
+    assert _feature(x, "join_has@0") == 0.0  # ten seconds apart: not one sentence
+
+
+def test_text_features_see_the_speech_the_partial_missed_and_the_segment_before():
+    """A partial decoded up to 0.8 s while the voice went on to 1.2 s lacks 0.4 s of words; a segment starting
+    right after one that stopped on an open word continues its sentence."""
+    extractor = FeatureExtractor(None)
+    state = extractor.init_state()
+    extractor.step(_observation(0, True), state)
+    extractor.step(_observation(1, True, partial=(0, "What time does")), state)
+    x = extractor.step(_observation(2, False, ended_at=1.2), state)
+    assert _feature(x, "txt_lag@0") == pytest.approx(0.4, abs=1e-6)
+    assert _feature(x, "txt_open_end@0") == 1.0
+    extractor.step(_observation(3, False, closed=(0, 0.0, 1.4, "What time does")), state)
+    extractor.step(_observation(4, True), state)
+    extractor.step(_observation(5, True, partial=(1, "the library open")), state)
+    x = extractor.step(_observation(6, False, ended_at=2.5), state)
+    assert _feature(x, "txt_qword@0") == 0.0 and _feature(x, "join_qword@0") == 1.0
+    assert _feature(x, "join_words@0") > _feature(x, "txt_words@0")
+
+
+def test_benchmark_and_training_judge_interruptions_and_speech_not_for_us_alike():
+    """A reply in the pause of an unfinished sentence interrupts it, one after its end does not; a reply during speech
+    not for us or up to 1.2 s after it answers that speech. Threshold tuning counts exactly what the bench counts."""
+    from listenloop.bench.decisions import Tally, judge
+    from listenloop.data.compose import labels_for
+    from listenloop.data.manifest import NO_RESPONSE, Pause, Stream, Turn, TurnKind
+
+    turns = (Turn("What time does the... um... library open?", "<answer>", kind=TurnKind.HESITATION, t0=1.0,
+                  t1=4.1, task=Task.ANSWER, pauses=(Pause(2.0, 3.0),)),
+             Turn("Sarah, what time is your train?", NO_RESPONSE, kind=TurnKind.CROSSTALK, t0=6.0, t1=7.5,
+                  addressed=False),
+             Turn("The news at nine.", NO_RESPONSE, kind=TurnKind.TELEVISION, t0=10.0, t1=11.9, addressed=False))
+    stream = Stream("s", "test", turns, audio_path="s.flac", labels=labels_for(turns, 40))
+    y, w, spans = train_decision.targets(stream, 40)
+    assert w[5] == train_decision.HARD_NEGATIVE_WEIGHT and y[10] == CLASSES.index(Task.ANSWER)
+    for times, interrupted, answered in (((2.4, 4.4, 8.0, 13.2), 1, 1), ((4.4, 13.2), 0, 0), ((3.6, 12.8), 1, 1)):
+        tally = Tally()
+        judge(stream, [(t, Task.ANSWER) for t in times], tally, 16.0)
+        fired = np.zeros(40, bool)
+        fired[[round(t / 0.4) - 1 for t in times]] = True
+        features = train_decision.StreamFeatures("s", np.zeros((40, 1), np.float32), y, w, spans)
+        scored = train_decision.score(None, [features], 0.5, respond_fn=lambda f, fired=fired: fired)
+        assert (tally.interrupted, tally.answered_not_addressed) == (interrupted, answered)
+        assert (scored.interrupted, scored.answered, scored.hits) == (interrupted, answered, tally.hits)
+        assert (scored.unfinished, scored.not_addressed) == (tally.unfinished, tally.not_addressed) == (1, 2)

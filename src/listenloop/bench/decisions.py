@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE
 from listenloop.audio.decode import AudioError, load_audio
 from listenloop.bench.scores import ResponseScores
 from listenloop.data.manifest import ManifestError, Stream, TurnKind, read_manifest, stream_from_dict
@@ -164,7 +165,7 @@ def real_streams(shared: Path) -> list[BenchStream]:
     out = []
     for entry in entries:
         audio = load_audio(shared / entry["audio_path"])
-        audio = np.concatenate([audio, np.zeros(int(DEV_TAIL_S * 16000), np.float32)])
+        audio = np.concatenate([audio, np.zeros(int(DEV_TAIL_S * SAMPLE_RATE), np.float32)])
         out.append(BenchStream(stream_from_dict(entry, f"{DEV_TRUTH.name}:{entry['id']}"), audio, "real"))
     return out
 
@@ -172,7 +173,7 @@ def real_streams(shared: Path) -> list[BenchStream]:
 PolicyFactory = Callable[[Mode], object]
 
 
-def policies(model_path: Path | None) -> dict[str, PolicyFactory]:
+def policies(model_path: Path | None, note: bool = True) -> dict[str, PolicyFactory]:
     """Every contender, built per session mode. The learned one is skipped (with a note) when no model exists."""
     from listenloop.decision.conversation import ConversationPolicy
     from listenloop.decision.instructions import TaskState
@@ -190,37 +191,37 @@ def policies(model_path: Path | None) -> dict[str, PolicyFactory]:
         model = DecisionModel.load(model_path) if model_path else DecisionModel.load()
         out["learned"] = lambda m: LearnedPolicy(m, model, names)
     except DecisionModelError as e:
-        print(f"note: learned policy skipped: {e}", file=sys.stderr)
+        if note:
+            print(f"note: learned policy skipped: {e}", file=sys.stderr)
     return out
 
 
-_factories: dict[str, PolicyFactory] = {}  # set before worker processes fork; policies are built inside them
 _perception = None  # one perception per process
+_factories: dict[Path | None, dict[str, PolicyFactory]] = {}  # the contenders, built once per process and model
 
 
-def _run_stream(item: BenchStream) -> tuple[float, dict[str, tuple[list, list[float]]]]:
-    """Perceive one stream once, run every policy on the same observations."""
+def _run_stream(job: tuple[BenchStream, Path | None]) -> tuple[float, dict[str, tuple[list, list[float]]]]:
+    """Perceive one stream once, run every policy on the same observations (in a worker process or here)."""
     global _perception
+    item, model_path = job
     if _perception is None:
         _perception = build_perception(asr=True, sounds=True)
+    if model_path not in _factories:
+        _factories[model_path] = policies(model_path, note=False)
     observations = observe(_perception, item.audio)
-    duration = len(observations) * 0.4
-    return duration, {name: run_policy(factory(item.stream.mode), observations) for name, factory in _factories.items()}
+    duration = len(observations) * CHUNK_SECONDS
+    return duration, {name: run_policy(factory(item.stream.mode), observations)
+                      for name, factory in _factories[model_path].items()}
 
 
-def bench(streams: list[BenchStream], factories: dict[str, PolicyFactory], workers: int = 1,
+def bench(streams: list[BenchStream], model_path: Path | None = None, workers: int = 1,
           progress: bool = True) -> dict[str, dict[str, Tally]]:
-    """Tallies per stream group and policy (plus the group "all")."""
-    _factories.clear()
-    _factories.update(factories)
-    bar = tqdm(total=len(streams), desc="streams", unit="stream", file=sys.stderr, disable=not progress)
-    if workers > 1:
-        import multiprocessing
+    """Tallies per stream group and policy (plus the group "all"); streams run on spawned workers (parallel.py)."""
+    from listenloop.parallel import ordered_map
 
-        pool = multiprocessing.get_context("fork").Pool(workers)
-        results = pool.imap(_run_stream, streams)
-    else:
-        pool, results = None, map(_run_stream, streams)
+    policies(model_path)  # the note about a missing model, once
+    bar = tqdm(total=len(streams), desc="streams", unit="stream", file=sys.stderr, disable=not progress)
+    results = ordered_map(_run_stream, [(item, model_path) for item in streams], workers)
     tallies: dict[str, dict[str, Tally]] = {}
     for item, (duration, by_policy) in zip(streams, results, strict=True):
         bar.update()
@@ -229,8 +230,6 @@ def bench(streams: list[BenchStream], factories: dict[str, PolicyFactory], worke
                 tally = tallies.setdefault(group, {}).setdefault(name, Tally())
                 judge(item.stream, responses, tally, duration)
                 tally.decide_ms.extend(costs)
-    if pool is not None:
-        pool.close()
     bar.close()
     return tallies
 
@@ -275,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"note: real recordings skipped: {args.shared} is absent", file=sys.stderr)
         if not streams:
             raise ManifestError("no streams to run: give --streams DIR or the real recordings")
-        tallies = bench(streams, policies(args.model), args.workers, progress=not args.quiet)
+        tallies = bench(streams, args.model, args.workers, progress=not args.quiet)
     except (ManifestError, AudioError) as e:
         print(f"listenloop bench decisions: {e}", file=sys.stderr)
         return 2

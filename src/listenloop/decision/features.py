@@ -1,8 +1,10 @@
 """What the learned decision reads: one Observation (plus a little per-stream history) -> a fixed float vector.
 
-Every feature comes from what the engine already computes each chunk (voice activity, partial text, sound scores,
-the pooled encoder state when present) or from the chunk's samples (level, spectral balance), plus the session's
-mode. Missing perceivers give zeros, so one model runs with or without recognition. Names are kept for docs/tests.
+Every feature comes from what the engine already computes each chunk (voice activity, partial text and the
+segments it belongs to, sound scores) or from the chunk's samples (level, spectral balance), plus the session's mode.
+Missing perceivers give zeros, so one model runs with or without recognition. Names are kept for docs/tests.
+No encoder feature: perception fills no pooled encoder state (Observation.encoder_summary is always None), and eight
+inputs that are always zero teach nothing.
 """
 
 from __future__ import annotations
@@ -37,11 +39,11 @@ SOUND_GROUPS = (
     ("music", ("music", "guitar", "piano", "singing", "song", "drum")),
     ("ambient", ("rain", "wind", "engine", "vehicle", "train", "typing", "applause", "crowd", "bird", "water")),
 )
-ENCODER_DIMS = 8  # the pooled encoder state, projected to this many numbers (fixed random projection)
-ENCODER_SEED = 20260  # seed of that projection: part of the feature definition, never change it silently
 CONTEXT_CHUNKS = 3  # the model sees this chunk and the two before it
 SILENCE_CAP_S = 3.0  # time features are capped here: beyond it nothing new is learned
 SPEECH_CAP_S = 10.0
+LAG_CAP_S = 1.0  # speech heard after the audio the last partial covers, capped here
+JOIN_GAP_S = 2.0  # a segment that starts this soon after the previous one may continue its sentence
 LEVEL_FLOOR_DB = -80.0  # chunk level below this counts as digital silence
 RUN_LEVEL_DECAY_DB = 0.02  # per chunk: the loudest speech level of the stream fades slowly (new talker, new room)
 MODES = (Mode.ASSISTANT, Mode.TRANSCRIBE, Mode.TRANSLATE, Mode.QUIET)
@@ -51,10 +53,11 @@ CHUNK_FEATURES = (
     "vad_silence", "vad_log_silence", "vad_speech_len", "vad_since_end",
     "level_db", "run_level_rel", "hi_band", "lo_band",
     "snd_speech", *(f"snd_{name}" for name, _ in SOUND_GROUPS), *(f"snd_{name}_recent" for name, _ in SOUND_GROUPS),
-    "snd_onsets", "snd_offsets",
+    "snd_onsets", "snd_offsets", *(f"snd_{name}_ended" for name, _ in SOUND_GROUPS),
     "txt_has", "txt_words", "txt_qmark", "txt_qword", "txt_request", "txt_open_end", "txt_filler_end",
-    "txt_stable_frac", "txt_segment_end", "txt_age",
-    *(f"enc_{i}" for i in range(ENCODER_DIMS)),
+    "txt_stable_frac", "txt_segment_end", "txt_age", "txt_none", "txt_lag", "txt_open_segment",
+    "join_has", "join_words", "join_qmark", "join_qword", "join_request", "join_open_end", "join_filler_end",
+    "join_stable_frac", "join_gap",
 )
 STREAM_FEATURES = tuple(f"mode_{m.value}" for m in MODES)
 FEATURE_NAMES = tuple(f"{n}@{-k}" for k in range(CONTEXT_CHUNKS) for n in CHUNK_FEATURES) + STREAM_FEATURES
@@ -74,10 +77,17 @@ class FeatureState:
 
     mode: Mode = Mode.ASSISTANT
     history: list[np.ndarray] = field(default_factory=list)  # last CONTEXT_CHUNKS - 1 chunk vectors, newest last
-    text: str = ""  # latest partial hypothesis of the open segment
+    text: str = ""  # latest partial hypothesis of the current (open or last closed) segment
     stable: str = ""
     text_age: int = 0  # chunks since the hypothesis last changed
     segment_open: bool = False
+    segment: int = -1  # number of the current segment
+    segment_t0: float = 0.0  # s, where it started
+    segment_t1: float = 0.0  # s, where it ended (or the latest partial's end while it is open)
+    partial_t1: float = 0.0  # s, end of the audio its latest partial covers
+    before: str = ""  # text of the segment before the current one
+    before_t1: float = -99.0  # s, where that segment ended
+    speech_t: float = 0.0  # s, last time voice activity was heard
     run_level_db: float = LEVEL_FLOOR_DB  # level of the current run of speech
     loudest_db: float = LEVEL_FLOOR_DB  # loudest speech run so far (decaying)
     recent_groups: np.ndarray = field(default_factory=lambda: np.zeros(len(SOUND_GROUPS), np.float32))
@@ -126,7 +136,7 @@ class FeatureExtractor:
 
     def __init__(self, class_names: tuple[str, ...] | None = None) -> None:
         self.groups = group_indices(class_names) if class_names else None
-        self._projection: np.ndarray | None = None
+        self.group_sets = tuple(frozenset(g.tolist()) for g in self.groups) if self.groups else ()
 
     def init_state(self, mode: Mode = Mode.ASSISTANT) -> FeatureState:
         return FeatureState(mode=mode)
@@ -159,43 +169,54 @@ class FeatureExtractor:
         s = obs.sounds
         if s is None or self.groups is None or not len(s.scores):
             state.recent_groups *= 0.5
-            return [0.0] * (3 + 2 * len(SOUND_GROUPS))
+            return [0.0] * (3 + 3 * len(SOUND_GROUPS))
         now = np.array([float(s.scores[g].max()) if len(g) else 0.0 for g in self.groups], np.float32)
         state.recent_groups = np.maximum(now, state.recent_groups * 0.7)  # ~1 s memory: events end before replies
+        ended = [float(any(o.index in g for o in s.offsets)) for g in self.group_sets]  # sounds end before replies
         return [s.speech_score, *now.tolist(), *state.recent_groups.tolist(), min(len(s.onsets), 3) / 3,
-                min(len(s.offsets), 3) / 3]
+                min(len(s.offsets), 3) / 3, *ended]
+
+    def _shift(self, state: FeatureState, segment: int, t0: float) -> None:
+        """A new segment begins: the current one becomes the one before."""
+        if segment == state.segment:
+            return
+        if state.segment >= 0:
+            state.before, state.before_t1 = state.text, state.segment_t1
+        state.segment, state.segment_t0, state.segment_t1 = segment, t0, t0
+        state.text, state.stable, state.partial_t1 = "", "", t0
 
     def _text(self, obs: Observation, state: FeatureState) -> list[float]:
-        asr = obs.asr
-        ended = 0.0
+        """Cues in the current segment's text, how much speech it lacks, and the same cues with the segment before."""
+        asr, ended = obs.asr, 0.0
+        if obs.vad is not None and (obs.vad.speech or obs.vad.ended_at is not None):
+            state.speech_t = obs.chunk.t1 if obs.vad.speech else float(obs.vad.ended_at)
         if asr is not None and asr.partial is not None:
+            self._shift(state, asr.partial.segment, asr.partial.t0)
             if asr.partial.text != state.text:
                 state.text_age = 0
             state.text, state.stable, state.segment_open = asr.partial.text, asr.partial.stable, True
+            state.partial_t1 = state.segment_t1 = asr.partial.t1
         else:
             state.text_age += 1
         if asr is not None and asr.ended is not None:
-            ended, state.segment_open = 1.0, False
-            state.text = asr.ended.last_partial or state.text
-        feats = text_features(state.text, state.stable)
-        if not state.segment_open and not ended and state.text_age > 8:
-            feats = [0.0] * 8  # an old closed segment says nothing about the present
-        return [*feats, ended, min(state.text_age, 10) / 10]
-
-    def _encoder(self, obs: Observation) -> list[float]:
-        e = obs.encoder_summary
-        if e is None:
-            return [0.0] * ENCODER_DIMS
-        e = np.asarray(e, np.float32).reshape(-1)
-        if self._projection is None or self._projection.shape[1] != len(e):
-            rng = np.random.default_rng(ENCODER_SEED)
-            self._projection = rng.standard_normal((ENCODER_DIMS, len(e))).astype(np.float32) / np.sqrt(len(e))
-        z = self._projection @ ((e - e.mean()) / (e.std() + 1e-6))
-        return np.tanh(z).tolist()
+            self._shift(state, asr.ended.segment, asr.ended.t0)  # a segment too short for any partial
+            ended, state.segment_open, state.segment_t1 = 1.0, False, asr.ended.t1
+            state.text = asr.ended.last_partial  # "" when it got no text: never an older segment's text
+            if not state.text:
+                state.partial_t1 = asr.ended.t0
+        stale = not state.segment_open and not ended and state.text_age > 8  # an old closed segment: nothing now
+        feats = [0.0] * 8 if stale else text_features(state.text, state.stable)
+        heard = state.segment >= 0 and not stale
+        lag = min(max(state.speech_t - state.partial_t1, 0.0), LAG_CAP_S) if heard else 0.0
+        gap = state.segment_t0 - state.before_t1
+        joined = f"{state.before} {state.text}".strip() if gap < JOIN_GAP_S else state.text
+        join = [0.0] * 8 if stale else text_features(joined, f"{state.before} {state.stable}".strip())
+        return [*feats, ended, min(state.text_age, 10) / 10, float(heard and not state.text), lag / LAG_CAP_S,
+                float(state.segment_open), *join, min(max(gap, 0.0), JOIN_GAP_S) / JOIN_GAP_S]
 
     def chunk_vector(self, obs: Observation, state: FeatureState) -> np.ndarray:
         parts = (self._vad(obs, state) + self._level(obs, state) + self._sounds(obs, state)
-                 + self._text(obs, state) + self._encoder(obs))
+                 + self._text(obs, state))
         return np.asarray(parts, np.float32)
 
     def step(self, obs: Observation, state: FeatureState) -> np.ndarray:
