@@ -19,9 +19,9 @@ from typing import Protocol
 
 # llama.cpp threads, for prompts and for generation: one. On two cores shared with perception (and, on this machine,
 # with other people's jobs) two llama threads stall on each other at every step. Measured at load 4 to 11: a reply
-# generated at 16 tokens/s with one thread against 0.5/s with two; first token after a 13-token prompt suffix 0.4 s
-# alone / 0.85 s beside a Whisper base decode with one prompt thread against 1.4 / 2.7 s with two. It also leaves a
-# core to the listening loop while an answer is written or prefilled.
+# generated at 16 tokens/s with one thread against 0.5/s with two; first token after a 13-token prompt suffix 0.3 to
+# 0.4 s alone / 1.2 s beside a Whisper base decode with one thread against 1.4 to 1.6 / 2.7 s with two
+# (docs/benchmarks/conversation.md). It also leaves a core to the listening loop while an answer is written.
 LLM_THREADS = 1
 LLM_CONTEXT_TOKENS = 2048  # n_ctx: prompts are bounded (recent transcript + a short rolling history)
 LLM_TEMPERATURE = 0.0  # greedy: the same question gets the same answer (reproducible replies and tests)
