@@ -48,7 +48,10 @@ LANGUAGES = ("en", "zh")  # languages the finals may be in: the engine's pair; s
 # was identified as Burmese (p=0.40) with all 99 open. None opens them all.
 CONTEXT_GAP_S = 3.0  # s; a final is conditioned on the previous segment's text when that ended at most this long
 # before it began (one speaker's sentence split at a pause: LibriSpeech "easy | till I have" came out "to live")
-FINAL_WORKERS = 1  # base decodes at a time, for all sessions (each already uses 2 threads)
+FINAL_WORKERS = 1  # base decodes at a time, for all sessions
+WHISPER_THREADS = 1  # per model: tiny.en partials on one core, base finals on the other. On this 2-core machine
+# (quiet) a second thread made tiny.en slower (4 s partial: 36 + 140 ms vs 27 + 101 ms encode + decode) and base
+# no faster (asterisk prompt: median 362 vs 375 ms), and two 2-thread models fought over both cores
 
 _SR = SAMPLE_RATE
 
@@ -100,7 +103,7 @@ class Recognizer:
         tiny_dir: Path | None = None,
         base_dir: Path | None = None,
         close_silence_s: float = CLOSE_SILENCE_S,
-        threads: int = 2,
+        threads: int = WHISPER_THREADS,
         languages: tuple[str, ...] | None = LANGUAGES,
     ) -> None:
         self.tiny = Whisper(tiny_dir or model_dir("whisper-tiny.en"), threads=threads)
