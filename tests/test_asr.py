@@ -216,3 +216,21 @@ def test_encoder_sees_a_bounded_set_of_input_lengths(rec):
     assert len(shapes) == 1, shapes
     longer = rec.tiny.encode(np.zeros(base + ENCODE_STEP_SAMPLES + 1, np.float32)).shape
     assert longer[1] > next(iter(shapes))[1]
+
+
+def test_the_partial_at_a_pause_has_heard_every_voiced_window(vad, rec, speech_question):
+    """At the first chunk of a pause the partial is refreshed once, so a policy judging a question there (before
+    Whisper base's final) sees its end ("... tomorrow morning?"), wherever the pause falls in its chunk."""
+    from listenloop.perception.asr import SPECULATE_SILENCE_S
+
+    pauses = 0
+    for lead in np.arange(0.0, 0.4, 0.05):
+        vs, st = vad.init_state(), rec.init_state()
+        for chunk in _chunks(np.concatenate([silence(0.5 + lead), speech_question, silence(1.5)])):
+            rec.step(chunk, vad.step(chunk, vs), None, st)
+            now = (chunk.index + 1) * chunk.samples.size
+            if st.open and now - st.voiced_end >= SPECULATE_SILENCE_S * 16000:
+                pauses += 1
+                assert st.partial_end >= st.voiced_end, (lead, st.partial_end / 16000, st.voiced_end / 16000)
+                assert "morning" in normalize(st.hypothesis), (lead, st.hypothesis)
+    assert pauses, "no chunk ended inside a pause: the test shows nothing"

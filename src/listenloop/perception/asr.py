@@ -73,6 +73,7 @@ class AsrState:
     probs: list[float] = field(default_factory=list)  # VAD probabilities of the open segment's windows
     probs_first: int = 0  # window index of probs[0]
     hypothesis: str = ""  # the last tiny.en hypothesis
+    partial_end: int = 0  # stream sample up to which the last tiny.en decode heard the open segment
     stable: str = ""  # agreed prefix of the last two hypotheses
     speech_score: float = 0.0  # max tagger speech score seen in the open segment
     tagger_seen: bool = False  # the tagger scored at least one patch in the open segment
@@ -164,7 +165,12 @@ class Recognizer:
             return AsrResult(ended=self._split(state, now))
         if now - state.voiced_end >= SPECULATE_SILENCE_S * _SR:
             self._speculate(state)
-            return AsrResult(suppressed="pause")
+            if state.partial_end >= state.voiced_end:
+                return AsrResult(suppressed="pause")
+            return self._partial(state, now)  # once per pause: the words just before it (a question's last ones)
+        if state.speculative is not None:  # speech resumed after a pause: that decode is stale
+            state.speculative.cancel()
+            state.speculative = None
         return self._partial(state, now)
 
     def flush(self, state: AsrState) -> AsrResult:
@@ -192,6 +198,7 @@ class Recognizer:
         state.confident_windows = 0
         state.probs, state.probs_first = [], first_window
         state.hypothesis = state.stable = ""
+        state.partial_end = 0
         state.speech_score, state.tagger_seen = 0.0, False
         state.speculative, state.speculative_end = None, 0
 
@@ -284,11 +291,9 @@ class Recognizer:
         reason = self._gate(state)  # no partial text on what may never get a final (coughs, clicks, music)
         if reason:
             return AsrResult(suppressed=f"partial: {reason}")
-        if state.speculative is not None:  # speech resumed after a pause: that decode is stale
-            state.speculative.cancel()
-            state.speculative = None
         audio = _padded(state.clip(state.seg_start, now), PARTIAL_PAD_S)
         hyp = self.tiny.decode(self.tiny.encode(audio), prefix=self.tiny.encode_prefix(state.stable))
+        state.partial_end = now
         if not hyp.text:
             return AsrResult(suppressed=f"partial: {hyp.rejected}")
         text = hyp.text
