@@ -174,3 +174,21 @@ def test_every_command_of_the_issues_is_on_the_command_line():
                  ["bench", "conversation"], ["bench", "decisions"], ["bench", "server"], ["demo"], ["listen"]):
         args = parser.parse_args(argv)
         assert args.command == argv[0]
+
+
+def test_speak_to_writes_the_spoken_answer_on_the_input_timeline(capsys, tmp_path, question_wav):
+    """--speak-to: piper speaks the answer sentence by sentence; the wav is as long as the input at least, silent
+    until the answer's decision, then carries the voice, and every sentence is an audio event."""
+    from listenloop.audio.decode import load_audio
+
+    out = tmp_path / "spoken.wav"
+    events = run_json(capsys, str(question_wav[0]), "--no-sounds", "--speak-to", str(out))
+    answers = [e for e in events if e["type"] == "response" and e["task"] == "answer"]
+    sentences = [e for e in events if e["type"] == "audio"]
+    assert answers and answers[0]["text"], [e for e in events if e["type"] == "response"]
+    assert sentences and all(s["id"] == answers[0]["id"] for s in sentences)
+    spoken = load_audio(out)
+    assert len(spoken) >= question_wav[1] - 1
+    voiced = np.flatnonzero(np.abs(spoken) > 0.02)
+    assert voiced.size >= 0.1 * SAMPLE_RATE, "almost no voice in the spoken output"
+    assert voiced[0] / SAMPLE_RATE >= answers[0]["t"] - 0.01, (voiced[0] / SAMPLE_RATE, answers[0]["t"])

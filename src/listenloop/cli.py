@@ -24,6 +24,8 @@ def _session_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm-url", help="an OpenAI-compatible server (llama.cpp, Ollama, vLLM) instead of --llm")
     p.add_argument("--speak", action="store_true", help="speak responses with piper (mic gated meanwhile)")
     p.add_argument("--speak-to", type=Path, help="write the spoken responses to this wav, on the input's timeline")
+    p.add_argument("--no-gate", action="store_true",
+                   help="with --speak: keep listening while speaking (headphones; barge-in by voice stays possible)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +96,7 @@ def session_options(args: argparse.Namespace):
         policy_path=args.policy,
         instruction=_checked_instruction(args.instruction),
         barge_in=not args.no_barge_in,
-        extra={"speak": args.speak, "speak_to": args.speak_to},
+        extra={"speak": args.speak, "speak_to": args.speak_to, "gate": not args.no_gate},
     )
 
 
