@@ -32,8 +32,8 @@ from listenloop.perception.whisper import WHISPER_WINDOW_SAMPLES, Hypothesis, Wh
 PREROLL_S = 0.5  # s of audio kept before the VAD onset, so the first word is not clipped (0.3 s lost jfk's "ask")
 CLOSE_SILENCE_S = 0.25  # s of silence after the last voiced window that closes a segment (final latency vs splits)
 SPECULATE_SILENCE_S = 0.1  # s of silence after which the final decode starts speculatively (on the tail heard so far)
-TAIL_S = 0.2  # s after the last voiced window kept in the segment (<= SPECULATE_SILENCE_S); 0.1 s lost
-# final consonants ("locked" -> "log")
+TAIL_S = 0.2  # s after the last voiced window kept in the segment (<= CLOSE_SILENCE_S, so it is heard when the
+# segment closes; a speculative decode may start on less of it); 0.1 s lost final consonants ("locked" -> "log")
 PARTIAL_PAD_S = 1.0  # s of zeros appended before a partial decode: Whisper loops on audio that stops abruptly
 FINAL_PAD_S = 6.0  # s of zeros appended before a final decode: asterisk WER 3.2% with 2 s, 1.7% with 6 s
 MAX_SEGMENT_S = 8.0  # s; longer segments are cut at their quietest point, so per-chunk cost stays flat (a
