@@ -168,14 +168,12 @@ def stream_live(vad: SileroVad, rec: Recognizer, audio: np.ndarray) -> tuple[Str
     stream_ = np.concatenate([silence(0.5), audio, silence(1.5)])
     closed_at: dict[int, int] = {}
     for i in range(0, len(stream_), 1600):
-        heard = chunker.pending_samples
         for chunk in chunker.push(stream_[i : i + 1600]):
             result = perception.step(chunk, state).asr
             _collect(out, result)
             if result.ended is not None and result.ended.segment in closed_at:
                 early.append((closed_at[result.ended.segment], (chunk.index + 1) * chunk.samples.size))
-            heard = 0
-        ended = perception.listen(chunker.pending[heard:], state)
+        ended = perception.listen(chunker.take_ahead(), state)
         if ended is not None:
             closed_at[ended.segment] = i + 1600
     for chunk in chunker.flush():

@@ -44,3 +44,20 @@ def test_chunks_do_not_alias_the_callers_buffer():
     (chunk,) = Chunker().push(buf)
     buf[:] = 0
     assert chunk.samples.sum() == SAMPLES_PER_CHUNK
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=2 * SAMPLES_PER_CHUNK + 7), max_size=30))
+def test_samples_handed_ahead_of_their_chunk_come_once_and_in_order(sizes):
+    """take_ahead() after each push returns exactly the samples of the incomplete chunk not returned before."""
+    signal = np.arange(sum(sizes), dtype=np.float32)
+    chunker, offset, ahead = Chunker(), 0, []
+    for n in sizes:
+        for chunk in chunker.push(signal[offset : offset + n]):
+            ahead = [a for a in ahead if a >= (chunk.index + 1) * SAMPLES_PER_CHUNK]  # now inside a chunk
+        offset += n
+        fresh = chunker.take_ahead()
+        assert len(set(fresh.tolist()) & set(ahead)) == 0, "a sample handed out twice"
+        ahead += fresh.tolist()
+        start = chunker.chunks_emitted * SAMPLES_PER_CHUNK
+        assert ahead == signal[start:offset].tolist()

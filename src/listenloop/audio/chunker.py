@@ -33,17 +33,18 @@ class Chunker:
     def __init__(self) -> None:
         self._pending = np.zeros(0, dtype=np.float32)
         self._next_index = 0
+        self._handed_ahead = 0  # samples of _pending already returned by take_ahead()
 
     @property
     def pending_samples(self) -> int:
         return len(self._pending)
 
-    @property
-    def pending(self) -> np.ndarray:
-        """The samples of the next, incomplete chunk (read-only view)."""
-        view = self._pending.view()
-        view.flags.writeable = False
-        return view
+    def take_ahead(self) -> np.ndarray:
+        """The samples of the next, incomplete chunk that arrived since the last call (each sample once), so a
+        live source's small blocks can be heard before their chunk is complete."""
+        fresh = self._pending[self._handed_ahead :].copy()
+        self._handed_ahead = len(self._pending)
+        return fresh
 
     @property
     def chunks_emitted(self) -> int:
@@ -60,6 +61,8 @@ class Chunker:
             chunks.append(Chunk(self._next_index, block, now))
             self._next_index += 1
         self._pending = buffer[n_full * SAMPLES_PER_CHUNK :].copy()
+        if n_full:
+            self._handed_ahead = 0  # the samples handed ahead are now inside an emitted chunk
         return chunks
 
     def flush(self) -> list[Chunk]:

@@ -95,13 +95,11 @@ def stream_utterance(vad: SileroVad, rec: Recognizer, audio: np.ndarray, realtim
     for i in range(0, len(stream), block):
         if realtime:
             time.sleep(max(0.0, wall0 + (i + block) / SAMPLE_RATE - time.perf_counter()))
-        heard = chunker.pending_samples
         for chunk in chunker.push(stream[i : i + block]):
             started = time.perf_counter()
             note(perception.step(chunk, state).asr.ended)
             chunk_ms.append((time.perf_counter() - started) * 1000)
-            heard = 0
-        note(perception.listen(chunker.pending[heard:], state))
+        note(perception.listen(chunker.take_ahead(), state))
     for chunk in chunker.flush():
         note(perception.step(chunk, state).asr.ended)
     note(rec.flush(state.asr).ended)

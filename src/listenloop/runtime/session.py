@@ -93,7 +93,6 @@ class Session:
         self._closed = False
         self._finals_pending = 0
         self._finals_done = threading.Condition()
-        self._heard_ahead = 0  # samples of the incomplete next chunk already given to perception.listen
         self._watched_segment = -1  # last segment whose final text is awaited (an early close is seen twice)
         engine.on_session_start(self)
         self._report_tasks()
@@ -107,7 +106,6 @@ class Session:
             if self.speaker is not None and self.speaker.gating:
                 samples = np.zeros_like(np.asarray(samples, dtype=np.float32))  # never hear our own voice
             for chunk in self._chunker.push(samples):
-                self._heard_ahead = 0
                 self._process(chunk)
             self._listen_ahead()
         return self.drain()
@@ -171,12 +169,9 @@ class Session:
     def _listen_ahead(self) -> None:
         """Give perception the part of the next chunk that has arrived, so a segment may close before the chunk
         boundary (live sources deliver small blocks; a file's large blocks rarely leave much)."""
-        pending = self._chunker.pending
-        if len(pending) > self._heard_ahead:
-            ended = self.engine.perception.listen(pending[self._heard_ahead :], self._perception)
-            self._heard_ahead = len(pending)
-            if ended is not None:
-                self._watch_final(ended)
+        ended = self.engine.perception.listen(self._chunker.take_ahead(), self._perception)
+        if ended is not None:
+            self._watch_final(ended)
 
     def _watch_final(self, ended) -> None:
         """Emit the segment's final transcript as soon as its decode is done (once per segment)."""
