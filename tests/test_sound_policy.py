@@ -204,7 +204,7 @@ def respond_times(policy: SoundPolicy, chunks: list[np.ndarray]) -> list[tuple[f
 
 def test_weak_evidence_needs_a_second_chunk_a_confident_one_responds_at_once(names):
     policy = SoundPolicy(load_policy((), names), names)
-    assert policy.spec.rule("dog").min_duration == 0.8 and policy.spec.rule("dog").confident == 0.82
+    assert policy.spec.rule("dog").min_duration == 0.8 and policy.spec.rule("dog").confident == 0.91
     weak_once = scripted(names, [{}, {"Dog": 0.5}, {}, {}])
     weak_twice = scripted(names, [{}, {"Dog": 0.5}, {}, {"Bark": 0.5}])  # same episode: the gap is 3 s
     sure = scripted(names, [{}, {"Bark": 0.91}, {}, {}])
@@ -229,3 +229,32 @@ def test_an_unknown_combine_names_the_line(names, tmp_path):
     f.write_text('[rules.dog]\n\ncombine = "mean"\n')
     with pytest.raises(PolicyError, match=r"line 3: combine must be one of max, sum, not 'mean'"):
         load_policy([f], names)
+
+
+def test_a_step_written_rounded_in_a_file_means_that_step(names):
+    """The model's 0.82 step is 0.8195: `confident = 0.82` must answer it at once, as the file says."""
+    from listenloop.perception.yamnet_frontend import dequantize_scores
+
+    step_082 = float(dequantize_scores(np.array([192], np.uint8))[0])
+    assert 0.81 < step_082 < 0.82
+    policy = SoundPolicy(load_policy((), names, texts=["[rules.dog]\nconfident = 0.82\n"]), names)
+    assert respond_times(policy, scripted(names, [{}, {"Bark": step_082}, {}, {}])) == [(0.8, "dog")]
+    stricter = SoundPolicy(load_policy((), names, texts=["[rules.dog]\nconfident = 0.91\n"]), names)
+    assert respond_times(stricter, scripted(names, [{}, {"Bark": step_082}, {}, {}])) == []
+
+
+def test_background_takes_a_steady_score_out_and_keeps_a_sound_that_rises_above_it(names):
+    """A room the model keeps calling Dog 0.50 gets no response with `background`; a real bark over it still does."""
+    steady = [{"Dog": 0.5}] * 15
+    chunks = scripted(names, steady + [{"Dog": 0.98}] + [{"Dog": 0.5}] * 3)
+    plain = SoundPolicy(load_policy((), names, texts=["[rules.dog]\ncooldown = 1\n"]), names)
+    relative = SoundPolicy(load_policy((), names, texts=["[rules.dog]\ncooldown = 1\nbackground = 4\n"]), names)
+    assert relative.spec.rule("dog").background == 4.0 and plain.spec.rule("dog").background == 0.0
+    assert respond_times(plain, chunks)[0] == (0.8, "dog")  # the steady 0.50 itself is answered
+    assert respond_times(relative, chunks) == [(6.4, "dog")]  # only the bark: (0.98 - 0.5) / (1 - 0.5) = 0.96
+    state = relative.init_state()
+    for k, scores in enumerate(chunks[:3]):
+        relative.decide(Observation(Chunk(k, np.zeros(SAMPLES_PER_CHUNK, np.float32)), sounds=SoundResult(scores)),
+                        state)
+    state.reset()
+    assert state.history == {}

@@ -154,3 +154,35 @@ def rms(x: np.ndarray) -> float:
 def test_an_unknown_feature_view_is_a_clear_error():
     with pytest.raises(ValueError, match="features must be one of raw, denoised, both"):
         YamnetTagger(features="spectrogram")
+
+
+def spectrum_db(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies (Hz) and power (dB re the strongest bin) of a whole clip."""
+    power = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2 + 1e-20
+    return np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE), 10 * np.log10(power / power.max())
+
+
+def test_the_bench_siren_is_a_band_limited_square_wave_wailing_from_600_to_1500_hz():
+    from listenloop.bench.sounds import SIREN_WAIL_PERIOD_S, synth_clip
+
+    siren = synth_clip("siren")
+    freqs, db = spectrum_db(siren)
+    assert db[freqs > 7600].max() < -60  # nothing folded back from above the band (a raw sign() wave would be)
+    assert db[(freqs > 3 * 600) & (freqs < 3 * 1500)].max() > -25  # the square's third harmonic is there
+    assert db[freqs < 550].max() < -40  # the horn passes nothing below the wail's bottom
+    zero_crossings = lambda x: np.count_nonzero(np.diff(np.signbit(x))) / 2 / (len(x) / SAMPLE_RATE)  # noqa: E731
+    start = siren[: SAMPLE_RATE // 10]
+    peak = int(SIREN_WAIL_PERIOD_S / 2 * SAMPLE_RATE)  # the top of the first wail
+    top = siren[peak - SAMPLE_RATE // 20 : peak + SAMPLE_RATE // 20]
+    assert 580 < zero_crossings(start) < 700 and 1400 < zero_crossings(top) < 1520
+
+
+def test_the_bench_smoke_alarm_is_a_t3_pattern_of_3100_hz_with_no_aliased_harmonic():
+    from listenloop.bench.sounds import synth_clip
+
+    alarm = synth_clip("smoke_alarm")
+    freqs, db = spectrum_db(alarm)
+    assert db[np.abs(freqs - 3100) < 20].max() > -1 and db[np.abs(freqs - 6200) < 20].max() > -12
+    assert db[np.abs(freqs - 6700) < 50].max() < -60  # 9.3 kHz would fold to 6.7 kHz at 16 kHz
+    on = np.abs(alarm).reshape(-1, SAMPLE_RATE // 10).max(axis=1) > 0.01  # 0.1 s slots
+    assert on[:25].tolist() == ([True] * 5 + [False] * 5) * 2 + [True] * 5 and not on[25:45].any()  # then 2 s quiet

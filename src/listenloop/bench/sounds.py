@@ -42,7 +42,7 @@ CLIPS: tuple[tuple[str, str | None, str], ...] = (
     ("streams/01_count_bark/sample01_02.wav", "dog", "one bark: notify"),
     ("streams/03_cough_music/sample03_01.wav", "cough", "coughing: ask"),
     ("synth:smoke_alarm", "smoke_alarm", "synthetic 3.1 kHz T3 beeps (no real recording here): alert"),
-    ("synth:siren", "siren", "synthetic wailing siren (no real recording here): alert"),
+    ("synth:siren", "siren", "synthetic electronic siren wail, 600-1500 Hz square (no real recording here): alert"),
     ("sounds/car-horn.wav", None, "traffic: the default policy stays silent (a user may enable it)"),
     ("sounds/thunder.wav", None, "nature; scores Explosion/Fireworks 0.82, must not alert"),
     ("sounds/humpback.ogg", None, "whale song; scores Siren 0.95 for under a second"),
@@ -65,16 +65,39 @@ BACKGROUNDS: dict[str, tuple[str, ...]] = {
 }
 
 
+SYNTH_SECONDS = 8.0  # s, length of each synthetic clip
+BAND_TOP_HZ = 7500.0  # harmonics are kept below this: a 16 kHz recording's anti-alias filter removes the rest
+ALARM_HZ = 3100.0  # piezo smoke alarms sound at about 3.1 kHz (3 to 3.5 kHz)
+SIREN_WAIL_HZ = (600.0, 1500.0)  # electronic siren wail: the tone sweeps between roughly these pitches
+SIREN_WAIL_PERIOD_S = 5.0  # one rise and fall of the wail: a few seconds (about 12 cycles a minute)
+
+
+def _harmonics(phase: np.ndarray, freq: np.ndarray | float, orders: range) -> np.ndarray:
+    """Sum of sin(n phase) / n over `orders`, each harmonic faded out over 500 Hz as n * freq nears BAND_TOP_HZ."""
+    out = np.zeros_like(phase)
+    for n in orders:
+        gain = np.clip((BAND_TOP_HZ - n * np.asarray(freq)) / 500.0, 0.0, 1.0)
+        out += gain * np.sin(n * phase) / n
+    return out
+
+
 def synth_clip(name: str) -> np.ndarray:
-    """Synthetic stand-ins for sounds with no recording in ../shared: a T3 smoke alarm, a wailing siren."""
-    t = np.arange(int(8.0 * SAMPLE_RATE)) / SAMPLE_RATE
-    if name == "smoke_alarm":  # 3.1 kHz with harmonics, 0.5 s on / 0.5 s off x3, 1.5 s pause, twice
-        tone = sum(np.sin(2 * np.pi * 3100 * h * t) / h for h in (1, 2, 3))
+    """Synthetic stand-ins for sounds with no recording in ../shared: a T3 smoke alarm, an electronic siren's wail.
+
+    Every parameter follows how the device makes its sound (docs/benchmarks/sounds.md, session 4), none was chosen
+    from the tagger's scores.
+    """
+    t = np.arange(int(SYNTH_SECONDS * SAMPLE_RATE)) / SAMPLE_RATE
+    if name == "smoke_alarm":  # T3 (NFPA 72): 0.5 s on / 0.5 s off x3, then 1.5 s more off; a piezo's harmonics
+        tone = _harmonics(2 * np.pi * ALARM_HZ * t, ALARM_HZ, range(1, 4))  # 3.1 and 6.2 kHz (9.3 kHz is above)
         gate = ((t % 4.5) < 3.0) & ((t % 1.0) < 0.5)
         return (0.3 * tone * gate).astype(np.float32)
-    if name == "siren":  # 700 +- 400 Hz wail, 4 s period, half square half sine
-        phase = 2 * np.pi * np.cumsum(700 + 400 * np.sin(2 * np.pi * 0.25 * t)) / SAMPLE_RATE
-        return (0.3 * (0.5 * np.sign(np.sin(phase)) + np.sin(phase))).astype(np.float32)
+    if name == "siren":  # a square wave (the amplifier's drive) sweeping a wail, through a horn passing ~0.4-8 kHz
+        low, high = SIREN_WAIL_HZ
+        tri = 1.0 - np.abs(2.0 * ((t / SIREN_WAIL_PERIOD_S) % 1.0) - 1.0)  # 0 -> 1 -> 0 over one wail, from low
+        freq = low + (high - low) * tri
+        phase = 2 * np.pi * np.cumsum(freq) / SAMPLE_RATE
+        return (0.3 * 4 / np.pi * _harmonics(phase, freq, range(1, 16, 2))).astype(np.float32)  # odd: a square
     raise ValueError(f"unknown synthetic clip {name!r}")
 
 

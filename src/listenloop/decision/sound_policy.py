@@ -54,7 +54,10 @@ class Combine(StrEnum):
 
 
 NUMBER_KEYS = {"threshold": (0.0, 1.0), "confident": (0.0, 1.0), "min_duration": (0.0, 600.0),
-               "cooldown": (0.0, 86400.0), "gap": (0.0, 600.0)}
+               "cooldown": (0.0, 86400.0), "gap": (0.0, 600.0), "background": (0.0, 600.0)}
+# The int8 model's scores come in steps that files write rounded (0.82 is 0.8195, 0.32 is 0.3194): a score this close
+# below a threshold reaches it, so that `confident = 0.82` means the 0.82 step, as written.
+SCORE_TOLERANCE = 0.005
 DEFAULT_KEYS = set(NUMBER_KEYS) | {"urgency", "combine"}
 RULE_KEYS = DEFAULT_KEYS | {"classes", "action", "phrase", "say"}
 TOP_KEYS = {"version", "base", "defaults", "rules"}
@@ -76,6 +79,7 @@ class SoundRule:
     source: str  # "FILE line N" where the rule was (last) defined
     combine: Combine = Combine.MAX  # how the classes' scores make the group score
     confident: float = 1.0  # a chunk at or above this group score responds at once (min_duration waived); 1 = never
+    background: float = 0.0  # s; > 0: scores count only as far as they rise above their median over this long
 
 
 @dataclass(frozen=True)
@@ -225,7 +229,7 @@ def _default_text() -> str:
 def merge_layers(layers: Sequence[_Layer]) -> PolicySpec:
     """Later layers override earlier ones: defaults and rules key by key; a class moves to the last rule naming it."""
     defaults: dict[str, Any] = {"threshold": 0.5, "confident": 1.0, "min_duration": 0.0, "cooldown": 60.0,
-                                "gap": 3.0, "urgency": Emotion.NORMAL, "combine": Combine.MAX}
+                                "gap": 3.0, "urgency": Emotion.NORMAL, "combine": Combine.MAX, "background": 0.0}
     merged: dict[str, dict[str, Any]] = {}
     for layer in layers:
         defaults.update(layer.defaults)
@@ -248,7 +252,7 @@ def merge_layers(layers: Sequence[_Layer]) -> PolicySpec:
             min_duration=values["min_duration"], cooldown=values["cooldown"], gap=values["gap"],
             urgency=values["urgency"], phrase=values.get("phrase") or values["classes"][0].lower(),
             say=values.get("say", ""), source=values["source"], combine=values["combine"],
-            confident=values["confident"],
+            confident=values["confident"], background=values["background"],
         ))
     return PolicySpec(tuple(rules), tuple(layer.source for layer in layers))
 
@@ -288,11 +292,13 @@ class _Episode:
 class SoundPolicyState:
     episodes: dict[str, _Episode] = field(default_factory=dict)  # rule name -> its current episode
     last_response: dict[str, float] = field(default_factory=dict)  # rule name -> stream time of its last response
+    history: dict[str, list[np.ndarray]] = field(default_factory=dict)  # rule -> its classes' recent chunk scores
     responses: int = 0
 
     def reset(self) -> None:
         self.episodes.clear()
         self.last_response.clear()
+        self.history.clear()
         self.responses = 0
 
 
@@ -350,20 +356,21 @@ class SoundPolicy:
                 state: SoundPolicyState) -> _Candidate | None:
         """Advance the rule's episode by one chunk; a candidate when it should respond now."""
         t = obs.chunk.t1
-        k = int(np.argmax(scores[idx]))
-        score = float(scores[idx[k]]) if rule.combine is Combine.MAX else min(1.0, float(scores[idx].sum()))
+        mine = self._above_background(rule, scores[idx], state) if rule.background > 0 else scores[idx]
+        k = int(np.argmax(mine))
+        score = float(mine[k]) if rule.combine is Combine.MAX else min(1.0, float(mine.sum()))
         episode = state.episodes.get(rule.name)
         if episode is not None and t - episode.last > rule.gap + CHUNK_SECONDS / 2:
             del state.episodes[rule.name]  # gone for longer than the gap: what comes next is a new sound
             episode = None
-        if score < rule.threshold:
+        if score < rule.threshold - SCORE_TOLERANCE:
             return None
         if episode is None:
             onsets = [o.t0 for o in obs.sounds.onsets if o.index in idx] if obs.sounds else []
             episode = state.episodes[rule.name] = _Episode(t0=min([obs.chunk.t0, *onsets]), last=t)
         episode.hits += 1
         episode.last = t
-        sure = rule.confident < 1.0 and score >= rule.confident
+        sure = rule.confident < 1.0 and score >= rule.confident - SCORE_TOLERANCE
         if episode.decided or not sure and episode.hits * CHUNK_SECONDS < rule.min_duration - 1e-6:
             return None
         last = state.last_response.get(rule.name)
@@ -371,3 +378,17 @@ class SoundPolicy:
             episode.decided = True  # grouped into the earlier response
             return None
         return _Candidate(rule, self.names[idx[k]], score, episode)
+
+    @staticmethod
+    def _above_background(rule: SoundRule, scores: np.ndarray, state: SoundPolicyState) -> np.ndarray:
+        """How far each class's score rises from its background level m toward 1: (score - m) / (1 - m), at least 0.
+
+        m is the class's median chunk score over the rule's `background` seconds before this chunk (0 at the start).
+        A class that a steady background keeps scoring (a room where music plays, rain) then counts only when it
+        rises above that level; a sound shorter than half the window does not move its own median.
+        """
+        past = state.history.setdefault(rule.name, [])
+        level = np.median(past, axis=0) if past else np.zeros_like(scores)
+        past.append(scores.astype(np.float32))
+        del past[: max(0, len(past) - round(rule.background / CHUNK_SECONDS))]
+        return np.clip((scores - level) / np.maximum(1.0 - level, 1e-3), 0.0, 1.0)
