@@ -121,7 +121,9 @@ def _watch(seg: SegmentEnd) -> tuple[SegmentEnd, float, list[float]]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--prompts", type=int, default=60, help="asterisk prompts to use (default 60)")
+    parser.add_argument(
+        "--prompts", type=int, default=None, help="use only the first N asterisk prompts (default: all 184)"
+    )
     parser.add_argument("--shared", type=Path, default=None, help="../shared/audio/dev (default: beside the repo)")
     parser.add_argument("--fast", action="store_true", help="do not pace in real time (no latency figures)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -44,8 +44,9 @@ def shared_speech(shared: Path) -> list[Utterance]:
     return out
 
 
-def asterisk_prompts(limit: int = 60, min_words: int = 4) -> list[Utterance]:
-    """Debian's asterisk prompts (8 kHz studio speech) with simple texts: words only, no digits or symbols."""
+def asterisk_prompts(limit: int | None = None, min_words: int = 4) -> list[Utterance]:
+    """Debian's asterisk prompts (8 kHz studio speech) with simple texts: words only, no digits or symbols (184 of
+    them with 4+ words, 1664 words); the first `limit` of them when given."""
     if not ASTERISK_TEXTS.exists() or not ASTERISK_SOUNDS.is_dir():
         return []
     out = []
@@ -59,7 +60,7 @@ def asterisk_prompts(limit: int = 60, min_words: int = 4) -> list[Utterance]:
             if re.search(r"[^A-Za-z ,.'?!-]", text) or len(text.split()) < min_words or "[" in text:
                 continue
             out.append(Utterance(name.strip(), load_audio(path), text, "asterisk"))
-            if len(out) >= limit:
+            if limit is not None and len(out) >= limit:
                 break
     return out
 
