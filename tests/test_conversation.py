@@ -56,6 +56,14 @@ def test_counts_the_barks_from_sound_events_after_a_spoken_instruction(engine, s
     assert not [r for r in responses(events) if r.label in ("Dog", "Bark")]  # counted, not announced each time
 
 
+def test_counts_each_bark_of_the_reference_systems_stitched_stream(engine, shared_audio):
+    """streams/sample_count.wav: the instruction, then five barks 1.6 s apart (about 1 s of silence between them),
+    close enough that the tagger's sound event bridges them into one: the count must still be five."""
+    events = run(engine, load_audio(shared_audio / "streams" / "sample_count.wav"))
+    answers = responses(events, "answer")
+    assert answers and answers[-1].extra["count"] == 5 and "5 times" in answers[-1].text
+
+
 def test_music_question_is_answered_with_a_genre_or_instrument_and_the_cough_gets_concern(engine, shared_audio):
     events = run(engine, load_audio(shared_audio / "streams" / "sample_music.wav"))
     ask = responses(events, "ask")

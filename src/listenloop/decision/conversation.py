@@ -21,13 +21,13 @@ import numpy as np
 from listenloop.decision import utterance as utt
 from listenloop.decision import voice
 from listenloop.decision.base import Decision, Emotion, Mode, Task
+from listenloop.decision.counting import CountState, count_patches
 from listenloop.decision.instructions import Instruction, TaskState, acknowledgement, apply, parse
 from listenloop.decision.rules import RulePolicy, RulesState
 from listenloop.perception.observation import Observation, SegmentEnd
 
 QUESTION_PAUSE_S = 0.1  # s of pause after speech at which a complete question is answered (the ASR's speculation point)
 CARRY_S = 3.0  # s; an unfinished sentence is joined to speech that resumes within this long (a pause mid-sentence)
-COUNT_MERGE_S = 1.0  # s; onsets of counted classes closer than this are one occurrence (dog and bark together)
 MUSIC_SCORE = 0.3  # AudioSet "Music" score from which a chunk counts as music
 MUSIC_LISTEN_S = 2.0  # s of music heard before a question about it is answered
 PENDING_MAX_S = 20.0  # s a question about a sound waits for that sound
@@ -74,8 +74,7 @@ class ConversationState:
     carry: tuple[str, float] | None = None  # unfinished sentence and its end time
     voice: voice.VoiceState = field(default_factory=voice.VoiceState)  # levels, background talk, barge-in
     interrupt: bool = False  # this chunk: the user talks over a response (the session stops it if barge-in is on)
-    count: int = 0  # occurrences of the counted sound
-    count_last_t: float = -1e9
+    count: CountState = field(default_factory=CountState)  # occurrences of the counted sound
     music: MusicTrack = field(default_factory=MusicTrack)
     pending: tuple[str, float, utt.About] | None = None  # a question waiting for the sound it is about
     awaiting: SegmentEnd | None = None  # a closed segment judged on its partial, to judge again on its final text
@@ -86,7 +85,8 @@ class ConversationState:
         self.decided.clear()
         self.carry, self.segment, self.pending = None, None, None
         self.voice.reset()
-        self.count, self.music = 0, MusicTrack()
+        self.count.reset()
+        self.music = MusicTrack()
 
 
 class ConversationPolicy:
@@ -233,7 +233,7 @@ class ConversationPolicy:
         state.task = apply(before, instruction)
         state.changes.append(TaskChange(t, state.task, source, instruction))
         if instruction.labels and instruction.kind.value == "count":
-            state.count, state.count_last_t = 0, -1e9
+            state.count.reset()
         if before.mode is Mode.TRANSCRIBE and state.task.mode is Mode.TRANSCRIBE:
             return Decision.silent("instruction (transcription mode)")
         return Decision.respond(Task.ACKNOWLEDGE, f"instruction: {instruction.kind.value}",
@@ -245,12 +245,10 @@ class ConversationPolicy:
         if sounds is None:
             return
         task = state.task
+        if task.count_labels and sounds.patches is not None:
+            indices = tuple(self.class_names.index(c) for c in task.count_labels if c in self.class_names)
+            count_patches(state.count, sounds.patches, indices)
         for onset in sounds.onsets:
-            if onset.label in task.count_labels and onset.t0 - state.count_last_t >= COUNT_MERGE_S:
-                state.count += 1
-                state.count_last_t = onset.t0
-            elif onset.label in task.count_labels:
-                state.count_last_t = onset.t0
             if onset.label in task.watch_labels:
                 candidates.append(Decision.respond(Task.NOTIFY, f"watched: {onset.label}", Emotion.NORMAL,
                                                    label=onset.label, phrase=f"the {task.watch_sound}",
@@ -279,18 +277,18 @@ class ConversationPolicy:
                                 **self._context(state))
 
     def _count_report(self, state: ConversationState, why: str) -> Decision:
-        task = state.task
-        times = "once" if state.count == 1 else f"{state.count} times"
+        task, count = state.task, state.count.count
+        times = "once" if count == 1 else f"{count} times"
         did = COUNT_VERBS.get(task.count_sound or "", f"I heard the {task.count_sound}")
-        text = f"{did} {times}." if state.count else f"I have not heard the {task.count_sound} yet."
-        return Decision.respond(Task.ANSWER, f"count report: {why}", text=text, count=state.count,
+        text = f"{did} {times}." if count else f"I have not heard the {task.count_sound} yet."
+        return Decision.respond(Task.ANSWER, f"count report: {why}", text=text, count=count,
                                 counted=task.count_sound)
 
     def _context(self, state: ConversationState) -> dict[str, Any]:
         """What the answer needs that only the policy knows: the count and the music heard, as of now."""
         out: dict[str, Any] = {"music": music_summary(state.music, self.class_names)}
         if state.task.count_sound:
-            out.update(count=state.count, counted=state.task.count_sound)
+            out.update(count=state.count.count, counted=state.task.count_sound)
         return out
 
 

@@ -100,6 +100,7 @@ class SoundResult:
     onsets: tuple[SoundOnset, ...] = ()  # sounds that started being present in this chunk
     offsets: tuple[SoundOffset, ...] = ()  # sounds that stopped in this chunk
     speech_score: float = 0.0  # AudioSet "Speech" score, used to gate recognition
+    patches: np.ndarray | None = None  # [n, 521] the score of each patch that ended in this chunk, in time order
 
 
 @dataclass

@@ -266,4 +266,4 @@ class YamnetTagger:
         best = [i for i in np.argsort(-scores)[:REPORT_TOP] if scores[i] >= REPORT_SCORE]
         top = tuple(SoundTag(self.names[i], int(i), float(scores[i])) for i in best)
         speech = float(scores[self.speech_classes].max())
-        return SoundResult(scores, top, onsets, offsets, speech)
+        return SoundResult(scores, top, onsets, offsets, speech, np.asarray(rows))
