@@ -159,6 +159,8 @@ class ConversationPolicy:
         ended: SegmentEnd | None = asr.ended if asr is not None else None
         if ended is None and state.awaiting is not None and state.awaiting.final.done():
             ended, state.awaiting = state.awaiting, None  # the final text is in: judge the segment again with it
+            if pause == 0.0 or state.segment is not None:
+                return None  # the speaker went on; a reply now would cut in (jfk.flac's "what your country can do")
             return self._judge(obs, state, ended.segment, _settled_text(ended), ended)
         if ended is not None:
             state.seg_t0 = ended.t0

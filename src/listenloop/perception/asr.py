@@ -41,6 +41,8 @@ MAX_SEGMENT_S = 8.0  # s; longer segments are cut at their quietest point, so pe
 SPLIT_SEARCH_S = 3.0  # s before the limit searched for that quietest point
 MIN_PARTIAL_S = 0.6  # s of segment before tiny.en is first run
 MIN_VOICED_S = 0.2  # s of voiced windows a segment needs to be recognized at all (clicks, short coughs)
+WEAK_JOIN_S = 0.5  # s; a piece whose voice was never clear, followed by speech within this, opens that speech (jfk's
+# "ask" peaks at VAD 0.6 and "not" follows 0.1 s later: alone, "ask" was gated as unclear and lost)
 CONFIDENT_PROB = 0.65  # VAD probability that counts as clearly voiced: real speech (184 asterisk prompts, 8 kHz)
 MIN_CONFIDENT_WINDOWS = 3  # had >= 3 windows above 0.74; a cough that base heard as "Who?" peaked at 0.59
 SOUND_SPEECH_MIN = 0.2  # the tagger's AudioSet "Speech" score a segment must reach once (when the tagger is on)
@@ -82,6 +84,8 @@ class AsrState:
     heard: int = 0  # stream samples appended so far (by `step` or ahead of the chunk by `listen`)
     early_end: SegmentEnd | None = None  # a segment `listen` closed, reported by the next `step`
     last_final: Future[FinalText] | None = None  # the previous segment's final (context for the next one)
+    weak_start: int | None = None  # start (sample) of the last segment gated for weak voice, kept to open the next
+    weak_end: int = 0  # where that segment ended
 
     def reset(self) -> None:
         if self.speculative is not None:
@@ -130,8 +134,12 @@ class Recognizer:
         state.windows += len(probs)
         early, state.early_end = state.early_end, None
         if not state.open and vad.started_at is not None:
-            onset = int(vad.started_at * _SR) - int(PREROLL_S * _SR)
-            self._open(state, max(state.audio_start, state.last_end, onset), first_window)
+            started = int(vad.started_at * _SR)
+            start = max(state.last_end, started - int(PREROLL_S * _SR))
+            if state.weak_start is not None and started - state.weak_end <= WEAK_JOIN_S * _SR:
+                start = state.weak_start  # the unclear piece just before is this speech's opening
+            state.weak_start = None
+            self._open(state, max(state.audio_start, start), first_window)
         if not state.open:
             return AsrResult(ended=early, suppressed="no voice activity")
         self._track(state, probs, first_window, sounds)
@@ -187,6 +195,10 @@ class Recognizer:
             state.audio = np.concatenate([state.audio, np.asarray(samples, np.float32)])
         state.heard = now
         keep_from = state.seg_start if state.open else now - int(PREROLL_S * _SR) - SAMPLES_PER_CHUNK
+        if state.weak_start is not None and now - state.weak_end > WEAK_JOIN_S * _SR + SAMPLES_PER_CHUNK:
+            state.weak_start = None  # no speech followed it closely enough
+        if not state.open and state.weak_start is not None:
+            keep_from = min(keep_from, state.weak_start)
         drop = max(0, keep_from - state.audio_start)
         if drop:
             state.audio = state.audio[drop:]
@@ -215,10 +227,19 @@ class Recognizer:
 
     def _gate(self, state: AsrState) -> str:
         """Why the open segment should get no text at all ("" when it may)."""
+        return self._weak_voice(state) or self._tagger_gate(state)
+
+    @staticmethod
+    def _weak_voice(state: AsrState) -> str:
+        """Why the open segment's voice is too little or too unclear to recognize on its own ("" when it is not)."""
         if state.voiced_windows * VAD_WINDOW_SAMPLES < MIN_VOICED_S * _SR:
             return f"too little voice ({state.voiced_windows * VAD_WINDOW_SAMPLES / _SR:.2f} s)"
         if state.confident_windows < MIN_CONFIDENT_WINDOWS:
             return f"voice never clear ({state.confident_windows} windows >= {CONFIDENT_PROB})"
+        return ""
+
+    @staticmethod
+    def _tagger_gate(state: AsrState) -> str:
         if state.tagger_seen and state.speech_score < SOUND_SPEECH_MIN:
             return f"sound tagger hears no speech (score {state.speech_score:.2f})"
         return ""
@@ -260,6 +281,8 @@ class Recognizer:
         )
         state.segments += 1
         state.open, state.speculative, state.last_end = False, None, end
+        weak = self._weak_voice(state) != ""
+        state.weak_start, state.weak_end = (state.seg_start, end) if weak else (None, 0)
         state.last_final = final
         return ended
 
