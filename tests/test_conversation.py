@@ -117,6 +117,14 @@ def test_only_the_addressed_question_is_answered_soon_after_it_ends(engine, conv
     assert answer.interrupted or "everest" in answer.text.lower()
 
 
+def test_a_speech_with_pauses_gets_no_answer_even_where_a_sentence_sounds_like_a_question(engine, shared_audio):
+    """jfk.flac: "... ask not what your country can do for you, ask what ...". Whisper base ends the middle piece
+    "What your country can do for you!" and its final text arrives while the next piece is being spoken: no answer
+    then (one was given before the policy checked that the speaker had gone on)."""
+    events = run(engine, load_audio(shared_audio / "speech" / "jfk.flac"))
+    assert responses(events, "answer") == [], [r.text for r in responses(events)]
+
+
 def test_control_instruction_changes_the_task_and_transcription_mode_stays_as_it_was(engine):
     session = engine.session(SessionOptions(mode=Mode.TRANSCRIBE))
     events = session.feed(silence(1.0))
