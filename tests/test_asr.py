@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from listenloop.audio.chunker import Chunker
-from listenloop.audio.constants import CHUNK_SECONDS
+from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE
 from listenloop.audio.decode import load_audio
 from listenloop.bench.corpus import JFK_TEXT
 from listenloop.bench.wer import edit_distance, normalize
@@ -239,3 +239,27 @@ def test_the_partial_at_a_pause_has_heard_every_voiced_window(vad, rec, speech_q
                 assert st.partial_end >= st.voiced_end, (lead, st.partial_end / 16000, st.voiced_end / 16000)
                 assert "morning" in normalize(st.hypothesis), (lead, st.hypothesis)
     assert pauses, "no chunk ended inside a pause: the test shows nothing"
+
+
+def test_a_speculative_final_is_kept_only_when_the_tail_it_missed_is_quiet(jfk):
+    """The final decode starts 0.1 s into a pause, before the whole 0.2 s tail is in. Its text is kept only if what it
+    did not hear is silent; a tail with sound in it (a final "s", here noise 20 dB under the speech) is decoded again."""
+    from listenloop.perception.asr import TAIL_QUIET_DB, _tail_quiet
+
+    speech = jfk[: 2 * SAMPLE_RATE]
+    rng = np.random.default_rng(0)
+    level = float(np.sqrt(np.mean(speech**2)))
+
+    def state_with_tail(tail: np.ndarray) -> AsrState:
+        st = AsrState(audio=np.concatenate([speech, tail]).astype(np.float32))
+        st.seg_start, st.speculative_heard = 0, len(speech)
+        return st
+
+    tail_s = 0.1
+    n = int(tail_s * SAMPLE_RATE)
+    hiss = rng.standard_normal(n).astype(np.float32) * level * 10 ** (-20 / 20)
+    faint = rng.standard_normal(n).astype(np.float32) * level * 10 ** (-(TAIL_QUIET_DB + 20) / 20)
+    assert not _tail_quiet(state_with_tail(hiss), len(speech) + n)
+    assert _tail_quiet(state_with_tail(faint), len(speech) + n)
+    assert _tail_quiet(state_with_tail(np.zeros(n, np.float32)), len(speech) + n)
+    assert _tail_quiet(state_with_tail(hiss), len(speech))  # nothing missed

@@ -34,6 +34,8 @@ CLOSE_SILENCE_S = 0.25  # s of silence after the last voiced window that closes 
 SPECULATE_SILENCE_S = 0.1  # s of silence after which the final decode starts speculatively (on the tail heard so far)
 TAIL_S = 0.2  # s after the last voiced window kept in the segment (<= CLOSE_SILENCE_S, so it is heard when the
 # segment closes; a speculative decode may start on less of it); 0.1 s lost final consonants ("locked" -> "log")
+TAIL_QUIET_DB = 35.0  # dB under the segment's speech level: a tail the speculative decode missed that is louder than
+# this has sound in it ("France" lost its "s" to "friends"), and the final is decoded again on the whole tail
 PARTIAL_PAD_S = 1.0  # s of zeros appended before a partial decode: Whisper loops on audio that stops abruptly
 FINAL_PAD_S = 6.0  # s of zeros appended before a final decode: asterisk WER 3.2% with 2 s, 1.7% with 6 s
 MAX_SEGMENT_S = 8.0  # s; longer segments are cut at their quietest point, so per-chunk cost stays flat (a
@@ -56,6 +58,7 @@ WHISPER_THREADS = 1  # per model: tiny.en partials on one core, base finals on t
 # no faster (asterisk prompt: median 362 vs 375 ms), and two 2-thread models fought over both cores
 
 _SR = SAMPLE_RATE
+_TAIL_FRAME = _SR // 100  # samples in a 10 ms frame
 
 
 @dataclass
@@ -81,6 +84,7 @@ class AsrState:
     tagger_seen: bool = False  # the tagger scored at least one patch in the open segment
     speculative: Future[FinalText] | None = None  # a final decode started during the current silence
     speculative_end: int = 0  # the segment end (sample) that decode is for
+    speculative_heard: int = 0  # stream sample up to which it heard the segment (short of its end: tail not yet in)
     heard: int = 0  # stream samples appended so far (by `step` or ahead of the chunk by `listen`)
     early_end: SegmentEnd | None = None  # a segment `listen` closed, reported by the next `step`
     last_final: Future[FinalText] | None = None  # the previous segment's final (context for the next one)
@@ -256,7 +260,7 @@ class Recognizer:
             return
         audio = state.clip(state.seg_start, end)
         state.speculative = self._submit(audio, state.segments, state.seg_start, end, self._context(state))
-        state.speculative_end = end
+        state.speculative_end, state.speculative_heard = end, min(end, state.heard)
 
     def _close(self, state: AsrState, end: int) -> SegmentEnd:
         """Close the open segment at stream sample `end`; its final comes from the speculative decode if valid."""
@@ -267,9 +271,11 @@ class Recognizer:
             final.set_result(
                 FinalText(segment=state.segments, t0=state.seconds(state.seg_start), t1=end / _SR, text="", lang=None)
             )
-        elif state.speculative is not None and state.speculative_end == end:
+        elif state.speculative is not None and state.speculative_end == end and _tail_quiet(state, end):
             final = state.speculative
         else:
+            if state.speculative is not None:
+                state.speculative.cancel()  # it missed part of the tail that has sound in it (a final "s")
             final = self._submit(audio, state.segments, state.seg_start, end, self._context(state))
         ended = SegmentEnd(
             segment=state.segments,
@@ -378,6 +384,24 @@ class Recognizer:
             hyp = whisper.transcribe(piece, pad_to=WHISPER_WINDOW_SAMPLES, languages=self.languages)
             texts.append(hyp.text)
         return " ".join(t for t in texts if t)
+
+
+def _tail_quiet(state: AsrState, end: int) -> bool:
+    """Whether the part of the segment a speculative decode did not hear (up to `end`) holds no sound: no 10 ms frame
+    within TAIL_QUIET_DB of the segment's speech level (its 95th-percentile frame)."""
+    missing = state.clip(state.speculative_heard, end)
+    if len(missing) < _TAIL_FRAME:
+        return True
+    level = _frame_rms(state.clip(state.seg_start, state.speculative_heard))
+    if not len(level):
+        return True
+    floor = np.percentile(level, 95) * 10 ** (-TAIL_QUIET_DB / 20)
+    return bool(np.max(_frame_rms(missing)) < floor)
+
+
+def _frame_rms(audio: np.ndarray) -> np.ndarray:
+    n = len(audio) // _TAIL_FRAME
+    return np.sqrt(np.mean(audio[: n * _TAIL_FRAME].reshape(n, _TAIL_FRAME) ** 2, axis=1))
 
 
 def _padded(audio: np.ndarray, pad_s: float) -> np.ndarray:
