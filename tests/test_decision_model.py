@@ -235,3 +235,73 @@ def test_benchmark_and_training_judge_interruptions_and_speech_not_for_us_alike(
         assert (tally.interrupted, tally.answered_not_addressed) == (interrupted, answered)
         assert (scored.interrupted, scored.answered, scored.hits) == (interrupted, answered, tally.hits)
         assert (scored.unfinished, scored.not_addressed) == (tally.unfinished, tally.not_addressed) == (1, 2)
+
+
+def _constant_model(p_respond: float, threshold: float, open_threshold: float | None) -> DecisionModel:
+    """A model whose P(answer) is p_respond on every input (zero weights; the output bias sets it)."""
+    b2 = np.full(len(CLASSES), -40.0, np.float32)
+    b2[0], b2[CLASSES.index(Task.ANSWER)] = np.log(1 - p_respond), np.log(p_respond)
+    return DecisionModel(np.zeros(N_FEATURES, np.float32), np.ones(N_FEATURES, np.float32),
+                         np.zeros((N_FEATURES, 2), np.float32), np.zeros(2, np.float32),
+                         np.zeros((2, len(CLASSES)), np.float32), b2, threshold, {}, open_threshold)
+
+
+def test_text_ending_on_an_open_word_needs_the_stricter_threshold_in_policy_and_training_alike():
+    """With P(respond) 0.9, threshold 0.5 and 0.95 where the text ends open: "What time is it?" is answered, "What
+    time does the" is not, unless the model has no second threshold. Training's simulate fires on the same chunks."""
+    def run(model: DecisionModel, text: str) -> tuple[list[bool], list[bool]]:
+        policy = LearnedPolicy(Mode.ASSISTANT, model, class_names=())
+        extractor, features = FeatureExtractor(None), FeatureExtractor(None).init_state()
+        state = policy.init_state()
+        chunks = [_observation(0, True, partial=(0, text)), _observation(1, False, ended_at=0.4),
+                  _observation(2, False), _observation(3, False)]
+        fired = [policy.decide(obs, state).responds for obs in chunks]
+        x = np.stack([extractor.step(obs, features) for obs in chunks])
+        p = 1 - model.probs(x)[:, 0]
+        return fired, train_decision.simulate(p, x, model.threshold, model.open_threshold).tolist()
+
+    strict, plain = _constant_model(0.9, 0.5, 0.95), _constant_model(0.9, 0.5, None)
+    assert run(strict, "What time is it?") == ([True, False, False, False],) * 2
+    assert run(strict, "What time does the") == ([False] * 4,) * 2
+    assert run(plain, "What time does the") == ([True, False, False, False],) * 2
+    assert run(_constant_model(0.97, 0.5, 0.95), "What time does the")[0] == [True, False, False, False]
+
+
+def test_the_open_text_threshold_is_saved_and_older_files_load_without_it(tmp_path):
+    model = _constant_model(0.9, 0.6, 0.99)
+    model.save(tmp_path / "m.npz")
+    assert DecisionModel.load(tmp_path / "m.npz").open_threshold == pytest.approx(0.99)
+    older = tmp_path / "older.npz"
+    np.savez(older, format=np.int64(1), feature_names=np.array(FEATURE_NAMES), mean=model.mean, std=model.std,
+             w1=model.w1, b1=model.b1, w2=model.w2, b2=model.b2, threshold=np.float64(0.6))
+    back = DecisionModel.load(older)
+    assert back.open_threshold is None and np.all(back.thresholds(np.ones((3, N_FEATURES))) == 0.6)
+
+
+def test_a_change_to_perception_code_makes_a_new_feature_cache(tmp_path, monkeypatch):
+    """Cached model inputs are only reused for the perception code that made them."""
+    for rel in ("perception/asr.py", "audio/chunker.py", "decision/features.py", "decision/rules.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("A = 1\n")
+    before = train_decision.perception_fingerprint(tmp_path)
+    (tmp_path / "decision/rules.py").write_text("A = 2\n")  # not perception: same inputs
+    assert train_decision.perception_fingerprint(tmp_path) == before
+    for rel in ("perception/asr.py", "audio/chunker.py", "decision/features.py"):
+        (tmp_path / rel).write_text("A = 3\n")
+        assert train_decision.perception_fingerprint(tmp_path) != before
+        before = train_decision.perception_fingerprint(tmp_path)
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("{}\n")
+    key = train_decision._cache_key(manifest, True, True)
+    monkeypatch.setattr(train_decision, "perception_fingerprint", lambda: "changed")
+    assert train_decision._cache_key(manifest, True, True) != key
+
+
+def test_a_segment_heard_without_text_also_needs_the_stricter_threshold():
+    """A piece too short for a partial ("She said the") shows no sentence at all: the stricter threshold holds."""
+    model = _constant_model(0.9, 0.5, 0.95)
+    extractor = FeatureExtractor(None)
+    state = extractor.init_state()
+    first = extractor.step(_observation(0, True), state)  # no segment known yet: nothing to judge the text by
+    closed = extractor.step(_observation(1, False, ended_at=0.3, closed=(0, 0.0, 0.5, "")), state)
+    assert model.thresholds(np.stack([first, closed])).tolist() == [0.5, 0.95]

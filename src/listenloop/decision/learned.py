@@ -2,7 +2,9 @@
 
 Weights live in an .npz shipped in the package (decision/weights/decision.npz). The model gives, every chunk, the
 probability of each response kind; the policy responds when the probability of any response passes the tuned
-threshold and something new (speech or a sound) happened since its last response.
+threshold and something new (speech or a sound) happened since its last response. Where the text heard so far ends
+on an open word or a filler and not on "?", or the segment heard has no text (a sentence that may go on after the
+pause), a second, stricter threshold applies.
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ CLASSES = (None, Task.ANSWER, Task.TRANSCRIBE, Task.ALERT, Task.ASK, Task.NOTIFY
 EMOTIONS = {Task.ALERT: Emotion.URGENT, Task.ASK: Emotion.CONCERNED}
 MODEL_FORMAT = 1  # bumped when the .npz layout changes
 _REQUIRED = ("format", "feature_names", "mean", "std", "w1", "b1", "w2", "b2", "threshold")
+# Where the text seen shows no finished sentence, a stricter threshold applies (5-fold out-of-fold on the training
+# streams: same F1, fewer interruptions; docs/benchmarks/decisions.md, session 4):
+OPEN_TEXT_FEATURES = ("txt_open_end@0", "txt_filler_end@0")  # the current segment's text ends where no sentence can
+CLOSED_TEXT_FEATURE = "txt_qmark@0"  # ... unless it ends on "?": "What time is it?" ends on an open word ("it")
+NO_TEXT_FEATURE = "txt_none@0"  # the segment heard has no text at all (a piece too short for a partial)
+_OPEN_TEXT_INDEX = np.array([FEATURE_NAMES.index(n) for n in OPEN_TEXT_FEATURES])
+_CLOSED_TEXT_INDEX = FEATURE_NAMES.index(CLOSED_TEXT_FEATURE)
+_NO_TEXT_INDEX = FEATURE_NAMES.index(NO_TEXT_FEATURE)
 
 
 class DecisionModelError(RuntimeError):
@@ -39,6 +49,11 @@ class DecisionModel:
     b2: np.ndarray  # [C]
     threshold: float  # respond when P(not silent) >= this
     meta: dict[str, str] = field(default_factory=dict)  # seed, data, metrics of the training run
+    open_threshold: float | None = None  # ... or this where the text ends open or is missing; None: threshold
+
+    def thresholds(self, x: np.ndarray) -> np.ndarray:
+        """[..., F] features -> [...] the P(not silent) each chunk needs for a response."""
+        return chunk_thresholds(x, self.threshold, self.open_threshold)
 
     def probs(self, x: np.ndarray) -> np.ndarray:
         """[..., F] features -> [..., C] class probabilities."""
@@ -54,6 +69,7 @@ class DecisionModel:
         np.savez_compressed(
             path, format=np.int64(MODEL_FORMAT), feature_names=np.array(FEATURE_NAMES), mean=self.mean,
             std=self.std, w1=self.w1, b1=self.b1, w2=self.w2, b2=self.b2, threshold=np.float64(self.threshold),
+            open_threshold=np.float64(np.nan if self.open_threshold is None else self.open_threshold),
             meta_keys=np.array(list(self.meta)), meta_values=np.array([str(v) for v in self.meta.values()]),
         )
 
@@ -75,11 +91,13 @@ class DecisionModel:
                 meta = dict(zip((str(k) for k in z.get("meta_keys", [])),
                                 (str(v) for v in z.get("meta_values", [])), strict=False))
                 threshold = float(z["threshold"])
+                open_threshold = float(z["open_threshold"]) if "open_threshold" in z.files else np.nan
         except DecisionModelError:
             raise
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # a damaged .npz
             raise DecisionModelError(f"{path}: corrupt decision model ({type(e).__name__}: {e})") from None
-        model = cls(threshold=threshold, meta=meta, **arrays)
+        model = cls(threshold=threshold, meta=meta, **arrays,
+                    open_threshold=None if np.isnan(open_threshold) else open_threshold)
         shapes_ok = (model.mean.shape == (N_FEATURES,) and model.w1.shape[0] == N_FEATURES
                      and model.w2.shape == (model.w1.shape[1], len(CLASSES)))
         if not shapes_ok:
@@ -87,6 +105,16 @@ class DecisionModel:
                 f"{path}: weight shapes do not match {N_FEATURES} features, {len(CLASSES)} classes"
             )
         return model
+
+
+def chunk_thresholds(x: np.ndarray, threshold: float, open_threshold: float | None) -> np.ndarray:
+    """The threshold of every chunk ([..., F] -> [...]): open_threshold where the text seen ends open (or the segment
+    has none), else threshold."""
+    if open_threshold is None:
+        return np.full(x.shape[:-1], threshold, np.float64)
+    is_open = (x[..., _OPEN_TEXT_INDEX] > 0).any(axis=-1) & (x[..., _CLOSED_TEXT_INDEX] <= 0)
+    is_open |= x[..., _NO_TEXT_INDEX] > 0
+    return np.where(is_open, open_threshold, threshold)
 
 
 @dataclass
@@ -127,7 +155,7 @@ class LearnedPolicy:
         p = self.model.probs(x)
         self._remember(obs, state)
         p_respond = 1.0 - float(p[0])
-        if not state.armed or p_respond < self.model.threshold:
+        if not state.armed or p_respond < float(self.model.thresholds(x)):
             return Decision.silent()
         task = self._task_for(CLASSES[1 + int(np.argmax(p[1:]))], state.features.mode)
         if state.features.mode is Mode.QUIET and task is not Task.ALERT:

@@ -26,7 +26,7 @@ from listenloop.bench.scores import ResponseScores
 from listenloop.data.manifest import SILENT_LABEL, ManifestError, Stream, read_manifest
 from listenloop.decision.base import Task
 from listenloop.decision.features import FEATURE_NAMES, FeatureExtractor
-from listenloop.decision.learned import CLASSES, WEIGHTS_PATH, DecisionModel
+from listenloop.decision.learned import CLASSES, WEIGHTS_PATH, DecisionModel, chunk_thresholds
 from listenloop.perception.observation import FinalText, Observation
 
 HIDDEN = 96  # hidden units: ~14k weights, well under a millisecond per chunk (5-fold CV: 48 units interrupt more)
@@ -41,11 +41,16 @@ POSITIVE_CHUNKS = 2  # chunks labelled with the due reply: the labelled one and 
 VALIDATION_FRACTION = 0.2  # of streams, held out by split_streams (by stream, never by chunk)
 TUNING_FOLDS = 5  # the threshold is tuned on out-of-fold predictions over every training stream (by stream)
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)  # candidate response thresholds
+OPEN_THRESHOLDS = (None, 0.97, 0.98, 0.99, 0.995, 0.998)  # ... where the text ends open (None: the same one); only
+#                   those above the other threshold are tried
 MAX_INTERRUPTIONS = 0.04  # threshold tuning: at most this share of held-out unfinished sentences interrupted ...
 MIN_IGNORED = 0.96  # ... and at least this share of held-out speech not for us ignored (targets 5 %, 95 %: margin)
 HARD_RESPONSE_COST = 0.5  # when no threshold meets both, each point of either rate costs half a point of F1
 CLASS_INDEX = {task: i for i, task in enumerate(CLASSES)}
-CACHE_VERSION = "3"  # bump when extraction changes (2: more open words; 3: segment text, lag, no encoder; spans)
+CACHE_VERSION = "4"  # bump when extraction changes (2: more open words; 3: segment text, lag, no encoder; spans;
+#                      4: the perception's source is part of the key, PERCEPTION_SOURCES)
+PERCEPTION_SOURCES = ("perception", "audio", "decision/features.py")  # code that makes the cached inputs: a change
+#                      to any of it (the pause refresh of b333dd0, Whisper threads of db11d01) makes a new cache
 UNFINISHED, NOT_ADDRESSED = 1, 2  # kinds of judged spans (see targets)
 
 
@@ -136,9 +141,22 @@ def stream_features(perception, extractor: FeatureExtractor, stream: Stream, roo
     return StreamFeatures(stream.id, x, y, w, spans)
 
 
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/listenloop
+
+
+def perception_fingerprint(package: Path = PACKAGE_ROOT) -> str:
+    """Hash of the source files that turn audio into model inputs (PERCEPTION_SOURCES), in a fixed order."""
+    h = hashlib.sha256()
+    for entry in PERCEPTION_SOURCES:
+        path = package / entry
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(f.relative_to(package).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _cache_key(manifest: Path, asr: bool, sounds: bool) -> str:
     h = hashlib.sha256(manifest.read_bytes())
-    h.update(f"{CACHE_VERSION}|{asr}|{sounds}|{'/'.join(FEATURE_NAMES)}".encode())
+    h.update(f"{CACHE_VERSION}|{asr}|{sounds}|{'/'.join(FEATURE_NAMES)}|{perception_fingerprint()}".encode())
     return h.hexdigest()[:16]
 
 
@@ -155,15 +173,22 @@ def _extract_in_worker(job: tuple[Stream, Path, bool, bool]) -> StreamFeatures:
 
 
 def load_features(manifest: Path, asr: bool = True, sounds: bool = True, progress: bool = True,
-                  perception=None, workers: int = 1) -> list[StreamFeatures]:
-    """Features of every stream of a built manifest, from the cache when it matches (else extracted in order)."""
+                  perception=None, workers: int = 1, cache: Path | None = None) -> list[StreamFeatures]:
+    """Features of every stream of a built manifest, from the cache when it matches (else extracted in order), or
+    from the given cache file (inputs extracted earlier from this manifest, on the perception of that time)."""
     streams = [s for s in read_manifest(manifest) if s.built]
     if not streams:
         raise ManifestError(f"{manifest}: no built streams (run listenloop data build first)")
-    cache = manifest.parent / f"features-{_cache_key(manifest, asr, sounds)}.npz"
+    if cache is not None and not cache.is_file():
+        raise ManifestError(f"{cache}: no such feature cache")
+    cache = cache or manifest.parent / f"features-{_cache_key(manifest, asr, sounds)}.npz"
     if cache.is_file():  # inputs only: targets and weights come from the manifest, so changing them needs no cache
         with np.load(cache) as z:
             xs = {str(i): z[f"x{k}"] for k, i in enumerate(z["ids"])}
+        missing = [s.id for s in streams if s.id not in xs]
+        if missing or any(x.shape[1] != len(FEATURE_NAMES) for x in xs.values()):
+            raise ManifestError(f"{cache}: not this manifest's features ({len(missing)} streams missing) or other "
+                                "features")
         return [StreamFeatures(s.id, xs[s.id], *targets(s, len(xs[s.id]))) for s in streams]
     bar = tqdm(total=len(streams), desc="features", unit="stream", file=sys.stderr, disable=not progress)
     if workers > 1 and perception is None:
@@ -200,7 +225,7 @@ DUE_WINDOW_CHUNKS = 3  # ... i.e. in the due chunk or the two after it
 class PolicyScore(ResponseScores):
     """How a threshold does on held-out streams, judged chunk-wise like the benchmark."""
 
-    threshold: float
+    threshold: float  # respond at this P(not silent) ...
     due: int  # replies due
     hits: int  # due replies given in time
     responses: int  # responses given
@@ -209,6 +234,7 @@ class PolicyScore(ResponseScores):
     interrupted: int = 0  # ... with a response inside
     not_addressed: int = 0  # turns of speech not for us
     answered: int = 0  # ... with a response from their start to DUE_WINDOW_S after their end
+    open_threshold: float | None = None  # ... or at this one where the text ends open (None: threshold)
 
     @property
     def interruptions(self) -> float:
@@ -219,25 +245,27 @@ class PolicyScore(ResponseScores):
         return 1 - self.answered / max(self.not_addressed, 1)
 
 
-def simulate(p_respond: np.ndarray, x: np.ndarray, threshold: float) -> np.ndarray:
-    """Chunks where LearnedPolicy would respond: over the threshold and armed since its last response."""
+def simulate(p_respond: np.ndarray, x: np.ndarray, threshold: float,
+             open_threshold: float | None = None) -> np.ndarray:
+    """Chunks where LearnedPolicy would respond: over the chunk's threshold and armed since its last response."""
     idx = [FEATURE_NAMES.index(n) for n in ARM_FEATURES]
     arm = (x[:, idx] > 0).any(axis=1)
+    over = p_respond >= chunk_thresholds(x, threshold, open_threshold)
     out = np.zeros(len(p_respond), bool)
     armed = False
     for i in range(len(p_respond)):
         armed = armed or bool(arm[i])
-        if armed and p_respond[i] >= threshold:
+        if armed and over[i]:
             out[i], armed = True, False
     return out
 
 
 def score(model: DecisionModel, data: list[StreamFeatures], threshold: float,
-          respond_fn=None) -> PolicyScore:
+          respond_fn=None, open_threshold: float | None = None) -> PolicyScore:
     due = hits = responses = hard = 0
     spans = {UNFINISHED: [0, 0], NOT_ADDRESSED: [0, 0]}  # kind -> [turns, turns with a response]
     for f in data:
-        fired = respond_fn(f) if respond_fn else simulate(1 - model.probs(f.x)[:, 0], f.x, threshold)
+        fired = respond_fn(f) if respond_fn else simulate(1 - model.probs(f.x)[:, 0], f.x, threshold, open_threshold)
         starts = np.flatnonzero((f.y > 0) & (np.concatenate([[0], f.y[:-1]]) == 0))
         used = np.zeros(len(fired), bool)
         for d in starts:
@@ -251,7 +279,8 @@ def score(model: DecisionModel, data: list[StreamFeatures], threshold: float,
         for kind, a, b in f.spans:
             spans[int(kind)][0] += 1
             spans[int(kind)][1] += int(fired[a:b].any())
-    return PolicyScore(threshold, due, hits, responses, hard, *spans[UNFINISHED], *spans[NOT_ADDRESSED])
+    return PolicyScore(threshold, due, hits, responses, hard, *spans[UNFINISHED], *spans[NOT_ADDRESSED],
+                       open_threshold)
 
 
 def _init(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
@@ -306,8 +335,9 @@ def _gradients(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, sw: np.nd
 
 def tune_threshold(model: DecisionModel | list[np.ndarray],
                    held_out: list[StreamFeatures]) -> tuple[float, PolicyScore]:
-    """The threshold with the best held-out F1 among those that keep interruptions and replies to speech not for us
-    within MAX_INTERRUPTIONS and MIN_IGNORED; when none does, the best F1 less the cost of both rates.
+    """The thresholds (THRESHOLDS, and OPEN_THRESHOLDS where the text ends open) with the best held-out F1 among
+    those that keep interruptions and replies to speech not for us within MAX_INTERRUPTIONS and MIN_IGNORED; when
+    none do, the best F1 less the cost of both rates. The second threshold is in the score's open_threshold.
 
     `model` is one model for every held-out stream, or each stream's P(respond) from a model that did not see it.
     """
@@ -317,11 +347,12 @@ def tune_threshold(model: DecisionModel | list[np.ndarray],
         p_respond = model
     fired = {}
 
-    def scored(t: float) -> PolicyScore:
-        fired.update({f.stream_id: simulate(p, f.x, t) for f, p in zip(held_out, p_respond, strict=True)})
-        return score(None, held_out, t, respond_fn=lambda f: fired[f.stream_id])  # type: ignore[arg-type]
+    def scored(t: float, t_open: float | None) -> PolicyScore:
+        fired.update({f.stream_id: simulate(p, f.x, t, t_open) for f, p in zip(held_out, p_respond, strict=True)})
+        return score(None, held_out, t, lambda f: fired[f.stream_id], t_open)  # type: ignore[arg-type]
 
-    scores = [scored(float(t)) for t in THRESHOLDS]
+    scores = [scored(float(t), t_open) for t in THRESHOLDS for t_open in OPEN_THRESHOLDS
+              if t_open is None or t_open > t]
     within = [s for s in scores if s.interruptions <= MAX_INTERRUPTIONS and s.ignored >= MIN_IGNORED]
     best = max(within or scores, key=lambda s: s.f1 - HARD_RESPONSE_COST * (
         max(s.interruptions - MAX_INTERRUPTIONS, 0.0) + max(MIN_IGNORED - s.ignored, 0.0)))
@@ -358,9 +389,9 @@ def train(data: list[StreamFeatures], seed: int, epochs: int = EPOCHS) -> tuple[
             "held_out_f1": round(held_score.f1, 3), "held_out_recall": round(held_score.recall, 3),
             "held_out_precision": round(held_score.precision, 3),
             "held_out_interruptions": round(held_score.interruptions, 3),
-            "held_out_ignored": round(held_score.ignored, 3)}
+            "held_out_ignored": round(held_score.ignored, 3), "open_threshold": held_score.open_threshold}
     return DecisionModel(final.mean, final.std, final.w1, final.b1, final.w2, final.b2, threshold,
-                         {k: str(v) for k, v in meta.items()}), held_score
+                         {k: str(v) for k, v in meta.items()}, held_score.open_threshold), held_score
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -370,6 +401,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--no-asr", action="store_true", help="train without recognition features (faster)")
     parser.add_argument("--workers", type=int, default=1, help="processes extracting features")
+    parser.add_argument("--features", type=Path, help="read the model inputs from this cache (features-*.npz, made "
+                        "from the one manifest given) instead of extracting them on the current perception")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -379,7 +412,8 @@ def run(args: argparse.Namespace) -> int:
         data = []
         for manifest in args.manifests:
             path = manifest / "manifest.jsonl" if manifest.is_dir() else manifest
-            data += load_features(path, asr=not args.no_asr, progress=not args.quiet, workers=args.workers)
+            data += load_features(path, asr=not args.no_asr, progress=not args.quiet, workers=args.workers,
+                                  cache=args.features)
         model, held = train(data, args.seed, args.epochs)
     except (ManifestError, AudioError) as e:
         print(f"listenloop train decision: {e}", file=sys.stderr)
@@ -388,5 +422,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"trained on {len(data)} streams in {time.perf_counter() - started:.1f} s; out-of-fold: "
           f"F1 {held.f1:.3f} (recall {held.recall:.3f}, precision {held.precision:.3f}), interruptions "
           f"{held.interruptions:.3f}, not-addressed ignored {held.ignored:.3f}, threshold {model.threshold:.2f} "
-          f"-> {args.out}")
+          f"(text ending open: {model.open_threshold or model.threshold:.3f}) -> {args.out}")
     return 0
