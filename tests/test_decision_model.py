@@ -305,3 +305,25 @@ def test_a_segment_heard_without_text_also_needs_the_stricter_threshold():
     first = extractor.step(_observation(0, True), state)  # no segment known yet: nothing to judge the text by
     closed = extractor.step(_observation(1, False, ended_at=0.3, closed=(0, 0.0, 0.5, "")), state)
     assert model.thresholds(np.stack([first, closed])).tolist() == [0.5, 0.95]
+
+
+def test_a_given_feature_cache_is_read_only_when_it_holds_this_manifests_streams(tmp_path):
+    """`train decision --features FILE` reuses inputs extracted earlier; a cache of other streams or other features
+    is refused rather than silently misaligned."""
+    from listenloop.data.compose import labels_for
+    from listenloop.data.manifest import ManifestError, Stream, Turn, TurnKind, write_manifest
+
+    turns = (Turn("What time is it?", "<answer>", kind=TurnKind.QUESTION, t0=1.0, t1=2.0, task=Task.ANSWER),)
+    manifest = tmp_path / "manifest.jsonl"
+    write_manifest(manifest, [Stream("s1", "test", turns, audio_path="s1.flac", labels=labels_for(turns, 10))])
+    x = np.random.default_rng(0).standard_normal((10, N_FEATURES)).astype(np.float32)
+    good, other, narrow = tmp_path / "good.npz", tmp_path / "other.npz", tmp_path / "narrow.npz"
+    np.savez(good, ids=np.array(["s1"]), x0=x)
+    np.savez(other, ids=np.array(["s2"]), x0=x)
+    np.savez(narrow, ids=np.array(["s1"]), x0=x[:, :-1])
+    (features,) = train_decision.load_features(manifest, progress=False, cache=good)
+    np.testing.assert_array_equal(features.x, x)
+    assert np.flatnonzero(features.y).tolist() == [5, 6]  # targets come from the manifest: the reply at 2.0 s
+    for bad in (other, narrow, tmp_path / "missing.npz"):
+        with pytest.raises(ManifestError):
+            train_decision.load_features(manifest, progress=False, cache=bad)
