@@ -258,3 +258,14 @@ def test_background_takes_a_steady_score_out_and_keeps_a_sound_that_rises_above_
                         state)
     state.reset()
     assert state.history == {}
+
+
+def test_one_sound_gets_one_response_while_it_goes_on_a_more_urgent_one_still_speaks(names):
+    """The tagger names one siren Siren, then Fire alarm: one alert. Once the siren's episode is over (its 3 s gap),
+    a fire alarm is a new sound. A dog's barking does not silence a scream."""
+    policy = SoundPolicy(load_policy((), names), names)
+    siren_then_fire = scripted(names, [{"Siren": 0.95}] * 4 + [{"Siren": 0.6, "Fire alarm": 0.95}] * 3 + [{}] * 10
+                               + [{"Fire alarm": 0.95}] * 2)
+    assert respond_times(policy, siren_then_fire) == [(1.2, "siren"), (7.2, "smoke_alarm")]
+    bark_then_scream = scripted(names, [{"Bark": 0.95}] * 2 + [{"Bark": 0.9, "Screaming": 0.95}] * 2)
+    assert respond_times(policy, bark_then_scream) == [(0.4, "dog"), (1.2, "scream")]

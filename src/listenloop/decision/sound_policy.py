@@ -294,8 +294,10 @@ class SoundPolicyState:
     last_response: dict[str, float] = field(default_factory=dict)  # rule name -> stream time of its last response
     history: dict[str, list[np.ndarray]] = field(default_factory=dict)  # rule -> its classes' recent chunk scores
     responses: int = 0
+    answered: str | None = None  # rule whose response's sound may still be going on
 
     def reset(self) -> None:
+        self.answered = None
         self.episodes.clear()
         self.last_response.clear()
         self.history.clear()
@@ -340,9 +342,11 @@ class SoundPolicy:
             c = self._update(rule, idx, scores, obs, state)
             if c is not None:
                 candidates.append(c)
+        candidates = self._one_response_per_sound(candidates, t, state)
         if not candidates:
             return Decision.silent()
         best = max(candidates, key=lambda c: (ACTION_PRIORITY[c.rule.action], c.score))
+        state.answered = best.rule.name
         best.episode.decided = True
         state.last_response[best.rule.name] = t
         state.responses += 1
@@ -378,6 +382,29 @@ class SoundPolicy:
             episode.decided = True  # grouped into the earlier response
             return None
         return _Candidate(rule, self.names[idx[k]], score, episode)
+
+    def _one_response_per_sound(self, candidates: list[_Candidate], t: float,
+                                state: SoundPolicyState) -> list[_Candidate]:
+        """While the sound last responded to goes on, other rules no more urgent than it stay silent: the tagger
+        names one siren Siren, then Fire alarm; one smoke alarm Smoke alarm, then Ringtone. Their episodes count as
+        grouped into that response. A more urgent sound still speaks (a scream during a dog's barking)."""
+        answered = self._ongoing(state.answered, t, state)
+        if answered is None:
+            return candidates
+        kept = []
+        for c in candidates:
+            if c.rule.name != answered.name and ACTION_PRIORITY[c.rule.action] <= ACTION_PRIORITY[answered.action]:
+                c.episode.decided = True
+            else:
+                kept.append(c)
+        return kept
+
+    def _ongoing(self, name: str | None, t: float, state: SoundPolicyState) -> SoundRule | None:
+        episode = state.episodes.get(name) if name is not None else None
+        if episode is None or not episode.decided:
+            return None
+        rule = next(r for r, _ in self._rules if r.name == name)
+        return rule if t - episode.last <= rule.gap + CHUNK_SECONDS / 2 else None
 
     @staticmethod
     def _above_background(rule: SoundRule, scores: np.ndarray, state: SoundPolicyState) -> np.ndarray:
