@@ -243,7 +243,8 @@ def test_the_partial_at_a_pause_has_heard_every_voiced_window(vad, rec, speech_q
 
 def test_a_speculative_final_is_kept_only_when_the_tail_it_missed_is_quiet(jfk):
     """The final decode starts 0.1 s into a pause, before the whole 0.2 s tail is in. Its text is kept only if what it
-    did not hear is silent; a tail with sound in it (a final "s", here noise 20 dB under the speech) is decoded again."""
+    did not hear is silent; a tail with sound in it (a final "s", here noise 20 dB under the speech) is decoded
+    again."""
     from listenloop.perception.asr import TAIL_QUIET_DB, _tail_quiet
 
     speech = jfk[: 2 * SAMPLE_RATE]

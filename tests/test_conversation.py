@@ -84,7 +84,10 @@ def test_english_passages_come_out_in_chinese_after_the_spoken_instruction(engin
     assert changes and changes[0].mode == "translate" and changes[0].detail["language"] == "zh"
     translations = responses(events, "translate")
     errors = [e.message for e in events if isinstance(e, ErrorEvent)]
-    assert len(translations) >= 3, errors  # the two passages (each one or more segments) and the last sentence
+    assert len(translations) >= 2, errors  # the passage and the last sentence
+    # the 10.5 s passage is cut at the 8 s segment limit; its two pieces are translated together, as one sentence
+    passage = [r for r in translations if "tempest" in r.extra["source"].lower()]
+    assert len(passage) == 1 and "everywhere" in passage[0].extra["source"].lower(), passage
     assert all(r.t > changes[0].t and r.extra["lang"] == "zh" for r in translations)
     untranslated = [(r.extra["source"], r.text) for r in translations if not CJK.search(r.text)]
     assert not untranslated, untranslated

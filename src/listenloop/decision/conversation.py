@@ -27,6 +27,7 @@ from listenloop.decision.rules import RulePolicy, RulesState
 from listenloop.perception.observation import Observation, SegmentEnd
 
 QUESTION_PAUSE_S = 0.1  # s of pause after speech at which a complete question is answered (the ASR's speculation point)
+HELD_MAX_S = 2.0  # s; a translation piece held for its continuation is translated alone after this long without speech
 CARRY_S = 3.0  # s; an unfinished sentence is joined to speech that resumes within this long (a pause mid-sentence)
 MUSIC_SCORE = 0.3  # AudioSet "Music" score from which a chunk counts as music
 MUSIC_LISTEN_S = 2.0  # s of music heard before a question about it is answered
@@ -78,12 +79,14 @@ class ConversationState:
     music: MusicTrack = field(default_factory=MusicTrack)
     pending: tuple[str, float, utt.About] | None = None  # a question waiting for the sound it is about
     awaiting: SegmentEnd | None = None  # a closed segment judged on its partial, to judge again on its final text
+    held: SegmentEnd | None = None  # translation: a piece ending mid-sentence, translated with the next piece
+    held_at: float = 0.0  # s, stream time it was held
 
     def reset(self) -> None:
         self.rules.reset()
         self.texts.clear()
         self.decided.clear()
-        self.carry, self.segment, self.pending = None, None, None
+        self.carry, self.segment, self.pending, self.held = None, None, None, None
         self.voice.reset()
         self.count.reset()
         self.music = MusicTrack()
@@ -135,9 +138,9 @@ class ConversationPolicy:
             candidates.insert(0, rules)  # captions first: transcription mode stays exactly as it was
         elif rules.responds and self._sound_allowed(rules, state):
             candidates.append(rules)
-        ready = self._pending_ready(obs, state)
-        if ready is not None:
-            candidates.append(ready)
+        for late in (self._pending_ready(obs, state), self._held_translation(obs, state)):
+            if late is not None:
+                candidates.append(late)
         if obs.extra.get("end_of_stream") and state.task.count_sound:
             candidates.append(self._count_report(state, "end of stream"))
         responding = [c for c in candidates if c.responds]
@@ -186,11 +189,7 @@ class ConversationPolicy:
             return self._instruct(state, instruction, t, "speech", segment)
         mode = state.task.mode
         if mode is Mode.TRANSLATE:
-            if ended is None:
-                return None
-            state.decided.append(segment)
-            return Decision.respond(Task.TRANSLATE, f"segment {segment} closed", segment=ended,
-                                    language=state.task.language)
+            return None if ended is None else self._translate(state, ended, text, t)
         if mode is not Mode.ASSISTANT:
             return None
         full = text
@@ -208,6 +207,30 @@ class ConversationPolicy:
             return Decision.silent(f"background talk ({level:.0f} dBFS, reference "
                                    f"{voice.reference(state.voice, t):.0f})")
         return self._answer(obs, state, full, heard, segment)
+
+    def _translate(self, state: ConversationState, ended: SegmentEnd, text: str, t: float) -> Decision:
+        """A closed segment into the target language. A piece that does not end its sentence (cut at the segment
+        length limit, or no final punctuation: a pause mid-sentence) waits for the next piece, and the two are
+        translated together: half a sentence translates badly."""
+        state.decided.append(ended.segment)
+        before, state.held = state.held, None
+        if before is None and (ended.cut or not utt.ends_sentence(text)):
+            state.held, state.held_at = ended, t
+            return Decision.silent(f"segment {ended.segment} ends mid-sentence: translated with the next piece")
+        joined = {} if before is None else {"before": before}
+        return Decision.respond(Task.TRANSLATE, f"segment {ended.segment} closed", segment=ended,
+                                language=state.task.language, **joined)
+
+    def _held_translation(self, obs: Observation, state: ConversationState) -> Decision | None:
+        """A held piece whose continuation never came (it was all noise, or the stream paused): translated alone."""
+        held = state.held
+        if held is None or state.segment is not None or obs.chunk.t1 - state.held_at < HELD_MAX_S:
+            return None
+        state.held = None
+        if state.task.mode is not Mode.TRANSLATE:
+            return None
+        return Decision.respond(Task.TRANSLATE, f"segment {held.segment}: nothing followed", segment=held,
+                                language=state.task.language)
 
     def _answer(self, obs: Observation, state: ConversationState, text: str, heard: utt.Heard,
                 segment: int) -> Decision | None:

@@ -84,6 +84,12 @@ def _about(words: str) -> About:
     return About.GENERAL
 
 
+def ends_sentence(text: str) -> bool:
+    """Whether a transcript ends a sentence: final punctuation (Whisper writes it), not a trailing "..."."""
+    raw = text.strip()
+    return raw.endswith((".", "?", "!", "。", "？", "！")) and not raw.endswith(("...", "…"))
+
+
 def _unfinished(raw: str, words: list[str]) -> bool:
     if raw.endswith(("...", "…", ",", "-", "—", ":")):
         return True

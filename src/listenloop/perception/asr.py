@@ -262,8 +262,9 @@ class Recognizer:
         state.speculative = self._submit(audio, state.segments, state.seg_start, end, self._context(state))
         state.speculative_end, state.speculative_heard = end, min(end, state.heard)
 
-    def _close(self, state: AsrState, end: int) -> SegmentEnd:
-        """Close the open segment at stream sample `end`; its final comes from the speculative decode if valid."""
+    def _close(self, state: AsrState, end: int, cut: bool = False) -> SegmentEnd:
+        """Close the open segment at stream sample `end` (`cut`: at the length limit, mid-speech); its final comes
+        from the speculative decode if valid."""
         audio = state.clip(state.seg_start, end)
         reason = self._gate(state)
         if reason:
@@ -284,6 +285,7 @@ class Recognizer:
             audio=audio,
             last_partial="" if reason else state.hypothesis,
             final=final,
+            cut=cut,
         )
         state.segments += 1
         state.open, state.speculative, state.last_end = False, None, end
@@ -306,7 +308,7 @@ class Recognizer:
         cut = (window * VAD_WINDOW_SAMPLES) + VAD_WINDOW_SAMPLES // 2
         rest = state.probs[window - state.probs_first :]
         voiced_end = state.voiced_end
-        ended = self._close(state, cut)
+        ended = self._close(state, cut, cut=True)
         self._open(state, cut, window)
         state.probs, state.voiced_end = rest, max(cut, voiced_end)
         state.voiced_windows = sum(p >= SPEECH_OFF_PROB for p in rest)

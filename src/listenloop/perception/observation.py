@@ -60,6 +60,7 @@ class SegmentEnd:
     audio: np.ndarray  # the segment's samples (16 kHz float32), kept for responders (translation)
     last_partial: str  # the last tiny.en hypothesis, available at once
     final: Future[FinalText]  # resolves to the Whisper base result
+    cut: bool = False  # closed at the segment length limit while speech went on (not at a pause)
 
 
 @dataclass(frozen=True)

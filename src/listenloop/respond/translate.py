@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import numpy as np
+
 from listenloop.decision.base import Task
 from listenloop.decision.instructions import LANGUAGE_NAMES
 from listenloop.perception.observation import FinalText, SegmentEnd
@@ -38,28 +40,33 @@ class TranslateResponder:
         self._llm = llm
 
     def run(self, request: ResponseRequest, ctx: ResponseContext) -> Iterator[str]:
-        segment: SegmentEnd = request.decision.payload["segment"]
+        pieces: list[SegmentEnd] = [request.decision.payload["segment"]]
+        if request.decision.payload.get("before") is not None:
+            pieces.insert(0, request.decision.payload["before"])  # a sentence cut at the segment limit
         target = str(request.decision.payload.get("language") or "en")
-        final: FinalText = segment.final.result(timeout=FINAL_TEXT_TIMEOUT_S)
-        if not final.text:
+        finals: list[FinalText] = [p.final.result(timeout=FINAL_TEXT_TIMEOUT_S) for p in pieces]
+        text = " ".join(f.text for f in finals if f.text)
+        if not text:
             return
-        source = final.lang or "en"
-        ctx.extra.update({"segment": final.segment, "source": final.text, "source_lang": source, "lang": target,
-                          "t0": final.t0, "t1": final.t1})
+        final = finals[-1]
+        source = final.lang or finals[0].lang or "en"
+        ctx.extra.update({"segment": final.segment, "source": text, "source_lang": source, "lang": target,
+                          "t0": finals[0].t0, "t1": final.t1})
         if source == target:
-            yield final.text
+            yield text
             return
-        english = final.text if source == "en" else self._to_english(segment)
+        english = text if source == "en" else self._to_english(pieces)
         if target == "en":
             if english:
                 yield english
             return
         yield from self.translate_text(english, target, ctx)
 
-    def _to_english(self, segment: SegmentEnd) -> str:
+    def _to_english(self, pieces: list[SegmentEnd]) -> str:
         if self._recognizer is None:
             raise RuntimeError("translation into English needs speech recognition (it is off)")
-        return self._recognizer.transcribe_segment(segment.audio, task="translate").text
+        audio = np.concatenate([p.audio for p in pieces])
+        return self._recognizer.transcribe_segment(audio, task="translate").text
 
     def translate_text(self, english: str, target: str, ctx: ResponseContext | None = None) -> Iterator[str]:
         """English text into `target` with the language model, streamed."""

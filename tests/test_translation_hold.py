@@ -1,0 +1,57 @@
+"""Translation mode holds a piece that ends mid-sentence and translates it with the next piece, or alone if nothing
+follows (the policy alone, on scripted observations: no models needed)."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+
+import numpy as np
+
+from listenloop.audio.chunker import Chunk
+from listenloop.audio.constants import SAMPLES_PER_CHUNK
+from listenloop.decision.base import Mode, Task
+from listenloop.decision.conversation import HELD_MAX_S, ConversationPolicy
+from listenloop.decision.instructions import TaskState
+from listenloop.perception.observation import AsrResult, FinalText, Observation, SegmentEnd
+
+SILENT = np.zeros(SAMPLES_PER_CHUNK, np.float32)
+
+
+def ended(segment: int, text: str, t0: float, t1: float, cut: bool = False) -> SegmentEnd:
+    final: Future[FinalText] = Future()
+    final.set_result(FinalText(segment, t0, t1, text, "en"))
+    return SegmentEnd(segment, t0, t1, SILENT, text, final, cut=cut)
+
+
+def run(script: dict[int, SegmentEnd], chunks: int):
+    policy = ConversationPolicy(TaskState(mode=Mode.TRANSLATE, language="zh"))
+    state = policy.init_state()
+    out = []
+    for k in range(chunks):
+        seg = script.get(k)
+        d = policy.decide(Observation(Chunk(k, SILENT), asr=AsrResult(ended=seg) if seg else AsrResult()), state)
+        if d.responds:
+            out.append((k, d))
+    return out
+
+
+def test_a_piece_cut_mid_sentence_is_translated_with_the_next_one():
+    first = ended(0, "The tempest had passed away, and the sweet", 0.0, 5.0, cut=True)
+    second = ended(1, "influences of the evening had restored life.", 5.0, 8.0)
+    out = run({12: first, 15: second}, 30)  # the next piece closes 1.2 s later
+    assert [(k, d.task) for k, d in out] == [(15, Task.TRANSLATE)]
+    assert out[0][1].payload["before"] is first and out[0][1].payload["segment"] is second
+
+
+def test_a_finished_sentence_is_translated_at_once():
+    out = run({12: ended(0, "They were certainly no nearer the solution.", 0.0, 4.0)}, 20)
+    assert [(k, d.task) for k, d in out] == [(12, Task.TRANSLATE)]
+    assert "before" not in out[0][1].payload
+
+
+def test_a_held_piece_that_nothing_follows_is_translated_alone_after_a_while():
+    held = ended(0, "and then she said", 0.0, 3.0)  # no final punctuation: a pause mid-sentence
+    out = run({10: held}, 30)
+    waited = round(HELD_MAX_S / 0.4)
+    assert [(k, d.task) for k, d in out] == [(10 + waited, Task.TRANSLATE)]
+    assert out[0][1].payload["segment"] is held and "before" not in out[0][1].payload
