@@ -28,8 +28,8 @@ def engine():
     return Engine()
 
 
-def run(engine, audio, mode=Mode.ASSISTANT, instruction=None):
-    session = engine.session(SessionOptions(mode=mode, instruction=instruction))
+def run(engine, audio, mode=Mode.ASSISTANT, instruction=None, learned_timing=False):
+    session = engine.session(SessionOptions(mode=mode, instruction=instruction, learned_timing=learned_timing))
     events = []
     for i in range(0, len(audio), BLOCK):
         events += session.feed(audio[i : i + BLOCK])
@@ -118,6 +118,39 @@ def test_only_the_addressed_question_is_answered_soon_after_it_ends(engine, conv
     # Faster than real time the background talk can arrive while the answer is still being written, and barge-in
     # then stops it (marked interrupted); an answer that completed must be right.
     assert answer.interrupted or "everest" in answer.text.lower()
+
+
+def never_sure_clock(engine, monkeypatch):
+    """The real learned clock with thresholds no probability reaches: every answer must wait for DEFER_MAX_S."""
+    import dataclasses
+
+    timing = engine.learned_timing()
+    monkeypatch.setattr(timing, "model", dataclasses.replace(timing.model, threshold=2.0, open_threshold=2.0))
+
+
+def test_with_the_learned_clock_an_answer_waits_for_it_and_is_given_once(engine, conversation, monkeypatch):
+    from listenloop.decision.timing import DEFER_MAX_S
+
+    never_sure_clock(engine, monkeypatch)
+    audio, ends = conversation
+    events = run(engine, audio, learned_timing=True)
+    answers = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
+    waited = [e for e in events if isinstance(e, DecisionEvent) and "waiting for the decision model" in e.reason]
+    assert len(answers) == 1 and len(waited) == 1, [(e.t, e.reason) for e in answers + waited]
+    assert ends["question"] < waited[0].t and abs(answers[0].t - waited[0].t - DEFER_MAX_S) < 0.41
+
+
+def test_with_the_learned_clock_a_waiting_answer_is_dropped_when_the_speaker_goes_on(engine, monkeypatch):
+    """"Could you tell me the time ... in Tokyo, please?": the rules want to answer at the pause; the clock has not
+    said so when the speaker goes on, so the answer waits for the whole question."""
+    never_sure_clock(engine, monkeypatch)
+    first, rest = piper("Could you tell me the time"), piper("in Tokyo, please?")
+    audio = np.concatenate([silence(0.5), first, silence(0.6), rest, silence(3.0)])
+    resumed = (len(audio) - len(rest) - 3 * 16000) / 16000
+    events = run(engine, audio, learned_timing=True)
+    answers = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
+    assert len(answers) == 1 and answers[0].t > resumed, [(e.t, e.reason) for e in answers]
+    assert "tokyo" in responses(events, "answer")[0].extra["question"].lower()
 
 
 def test_a_speech_with_pauses_gets_no_answer_even_where_a_sentence_sounds_like_a_question(engine, shared_audio):

@@ -19,6 +19,9 @@ def _session_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", type=Path, help="a sound-policy TOML file overriding the defaults (docs/policy.md)")
     p.add_argument("--instruction", help='an instruction in force from the start, e.g. "translate into Spanish"')
     p.add_argument("--no-barge-in", action="store_true", help="do not stop a response when the user speaks")
+    p.add_argument("--learned-timing", action="store_true",
+                   help="the learned decision model says when a question is answered (fewer interruptions at "
+                        "pauses, a little later; docs/conversation.md)")
     p.add_argument("--llm", default="qwen2.5-0.5b",
                    help="language model: qwen2.5-0.5b (default), qwen2.5-1.5b, or a .gguf file")
     p.add_argument("--llm-url", help="an OpenAI-compatible server (llama.cpp, Ollama, vLLM) instead of --llm")
@@ -96,6 +99,7 @@ def session_options(args: argparse.Namespace):
         policy_path=args.policy,
         instruction=_checked_instruction(args.instruction),
         barge_in=not args.no_barge_in,
+        learned_timing=args.learned_timing,
         extra={"speak": args.speak, "speak_to": args.speak_to, "gate": not args.no_gate},
     )
 

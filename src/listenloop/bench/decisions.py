@@ -180,6 +180,7 @@ def policies(model_path: Path | None, note: bool = True) -> dict[str, PolicyFact
     from listenloop.decision.learned import DecisionModel, DecisionModelError, LearnedPolicy
     from listenloop.decision.rules import RulePolicy
     from listenloop.decision.sound_policy import SoundPolicy
+    from listenloop.decision.timing import LearnedTiming
     from listenloop.perception.sounds import load_class_names
 
     names = load_class_names()
@@ -190,6 +191,8 @@ def policies(model_path: Path | None, note: bool = True) -> dict[str, PolicyFact
     try:
         model = DecisionModel.load(model_path) if model_path else DecisionModel.load()
         out["learned"] = lambda m: LearnedPolicy(m, model, names)
+        out["conversation rules, learned timing"] = lambda m: ConversationPolicy(
+            TaskState(mode=m), sounds, names, timing=LearnedTiming(model, names))
     except DecisionModelError as e:
         if note:
             print(f"note: learned policy skipped: {e}", file=sys.stderr)

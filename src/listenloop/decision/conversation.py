@@ -24,6 +24,7 @@ from listenloop.decision.base import Decision, Emotion, Mode, Task
 from listenloop.decision.counting import CountState, count_patches
 from listenloop.decision.instructions import Instruction, TaskState, acknowledgement, apply, parse
 from listenloop.decision.rules import RulePolicy, RulesState
+from listenloop.decision.timing import DEFER_MAX_S, LearnedTiming, TimingState
 from listenloop.perception.observation import Observation, SegmentEnd
 
 QUESTION_PAUSE_S = 0.1  # s of pause after speech at which a complete question is answered (the ASR's speculation point)
@@ -81,6 +82,8 @@ class ConversationState:
     awaiting: SegmentEnd | None = None  # a closed segment judged on its partial, to judge again on its final text
     held: SegmentEnd | None = None  # translation: a piece ending mid-sentence, translated with the next piece
     held_at: float = 0.0  # s, stream time it was held
+    timing: TimingState | None = None  # the learned clock's features (when the policy has one)
+    deferred: tuple[Decision, float, int] | None = None  # an answer waiting for the clock: decision, since, segment
 
     def reset(self) -> None:
         self.rules.reset()
@@ -90,14 +93,18 @@ class ConversationState:
         self.voice.reset()
         self.count.reset()
         self.music = MusicTrack()
+        self.deferred = None
+        if self.timing is not None:
+            self.timing.reset()
 
 
 class ConversationPolicy:
     """DecisionPolicy of a conversational session (any mode: assistant, transcribe, translate, quiet)."""
 
-    def __init__(self, task: TaskState, sound_policy: Any | None = None,
-                 class_names: tuple[str, ...] = (), initial: Instruction | None = None) -> None:
+    def __init__(self, task: TaskState, sound_policy: Any | None = None, class_names: tuple[str, ...] = (),
+                 initial: Instruction | None = None, timing: LearnedTiming | None = None) -> None:
         self.task = task
+        self.timing = timing  # when set, the learned model says when a spoken question is answered (timing.py)
         self.initial = initial
         self.rules = RulePolicy(task.mode, sound_policy)
         self.class_names = class_names
@@ -105,6 +112,8 @@ class ConversationPolicy:
 
     def init_state(self) -> ConversationState:
         state = ConversationState(self.task, self.rules.init_state())
+        if self.timing is not None:
+            state.timing = self.timing.init_state(self.task.mode)
         if self.initial is not None or self.task.mode is not Mode.TRANSCRIBE:
             state.changes.append(TaskChange(0.0, self.task, "option", self.initial))
         return state
@@ -123,6 +132,8 @@ class ConversationPolicy:
             candidates.append(self._instruct(state, state.control.get_nowait(), t, "control"))
         pause = self._track_voice(obs, state)
         state.interrupt = False
+        if self.timing is not None:
+            self.timing.step(obs, state.timing, state.task.mode)
         self._track_sounds(obs, state, candidates)
         state.rules.mode = state.task.mode
         rules = self.rules.decide(obs, state.rules)
@@ -138,7 +149,8 @@ class ConversationPolicy:
             candidates.insert(0, rules)  # captions first: transcription mode stays exactly as it was
         elif rules.responds and self._sound_allowed(rules, state):
             candidates.append(rules)
-        for late in (self._pending_ready(obs, state), self._held_translation(obs, state)):
+        for late in (self._pending_ready(obs, state), self._held_translation(obs, state),
+                     self._deferred_answer(obs, state)):
             if late is not None:
                 candidates.append(late)
         if obs.extra.get("end_of_stream") and state.task.count_sound:
@@ -240,8 +252,33 @@ class ConversationPolicy:
         if heard.about is utt.About.MUSIC and state.music.heard_s < MUSIC_LISTEN_S:
             state.pending = (text, t, heard.about)  # "what style is the music below?": listen first
             return Decision.silent("question about music: listening first")
-        return Decision.respond(Task.ANSWER, f"question ends (segment {segment})", question=text,
-                                about=heard.about.value, **self._context(state))
+        answer = Decision.respond(Task.ANSWER, f"question ends (segment {segment})", question=text,
+                                  about=heard.about.value, **self._context(state))
+        if state.timing is not None and not state.timing.ready:
+            state.deferred = (answer, t, segment)
+            return Decision.silent("question: waiting for the decision model")
+        return answer
+
+    def _deferred_answer(self, obs: Observation, state: ConversationState) -> Decision | None:
+        """An answer held for the learned clock: given when the model says so (or after DEFER_MAX_S), dropped if the
+        speaker goes on first (speech starts again, or the segment's text grows); the longer sentence is then judged
+        again."""
+        if state.deferred is None:
+            return None
+        answer, since, segment = state.deferred
+        onset = obs.vad is not None and obs.vad.started_at is not None
+        grown = state.texts.get(segment, answer.payload["question"]) != answer.payload["question"]
+        if onset or grown or state.segment not in (None, segment):
+            state.deferred = None
+            if segment in state.decided:
+                state.decided.remove(segment)
+            if not grown:  # a new segment goes on with it: judged together, as a sentence broken by a pause
+                state.carry = (answer.payload["question"], since)
+            return None
+        if state.timing.ready or obs.chunk.t1 - since >= DEFER_MAX_S - 1e-6:
+            state.deferred = None
+            return answer
+        return None
 
     def _close_speech(self, state: ConversationState, ended: SegmentEnd, text: str) -> None:
         """After a segment: keep an unfinished sentence for the next one; remember its level."""

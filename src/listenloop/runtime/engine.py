@@ -35,7 +35,8 @@ class Engine:
         self.responders: dict[Task, Any] = {Task.TRANSCRIBE: TranscribeResponder()}
         self.responders.update(self._sound_responders())
         self._llm = None
-        self._llm_lock = threading.Lock()
+        self._timing = None  # LearnedTiming, loaded on first use
+        self._load_lock = threading.Lock()
         self._warmers: list[threading.Thread] = []  # background LLM loads, joined by close()
         self._watching: dict[int, threading.Event] = {}  # id(session) -> stops its prefill of what it heard
         self.responders.update(self._conversation_responders())
@@ -84,7 +85,7 @@ class Engine:
 
     def llm(self):
         """The language model, loaded once on first use and shared by every session."""
-        with self._llm_lock:
+        with self._load_lock:
             if self._llm is None:
                 from listenloop.respond.llm import load_backend
 
@@ -104,7 +105,19 @@ class Engine:
             sound_policy = self._load_sound_policy(options.policy_path) if options.policy_path else self.sound_policy
         task, instruction = initial_state(options.mode, options.instruction)
         names = tuple(getattr(self.perception.tagger, "names", ())) if options.sounds else ()
-        return ConversationPolicy(task, sound_policy, names, instruction)
+        timing = self.learned_timing() if options.learned_timing else None
+        return ConversationPolicy(task, sound_policy, names, instruction, timing)
+
+    def learned_timing(self):
+        """The learned decision model as the conversation's clock, loaded once (decision/timing.py)."""
+        from listenloop.decision.learned import DecisionModel
+        from listenloop.decision.timing import LearnedTiming
+        from listenloop.perception.sounds import load_class_names
+
+        with self._load_lock:
+            if self._timing is None:
+                self._timing = LearnedTiming(DecisionModel.load(), load_class_names())
+            return self._timing
 
     def response_runner(self, emit, session: Session) -> ResponseRunner:
         return ResponseRunner(self.responders, emit, session)

@@ -59,6 +59,7 @@ class SessionOptions:
     policy_path: Path | None = None  # a sound-policy file overriding the defaults for this session
     instruction: str | None = None  # an instruction in force from the start ("translate into Chinese")
     barge_in: bool = True  # user speech during a response stops it
+    learned_timing: bool = False  # the learned decision model says when a question is answered (decision/timing.py)
     extra: dict[str, Any] = field(default_factory=dict)  # options of later capabilities (llm, speech output)
 
 
