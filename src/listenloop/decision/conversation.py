@@ -24,7 +24,7 @@ from listenloop.decision.base import Decision, Emotion, Mode, Task
 from listenloop.decision.counting import CountState, count_patches
 from listenloop.decision.instructions import Instruction, TaskState, acknowledgement, apply, parse
 from listenloop.decision.rules import RulePolicy, RulesState
-from listenloop.decision.timing import DEFER_MAX_S, LearnedTiming, TimingState
+from listenloop.decision.timing import LearnedTiming, TimingState
 from listenloop.perception.observation import Observation, SegmentEnd
 
 QUESTION_PAUSE_S = 0.1  # s of pause after speech at which a complete question is answered (the ASR's speculation point)
@@ -275,7 +275,7 @@ class ConversationPolicy:
             if not grown:  # a new segment goes on with it: judged together, as a sentence broken by a pause
                 state.carry = (answer.payload["question"], since)
             return None
-        if state.timing.ready or obs.chunk.t1 - since >= DEFER_MAX_S - 1e-6:
+        if state.timing.ready or obs.chunk.t1 - since >= self.timing.defer_max_s - 1e-6:
             state.deferred = None
             return answer
         return None
