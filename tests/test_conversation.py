@@ -140,19 +140,6 @@ def test_with_the_learned_clock_an_answer_waits_for_it_and_is_given_once(engine,
     assert ends["question"] < waited[0].t and abs(answers[0].t - waited[0].t - DEFER_MAX_S) < 0.41
 
 
-def test_with_the_learned_clock_a_waiting_answer_is_dropped_when_the_speaker_goes_on(engine, monkeypatch):
-    """"Could you tell me the time ... in Tokyo, please?": the rules want to answer at the pause; the clock has not
-    said so when the speaker goes on, so the answer waits for the whole question."""
-    never_sure_clock(engine, monkeypatch)
-    first, rest = piper("Could you tell me the time"), piper("in Tokyo, please?")
-    audio = np.concatenate([silence(0.5), first, silence(0.6), rest, silence(3.0)])
-    resumed = (len(audio) - len(rest) - 3 * 16000) / 16000
-    events = run(engine, audio, learned_timing=True)
-    answers = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
-    assert len(answers) == 1 and answers[0].t > resumed, [(e.t, e.reason) for e in answers]
-    assert "tokyo" in responses(events, "answer")[0].extra["question"].lower()
-
-
 def test_a_speech_with_pauses_gets_no_answer_even_where_a_sentence_sounds_like_a_question(engine, shared_audio):
     """jfk.flac: "... ask not what your country can do for you, ask what ...". Whisper base ends the middle piece
     "What your country can do for you!" and its final text arrives while the next piece is being spoken: no answer

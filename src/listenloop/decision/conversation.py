@@ -83,7 +83,8 @@ class ConversationState:
     held: SegmentEnd | None = None  # translation: a piece ending mid-sentence, translated with the next piece
     held_at: float = 0.0  # s, stream time it was held
     timing: TimingState | None = None  # the learned clock's features (when the policy has one)
-    deferred: tuple[Decision, float, int] | None = None  # an answer waiting for the clock: decision, since, segment
+    deferred: tuple[Decision, float, int, str] | None = None  # an answer waiting for the clock: the decision, since
+    # when, its segment and that segment's text then
 
     def reset(self) -> None:
         self.rules.reset()
@@ -139,6 +140,7 @@ class ConversationPolicy:
         rules = self.rules.decide(obs, state.rules)
         if rules.responds and rules.emotion is Emotion.URGENT:
             return rules
+        deferred = self._deferred_answer(obs, state)  # before `_spoken`: a dropped answer's carry joins what follows
         spoken = self._spoken(obs, state, pause)
         if obs.vad is not None:
             text = None if obs.asr is None else state.texts.get(state.segment, "")
@@ -149,8 +151,7 @@ class ConversationPolicy:
             candidates.insert(0, rules)  # captions first: transcription mode stays exactly as it was
         elif rules.responds and self._sound_allowed(rules, state):
             candidates.append(rules)
-        for late in (self._pending_ready(obs, state), self._held_translation(obs, state),
-                     self._deferred_answer(obs, state)):
+        for late in (self._pending_ready(obs, state), self._held_translation(obs, state), deferred):
             if late is not None:
                 candidates.append(late)
         if obs.extra.get("end_of_stream") and state.task.count_sound:
@@ -174,7 +175,7 @@ class ConversationPolicy:
         ended: SegmentEnd | None = asr.ended if asr is not None else None
         if ended is None and state.awaiting is not None and state.awaiting.final.done():
             ended, state.awaiting = state.awaiting, None  # the final text is in: judge the segment again with it
-            if pause == 0.0 or state.segment is not None:
+            if _voiced(obs) or state.segment is not None:
                 return None  # the speaker went on; a reply now would cut in (jfk.flac's "what your country can do")
             return self._judge(obs, state, ended.segment, _settled_text(ended), ended)
         if ended is not None:
@@ -255,7 +256,7 @@ class ConversationPolicy:
         answer = Decision.respond(Task.ANSWER, f"question ends (segment {segment})", question=text,
                                   about=heard.about.value, **self._context(state))
         if state.timing is not None and not state.timing.ready:
-            state.deferred = (answer, t, segment)
+            state.deferred = (answer, t, segment, state.texts.get(segment, ""))
             return Decision.silent("question: waiting for the decision model")
         return answer
 
@@ -265,10 +266,11 @@ class ConversationPolicy:
         again."""
         if state.deferred is None:
             return None
-        answer, since, segment = state.deferred
-        onset = obs.vad is not None and obs.vad.started_at is not None
-        grown = state.texts.get(segment, answer.payload["question"]) != answer.payload["question"]
-        if onset or grown or state.segment not in (None, segment):
+        answer, since, segment, heard = state.deferred
+        if obs.chunk.t1 <= since:
+            return None  # deferred in this very chunk, whose start may still hold the question's last word
+        grown = state.texts.get(segment, heard) != heard
+        if _voiced(obs) or grown or state.segment not in (None, segment):
             state.deferred = None
             if segment in state.decided:
                 state.decided.remove(segment)
@@ -352,6 +354,12 @@ class ConversationPolicy:
         if state.task.count_sound:
             out.update(count=state.count.count, counted=state.task.count_sound)
         return out
+
+
+def _voiced(obs: Observation) -> bool:
+    """Whether this chunk holds voice (a VAD window at or above the voice tracker's threshold). The tracker's pause
+    cannot say it: after a segment closes it reads 0 until new voice."""
+    return obs.vad is not None and bool(np.any(np.asarray(obs.vad.probs) >= voice.SPEECH_PROB))
 
 
 def _settled_text(ended: SegmentEnd) -> str:
