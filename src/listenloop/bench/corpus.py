@@ -11,6 +11,7 @@ import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.audio.decode import load_audio
+from listenloop.audio.levels import LEVEL_FRAME_SAMPLES, frame_rms
 
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en")
 ASTERISK_TEXTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
@@ -67,10 +68,8 @@ def asterisk_prompts(limit: int | None = None, min_words: int = 4) -> list[Utter
 
 def speech_bounds(audio: np.ndarray) -> tuple[float, float]:
     """(start, end) in seconds of the part louder than SPEECH_FLOOR_DB below the peak, in 10 ms frames."""
-    frame = SAMPLE_RATE // 100
-    n = len(audio) // frame
-    if n == 0:
+    energy = frame_rms(audio) + 1e-9
+    if not len(energy):
         return 0.0, 0.0
-    energy = np.sqrt(np.mean(audio[: n * frame].reshape(n, frame) ** 2, axis=1)) + 1e-9
     loud = np.nonzero(20 * np.log10(energy / energy.max()) > SPEECH_FLOOR_DB)[0]
-    return loud[0] * frame / SAMPLE_RATE, (loud[-1] + 1) * frame / SAMPLE_RATE
+    return loud[0] * LEVEL_FRAME_SAMPLES / SAMPLE_RATE, (loud[-1] + 1) * LEVEL_FRAME_SAMPLES / SAMPLE_RATE

@@ -14,6 +14,7 @@ import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
+from listenloop.audio.levels import LEVEL_FRAME_SAMPLES, frame_rms
 from listenloop.data import content, mixing
 from listenloop.data.manifest import NO_RESPONSE, SILENT_LABEL, Pause, Turn, TurnKind, chunk_of
 from listenloop.data.synth import espeak, piper
@@ -101,15 +102,13 @@ def trim(x: np.ndarray, floor_db: float = -45.0) -> np.ndarray:
     """Cut leading and trailing near-silence (synthesizers pad their output), so turn times are exact."""
     if not len(x):
         return x
-    frame = SAMPLE_RATE // 100
-    n = len(x) // frame
-    if n == 0:
+    energy = frame_rms(x)
+    if not len(energy):
         return x
-    energy = np.sqrt(np.mean(np.square(x[: n * frame].reshape(n, frame)), axis=1))
     loud = np.nonzero(energy > np.max(energy) * 10 ** (floor_db / 20))[0]
     if not len(loud):
         return x[:0]
-    return x[loud[0] * frame : (loud[-1] + 1) * frame]
+    return x[loud[0] * LEVEL_FRAME_SAMPLES : (loud[-1] + 1) * LEVEL_FRAME_SAMPLES]
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import numpy as np
 
 from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK, VAD_WINDOW_SAMPLES
+from listenloop.audio.levels import frame_rms
 from listenloop.models import model_dir
 from listenloop.perception.agreement import common_prefix
 from listenloop.perception.observation import AsrResult, FinalText, PartialText, SegmentEnd, SoundResult, VadResult
@@ -58,7 +59,6 @@ WHISPER_THREADS = 1  # per model: tiny.en partials on one core, base finals on t
 # no faster (asterisk prompt: median 362 vs 375 ms), and two 2-thread models fought over both cores
 
 _SR = SAMPLE_RATE
-_TAIL_FRAME = _SR // 100  # samples in a 10 ms frame
 
 
 @dataclass
@@ -266,7 +266,8 @@ class Recognizer:
         """Close the open segment at stream sample `end` (`cut`: at the length limit, mid-speech); its final comes
         from the speculative decode if valid."""
         audio = state.clip(state.seg_start, end)
-        reason = self._gate(state)
+        weak = self._weak_voice(state)
+        reason = weak or self._tagger_gate(state)
         if reason:
             final: Future[FinalText] = Future()
             final.set_result(
@@ -289,7 +290,6 @@ class Recognizer:
         )
         state.segments += 1
         state.open, state.speculative, state.last_end = False, None, end
-        weak = self._weak_voice(state) != ""
         state.weak_start, state.weak_end = (state.seg_start, end) if weak else (None, 0)
         state.last_final = final
         return ended
@@ -391,19 +391,12 @@ class Recognizer:
 def _tail_quiet(state: AsrState, end: int) -> bool:
     """Whether the part of the segment a speculative decode did not hear (up to `end`) holds no sound: no 10 ms frame
     within TAIL_QUIET_DB of the segment's speech level (its 95th-percentile frame)."""
-    missing = state.clip(state.speculative_heard, end)
-    if len(missing) < _TAIL_FRAME:
-        return True
-    level = _frame_rms(state.clip(state.seg_start, state.speculative_heard))
-    if not len(level):
+    missing = frame_rms(state.clip(state.speculative_heard, end))
+    level = frame_rms(state.clip(state.seg_start, state.speculative_heard))
+    if not len(missing) or not len(level):
         return True
     floor = np.percentile(level, 95) * 10 ** (-TAIL_QUIET_DB / 20)
-    return bool(np.max(_frame_rms(missing)) < floor)
-
-
-def _frame_rms(audio: np.ndarray) -> np.ndarray:
-    n = len(audio) // _TAIL_FRAME
-    return np.sqrt(np.mean(audio[: n * _TAIL_FRAME].reshape(n, _TAIL_FRAME) ** 2, axis=1))
+    return bool(np.max(missing) < floor)
 
 
 def _padded(audio: np.ndarray, pad_s: float) -> np.ndarray:
