@@ -109,7 +109,8 @@ class ConversationPolicy:
         self.initial = initial
         self.rules = RulePolicy(task.mode, sound_policy)
         self.class_names = class_names
-        self._music_index = class_names.index("Music") if "Music" in class_names else None
+        self._class_index = {name: i for i, name in enumerate(class_names)}
+        self._music_index = self._class_index.get("Music")
 
     def init_state(self) -> ConversationState:
         state = ConversationState(self.task, self.rules.init_state())
@@ -310,7 +311,7 @@ class ConversationPolicy:
             return
         task = state.task
         if task.count_labels and sounds.patches is not None:
-            indices = tuple(self.class_names.index(c) for c in task.count_labels if c in self.class_names)
+            indices = tuple(self._class_index[c] for c in task.count_labels if c in self._class_index)
             count_patches(state.count, sounds.patches, indices)
         for onset in sounds.onsets:
             if onset.label in task.watch_labels:

@@ -294,7 +294,7 @@ class SoundPolicyState:
     last_response: dict[str, float] = field(default_factory=dict)  # rule name -> stream time of its last response
     history: dict[str, list[np.ndarray]] = field(default_factory=dict)  # rule -> its classes' recent chunk scores
     responses: int = 0
-    answered: str | None = None  # rule whose response's sound may still be going on
+    answered: SoundRule | None = None  # rule whose response's sound may still be going on
 
     def reset(self) -> None:
         self.answered = None
@@ -346,7 +346,7 @@ class SoundPolicy:
         if not candidates:
             return Decision.silent()
         best = max(candidates, key=lambda c: (ACTION_PRIORITY[c.rule.action], c.score))
-        state.answered = best.rule.name
+        state.answered = best.rule
         best.episode.decided = True
         state.last_response[best.rule.name] = t
         state.responses += 1
@@ -399,11 +399,11 @@ class SoundPolicy:
                 kept.append(c)
         return kept
 
-    def _ongoing(self, name: str | None, t: float, state: SoundPolicyState) -> SoundRule | None:
-        episode = state.episodes.get(name) if name is not None else None
+    @staticmethod
+    def _ongoing(rule: SoundRule | None, t: float, state: SoundPolicyState) -> SoundRule | None:
+        episode = state.episodes.get(rule.name) if rule is not None else None
         if episode is None or not episode.decided:
             return None
-        rule = next(r for r, _ in self._rules if r.name == name)
         return rule if t - episode.last <= rule.gap + CHUNK_SECONDS / 2 else None
 
     @staticmethod
