@@ -264,3 +264,57 @@ def test_a_speculative_final_is_kept_only_when_the_tail_it_missed_is_quiet(jfk):
     assert _tail_quiet(state_with_tail(faint), len(speech) + n)
     assert _tail_quiet(state_with_tail(np.zeros(n, np.float32)), len(speech) + n)
     assert _tail_quiet(state_with_tail(hiss), len(speech))  # nothing missed
+
+
+def live(vad: SileroVad, rec: Recognizer, audio: np.ndarray, block_s: float = 0.1) -> tuple[Streamed, AsrState]:
+    """Feed `audio` as a live source does: small blocks, each heard by `listen` before its chunk is complete."""
+    from listenloop.perception.pipeline import Perception
+
+    perception, out, chunker = Perception(vad, rec), Streamed([], []), Chunker()
+    state = perception.init_state()
+    block = int(block_s * SAMPLE_RATE)
+    for i in range(0, len(audio), block):
+        for chunk in chunker.push(audio[i : i + block]):
+            _collect(out, perception.step(chunk, state).asr)
+        ended = perception.listen(chunker.take_ahead(), state)
+        if ended is not None:
+            out.ends.append(ended)
+    return out, state.asr
+
+
+def test_a_live_source_gets_its_partial_decoded_ahead_of_the_chunk_end(vad, rec, speech_question):
+    """In 0.1 s blocks the partial starts one block before its chunk ends (on a worker, while the block arrives):
+    each one heard the segment up to AHEAD_S before its chunk's end, and the words are as good as decoded there."""
+    from listenloop.perception.asr import AHEAD_S
+
+    out, _ = live(vad, rec, np.concatenate([silence(0.5), speech_question, silence(1.5)]))
+    assert len(out.partials) >= 3, out.partials
+    for p in out.partials:  # t1: where the decode stopped hearing
+        assert abs((p.t1 + AHEAD_S) / CHUNK_SECONDS - round((p.t1 + AHEAD_S) / CHUNK_SECONDS)) < 1e-6, p
+    assert "morning" in normalize(out.partials[-1].text), out.partials[-1]
+    assert "morning" in normalize(out.ends[0].final.result(timeout=60).text)
+
+
+def test_a_decode_started_ahead_never_lands_in_the_next_segment(vad, rec, speech_question):
+    """A segment that closes while a decode started ahead for it is running (here: the stream ends) discards that
+    decode, so the next segment's first partial cannot be the old words."""
+    from listenloop.data.synth import espeak
+    from listenloop.perception.pipeline import Perception
+
+    perception, chunker = Perception(vad, rec), Chunker()
+    state = perception.init_state()
+    audio = np.concatenate([silence(0.5), speech_question])
+    for i in range(0, len(audio), 1600):
+        for chunk in chunker.push(audio[i : i + 1600]):
+            perception.step(chunk, state)
+        perception.listen(chunker.take_ahead(), state)
+        if state.asr.ahead is not None:
+            break
+    ahead = state.asr.ahead
+    assert ahead is not None, "no decode was started ahead"
+    rec.flush(state.asr)
+    assert state.asr.ahead is None and (ahead.cancelled() or ahead.done()), ahead
+    second = espeak("The river was cold and the stones were grey.")
+    out, _ = live(vad, rec, np.concatenate([silence(0.5), speech_question, silence(0.6), second, silence(1.5)]), 0.05)
+    later = [p for p in out.partials if p.segment == max(p.segment for p in out.partials)]
+    assert later and not any({"library", "morning"} & set(normalize(p.text)) for p in later), later

@@ -10,6 +10,12 @@ A live source delivers audio in blocks smaller than a chunk (a microphone every 
 between chunks: it watches the open segment's silence, starts the speculative decode and closes the segment as soon
 as the silence is long enough, instead of at the next chunk boundary (up to 0.4 s later). Partials, splits and
 openings stay on the chunk loop; the chunk that contains an early close reports it as its `ended` segment.
+
+`listen` also starts the chunk's partial ahead: once all but the last AHEAD_S of the chunk has arrived, tiny.en
+decodes the segment heard so far on a worker thread while that last block arrives, and `step` takes the result. The
+decode costs the same; it overlaps the wait for the block, so the chunk's decision comes that much sooner after its
+last sample. A decode that no longer fits (the segment closed, a pause began after the audio it heard) is dropped and
+the partial is computed on the chunk loop as before.
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ TAIL_S = 0.2  # s after the last voiced window kept in the segment (<= CLOSE_SIL
 # segment closes; a speculative decode may start on less of it); 0.1 s lost final consonants ("locked" -> "log")
 TAIL_QUIET_DB = 35.0  # dB under the segment's speech level: a tail the speculative decode missed that is louder than
 # this has sound in it ("France" lost its "s" to "friends"), and the final is decoded again on the whole tail
+AHEAD_S = 0.1  # s before a chunk ends (a live source's block) at which its partial starts on a worker thread; the
+# partial then lags the chunk end by this much, and a pause partial still hears every voiced window (a pause is
+# only judged after SPECULATE_SILENCE_S >= AHEAD_S of silence)
+PARTIAL_WORKERS = 2  # tiny.en decodes started ahead at a time, for all sessions
 PARTIAL_PAD_S = 1.0  # s of zeros appended before a partial decode: Whisper loops on audio that stops abruptly
 FINAL_PAD_S = 6.0  # s of zeros appended before a final decode: asterisk WER 3.2% with 2 s, 1.7% with 6 s
 MAX_SEGMENT_S = 8.0  # s; longer segments are cut at their quietest point, so per-chunk cost stays flat (a
@@ -90,10 +100,13 @@ class AsrState:
     last_final: Future[FinalText] | None = None  # the previous segment's final (context for the next one)
     weak_start: int | None = None  # start (sample) of the last segment gated for weak voice, kept to open the next
     weak_end: int = 0  # where that segment ended
+    ahead: Future[Hypothesis] | None = None  # the partial `listen` started for the chunk being heard
+    ahead_end: int = 0  # stream sample up to which it hears the segment
 
     def reset(self) -> None:
-        if self.speculative is not None:
-            self.speculative.cancel()
+        for future in (self.speculative, self.ahead):
+            if future is not None:
+                future.cancel()
         fresh = AsrState()
         self.__dict__.update(fresh.__dict__)
 
@@ -120,12 +133,14 @@ class Recognizer:
         self.close_silence = int(close_silence_s * _SR)
         self.languages = languages
         self._executor = ThreadPoolExecutor(max_workers=FINAL_WORKERS, thread_name_prefix="listenloop-final")
+        self._ahead = ThreadPoolExecutor(max_workers=PARTIAL_WORKERS, thread_name_prefix="listenloop-partial")
 
     def init_state(self) -> AsrState:
         return AsrState()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._ahead.shutdown(wait=False, cancel_futures=True)
 
     # -- the chunk loop -------------------------------------------------------------------------------------------
 
@@ -148,6 +163,7 @@ class Recognizer:
             return AsrResult(ended=early, suppressed="no voice activity")
         self._track(state, probs, first_window, sounds)
         result = self._advance(state, now, may_close=early is None)  # one segment end per chunk; a second waits
+        self._drop_ahead(state)  # a decode started for this chunk that it did not use
         return replace(result, ended=early) if early is not None else result
 
     def listen(self, samples: np.ndarray, probs: np.ndarray, first_window: int, state: AsrState) -> SegmentEnd | None:
@@ -166,6 +182,11 @@ class Recognizer:
             return state.early_end
         if now - state.voiced_end >= SPECULATE_SILENCE_S * _SR:
             self._speculate(state)
+        chunk_end = -(-now // SAMPLES_PER_CHUNK) * SAMPLES_PER_CHUNK
+        fresh = state.voiced_end > state.partial_end  # voice the last partial did not hear (not a pause it covered)
+        if state.ahead is None and fresh and 0 < chunk_end - now <= AHEAD_S * _SR and self._partial_due(state, now):
+            state.ahead, state.ahead_end = self._ahead.submit(self._decode, state.clip(state.seg_start, now),
+                                                              state.stable), now
         return None
 
     def _advance(self, state: AsrState, now: int, may_close: bool) -> AsrResult:
@@ -179,7 +200,8 @@ class Recognizer:
             self._speculate(state)
             if state.partial_end >= state.voiced_end:
                 return AsrResult(suppressed="pause")
-            return self._partial(state, now)  # once per pause: the words just before it (a question's last ones)
+            # once per pause: the words just before it (a question's last ones)
+            return self._partial(state, now, heard_all=True)
         if state.speculative is not None:  # speech resumed after a pause: that decode is stale
             state.speculative.cancel()
             state.speculative = None
@@ -265,6 +287,7 @@ class Recognizer:
     def _close(self, state: AsrState, end: int, cut: bool = False) -> SegmentEnd:
         """Close the open segment at stream sample `end` (`cut`: at the length limit, mid-speech); its final comes
         from the speculative decode if valid."""
+        self._drop_ahead(state)  # it heard a segment that is over
         audio = state.clip(state.seg_start, end)
         weak = self._weak_voice(state)
         reason = weak or self._tagger_gate(state)
@@ -315,16 +338,38 @@ class Recognizer:
         state.confident_windows = sum(p >= CONFIDENT_PROB for p in rest)
         return ended
 
-    def _partial(self, state: AsrState, now: int) -> AsrResult:
-        """Re-decode the open segment with tiny.en, forcing the agreed prefix; report what changed."""
+    @staticmethod
+    def _drop_ahead(state: AsrState) -> None:
+        if state.ahead is not None:
+            state.ahead.cancel()  # a running decode finishes on its worker; its result is never read
+            state.ahead = None
+
+    def _partial_due(self, state: AsrState, now: int) -> bool:
+        """Whether the open segment gets a tiny.en partial now (long enough, and no gate says it is not speech)."""
+        return now - state.seg_start >= MIN_PARTIAL_S * _SR and not self._gate(state)
+
+    def _decode(self, audio: np.ndarray, stable: str) -> Hypothesis:
+        """tiny.en on the segment heard so far, forcing the agreed prefix (thread-safe: touches no state)."""
+        audio = _padded(audio, PARTIAL_PAD_S)
+        return self.tiny.decode(self.tiny.encode(audio), prefix=self.tiny.encode_prefix(stable))
+
+    def _partial(self, state: AsrState, now: int, heard_all: bool = False) -> AsrResult:
+        """Re-decode the open segment with tiny.en, forcing the agreed prefix; report what changed. The decode
+        `listen` started ahead is used when there is one (and, if `heard_all`, it heard every voiced window)."""
+        ahead, state.ahead = state.ahead, None
+        if ahead is not None and (ahead.cancelled() or heard_all and state.ahead_end < state.voiced_end):
+            ahead.cancel()
+            ahead = None
         if now - state.seg_start < MIN_PARTIAL_S * _SR:
             return AsrResult(suppressed="segment too short for a partial")
         reason = self._gate(state)  # no partial text on what may never get a final (coughs, clicks, music)
         if reason:
             return AsrResult(suppressed=f"partial: {reason}")
-        audio = _padded(state.clip(state.seg_start, now), PARTIAL_PAD_S)
-        hyp = self.tiny.decode(self.tiny.encode(audio), prefix=self.tiny.encode_prefix(state.stable))
-        state.partial_end = now
+        if ahead is not None:
+            hyp, heard = ahead.result(), state.ahead_end
+        else:
+            hyp, heard = self._decode(state.clip(state.seg_start, now), state.stable), now
+        state.partial_end = heard
         if not hyp.text:
             return AsrResult(suppressed=f"partial: {hyp.rejected}")
         text = hyp.text
@@ -335,7 +380,7 @@ class Recognizer:
         state.hypothesis, state.stable = text, stable
         if not changed:
             return AsrResult()
-        t0, t1 = state.seconds(state.seg_start), state.seconds(now)
+        t0, t1 = state.seconds(state.seg_start), state.seconds(heard)
         return AsrResult(partial=PartialText(segment=state.segments, t0=t0, t1=t1, text=text, stable=stable))
 
     # -- finals -----------------------------------------------------------------------------------------------------
