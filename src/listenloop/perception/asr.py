@@ -11,11 +11,12 @@ between chunks: it watches the open segment's silence, starts the speculative de
 as the silence is long enough, instead of at the next chunk boundary (up to 0.4 s later). Partials, splits and
 openings stay on the chunk loop; the chunk that contains an early close reports it as its `ended` segment.
 
-`listen` also starts the chunk's partial ahead: once all but the last AHEAD_S of the chunk has arrived, tiny.en
-decodes the segment heard so far on a worker thread while that last block arrives, and `step` takes the result. The
-decode costs the same; it overlaps the wait for the block, so the chunk's decision comes that much sooner after its
-last sample. A decode that no longer fits (the segment closed, a pause began after the audio it heard) is dropped and
-the partial is computed on the chunk loop as before.
+`listen` also starts the chunk's partial ahead: once all but the last AHEAD_S of the chunk has arrived (or, at a
+pause, once SPECULATE_SILENCE_S of it is heard, with the speculative final), tiny.en decodes the segment heard so far
+on a worker thread while the rest of the chunk arrives, and `step` takes the result. The decode costs the same; it
+overlaps the wait for the audio, so the chunk's decision comes that much sooner after its last sample. A decode that
+no longer fits (the segment closed; at a pause, it did not hear the pause) is dropped and the partial is computed on
+the chunk loop as before.
 """
 
 from __future__ import annotations
@@ -44,8 +45,7 @@ TAIL_S = 0.2  # s after the last voiced window kept in the segment (<= CLOSE_SIL
 TAIL_QUIET_DB = 35.0  # dB under the segment's speech level: a tail the speculative decode missed that is louder than
 # this has sound in it ("France" lost its "s" to "friends"), and the final is decoded again on the whole tail
 AHEAD_S = 0.1  # s before a chunk ends (a live source's block) at which its partial starts on a worker thread; the
-# partial then lags the chunk end by this much, and a pause partial still hears every voiced window (a pause is
-# only judged after SPECULATE_SILENCE_S >= AHEAD_S of silence)
+# partial then lags the chunk end by this much (a pause partial starts when the pause is heard instead)
 PARTIAL_WORKERS = 2  # tiny.en decodes started ahead at a time, for all sessions
 PARTIAL_PAD_S = 1.0  # s of zeros appended before a partial decode: Whisper loops on audio that stops abruptly
 FINAL_PAD_S = 6.0  # s of zeros appended before a final decode: asterisk WER 3.2% with 2 s, 1.7% with 6 s
@@ -180,14 +180,25 @@ class Recognizer:
         if now - state.voiced_end >= self.close_silence:
             state.early_end = self._close(state, state.voiced_end + int(TAIL_S * _SR))
             return state.early_end
-        if now - state.voiced_end >= SPECULATE_SILENCE_S * _SR:
+        pause = now - state.voiced_end >= SPECULATE_SILENCE_S * _SR
+        if pause:
             self._speculate(state)
-        chunk_end = -(-now // SAMPLES_PER_CHUNK) * SAMPLES_PER_CHUNK
-        fresh = state.voiced_end > state.partial_end  # voice the last partial did not hear (not a pause it covered)
-        if state.ahead is None and fresh and 0 < chunk_end - now <= AHEAD_S * _SR and self._partial_due(state, now):
-            state.ahead, state.ahead_end = self._ahead.submit(self._decode, state.clip(state.seg_start, now),
-                                                              state.stable), now
+        if self._ahead_wanted(state, now, pause) and self._partial_due(state, now):
+            self._drop_ahead(state)
+            state.ahead = self._ahead.submit(self._decode, state.clip(state.seg_start, now), state.stable)
+            state.ahead_end = now
         return None
+
+    def _ahead_wanted(self, state: AsrState, now: int, pause: bool) -> bool:
+        """Whether `listen` starts a partial now: at a pause, the pause partial (once it has heard the pause, as the
+        one on the chunk loop does); else one block before the chunk ends, if there is voice the last did not hear."""
+        if pause:
+            return not _heard_pause(state, state.partial_end) and not (
+                state.ahead is not None and _heard_pause(state, state.ahead_end)
+            )
+        chunk_end = -(-now // SAMPLES_PER_CHUNK) * SAMPLES_PER_CHUNK
+        fresh = state.voiced_end > state.partial_end
+        return state.ahead is None and fresh and 0 < chunk_end - now <= AHEAD_S * _SR
 
     def _advance(self, state: AsrState, now: int, may_close: bool) -> AsrResult:
         """The open segment after a chunk: close it, split it, speculate on its pause, or refresh its partial."""
@@ -198,7 +209,7 @@ class Recognizer:
             return AsrResult(ended=self._split(state, now))
         if now - state.voiced_end >= SPECULATE_SILENCE_S * _SR:
             self._speculate(state)
-            if state.partial_end >= state.voiced_end:
+            if _heard_pause(state, state.partial_end):
                 return AsrResult(suppressed="pause")
             # once per pause: the words just before it (a question's last ones)
             return self._partial(state, now, heard_all=True)
@@ -355,9 +366,10 @@ class Recognizer:
 
     def _partial(self, state: AsrState, now: int, heard_all: bool = False) -> AsrResult:
         """Re-decode the open segment with tiny.en, forcing the agreed prefix; report what changed. The decode
-        `listen` started ahead is used when there is one (and, if `heard_all`, it heard every voiced window)."""
+        `listen` started ahead is used when there is one (if `heard_all`: only if it heard the pause after the last
+        voiced window, where a word's tail may still be: one that stopped just past it lost "-ing" of "morning")."""
         ahead, state.ahead = state.ahead, None
-        if ahead is not None and (ahead.cancelled() or heard_all and state.ahead_end < state.voiced_end):
+        if ahead is not None and (ahead.cancelled() or heard_all and not _heard_pause(state, state.ahead_end)):
             ahead.cancel()
             ahead = None
         if now - state.seg_start < MIN_PARTIAL_S * _SR:
@@ -431,6 +443,11 @@ class Recognizer:
             hyp = whisper.transcribe(piece, pad_to=WHISPER_WINDOW_SAMPLES, languages=self.languages)
             texts.append(hyp.text)
         return " ".join(t for t in texts if t)
+
+
+def _heard_pause(state: AsrState, end: int) -> bool:
+    """Whether a decode that heard the open segment up to `end` heard SPECULATE_SILENCE_S of its pause."""
+    return end - state.voiced_end >= SPECULATE_SILENCE_S * _SR
 
 
 def _tail_quiet(state: AsrState, end: int) -> bool:
