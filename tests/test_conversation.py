@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from listenloop.audio.decode import load_audio
+from listenloop.bench.wer import normalize
 from listenloop.data.synth import piper, silence
 from listenloop.decision.base import Mode, Task
 from listenloop.respond.answer import AnswerResponder
@@ -138,6 +139,48 @@ def test_with_the_learned_clock_an_answer_waits_for_it_and_is_given_once(engine,
     waited = [e for e in events if isinstance(e, DecisionEvent) and "waiting for the decision model" in e.reason]
     assert len(answers) == 1 and len(waited) == 1, [(e.t, e.reason) for e in answers + waited]
     assert ends["question"] < waited[0].t and abs(answers[0].t - waited[0].t - DEFER_MAX_S) < 0.41
+
+
+def test_with_the_learned_clock_a_sentence_broken_by_a_pause_gets_one_transcript_response(engine, monkeypatch):
+    """Transcription mode, "I was thinking, um..." 0.9 s of pause "...about the trip to the mountains next weekend.":
+    without the clock each piece closes as a segment and gets its own response (the first inside the sentence); with
+    it, the first piece's caption waits, the second joins it, and one response carries both (decision/captions.py).
+    The clock here never says yes, so the response comes DEFER_MAX_S after the last piece."""
+    from listenloop.decision.timing import DEFER_MAX_S
+
+    first, second = piper("I was thinking, um"), piper("about the trip to the mountains next weekend.")
+    audio = np.concatenate([silence(0.5), first, silence(0.9), second, silence(3.0)])
+    plain = responses(run(engine, audio, mode=Mode.TRANSCRIBE), "transcribe")
+    assert len(plain) == 2, [r.text for r in plain]
+    never_sure_clock(engine, monkeypatch)
+    events = run(engine, audio, mode=Mode.TRANSCRIBE, learned_timing=True)
+    joined = responses(events, "transcribe")
+    assert len(joined) == 1, [r.text for r in joined]
+    words = " ".join(normalize(joined[0].text))
+    assert "thinking" in words and "mountains" in words, joined[0].text
+    assert (joined[0].extra["first_segment"], joined[0].extra["segment"]) == (0, 1)
+    decision = next(e for e in events if isinstance(e, DecisionEvent) and e.task == "transcribe")
+    end = (len(audio) - 3.0 * 16000) / 16000
+    assert DEFER_MAX_S <= decision.t - end <= DEFER_MAX_S + 0.9, (decision.t, end)
+
+
+def test_with_the_learned_clock_a_dog_waits_for_it_but_a_gunshot_never(engine, shared_audio, monkeypatch):
+    """Non-urgent sound responses wait for the clock (at most DEFER_MAX_S when it never says yes); urgent ones never
+    wait."""
+    from listenloop.decision.timing import DEFER_MAX_S
+
+    audio = np.concatenate([silence(0.5), load_audio(shared_audio / "sounds" / "dog.wav"), silence(4.0),
+                            load_audio(shared_audio / "sounds" / "gunshots.wav"), silence(3.0)])
+    plain = [e for e in run(engine, audio) if isinstance(e, DecisionEvent) and e.action == "respond"]
+    never_sure_clock(engine, monkeypatch)
+    clocked = [e for e in run(engine, audio, learned_timing=True) if isinstance(e, DecisionEvent)
+               and e.action == "respond"]
+    by_task = {task: ([e.t for e in plain if e.task == task], [e.t for e in clocked if e.task == task])
+               for task in ("notify", "alert")}
+    (dog, dog_clocked), (shot, shot_clocked) = by_task["notify"], by_task["alert"]
+    assert dog and len(dog_clocked) == len(dog), by_task
+    assert all(abs(b - a - DEFER_MAX_S) < 0.41 for a, b in zip(dog, dog_clocked, strict=True)), by_task
+    assert shot and shot_clocked == shot, by_task
 
 
 def test_a_speech_with_pauses_gets_no_answer_even_where_a_sentence_sounds_like_a_question(engine, shared_audio):

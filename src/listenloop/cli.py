@@ -20,8 +20,8 @@ def _session_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--instruction", help='an instruction in force from the start, e.g. "translate into Spanish"')
     p.add_argument("--no-barge-in", action="store_true", help="do not stop a response when the user speaks")
     p.add_argument("--learned-timing", action="store_true",
-                   help="the learned decision model says when a question is answered (fewer interruptions at "
-                        "pauses, a little later; docs/conversation.md)")
+                   help="the learned decision model says when a question is answered, a transcript or a sound "
+                        "notice given (fewer replies inside unfinished sentences; docs/conversation.md)")
     p.add_argument("--llm", default="qwen2.5-0.5b",
                    help="language model: qwen2.5-0.5b (default), qwen2.5-1.5b, or a .gguf file")
     p.add_argument("--llm-url", help="an OpenAI-compatible server (llama.cpp, Ollama, vLLM) instead of --llm")

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from listenloop.decision import captions, voice
 from listenloop.decision import utterance as utt
-from listenloop.decision import voice
 from listenloop.decision.base import Decision, Emotion, Mode, Task
 from listenloop.decision.counting import CountState, count_patches
 from listenloop.decision.instructions import Instruction, TaskState, acknowledgement, apply, parse
@@ -83,6 +83,8 @@ class ConversationState:
     held: SegmentEnd | None = None  # translation: a piece ending mid-sentence, translated with the next piece
     held_at: float = 0.0  # s, stream time it was held
     timing: TimingState | None = None  # the learned clock's features (when the policy has one)
+    captions: captions.CaptionHold = field(default_factory=captions.CaptionHold)  # transcripts waiting for the clock
+    sound_held: tuple[Decision, float] | None = None  # a non-urgent sound response waiting for the clock, since when
     deferred: tuple[Decision, float, int, str] | None = None  # an answer waiting for the clock: the decision, since
     # when, its segment and that segment's text then
 
@@ -94,7 +96,8 @@ class ConversationState:
         self.voice.reset()
         self.count.reset()
         self.music = MusicTrack()
-        self.deferred = None
+        self.deferred, self.sound_held = None, None
+        self.captions.reset()
         if self.timing is not None:
             self.timing.reset()
 
@@ -148,10 +151,23 @@ class ConversationPolicy:
             state.interrupt = voice.barges_in(state.voice, text, t)
         if spoken is not None:
             candidates.insert(0, spoken)
-        if rules.responds and rules.task is Task.TRANSCRIBE:
+        if rules.responds and rules.task is Task.TRANSCRIBE and self.timing is not None:
+            captions.hold(state.captions, rules.payload["segment"], t)  # the learned clock says when (captions.py)
+        elif rules.responds and rules.task is Task.TRANSCRIBE:
             candidates.insert(0, rules)  # captions first: transcription mode stays exactly as it was
+        elif rules.responds and self._sound_allowed(rules, state) and self.timing is not None:
+            state.sound_held = (rules, t)  # a doorbell or a cough: said when the clock says (urgent ones never wait)
         elif rules.responds and self._sound_allowed(rules, state):
             candidates.append(rules)
+        if state.sound_held is not None and (state.timing.ready or t - state.sound_held[1] >= self.timing.defer_max_s):
+            candidates.append(state.sound_held[0])
+            state.sound_held = None
+        if self.timing is not None:
+            speaking = state.segment is not None or (obs.vad is not None and obs.vad.speech)
+            caption = captions.release(state.captions, t, state.timing.ready, speaking, self.timing.defer_max_s,
+                                       bool(obs.extra.get("end_of_stream")))
+            if caption is not None:
+                candidates.insert(0, caption)
         for late in (self._pending_ready(obs, state), self._held_translation(obs, state), deferred):
             if late is not None:
                 candidates.append(late)

@@ -1,0 +1,50 @@
+"""Transcription mode on the learned clock: a closed segment's caption waits for the decision model.
+
+Without the clock, transcription mode responds to every closed segment, so a sentence broken by a pause ("I was
+thinking... about the weekend") gets a response inside it. With it (`--learned-timing`), a segment's caption is held
+until the model says a response is due; if the speaker goes on first, the next segment joins it and the pieces go out
+as one response. The transcript events themselves (partial and final) are not held: a caption display is not delayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from listenloop.decision.base import Decision, Task
+from listenloop.perception.observation import SegmentEnd
+
+CAPTION_HOLD_MAX_S = 8.0  # s of speech held at most; then the captions go out even without the model (a monologue
+# must not wait for its end)
+
+
+@dataclass
+class CaptionHold:
+    """Segments whose caption is waiting for the clock, and when the last of them closed."""
+
+    pieces: list[SegmentEnd] = field(default_factory=list)
+    since: float = 0.0  # s, stream time the last piece closed
+
+    def reset(self) -> None:
+        self.pieces.clear()
+
+
+def hold(state: CaptionHold, ended: SegmentEnd, t: float) -> None:
+    state.pieces.append(ended)
+    state.since = t
+
+
+def release(state: CaptionHold, t: float, ready: bool, speaking: bool, wait_max_s: float,
+            end_of_stream: bool = False) -> Decision | None:
+    """The held captions as one response when they are due: the model says so while nobody speaks, nobody has spoken
+    for `wait_max_s` since the last piece, the pieces span CAPTION_HOLD_MAX_S, or the stream ends; else None."""
+    if not state.pieces:
+        return None
+    why = ("the decision model" if ready and not speaking
+           else f"{wait_max_s:.1f} s without more speech" if not speaking and t - state.since >= wait_max_s - 1e-6
+           else "held speech reached its limit" if state.pieces[-1].t1 - state.pieces[0].t0 >= CAPTION_HOLD_MAX_S
+           else "end of stream" if end_of_stream else "")
+    if not why:
+        return None
+    pieces, state.pieces = state.pieces, []
+    numbers = ", ".join(str(p.segment) for p in pieces)
+    return Decision.respond(Task.TRANSCRIBE, f"segments {numbers}: {why}", segment=pieces[-1], before=pieces[:-1])
