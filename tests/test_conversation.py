@@ -310,3 +310,25 @@ def test_background_talk_is_told_by_level_before_and_after_the_user_has_spoken(t
     assert voice.is_background(tv_after, state, 30.0)
     assert not voice.is_background(user, state, 30.0)
     assert voice.reference(state, 30.0) >= user - 1.0  # the user, not the television, set the reference
+
+
+def test_an_answer_asks_the_question_as_the_final_text_heard_it(engine):
+    """A question judged at a pause was read by tiny.en; the demo once answered "The capital of friend is Paris."
+    The answer takes its segment's final (Whisper base) text when it comes within FINAL_WAIT_S."""
+    from listenloop.respond.answer import _with_final_text
+    from listenloop.respond.base import ResponseContext
+
+    session = engine.session(SessionOptions(mode=Mode.TRANSCRIBE))
+    audio = np.concatenate([silence(0.5), piper("What is the capital of France?"), silence(1.5)])
+    for i in range(0, len(audio), BLOCK):
+        session.feed(audio[i : i + BLOCK])
+    final = session.final_of(0, timeout_s=30.0)
+    assert final is not None and "france" in normalize(final.text), final
+    misheard = "What is the capital of friend?"
+    payload = {"question_segment": 0, "segment_text": misheard}
+    ctx = ResponseContext(session=session)
+    assert _with_final_text(f"I was wondering. {misheard}", payload, ctx) == f"I was wondering. {final.text}"
+    assert ctx.extra["heard_partial"] == misheard
+    assert session.final_of(1, timeout_s=0.1) is None  # no such segment (yet): the partial text stays
+    assert _with_final_text(misheard, {"question_segment": 1, "segment_text": misheard}, ctx) == misheard
+    session.finish()

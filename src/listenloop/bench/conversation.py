@@ -141,7 +141,8 @@ def report(events: list, utterances: list[Utterance]) -> None:
     n = {k: sum(u.kind == k for u in utterances) for k in ("question", "statement", "background")}
     print(f"questions answered {len(delays)}/{n['question']}")
     if delays:
-        print(f"decision delay p50 {np.percentile(delays, 50):.2f} s, p95 {np.percentile(delays, 95):.2f} s")
+        print(f"decision delay p50 {np.percentile(delays, 50):.2f} s, p95 {np.percentile(delays, 95):.2f} s "
+              f"(each: {', '.join(f'{d:.2f}' for d in delays)})")
     done = [e for e in events if isinstance(e, ResponseEvent) and e.task == "answer"]
     first = [e.latency_ms for e in done]
     if first:

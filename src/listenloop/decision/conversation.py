@@ -236,7 +236,7 @@ class ConversationPolicy:
         if voice.is_background(level, state.voice, t):
             return Decision.silent(f"background talk ({level:.0f} dBFS, reference "
                                    f"{voice.reference(state.voice, t):.0f})")
-        return self._answer(obs, state, full, heard, segment)
+        return self._answer(obs, state, full, heard, segment, text)
 
     def _translate(self, state: ConversationState, ended: SegmentEnd, text: str, t: float) -> Decision:
         """A closed segment into the target language. A piece that does not end its sentence (cut at the segment
@@ -263,7 +263,9 @@ class ConversationPolicy:
                                 language=state.task.language)
 
     def _answer(self, obs: Observation, state: ConversationState, text: str, heard: utt.Heard,
-                segment: int) -> Decision | None:
+                segment: int, own: str) -> Decision | None:
+        """`text`: the question (with an unfinished sentence before it joined); `own`: its segment's text as judged,
+        which the responder replaces by the segment's final text if that comes soon (respond/answer.py)."""
         t = obs.chunk.t1
         if heard.about is utt.About.COUNT and state.task.count_sound:
             return self._count_report(state, "asked for the count")
@@ -271,7 +273,8 @@ class ConversationPolicy:
             state.pending = (text, t, heard.about)  # "what style is the music below?": listen first
             return Decision.silent("question about music: listening first")
         answer = Decision.respond(Task.ANSWER, f"question ends (segment {segment})", question=text,
-                                  about=heard.about.value, **self._context(state))
+                                  about=heard.about.value, question_segment=segment, segment_text=own,
+                                  **self._context(state))
         if state.timing is not None and not state.timing.ready:
             state.deferred = (answer, t, segment, state.texts.get(segment, ""))
             return Decision.silent("question: waiting for the decision model")

@@ -42,6 +42,7 @@ PROMPT_SOUNDS = 6  # sound onsets since the previous turn, at most, in a turn's 
 PROMPT_TURNS_MIN = 1  # earlier question/answer turns kept when the window moves on
 PROMPT_TURNS_STEP = 3  # the window moves every this many turns: 1 to 3 earlier turns, a prompt prefix that holds
 QUESTION_LEAD = "Question:"  # the question's line starts with this (prefilled with the notes before it is asked)
+FINAL_WAIT_S = 0.8  # s an answer waits for its question's final text (usually there 0.1 to 0.3 s after the decision)
 HEARD_PREFILL_S = 0.5  # s between looks at what the session heard, to prefill it before a question comes
 ANSWER_TOKENS = 80  # ~ two spoken sentences
 TAG_MAX_CHARS = 16  # a reply's leading "[emotion]" tag is at most this long
@@ -124,7 +125,7 @@ class AnswerResponder:
         if "text" in payload:
             yield from self._fixed.run(request, ctx)
             return
-        question = str(payload.get("question", "")).strip()
+        question = _with_final_text(str(payload.get("question", "")).strip(), payload, ctx)
         ctx.extra["question"] = question
         with self._turn:
             yield from self._answer(question, request, ctx)
@@ -155,6 +156,22 @@ class AnswerResponder:
             remember(ctx.session, Turn(question, "".join(answer).strip(), ctx.cancelled.is_set(),
                                        messages[-1].content, request.t, next_turn_number(ctx.session)))
             self.prefill(ctx.session)
+
+
+def _with_final_text(question: str, payload: dict, ctx: ResponseContext) -> str:
+    """The question with its segment's text replaced by the segment's final text, if that comes within
+    FINAL_WAIT_S: a question judged at a pause was heard by tiny.en ("What is the capital of friend?"), and Whisper
+    base's final usually follows within a few hundred ms ("... of France?")."""
+    own, segment = str(payload.get("segment_text", "")).strip(), payload.get("question_segment")
+    final_of = getattr(ctx.session, "final_of", None)
+    if segment is None or not own or final_of is None or not question.endswith(own):
+        return question
+    final = final_of(segment, FINAL_WAIT_S)
+    if final is None or not final.text or final.lang not in (None, "en"):
+        return question
+    if final.text != own:
+        ctx.extra["heard_partial"] = own
+    return f"{question[: len(question) - len(own)]}{final.text}".strip()
 
 
 def _note_prompt(backend: LlmBackend | None, ctx: ResponseContext) -> None:

@@ -95,6 +95,7 @@ class Session:
         self._finals_pending = 0
         self._finals_done = threading.Condition()
         self._watched_segment = -1  # last segment whose final text is awaited (an early close is seen twice)
+        self._finals_known = -1  # last segment whose final is known (finals resolve in segment order)
         engine.on_session_start(self)
         self._report_tasks()
 
@@ -216,7 +217,16 @@ class Session:
         finally:
             with self._finals_done:
                 self._finals_pending -= 1
+                if not future.cancelled() and future.exception() is None:
+                    self._finals_known = max(self._finals_known, future.result().segment)
                 self._finals_done.notify_all()
+
+    def final_of(self, segment: int, timeout_s: float) -> FinalText | None:
+        """The final (Whisper base) text of spoken segment `segment`, waiting up to `timeout_s` for it (any thread);
+        None if it is not known by then or has no text. Responders use it to replace a partial heard earlier."""
+        with self._finals_done:
+            self._finals_done.wait_for(lambda: self._finals_known >= segment, timeout_s)
+        return next((f for f in reversed(self.memory.transcripts) if f.segment == segment), None)
 
     def _emit_final(self, future) -> None:
         try:
