@@ -70,6 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--languages", default="zh,es", help="targets of --translation (comma-separated)")
     p.add_argument("--hour", action="store_true", help="latency and memory over a long session instead")
     p.add_argument("--minutes", type=float, default=60.0, help="stream length of --hour, minutes")
+    p.add_argument("--learned-timing", action="store_true", help="the learned decision model says when (timing.py)")
 
 
 def build(n_questions: int) -> tuple[np.ndarray, list[Utterance]]:
@@ -111,7 +112,7 @@ def run_questions(args: argparse.Namespace) -> int:
     audio, utterances = build(min(args.questions, len(QUESTIONS)))
     engine = Engine(EngineConfig(llm=args.llm))
     engine.llm()  # loaded before the clock starts
-    session = engine.session(SessionOptions(mode=Mode.ASSISTANT))
+    session = engine.session(SessionOptions(mode=Mode.ASSISTANT, learned_timing=args.learned_timing))
     events, started = [], time.perf_counter()
     for i in range(0, len(audio), BLOCK):  # paced as live audio: answers then compete with listening as they would
         events += session.feed(audio[i : i + BLOCK])

@@ -40,6 +40,10 @@ AUX_WORDS = ("is", "are", "was", "were", "do", "does", "did", "can", "could", "w
 REQUEST_OPENERS = ("tell me", "please", "give me", "explain", "describe", "show me", "help me", "let me know",
                    "remind me", "i need", "i want to know", "i'd like to know", "name", "list", "suggest",
                    "recommend", "say something", "read me", "answer", "guess", "define", "calculate")
+COMMAND_VERBS = frozenset("""set add play turn wake spell write repeat find read open close start stop send check
+note search switch put make book order show count summarize translate pause resume skip""".split())  # an imperative
+# opening ("Turn the heating down", "Please repeat that") asks for something to be done. Not "call" or "stay":
+# adverts say "Call now", "Stay tuned".
 # Words a finished sentence rarely ends on: the speaker paused and will go on.
 DANGLING = frozenset("""a an the of to in on at for from with by about into onto over under and or but if than
 that because so as my your his her our their its this these those is are was were be been what which who whose
@@ -110,7 +114,7 @@ def _kind(raw: str, words: list[str]) -> Kind:
     if _EMBEDDED_QUESTION.search(joined) and not _REPORTED.search(joined):
         return Kind.QUESTION  # "based on the audio below, what is the style of the music clip"
     opener = " ".join(lead)
-    if opener.startswith(REQUEST_OPENERS) or any(w in joined for w in WAKE_WORDS):
+    if opener.startswith(REQUEST_OPENERS) or lead[0] in COMMAND_VERBS or any(w in joined for w in WAKE_WORDS):
         return Kind.REQUEST
     return Kind.STATEMENT
 
