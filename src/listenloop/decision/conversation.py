@@ -151,23 +151,17 @@ class ConversationPolicy:
             state.interrupt = voice.barges_in(state.voice, text, t)
         if spoken is not None:
             candidates.insert(0, spoken)
-        if rules.responds and rules.task is Task.TRANSCRIBE and self.timing is not None:
-            captions.hold(state.captions, rules.payload["segment"], t)  # the learned clock says when (captions.py)
-        elif rules.responds and rules.task is Task.TRANSCRIBE:
+        if rules.responds and rules.task is Task.TRANSCRIBE and self.timing is None:
             candidates.insert(0, rules)  # captions first: transcription mode stays exactly as it was
-        elif rules.responds and self._sound_allowed(rules, state) and self.timing is not None:
-            state.sound_held = (rules, t)  # a doorbell or a cough: said when the clock says (urgent ones never wait)
-        elif rules.responds and self._sound_allowed(rules, state):
-            candidates.append(rules)
-        if state.sound_held is not None and (state.timing.ready or t - state.sound_held[1] >= self.timing.defer_max_s):
-            candidates.append(state.sound_held[0])
-            state.sound_held = None
+        elif rules.responds and (rules.task is Task.TRANSCRIBE or self._sound_allowed(rules, state)):
+            if self.timing is None:
+                candidates.append(rules)
+            else:
+                self._wait_for_clock(state, rules, t)
         if self.timing is not None:
-            speaking = state.segment is not None or (obs.vad is not None and obs.vad.speech)
-            caption = captions.release(state.captions, t, state.timing.ready, speaking, self.timing.defer_max_s,
-                                       bool(obs.extra.get("end_of_stream")))
-            if caption is not None:
-                candidates.insert(0, caption)
+            caption, sound = self._clock_says(obs, state)
+            candidates[:0] = [caption] if caption is not None else []  # captions first, as without the clock
+            candidates += [sound] if sound is not None else []
         for late in (self._pending_ready(obs, state), self._held_translation(obs, state), deferred):
             if late is not None:
                 candidates.append(late)
@@ -175,6 +169,26 @@ class ConversationPolicy:
             candidates.append(self._count_report(state, "end of stream"))
         responding = [c for c in candidates if c.responds]
         return responding[0] if responding else Decision.silent(next((c.reason for c in candidates), ""))
+
+    # ---- the learned clock (captions and sound notices; answers wait in `_deferred_answer`) ----
+    @staticmethod
+    def _wait_for_clock(state: ConversationState, rules: Decision, t: float) -> None:
+        """A transcript or a non-urgent sound response from the rules waits for the clock (urgent ones never do)."""
+        if rules.task is Task.TRANSCRIBE:
+            captions.hold(state.captions, rules.payload["segment"], t)  # pieces of one sentence join (captions.py)
+        else:
+            state.sound_held = (rules, t)  # a doorbell or a cough
+
+    def _clock_says(self, obs: Observation, state: ConversationState) -> tuple[Decision | None, Decision | None]:
+        """The caption and the sound response that waited for the clock and are due now (the model says so, or they
+        waited long enough), or None."""
+        t, sound = obs.chunk.t1, None
+        speaking = state.segment is not None or (obs.vad is not None and obs.vad.speech)
+        caption = captions.release(state.captions, t, state.timing.ready, speaking, self.timing.defer_max_s,
+                                   bool(obs.extra.get("end_of_stream")))
+        if state.sound_held is not None and (state.timing.ready or t - state.sound_held[1] >= self.timing.defer_max_s):
+            sound, state.sound_held = state.sound_held[0], None
+        return caption, sound
 
     # ---- speech ----
     def _track_voice(self, obs: Observation, state: ConversationState) -> float:

@@ -183,7 +183,7 @@ class Recognizer:
         pause = now - state.voiced_end >= SPECULATE_SILENCE_S * _SR
         if pause:
             self._speculate(state)
-        if self._ahead_wanted(state, now, pause) and self._partial_due(state, now):
+        if self._ahead_wanted(state, now, pause) and not self._no_partial(state, now):
             self._drop_ahead(state)
             state.ahead = self._ahead.submit(self._decode, state.clip(state.seg_start, now), state.stable)
             state.ahead_end = now
@@ -355,9 +355,13 @@ class Recognizer:
             state.ahead.cancel()  # a running decode finishes on its worker; its result is never read
             state.ahead = None
 
-    def _partial_due(self, state: AsrState, now: int) -> bool:
-        """Whether the open segment gets a tiny.en partial now (long enough, and no gate says it is not speech)."""
-        return now - state.seg_start >= MIN_PARTIAL_S * _SR and not self._gate(state)
+    def _no_partial(self, state: AsrState, now: int) -> str:
+        """Why the open segment gets no tiny.en partial now ("" when it does): too short yet, or a gate says it is
+        not speech (no partial text on what may never get a final: coughs, clicks, music)."""
+        if now - state.seg_start < MIN_PARTIAL_S * _SR:
+            return "segment too short for a partial"
+        reason = self._gate(state)
+        return f"partial: {reason}" if reason else ""
 
     def _decode(self, audio: np.ndarray, stable: str) -> Hypothesis:
         """tiny.en on the segment heard so far, forcing the agreed prefix (thread-safe: touches no state)."""
@@ -372,11 +376,9 @@ class Recognizer:
         if ahead is not None and (ahead.cancelled() or heard_all and not _heard_pause(state, state.ahead_end)):
             ahead.cancel()
             ahead = None
-        if now - state.seg_start < MIN_PARTIAL_S * _SR:
-            return AsrResult(suppressed="segment too short for a partial")
-        reason = self._gate(state)  # no partial text on what may never get a final (coughs, clicks, music)
-        if reason:
-            return AsrResult(suppressed=f"partial: {reason}")
+        skip = self._no_partial(state, now)
+        if skip:
+            return AsrResult(suppressed=skip)
         if ahead is not None:
             hyp, heard = ahead.result(), state.ahead_end
         else:
