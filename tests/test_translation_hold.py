@@ -40,7 +40,8 @@ def test_a_piece_cut_mid_sentence_is_translated_with_the_next_one():
     second = ended(1, "influences of the evening had restored life.", 5.0, 8.0)
     out = run({12: first, 15: second}, 30)  # the next piece closes 1.2 s later
     assert [(k, d.task) for k, d in out] == [(15, Task.TRANSLATE)]
-    assert out[0][1].payload["before"] is first and out[0][1].payload["segment"] is second
+    before = out[0][1].payload["before"]
+    assert len(before) == 1 and before[0] is first and out[0][1].payload["segment"] is second
 
 
 def test_a_finished_sentence_is_translated_at_once():

@@ -261,7 +261,7 @@ class ConversationPolicy:
         if before is None and (ended.cut or not utt.ends_sentence(text)):
             state.held, state.held_at = ended, t
             return Decision.silent(f"segment {ended.segment} ends mid-sentence: translated with the next piece")
-        joined = {} if before is None else {"before": before}
+        joined = {} if before is None else {"before": [before]}
         return Decision.respond(Task.TRANSLATE, f"segment {ended.segment} closed", segment=ended,
                                 language=state.task.language, **joined)
 

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from listenloop.decision.base import Decision, Task
+from listenloop.perception.observation import FinalText, SegmentEnd
+
+FINAL_TEXT_TIMEOUT_S = 30.0  # s; a final decode never takes this long on a healthy machine
 
 
 @dataclass(frozen=True)
@@ -34,3 +37,15 @@ class Responder(Protocol):
     task: Task
 
     def run(self, request: ResponseRequest, ctx: ResponseContext) -> Iterator[str]: ...
+
+
+def spoken_pieces(payload: dict[str, Any]) -> list[SegmentEnd]:
+    """The spoken segments a transcript or translation response covers: the earlier pieces of its sentence that were
+    held for it (`before`, a list), then `segment`."""
+    return [*payload.get("before", ()), payload["segment"]]
+
+
+def final_texts(pieces: list[SegmentEnd]) -> tuple[list[FinalText], str]:
+    """Each piece's final (Whisper base) result, waited for, and their texts joined."""
+    finals = [p.final.result(timeout=FINAL_TEXT_TIMEOUT_S) for p in pieces]
+    return finals, " ".join(f.text for f in finals if f.text)

@@ -12,11 +12,10 @@ import numpy as np
 
 from listenloop.decision.base import Task
 from listenloop.decision.instructions import LANGUAGE_NAMES
-from listenloop.perception.observation import FinalText, SegmentEnd
-from listenloop.respond.base import ResponseContext, ResponseRequest
+from listenloop.perception.observation import SegmentEnd
+from listenloop.respond.base import ResponseContext, ResponseRequest, final_texts, spoken_pieces
 from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, Role
 
-FINAL_TEXT_TIMEOUT_S = 30.0  # s; a final decode never takes this long on a healthy machine
 TOKENS_PER_CHAR = 1.5  # generous budget for the translation (CJK output takes about one token per character)
 MIN_TOKENS = 32
 
@@ -40,12 +39,9 @@ class TranslateResponder:
         self._llm = llm
 
     def run(self, request: ResponseRequest, ctx: ResponseContext) -> Iterator[str]:
-        pieces: list[SegmentEnd] = [request.decision.payload["segment"]]
-        if request.decision.payload.get("before") is not None:
-            pieces.insert(0, request.decision.payload["before"])  # a sentence cut at the segment limit
+        pieces = spoken_pieces(request.decision.payload)  # a sentence cut at a pause or the segment limit: joined
         target = str(request.decision.payload.get("language") or "en")
-        finals: list[FinalText] = [p.final.result(timeout=FINAL_TEXT_TIMEOUT_S) for p in pieces]
-        text = " ".join(f.text for f in finals if f.text)
+        finals, text = final_texts(pieces)
         if not text:
             return
         final = finals[-1]
