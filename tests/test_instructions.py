@@ -17,6 +17,7 @@ from listenloop.decision.instructions import InstructionError, Kind, TaskState, 
         ("Can you translate into Spanish please?", "es"),
         ("Please speak German from now on.", "de"),
         ("translate what I say to Japanese", "ja"),
+        ("Please translate everything we say into German from now on.", "de"),
     ],
 )
 def test_translation_instructions_name_the_target_language(text, language):
@@ -29,6 +30,8 @@ def test_translation_instructions_name_the_target_language(text, language):
     "text",
     [
         "How do you say hello in Spanish?",  # a question to answer, not a task
+        "Translate good evening into Spanish.",  # one phrase to translate: a request answered once, not a task
+        "Translate that into French.",
         "I talked to German people yesterday.",
         "Do you speak French?",
         "What is the style of the music clip?",

@@ -119,6 +119,13 @@ _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
 )
 
 
+# Words that may stand between "translate" and the language when the order is about the speech to come ("translate
+# everything I say into Spanish", "convert spoken language audio into Chinese"). Any other word makes it a one-off
+# request to answer ("translate good evening into Spanish"), not a change of task.
+_ONGOING_OBJECT = frozenset(
+    "everything all of this what i we you they say said speak spoken language audio speech conversation talk the rest "
+    "from now on my our words please for me us to into in".split())
+
 _QUESTION_STARTS = ("how ", "what ", "why ", "when ", "where ", "who ", "which ", "do you ", "does ", "did ",
                     "is ", "are ", "was ", "were ")
 
@@ -139,6 +146,8 @@ def parse(text: str) -> Instruction | None:
         if kind is Kind.TRANSLATE:
             if words.startswith(_QUESTION_STARTS):
                 continue  # "how do you say hello in Spanish?" asks for an answer, it changes no task
+            if match.group(1) and not set(words[match.end(1):match.start(3)].split()) <= _ONGOING_OBJECT:
+                continue  # "translate good evening into Spanish": one phrase, answered; the task stays
             name = next(g for g in (match.group(3), match.group(4)) if g)
             return Instruction(kind, text, language=LANGUAGES[name])
         if kind in (Kind.COUNT, Kind.WATCH):
