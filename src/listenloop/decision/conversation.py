@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from listenloop.audio.constants import VAD_WINDOW_SECONDS
 from listenloop.decision import captions, voice
 from listenloop.decision import utterance as utt
 from listenloop.decision.base import Decision, Emotion, Mode, Task
@@ -28,6 +29,8 @@ from listenloop.decision.timing import LearnedTiming, TimingState
 from listenloop.perception.observation import Observation, SegmentEnd
 
 QUESTION_PAUSE_S = 0.1  # s of pause after speech at which a complete question is answered (the ASR's speculation point)
+CLOCK_PAUSE_S = VAD_WINDOW_SECONDS  # s: ... or one unvoiced VAD window when the learned clock says a response is due
+# now (the model has judged the timing; the answer still asks the segment's final text, respond/answer.py)
 HELD_MAX_S = 2.0  # s; a translation piece held for its continuation is translated alone after this long without speech
 CARRY_S = 3.0  # s; an unfinished sentence is joined to speech that resumes within this long (a pause mid-sentence)
 MUSIC_SCORE = 0.3  # AudioSet "Music" score from which a chunk counts as music
@@ -218,7 +221,9 @@ class ConversationPolicy:
                 state.awaiting = ended  # tiny.en's text said nothing to do; Whisper base may hear a question
             self._close_speech(state, ended, text)
             return decision
-        if state.segment is not None and pause >= QUESTION_PAUSE_S and state.segment in state.texts:
+        clock_now = state.timing is not None and state.timing.ready
+        if state.segment is not None and pause >= (CLOCK_PAUSE_S if clock_now else QUESTION_PAUSE_S) - 1e-9 \
+                and state.segment in state.texts:
             return self._judge(obs, state, state.segment, state.texts[state.segment], None)
         return None
 
