@@ -13,7 +13,7 @@ import pytest
 from listenloop.audio.decode import load_audio
 from listenloop.bench.wer import normalize
 from listenloop.data.synth import piper, silence
-from listenloop.decision.base import Mode, Task
+from listenloop.decision.base import Decider, Mode, Task
 from listenloop.respond.answer import AnswerResponder
 from listenloop.respond.llm import Generation
 from listenloop.runtime.engine import Engine
@@ -29,8 +29,10 @@ def engine():
     return Engine()
 
 
-def run(engine, audio, mode=Mode.ASSISTANT, instruction=None, learned_timing=False):
-    session = engine.session(SessionOptions(mode=mode, instruction=instruction, learned_timing=learned_timing))
+def run(engine, audio, mode=Mode.ASSISTANT, instruction=None, decider=None):
+    """All events of a session fed `audio` in blocks; `decider` None: the engine's default."""
+    chosen = {} if decider is None else {"decider": decider}
+    session = engine.session(SessionOptions(mode=mode, instruction=instruction, **chosen))
     events = []
     for i in range(0, len(audio), BLOCK):
         events += session.feed(audio[i : i + BLOCK])
@@ -121,11 +123,12 @@ def test_only_the_addressed_question_is_answered_soon_after_it_ends(engine, conv
     assert answer.interrupted or "everest" in answer.text.lower()
 
 
-def never_sure_clock(engine, monkeypatch):
-    """The real learned clock with thresholds no probability reaches: every answer must wait for DEFER_MAX_S."""
+def never_sure_clock(engine, monkeypatch, decider=Decider.CLOCK):
+    """The real learned clock with thresholds no probability reaches: every answer must wait for DEFER_MAX_S (the
+    clock) or is never given (the learned decider)."""
     import dataclasses
 
-    timing = engine.learned_timing()
+    timing = engine.learned_timing(decider)
     monkeypatch.setattr(timing, "model", dataclasses.replace(timing.model, threshold=2.0, open_threshold=2.0))
 
 
@@ -134,7 +137,7 @@ def test_with_the_learned_clock_an_answer_waits_for_it_and_is_given_once(engine,
 
     never_sure_clock(engine, monkeypatch)
     audio, ends = conversation
-    events = run(engine, audio, learned_timing=True)
+    events = run(engine, audio, decider=Decider.CLOCK)
     answers = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
     waited = [e for e in events if isinstance(e, DecisionEvent) and "waiting for the decision model" in e.reason]
     assert len(answers) == 1 and len(waited) == 1, [(e.t, e.reason) for e in answers + waited]
@@ -150,10 +153,10 @@ def test_with_the_learned_clock_a_sentence_broken_by_a_pause_gets_one_transcript
 
     first, second = piper("I was thinking, um"), piper("about the trip to the mountains next weekend.")
     audio = np.concatenate([silence(0.5), first, silence(0.9), second, silence(3.0)])
-    plain = responses(run(engine, audio, mode=Mode.TRANSCRIBE), "transcribe")
+    plain = responses(run(engine, audio, mode=Mode.TRANSCRIBE, decider=Decider.RULES), "transcribe")
     assert len(plain) == 2, [r.text for r in plain]
     never_sure_clock(engine, monkeypatch)
-    events = run(engine, audio, mode=Mode.TRANSCRIBE, learned_timing=True)
+    events = run(engine, audio, mode=Mode.TRANSCRIBE, decider=Decider.CLOCK)
     joined = responses(events, "transcribe")
     assert len(joined) == 1, [r.text for r in joined]
     words = " ".join(normalize(joined[0].text))
@@ -171,9 +174,10 @@ def test_with_the_learned_clock_a_dog_waits_for_it_but_a_gunshot_never(engine, s
 
     audio = np.concatenate([silence(0.5), load_audio(shared_audio / "sounds" / "dog.wav"), silence(4.0),
                             load_audio(shared_audio / "sounds" / "gunshots.wav"), silence(3.0)])
-    plain = [e for e in run(engine, audio) if isinstance(e, DecisionEvent) and e.action == "respond"]
+    plain = [e for e in run(engine, audio, decider=Decider.RULES) if isinstance(e, DecisionEvent)
+             and e.action == "respond"]
     never_sure_clock(engine, monkeypatch)
-    clocked = [e for e in run(engine, audio, learned_timing=True) if isinstance(e, DecisionEvent)
+    clocked = [e for e in run(engine, audio, decider=Decider.CLOCK) if isinstance(e, DecisionEvent)
                and e.action == "respond"]
     by_task = {task: ([e.t for e in plain if e.task == task], [e.t for e in clocked if e.task == task])
                for task in ("notify", "alert")}
@@ -181,6 +185,19 @@ def test_with_the_learned_clock_a_dog_waits_for_it_but_a_gunshot_never(engine, s
     assert dog and len(dog_clocked) == len(dog), by_task
     assert all(abs(b - a - DEFER_MAX_S) < 0.41 for a, b in zip(dog, dog_clocked, strict=True)), by_task
     assert shot and shot_clocked == shot, by_task
+
+
+def test_the_learned_decider_answers_only_what_its_model_confirms(engine, conversation, monkeypatch):
+    """With the model as judge (`--decider learned`), the addressed question is answered soon after it ends; with the same
+    model made never sure, nothing is answered, although the rules want the question answered."""
+    audio, ends = conversation
+    decided = [e for e in run(engine, audio, decider=Decider.LEARNED) if isinstance(e, DecisionEvent)
+               and e.task == "answer"]
+    assert len(decided) == 1 and 0.0 < decided[0].t - ends["question"] <= 1.2, [(e.t, e.reason) for e in decided]
+    never_sure_clock(engine, monkeypatch, Decider.LEARNED)
+    events = run(engine, audio, decider=Decider.LEARNED)
+    assert not [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
+    assert [e for e in events if isinstance(e, DecisionEvent) and "waiting for the decision model" in e.reason]
 
 
 def test_a_speech_with_pauses_gets_no_answer_even_where_a_sentence_sounds_like_a_question(engine, shared_audio):

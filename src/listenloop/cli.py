@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from listenloop.decision.base import Mode
+from listenloop.decision.base import DEFAULT_DECIDER, Decider, Mode
 
 EXIT_USAGE = 2  # bad input or a missing model: one clear line on stderr
 
@@ -19,9 +19,9 @@ def _session_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", type=Path, help="a sound-policy TOML file overriding the defaults (docs/policy.md)")
     p.add_argument("--instruction", help='an instruction in force from the start, e.g. "translate into Spanish"')
     p.add_argument("--no-barge-in", action="store_true", help="do not stop a response when the user speaks")
-    p.add_argument("--learned-timing", action="store_true",
-                   help="the learned decision model says when a question is answered, a transcript or a sound "
-                        "notice given (fewer replies inside unfinished sentences; docs/conversation.md)")
+    p.add_argument("--decider", choices=[d.value for d in Decider], default=DEFAULT_DECIDER.value,
+                   help="who decides whether and when speech is answered: the learned model (learned), the rules "
+                        "with the model's timing (clock), or the rules alone (rules); docs/conversation.md")
     p.add_argument("--llm", default="qwen2.5-0.5b",
                    help="language model: qwen2.5-0.5b (default), qwen2.5-1.5b, or a .gguf file")
     p.add_argument("--llm-url", help="an OpenAI-compatible server (llama.cpp, Ollama, vLLM) instead of --llm")
@@ -99,7 +99,7 @@ def session_options(args: argparse.Namespace):
         policy_path=args.policy,
         instruction=_checked_instruction(args.instruction),
         barge_in=not args.no_barge_in,
-        learned_timing=args.learned_timing,
+        decider=Decider(args.decider),
         extra={"speak": args.speak, "speak_to": args.speak_to, "gate": not args.no_gate},
     )
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.decision.base import DEFAULT_DECIDER, Decider
 
 QUESTIONS = ("What is the tallest mountain in the world?", "How many days are there in a week?",
              "Can you tell me a short joke?", "What is the capital of Italy?", "Why is the sky blue?",
@@ -70,7 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--languages", default="zh,es", help="targets of --translation (comma-separated)")
     p.add_argument("--hour", action="store_true", help="latency and memory over a long session instead")
     p.add_argument("--minutes", type=float, default=60.0, help="stream length of --hour, minutes")
-    p.add_argument("--learned-timing", action="store_true", help="the learned decision model says when (timing.py)")
+    p.add_argument("--decider", choices=[d.value for d in Decider], default=DEFAULT_DECIDER.value,
+                   help="who decides whether and when speech is answered (decision/timing.py)")
 
 
 def build(n_questions: int) -> tuple[np.ndarray, list[Utterance]]:
@@ -112,7 +114,7 @@ def run_questions(args: argparse.Namespace) -> int:
     audio, utterances = build(min(args.questions, len(QUESTIONS)))
     engine = Engine(EngineConfig(llm=args.llm))
     engine.llm()  # loaded before the clock starts
-    session = engine.session(SessionOptions(mode=Mode.ASSISTANT, learned_timing=args.learned_timing))
+    session = engine.session(SessionOptions(mode=Mode.ASSISTANT, decider=Decider(args.decider)))
     events, started = [], time.perf_counter()
     for i in range(0, len(audio), BLOCK):  # paced as live audio: answers then compete with listening as they would
         events += session.feed(audio[i : i + BLOCK])

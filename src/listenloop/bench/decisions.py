@@ -191,8 +191,10 @@ def policies(model_path: Path | None, note: bool = True) -> dict[str, PolicyFact
     try:
         model = DecisionModel.load(model_path) if model_path else DecisionModel.load()
         out["learned"] = lambda m: LearnedPolicy(m, model, names)
-        out["conversation rules, learned timing"] = lambda m: ConversationPolicy(
+        out["conversation rules, learned clock"] = lambda m: ConversationPolicy(
             TaskState(mode=m), sounds, names, timing=LearnedTiming(model, names))
+        out["conversation rules, learned decides"] = lambda m: ConversationPolicy(
+            TaskState(mode=m), sounds, names, timing=LearnedTiming(model, names, decides=True))
     except DecisionModelError as e:
         if note:
             print(f"note: learned policy skipped: {e}", file=sys.stderr)

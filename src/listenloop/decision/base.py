@@ -28,6 +28,17 @@ class Task(StrEnum):
     ACKNOWLEDGE = "acknowledge"  # short confirmation of a spoken instruction
 
 
+class Decider(StrEnum):
+    """Who decides about speech in a conversation session (SessionOptions.decider, --decider)."""
+
+    RULES = "rules"  # the conversation rules alone (decision/conversation.py)
+    CLOCK = "clock"  # the rules decide whether, the learned model when (decision/timing.py)
+    LEARNED = "learned"  # the learned model decides whether and when, the rules what (decision/timing.py)
+
+
+DEFAULT_DECIDER = Decider.RULES  # the engine's default
+
+
 class Emotion(StrEnum):
     """Emotion/urgency tag of a response (the reference system's labels plus `concerned`)."""
 

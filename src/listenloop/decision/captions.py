@@ -1,9 +1,9 @@
 """Transcription mode on the learned clock: a closed segment's caption waits for the decision model.
 
 Without the clock, transcription mode responds to every closed segment, so a sentence broken by a pause ("I was
-thinking... about the weekend") gets a response inside it. With it (`--learned-timing`), a segment's caption is held
-until the model says a response is due; if the speaker goes on first, the next segment joins it and the pieces go out
-as one response. The transcript events themselves (partial and final) are not held: a caption display is not delayed.
+thinking... about the weekend") gets a response inside it. With it (`--decider clock` or `learned`), a segment's
+caption is held until the model says a response is due; if the speaker goes on first, the next segment joins it and
+the pieces go out as one response. The transcript events themselves (partial and final) are not held: a caption display is not delayed.
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ def hold(state: CaptionHold, ended: SegmentEnd, t: float) -> None:
 
 
 def release(state: CaptionHold, t: float, ready: bool, speaking: bool, wait_max_s: float,
-            end_of_stream: bool = False) -> Decision | None:
+            end_of_stream: bool = False, hold_max_s: float = CAPTION_HOLD_MAX_S) -> Decision | None:
     """The held captions as one response when they are due: the model says so while nobody speaks, nobody has spoken
-    for `wait_max_s` since the last piece, the pieces span CAPTION_HOLD_MAX_S, or the stream ends; else None."""
+    for `wait_max_s` since the last piece, the pieces span `hold_max_s`, or the stream ends; else None."""
     if not state.pieces:
         return None
     why = ("the decision model" if ready and not speaking
            else f"{wait_max_s:.1f} s without more speech" if not speaking and t - state.since >= wait_max_s - 1e-6
-           else "held speech reached its limit" if state.pieces[-1].t1 - state.pieces[0].t0 >= CAPTION_HOLD_MAX_S
+           else "held speech reached its limit" if state.pieces[-1].t1 - state.pieces[0].t0 >= hold_max_s
            else "end of stream" if end_of_stream else "")
     if not why:
         return None

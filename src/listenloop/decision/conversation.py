@@ -32,6 +32,7 @@ QUESTION_PAUSE_S = 0.1  # s of pause after speech at which a complete question i
 CLOCK_PAUSE_S = VAD_WINDOW_SECONDS  # s: ... or one unvoiced VAD window when the learned clock says a response is due
 # now (the model has judged the timing; the answer still asks the segment's final text, respond/answer.py)
 HELD_MAX_S = 2.0  # s; a translation piece held for its continuation is translated alone after this long without speech
+SPEECH_TASKS = (Task.ANSWER, Task.TRANSCRIBE, Task.TRANSLATE, Task.ACKNOWLEDGE)  # responses to something said
 CARRY_S = 3.0  # s; an unfinished sentence is joined to speech that resumes within this long (a pause mid-sentence)
 MUSIC_SCORE = 0.3  # AudioSet "Music" score from which a chunk counts as music
 MUSIC_LISTEN_S = 2.0  # s of music heard before a question about it is answered
@@ -90,6 +91,7 @@ class ConversationState:
     sound_held: tuple[Decision, float] | None = None  # a non-urgent sound response waiting for the clock, since when
     deferred: tuple[Decision, float, int, str] | None = None  # an answer waiting for the clock: the decision, since
     # when, its segment and that segment's text then
+    last_spoken: tuple[int, str, float] | None = None  # the last closed segment: number, text, end (s)
 
     def reset(self) -> None:
         self.rules.reset()
@@ -99,7 +101,7 @@ class ConversationState:
         self.voice.reset()
         self.count.reset()
         self.music = MusicTrack()
-        self.deferred, self.sound_held = None, None
+        self.deferred, self.sound_held, self.last_spoken = None, None, None
         self.captions.reset()
         if self.timing is not None:
             self.timing.reset()
@@ -171,9 +173,40 @@ class ConversationPolicy:
         if obs.extra.get("end_of_stream") and state.task.count_sound:
             candidates.append(self._count_report(state, "end of stream"))
         responding = [c for c in candidates if c.responds]
+        if self.timing is not None and self.timing.decides:
+            responding = self._model_decides(obs, state, responding)
         return responding[0] if responding else Decision.silent(next((c.reason for c in candidates), ""))
 
     # ---- the learned clock (captions and sound notices; answers wait in `_deferred_answer`) ----
+    def _model_decides(self, obs: Observation, state: ConversationState, responding: list[Decision]) -> list[Decision]:
+        """With the model as judge (timing.py): one response per thing said; when the model fires for an answer the
+        rules did not give, the speech heard is answered (unless the rules already decided on it: an instruction,
+        speech not addressed to us, background talk)."""
+        clock = state.timing
+        if responding:
+            if responding[0].task in SPEECH_TASKS:
+                clock.armed = False
+            return responding
+        if not clock.fires or state.task.mode is not Mode.ASSISTANT:
+            return responding
+        t = obs.chunk.t1
+        if state.segment is not None:
+            segment, text = state.segment, state.texts.get(state.segment, "")
+        elif state.last_spoken is not None and t - state.last_spoken[2] <= CARRY_S:
+            segment, text, _ = state.last_spoken
+        else:
+            return responding
+        if not text.strip() or segment in state.decided:
+            return responding
+        full = _with_carry(state, text)
+        state.decided.append(segment)
+        state.carry = None
+        answer = self._answer(obs, state, full, utt.analyse(full), segment, text)
+        if answer is None or not answer.responds:
+            return responding
+        clock.armed = False
+        return [answer]
+
     @staticmethod
     def _wait_for_clock(state: ConversationState, rules: Decision, t: float) -> None:
         """A transcript or a non-urgent sound response from the rules waits for the clock (urgent ones never do)."""
@@ -187,8 +220,10 @@ class ConversationPolicy:
         waited long enough), or None."""
         t, sound = obs.chunk.t1, None
         speaking = state.segment is not None or (obs.vad is not None and obs.vad.speech)
-        caption = captions.release(state.captions, t, state.timing.ready, speaking, self.timing.defer_max_s,
-                                   bool(obs.extra.get("end_of_stream")))
+        wait_max_s = float("inf") if self.timing.decides else self.timing.defer_max_s  # the judge: only when it says
+        hold_max_s = float("inf") if self.timing.decides else captions.CAPTION_HOLD_MAX_S
+        caption = captions.release(state.captions, t, state.timing.ready, speaking, wait_max_s,
+                                   bool(obs.extra.get("end_of_stream")), hold_max_s)
         if state.sound_held is not None and (state.timing.ready or t - state.sound_held[1] >= self.timing.defer_max_s):
             sound, state.sound_held = state.sound_held[0], None
         return caption, sound
@@ -217,6 +252,7 @@ class ConversationPolicy:
             text = _settled_text(ended) or state.texts.get(ended.segment, "")
             state.texts.pop(ended.segment, None)
             decision = self._judge(obs, state, ended.segment, text, ended)
+            state.last_spoken = (ended.segment, text, ended.t1)
             if not ended.final.done() and ended.segment not in state.decided:
                 state.awaiting = ended  # tiny.en's text said nothing to do; Whisper base may hear a question
             self._close_speech(state, ended, text)
@@ -241,9 +277,7 @@ class ConversationPolicy:
             return None if ended is None else self._translate(state, ended, text, t)
         if mode is not Mode.ASSISTANT:
             return None
-        full = text
-        if state.carry is not None and state.seg_t0 - state.carry[1] <= CARRY_S:
-            full = f"{state.carry[0]} {text}"
+        full = _with_carry(state, text)
         heard = utt.analyse(full)
         if heard.kind is utt.Kind.INCOMPLETE or heard.kind is utt.Kind.STATEMENT:
             return None if ended is None else Decision.silent(f"not addressed: {heard.kind.value}")
@@ -316,7 +350,11 @@ class ConversationPolicy:
             if not grown:  # a new segment goes on with it: judged together, as a sentence broken by a pause
                 state.carry = (answer.payload["question"], since)
             return None
-        if state.timing.ready or obs.chunk.t1 - since >= self.timing.defer_max_s - 1e-6:
+        if self.timing.decides:
+            due = state.timing.fires  # the model judges: an answer it never confirms is not given
+        else:
+            due = state.timing.ready or obs.chunk.t1 - since >= self.timing.defer_max_s - 1e-6
+        if due:
             state.deferred = None
             return answer
         return None
@@ -393,6 +431,13 @@ class ConversationPolicy:
         if state.task.count_sound:
             out.update(count=state.count.count, counted=state.task.count_sound)
         return out
+
+
+def _with_carry(state: ConversationState, text: str) -> str:
+    """`text` with the unfinished sentence before it joined, when the speaker resumed within CARRY_S."""
+    if state.carry is not None and state.seg_t0 - state.carry[1] <= CARRY_S:
+        return f"{state.carry[0]} {text}"
+    return text
 
 
 def _voiced(obs: Observation) -> bool:

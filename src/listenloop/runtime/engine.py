@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from listenloop.decision.base import Mode, Task
+from listenloop.decision.base import Decider, Mode, Task
 from listenloop.perception.pipeline import Perception
 from listenloop.respond.transcribe import TranscribeResponder
 from listenloop.runtime.responses import ResponseRunner
@@ -35,7 +35,8 @@ class Engine:
         self.responders: dict[Task, Any] = {Task.TRANSCRIBE: TranscribeResponder()}
         self.responders.update(self._sound_responders())
         self._llm = None
-        self._timing = None  # LearnedTiming, loaded on first use
+        self._timing: dict[Decider, Any] = {}  # LearnedTiming per decider, made on first use
+        self._model = None  # the decision model they share, loaded on first use
         self._load_lock = threading.Lock()
         self._warmers: list[threading.Thread] = []  # background LLM loads, joined by close()
         self._watching: dict[int, threading.Event] = {}  # id(session) -> stops its prefill of what it heard
@@ -105,19 +106,20 @@ class Engine:
             sound_policy = self._load_sound_policy(options.policy_path) if options.policy_path else self.sound_policy
         task, instruction = initial_state(options.mode, options.instruction)
         names = tuple(getattr(self.perception.tagger, "names", ())) if options.sounds else ()
-        timing = self.learned_timing() if options.learned_timing else None
+        timing = None if options.decider is Decider.RULES else self.learned_timing(options.decider)
         return ConversationPolicy(task, sound_policy, names, instruction, timing)
 
-    def learned_timing(self):
-        """The learned decision model as the conversation's clock, loaded once (decision/timing.py)."""
+    def learned_timing(self, decider: Decider = Decider.CLOCK):
+        """The learned decision model as the conversation's clock or judge, loaded once (decision/timing.py)."""
         from listenloop.decision.learned import DecisionModel
         from listenloop.decision.timing import LearnedTiming
         from listenloop.perception.sounds import load_class_names
 
         with self._load_lock:
-            if self._timing is None:
-                self._timing = LearnedTiming(DecisionModel.load(), load_class_names())
-            return self._timing
+            if decider not in self._timing:
+                model = self._model = self._model or DecisionModel.load()
+                self._timing[decider] = LearnedTiming(model, load_class_names(), decides=decider is Decider.LEARNED)
+            return self._timing[decider]
 
     def response_runner(self, emit, session: Session) -> ResponseRunner:
         return ResponseRunner(self.responders, emit, session)

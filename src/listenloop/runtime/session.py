@@ -27,7 +27,7 @@ import numpy as np
 
 from listenloop.audio.chunker import Chunk, Chunker
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
-from listenloop.decision.base import Decision, Mode
+from listenloop.decision.base import DEFAULT_DECIDER, Decider, Decision, Mode
 from listenloop.perception.observation import FinalText, Observation
 from listenloop.respond.base import ResponseRequest
 from listenloop.runtime.events import (
@@ -59,7 +59,7 @@ class SessionOptions:
     policy_path: Path | None = None  # a sound-policy file overriding the defaults for this session
     instruction: str | None = None  # an instruction in force from the start ("translate into Chinese")
     barge_in: bool = True  # user speech during a response stops it
-    learned_timing: bool = False  # the learned decision model says when a question is answered (decision/timing.py)
+    decider: Decider = DEFAULT_DECIDER  # who decides whether and when speech is answered (decision/timing.py)
     extra: dict[str, Any] = field(default_factory=dict)  # options of later capabilities (llm, speech output)
 
 

@@ -30,21 +30,22 @@ from listenloop.decision.learned import CLASSES, WEIGHTS_PATH, DecisionModel, ch
 from listenloop.perception.observation import FinalText, Observation
 
 HIDDEN = 96  # hidden units: ~14k weights, well under a millisecond per chunk (5-fold CV: 48 units interrupt more)
-EPOCHS = 60  # passes over the data (converges well before on a few hours of streams)
+EPOCHS = 30  # passes over the data; with L2 below, 30 generalize better to unseen sentences than 60 (validation)
 BATCH = 256
 LEARNING_RATE = 3e-3  # Adam
-L2 = 1e-4  # weight decay: the data is small and the features redundant
+L2 = 1e-2  # weight decay. 1e-4 fitted the training streams perfectly (F1 0.91, no interruption) and interrupted 27 %
+#            of the unfinished sentences of a fresh validation build (docs/benchmarks/decisions.md, session 6)
 HARD_NEGATIVE_WEIGHT = 15.0  # silent chunks inside unfinished sentences: the costliest mistakes (CV: 3 -> 15
 #                              brings interruptions from 19 % to 14 % at equal F1)
 NOT_ADDRESSED_WEIGHT = 5.0  # silent chunks of speech not for us (and DUE_WINDOW_S after it)
 POSITIVE_CHUNKS = 2  # chunks labelled with the due reply: the labelled one and the next (3: more interruptions)
 VALIDATION_FRACTION = 0.2  # of streams, held out by split_streams (by stream, never by chunk)
 TUNING_FOLDS = 5  # the threshold is tuned on out-of-fold predictions over every training stream (by stream)
-THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)  # candidate response thresholds
+THRESHOLDS = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)  # candidate response thresholds
 OPEN_THRESHOLDS = (None, 0.97, 0.98, 0.99, 0.995, 0.998)  # ... where the text ends open (None: the same one); only
 #                   those above the other threshold are tried
-MAX_INTERRUPTIONS = 0.04  # threshold tuning: at most this share of held-out unfinished sentences interrupted ...
-MIN_IGNORED = 0.96  # ... and at least this share of held-out speech not for us ignored (targets 5 %, 95 %: margin)
+MAX_INTERRUPTIONS = 0.05  # threshold tuning: at most this share of held-out unfinished sentences interrupted ...
+MIN_IGNORED = 0.96  # ... and at least this share of held-out speech not for us ignored (the 5 % target; 95 % with margin)
 HARD_RESPONSE_COST = 0.5  # when no threshold meets both, each point of either rate costs half a point of F1
 CLASS_INDEX = {task: i for i, task in enumerate(CLASSES)}
 CACHE_VERSION = "4"  # bump when extraction changes (2: more open words; 3: segment text, lag, no encoder; spans;
