@@ -179,6 +179,7 @@ def test_a_typed_instruction_changes_the_task_and_its_acknowledgement_is_spoken(
     ((p.stop_message(),), p.CloseCode.BAD_MESSAGE, "first message must be start"),
     ((json.dumps({"type": "start", "options": {"mode": "shout"}}),), p.CloseCode.BAD_MESSAGE, "transcribe"),
     ((json.dumps({"type": "start", "options": {"volume": 11}}),), p.CloseCode.BAD_MESSAGE, "volume"),
+    ((json.dumps({"type": "start", "options": {"decider": "oracle"}}),), p.CloseCode.BAD_MESSAGE, "learned"),
     ((START, START), p.CloseCode.BAD_MESSAGE, "start sent twice"),
     ((START, json.dumps({"type": "instruction", "text": ""})), p.CloseCode.BAD_MESSAGE, "non-empty"),
     ((START, b"\x00\x01\x02"), p.CloseCode.BAD_AUDIO, "3 bytes"),
@@ -190,6 +191,15 @@ def test_a_bad_frame_closes_the_session_with_a_documented_code(server, frames, c
     assert says in reason
     assert messages[-1] == {"type": "closing", "code": int(code), "name": code.name, "reason": reason}
     wait_freed(server, threads)
+
+
+def test_start_chooses_who_decides_and_defaults_to_the_engine_default():
+    from listenloop.decision.base import DEFAULT_DECIDER, Decider
+
+    chosen = p.parse_client_text(json.dumps({"type": "start", "options": {"decider": "learned"}}))
+    assert chosen.options.session_options().decider is Decider.LEARNED
+    assert chosen.options.to_dict()["decider"] == "learned"
+    assert p.parse_start_options({}).session_options().decider is DEFAULT_DECIDER
 
 
 def test_an_oversize_frame_is_refused_with_413(server):

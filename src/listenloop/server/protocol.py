@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from listenloop.audio.constants import PCM16_BYTES_PER_SAMPLE, PCM16_FULL_SCALE, SAMPLE_RATE
-from listenloop.decision.base import Mode
+from listenloop.decision.base import DEFAULT_DECIDER, Decider, Mode
 from listenloop.runtime import events as ev
 from listenloop.runtime.session import SessionOptions
 
@@ -71,15 +71,16 @@ class StartOptions:
     instruction: str | None = None  # an instruction in force from the start
     barge_in: bool = True  # user speech during a response stops it
     speech: bool = False  # spoken responses: `audio` headers + binary PCM16 frames (when the server can speak)
+    decider: Decider = DEFAULT_DECIDER  # who decides whether and when speech is answered (docs/conversation.md)
 
     def session_options(self) -> SessionOptions:
         extra = {"speech": True} if self.speech else {}
         return SessionOptions(mode=self.mode, sounds=self.sounds, instruction=self.instruction,
-                              barge_in=self.barge_in, extra=extra)
+                              barge_in=self.barge_in, decider=self.decider, extra=extra)
 
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode.value, "sounds": self.sounds, "instruction": self.instruction,
-                "barge_in": self.barge_in, "speech": self.speech}
+                "barge_in": self.barge_in, "speech": self.speech, "decider": self.decider.value}
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,14 @@ def _bool(options: dict[str, Any], key: str, default: bool) -> bool:
     return value
 
 
+def _choice(options: dict[str, Any], key: str, kind: type[StrEnum], default: StrEnum) -> Any:
+    value = options.get(key, default.value)
+    try:
+        return kind(value)
+    except ValueError:
+        raise _bad(f"{key} {value!r} is not one of {', '.join(v.value for v in kind)}") from None
+
+
 def _instruction_text(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _bad(f"{where} must be a non-empty string")
@@ -128,11 +137,7 @@ def parse_start_options(options: Any) -> StartOptions:
     unknown = sorted(set(options) - known)
     if unknown:
         raise _bad(f"unknown start option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    mode_value = options.get("mode", Mode.TRANSCRIBE.value)
-    try:
-        mode = Mode(mode_value)
-    except ValueError:
-        raise _bad(f"mode {mode_value!r} is not one of {', '.join(m.value for m in Mode)}") from None
+    mode = _choice(options, "mode", Mode, Mode.TRANSCRIBE)
     instruction = options.get("instruction")
     return StartOptions(
         mode=mode,
@@ -140,6 +145,7 @@ def parse_start_options(options: Any) -> StartOptions:
         instruction=None if instruction is None else _instruction_text(instruction, "start option 'instruction'"),
         barge_in=_bool(options, "barge_in", True),
         speech=_bool(options, "speech", False),
+        decider=_choice(options, "decider", Decider, DEFAULT_DECIDER),
     )
 
 
