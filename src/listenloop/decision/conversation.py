@@ -180,8 +180,8 @@ class ConversationPolicy:
     # ---- the learned clock (captions and sound notices; answers wait in `_deferred_answer`) ----
     def _model_decides(self, obs: Observation, state: ConversationState, responding: list[Decision]) -> list[Decision]:
         """With the model as judge (timing.py): one response per thing said; when the model fires for an answer the
-        rules did not give, the speech heard is answered (unless the rules already decided on it: an instruction,
-        speech not addressed to us, background talk)."""
+        rules did not give, the speech heard is answered, unless it reads as a clear statement or the rules already
+        decided on it (an instruction, speech not addressed to us, background talk): garbled or unfinished text."""
         clock = state.timing
         if responding:
             if responding[0].task in SPEECH_TASKS:
@@ -199,9 +199,12 @@ class ConversationPolicy:
         if not text.strip() or segment in state.decided:
             return responding
         full = _with_carry(state, text)
+        heard = utt.analyse(full)
+        if heard.kind is utt.Kind.STATEMENT:
+            return responding  # a clear statement stays unanswered (it answered "I bought some apples.")
         state.decided.append(segment)
         state.carry = None
-        answer = self._answer(obs, state, full, utt.analyse(full), segment, text)
+        answer = self._answer(obs, state, full, heard, segment, text)
         if answer is None or not answer.responds:
             return responding
         clock.armed = False

@@ -5,8 +5,8 @@ counting, and sounds by the user's policy file. With a `LearnedTiming`, an answe
 first chunk where the model's probability of a response passes its threshold (decision/learned.py), and dropped if
 the speaker goes on first. `DEFER_MAX_S` bounds the wait: a question the model never confirms is answered then.
 With `decides=True` the model also judges *whether* speech gets an answer: an answer the rules want is never given
-without it, and when the model fires for an answer that the rules did not want (speech they read as a statement, or
-whose text is garbled by noise), the speech heard is answered.
+without it, and when the model fires for an answer that the rules did not want (text they read as unfinished, or
+garbled by noise; never a clear statement), the speech heard is answered.
 """
 
 from __future__ import annotations
