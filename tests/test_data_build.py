@@ -194,3 +194,21 @@ def test_bad_build_input_is_one_clear_line(tmp_path, capsys, kw, message):
     assert build.run(args_for(tmp_path / "o", **kw)) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_the_builders_sound_labels_are_the_shipped_sound_policys_answers():
+    """The learned model learns the builder's labels and the rules follow the policy file: they must agree (a car horn
+    and thunder once were an alert and a notice to the builder, and nothing to the policy)."""
+    from listenloop.data.content import SOUND_RULES, sound_rule
+    from listenloop.decision.sound_policy import SoundPolicy
+
+    policy = {r.name: r for r in SoundPolicy.load().spec.rules}
+    same_rule = {"alarm": "smoke_alarm", "breaking glass": "glass", "gunshots": "gunshot", "scream": "scream",
+                 "cough": "cough", "baby crying": "baby_crying", "dog": "dog", "doorbell": "doorbell",
+                 "telephone": "telephone"}
+    assert {r.label for r in SOUND_RULES} == set(same_rule)
+    for rule in SOUND_RULES:
+        shipped = policy[same_rule[rule.label]]
+        assert (rule.task.value, rule.emotion) == (shipped.action.value, shipped.urgency), rule.label
+    for stem in ("car-horn", "thunder", "rain", "typing", "piano"):
+        assert sound_rule(stem) is None, stem
