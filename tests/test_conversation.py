@@ -191,8 +191,8 @@ def test_with_the_learned_clock_a_dog_waits_for_it_but_a_gunshot_never(engine, s
 
 
 def test_the_learned_decider_answers_only_what_its_model_confirms(engine, conversation, monkeypatch):
-    """With the model as judge (`--decider learned`), the addressed question is answered soon after it ends; with the same
-    model made never sure, nothing is answered, although the rules want the question answered."""
+    """With the model as judge (`--decider learned`), the addressed question is answered soon after it ends; with the
+    same model made never sure, nothing is answered, although the rules want the question answered."""
     audio, ends = conversation
     spoken_end = ends["question_spoken"]  # the last word's end, before piper's trailing silence
     decided = [e for e in run(engine, audio, decider=Decider.LEARNED) if isinstance(e, DecisionEvent)

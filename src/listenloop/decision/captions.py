@@ -3,7 +3,8 @@
 Without the clock, transcription mode responds to every closed segment, so a sentence broken by a pause ("I was
 thinking... about the weekend") gets a response inside it. With it (`--decider clock` or `learned`), a segment's
 caption is held until the model says a response is due; if the speaker goes on first, the next segment joins it and
-the pieces go out as one response. The transcript events themselves (partial and final) are not held: a caption display is not delayed.
+the pieces go out as one response. The transcript events themselves (partial and final) are not held: a caption
+display is not delayed.
 """
 
 from __future__ import annotations

@@ -223,10 +223,8 @@ class ConversationPolicy:
         waited long enough), or None."""
         t, sound = obs.chunk.t1, None
         speaking = state.segment is not None or (obs.vad is not None and obs.vad.speech)
-        wait_max_s = float("inf") if self.timing.decides else self.timing.defer_max_s  # the judge: only when it says
-        hold_max_s = float("inf") if self.timing.decides else captions.CAPTION_HOLD_MAX_S
-        caption = captions.release(state.captions, t, state.timing.ready, speaking, wait_max_s,
-                                   bool(obs.extra.get("end_of_stream")), hold_max_s)
+        caption = captions.release(state.captions, t, state.timing.ready, speaking, self.timing.caption_wait_s,
+                                   bool(obs.extra.get("end_of_stream")), self.timing.caption_hold_s)
         if state.sound_held is not None and (state.timing.ready or t - state.sound_held[1] >= self.timing.defer_max_s):
             sound, state.sound_held = state.sound_held[0], None
         return caption, sound

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from listenloop.decision.base import Mode, Task
+from listenloop.decision.captions import CAPTION_HOLD_MAX_S
 from listenloop.decision.features import FeatureExtractor, FeatureState
 from listenloop.decision.learned import CLASSES, DecisionModel
 from listenloop.perception.observation import Observation
@@ -50,6 +51,10 @@ class LearnedTiming:
         self.model = model
         self.decides = decides  # the model also judges whether speech is answered (module docstring)
         self.defer_max_s = defer_max_s  # s; inf: an answer the model never confirms is never given
+        # held captions (captions.py): as judge, the model alone releases them; as clock, after defer_max_s without
+        # speech or CAPTION_HOLD_MAX_S of held speech too
+        self.caption_wait_s = float("inf") if decides else defer_max_s
+        self.caption_hold_s = float("inf") if decides else CAPTION_HOLD_MAX_S
         self.extractor = FeatureExtractor(class_names)
 
     def init_state(self, mode: Mode) -> TimingState:

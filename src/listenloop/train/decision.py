@@ -45,7 +45,8 @@ THRESHOLDS = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98,
 OPEN_THRESHOLDS = (None, 0.97, 0.98, 0.99, 0.995, 0.998)  # ... where the text ends open (None: the same one); only
 #                   those above the other threshold are tried
 MAX_INTERRUPTIONS = 0.05  # threshold tuning: at most this share of held-out unfinished sentences interrupted ...
-MIN_IGNORED = 0.96  # ... and at least this share of held-out speech not for us ignored (the 5 % target; 95 % with margin)
+MIN_IGNORED = 0.96  # ... and at least this share of held-out speech not for us ignored (5 %: the target itself;
+#                    95 %: with margin)
 HARD_RESPONSE_COST = 0.5  # when no threshold meets both, each point of either rate costs half a point of F1
 CLASS_INDEX = {task: i for i, task in enumerate(CLASSES)}
 CACHE_VERSION = "4"  # bump when extraction changes (2: more open words; 3: segment text, lag, no encoder; spans;
