@@ -212,7 +212,8 @@ def test_text_features_see_the_speech_the_partial_missed_and_the_segment_before(
 
 def test_benchmark_and_training_judge_interruptions_and_speech_not_for_us_alike():
     """A reply in the pause of an unfinished sentence interrupts it, one after its end does not; a reply during speech
-    not for us or up to 1.2 s after it answers that speech. Threshold tuning counts exactly what the bench counts."""
+    not for us or up to 1.2 s after it answers that speech; a reply to a smoke alarm while it rings is in time.
+    Threshold tuning counts exactly what the bench counts."""
     from listenloop.bench.decisions import Tally, judge
     from listenloop.data.compose import labels_for
     from listenloop.data.manifest import NO_RESPONSE, Pause, Stream, Turn, TurnKind
@@ -221,18 +222,21 @@ def test_benchmark_and_training_judge_interruptions_and_speech_not_for_us_alike(
                   t1=4.1, task=Task.ANSWER, pauses=(Pause(2.0, 3.0),)),
              Turn("Sarah, what time is your train?", NO_RESPONSE, kind=TurnKind.CROSSTALK, t0=6.0, t1=7.5,
                   addressed=False),
-             Turn("The news at nine.", NO_RESPONSE, kind=TurnKind.TELEVISION, t0=10.0, t1=11.9, addressed=False))
+             Turn("The news at nine.", NO_RESPONSE, kind=TurnKind.TELEVISION, t0=10.0, t1=11.9, addressed=False),
+             Turn("[sound: smoke alarm]", "<alert>", kind=TurnKind.SOUND, t0=13.6, t1=15.0, task=Task.ALERT))
     stream = Stream("s", "test", turns, audio_path="s.flac", labels=labels_for(turns, 40))
     y, w, spans = train_decision.targets(stream, 40)
     assert w[5] == train_decision.HARD_NEGATIVE_WEIGHT and y[10] == CLASSES.index(Task.ANSWER)
-    for times, interrupted, answered in (((2.4, 4.4, 8.0, 13.2), 1, 1), ((4.4, 13.2), 0, 0), ((3.6, 12.8), 1, 1)):
+    cases = (((2.4, 4.4, 8.0, 13.2), 1, 1, 1), ((4.4, 13.2), 0, 0, 1), ((3.6, 12.8), 1, 1, 0),
+             ((4.4, 14.0), 0, 0, 2), ((4.4, 16.0), 0, 0, 2))  # times, interrupted, answered not for us, hits
+    for times, interrupted, answered, hits in cases:
         tally = Tally()
         judge(stream, [(t, Task.ANSWER) for t in times], tally, 16.0)
         fired = np.zeros(40, bool)
         fired[[round(t / 0.4) - 1 for t in times]] = True
         features = train_decision.StreamFeatures("s", np.zeros((40, 1), np.float32), y, w, spans)
         scored = train_decision.score(None, [features], 0.5, respond_fn=lambda f, fired=fired: fired)
-        assert (tally.interrupted, tally.answered_not_addressed) == (interrupted, answered)
+        assert (tally.interrupted, tally.answered_not_addressed, tally.hits) == (interrupted, answered, hits)
         assert (scored.interrupted, scored.answered, scored.hits) == (interrupted, answered, tally.hits)
         assert (scored.unfinished, scored.not_addressed) == (tally.unfinished, tally.not_addressed) == (1, 2)
 

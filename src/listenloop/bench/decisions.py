@@ -2,9 +2,10 @@
 
 Every policy sees the same observations of the same streams (perception runs once per stream). Streams: held-out
 built streams (a SoundFlow manifest) and the real recordings in ../shared/audio/dev, whose truth is annotated in
-dev_streams.json. Measures, per policy: recall / precision / F1 of due responses (a response counts within
-DUE_WINDOW_S after the turn ends), false responses per minute, interruptions (responses inside an unfinished
-sentence), answers to speech not addressed to the assistant, decision delay p50/p95, decision cost per chunk.
+dev_streams.json. Measures, per policy: recall / precision / F1 of due responses (a response counts up to
+DUE_WINDOW_S after the turn ends, from its end; a sound's from its start), false responses per minute, interruptions
+(responses inside an unfinished sentence), answers to speech not addressed to the assistant, decision delay p50/p95,
+decision cost per chunk.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE
 from listenloop.audio.decode import AudioError, load_audio
 from listenloop.bench.scores import ResponseScores
-from listenloop.data.manifest import ManifestError, Stream, TurnKind, read_manifest, stream_from_dict
+from listenloop.data.manifest import ManifestError, Stream, Turn, TurnKind, read_manifest, stream_from_dict
 from listenloop.decision.base import Decision, Mode, Task
 from listenloop.perception.observation import Observation
 from listenloop.train.decision import build_perception, observe
@@ -99,6 +100,13 @@ class Tally(ResponseScores):
         }
 
 
+def due_from(turn: Turn) -> float:
+    """Stream time from which a due response counts: the end of what was said (earlier cuts in), but the start of a
+    sound (a smoke alarm is answered while it rings; the sound policy speaks up as soon as it names the sound)."""
+    assert turn.t1 is not None
+    return turn.t0 if turn.kind is TurnKind.SOUND and turn.t0 is not None else turn.t1
+
+
 def judge(stream: Stream, responses: list[tuple[float, Task | None]], tally: Tally, duration_s: float) -> None:
     """Match responses (time = end of the deciding chunk) to the stream's turns and count everything."""
     used = [False] * len(responses)
@@ -106,11 +114,11 @@ def judge(stream: Stream, responses: list[tuple[float, Task | None]], tally: Tal
     for turn in due:
         tally.due += 1
         for k, (t, task) in enumerate(responses):
-            if not used[k] and turn.t1 - 1e-6 <= t <= turn.t1 + DUE_WINDOW_S:
+            if not used[k] and due_from(turn) - 1e-6 <= t <= turn.t1 + DUE_WINDOW_S:
                 used[k] = True
                 tally.hits += 1
                 tally.right_kind += int(task is turn.task)
-                tally.delays.append(t - turn.t1)
+                tally.delays.append(max(t - turn.t1, 0.0))  # a sound answered while it plays kept nobody waiting
                 break
     allowed = [t for t in stream.turns if t.kind is TurnKind.INSTRUCTION and t.t1 is not None]
     for k, (t, _) in enumerate(responses):

@@ -23,7 +23,7 @@ from listenloop.audio.chunker import Chunker
 from listenloop.audio.constants import CHUNK_SECONDS
 from listenloop.audio.decode import AudioError, load_audio
 from listenloop.bench.scores import ResponseScores
-from listenloop.data.manifest import SILENT_LABEL, ManifestError, Stream, read_manifest
+from listenloop.data.manifest import SILENT_LABEL, ManifestError, Stream, TurnKind, read_manifest
 from listenloop.decision.base import Task
 from listenloop.decision.features import FEATURE_NAMES, FeatureExtractor
 from listenloop.decision.learned import CLASSES, WEIGHTS_PATH, DecisionModel, chunk_thresholds
@@ -53,7 +53,7 @@ CACHE_VERSION = "4"  # bump when extraction changes (2: more open words; 3: segm
 #                      4: the perception's source is part of the key, PERCEPTION_SOURCES)
 PERCEPTION_SOURCES = ("perception", "audio", "decision/features.py")  # code that makes the cached inputs: a change
 #                      to any of it (the pause refresh of b333dd0, Whisper threads of db11d01) makes a new cache
-UNFINISHED, NOT_ADDRESSED = 1, 2  # kinds of judged spans (see targets)
+UNFINISHED, NOT_ADDRESSED, SOUND_DUE = 1, 2, 3  # kinds of judged spans (see targets)
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,8 @@ class StreamFeatures:
     x: np.ndarray  # [n, F]
     y: np.ndarray  # [n] class index (0: silent)
     weight: np.ndarray  # [n] sample weight
-    spans: np.ndarray  # [m, 3] (kind, first chunk, end chunk + 1): unfinished sentences, speech not for us
+    spans: np.ndarray  # [m, 3] (kind, first chunk, end chunk + 1): unfinished sentences, speech not for us; and
+    # (SOUND_DUE, first chunk of a sound, its due chunk): a reply to a sound counts from its start
 
 
 def _done(text: str = "") -> Future[FinalText]:
@@ -108,8 +109,9 @@ def targets(stream: Stream, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     and the judged spans.
 
     Spans use the benchmark's rules on chunk ends: a response inside an unfinished sentence is one whose chunk ends
-    after the turn starts and before it ends; one to speech not for us, up to DUE_WINDOW_S after it ends. The
-    silent chunks of these spans are the hard negatives (never the due chunks after an unfinished sentence ends).
+    after the turn starts and before it ends; one to speech not for us, up to DUE_WINDOW_S after it ends; a reply to
+    a sound counts from its start (bench/decisions.py `due_from`). The silent chunks of the first two are the hard
+    negatives (never the due chunks after an unfinished sentence ends).
     """
     y = np.zeros(n, np.int64)
     for i, label in enumerate(stream.labels[:n]):
@@ -128,8 +130,12 @@ def targets(stream: Stream, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
             spans.append((UNFINISHED, first, int(np.ceil(turn.t1 / CHUNK_SECONDS - 1e-6)) - 1))
         if not turn.addressed:
             spans.append((NOT_ADDRESSED, first, int(np.floor((turn.t1 + DUE_WINDOW_S) / CHUNK_SECONDS + 1e-9))))
+        if turn.kind is TurnKind.SOUND and turn.task is not None:
+            due = next((i for i in range(int(turn.t1 / CHUNK_SECONDS), n) if y[i]), None)
+            if due is not None:
+                spans.append((SOUND_DUE, first, due))
     spans_array = np.array(spans, np.int64).reshape(-1, 3)
-    for kind, a, b in spans_array:
+    for kind, a, b in spans_array[spans_array[:, 0] != SOUND_DUE]:
         hard = HARD_NEGATIVE_WEIGHT if kind == UNFINISHED else NOT_ADDRESSED_WEIGHT
         w[a:b] = np.where(y[a:b] == 0, np.maximum(w[a:b], hard), w[a:b])
     return y, w, spans_array
@@ -269,16 +275,20 @@ def score(model: DecisionModel, data: list[StreamFeatures], threshold: float,
     for f in data:
         fired = respond_fn(f) if respond_fn else simulate(1 - model.probs(f.x)[:, 0], f.x, threshold, open_threshold)
         starts = np.flatnonzero((f.y > 0) & (np.concatenate([[0], f.y[:-1]]) == 0))
+        sound_start = {int(b): int(a) for kind, a, b in f.spans if kind == SOUND_DUE}
         used = np.zeros(len(fired), bool)
         for d in starts:
-            window = np.flatnonzero(fired[d : d + DUE_WINDOW_CHUNKS] & ~used[d : d + DUE_WINDOW_CHUNKS])
+            a, b = sound_start.get(int(d), d), d + DUE_WINDOW_CHUNKS
+            window = np.flatnonzero(fired[a:b] & ~used[a:b])
             due += 1
             if len(window):
                 hits += 1
-                used[d + window[0]] = True
+                used[a + window[0]] = True
         responses += int(fired.sum())
         hard += int((fired & (f.weight > 1) & (f.y == 0)).sum())
         for kind, a, b in f.spans:
+            if kind not in spans:
+                continue
             spans[int(kind)][0] += 1
             spans[int(kind)][1] += int(fired[a:b].any())
     return PolicyScore(threshold, due, hits, responses, hard, *spans[UNFINISHED], *spans[NOT_ADDRESSED],
