@@ -133,6 +133,7 @@ def never_sure_clock(engine, monkeypatch, decider=Decider.CLOCK):
 
     timing = engine.learned_timing(decider)
     monkeypatch.setattr(timing, "model", dataclasses.replace(timing.model, threshold=2.0, open_threshold=2.0))
+    monkeypatch.setattr(timing, "confirm", 2.0)  # the judge's lower bar for what the rules want, too
 
 
 def test_with_the_learned_clock_an_answer_waits_for_it_and_is_given_once(engine, conversation, monkeypatch):
@@ -164,7 +165,8 @@ def test_with_the_learned_clock_a_sentence_broken_by_a_pause_gets_one_transcript
     assert len(joined) == 1, [r.text for r in joined]
     words = " ".join(normalize(joined[0].text))
     assert "thinking" in words and "mountains" in words, joined[0].text
-    assert (joined[0].extra["first_segment"], joined[0].extra["segment"]) == (0, 1)
+    # from the first piece to the last (piper's voice varies from call to call: one run split the second piece in two)
+    assert joined[0].extra["first_segment"] == 0 and joined[0].extra["segment"] >= 1
     decision = next(e for e in events if isinstance(e, DecisionEvent) and e.task == "transcribe")
     end = (len(audio) - 3.0 * 16000) / 16000
     assert DEFER_MAX_S <= decision.t - end <= DEFER_MAX_S + 0.9, (decision.t, end)
@@ -356,3 +358,52 @@ def test_an_answer_asks_the_question_as_the_final_text_heard_it(engine):
     assert session.final_of(1, timeout_s=0.1) is None  # no such segment (yet): the partial text stays
     assert _with_final_text(misheard, {"question_segment": 1, "segment_text": misheard}, ctx) == misheard
     session.finish()
+
+
+def _chunk_obs(index: int, voiced: bool, partial: tuple[int, str] | None = None, ended=None):
+    """A hand-made observation: 0.4 s of a -20 dBFS tone (voiced) or silence, with recognizer results."""
+    from listenloop.audio.chunker import Chunk
+    from listenloop.perception.observation import AsrResult, Observation, PartialText, VadResult
+
+    n = 6400
+    samples = (0.14 * np.sin(np.arange(n) * 0.2)).astype(np.float32) if voiced else np.zeros(n, np.float32)
+    probs = np.full(12, 0.9 if voiced else 0.02, np.float32)
+    t1 = (index + 1) * 0.4
+    vad = VadResult(probs, voiced, silence_s=0.0 if voiced else 0.4, first_window=index * 12)
+    text = None if partial is None else PartialText(partial[0], 0.0, t1, partial[1], partial[1])
+    return Observation(Chunk(index, samples), vad=vad, asr=AsrResult(partial=text, ended=ended))
+
+
+def test_a_final_text_replaces_the_partial_of_an_unfinished_sentence_before_it_is_joined():
+    """A sentence broken by a pause: its first piece is kept (unfinished) for the next; when the piece's final text
+    (Whisper base) comes in, the kept text is the final's, and the question asked joins the finals, not tiny.en's
+    partials. Here the last piece got no partial at all (too short), as after a filler."""
+    from concurrent.futures import Future
+
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
+    from listenloop.perception.observation import FinalText, SegmentEnd
+
+    def ended(segment, t0, t1, partial):
+        final = Future()
+        return SegmentEnd(segment, t0, t1, np.zeros(16, np.float32), partial, final), final
+
+    policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
+    state = policy.init_state()
+    first, first_final = ended(0, 0.0, 1.6, "How do I convert fifty degrees Fahrenheit to")
+    last, last_final = ended(1, 2.8, 3.6, "")
+    steps = [_chunk_obs(0, True, (0, "How do I convert")), _chunk_obs(1, True, (0, "How do I convert fifty")),
+             _chunk_obs(2, True, (0, "How do I convert fifty degrees Fahrenheit to")),
+             _chunk_obs(3, False, ended=first), _chunk_obs(4, False), _chunk_obs(5, False), _chunk_obs(6, True),
+             _chunk_obs(7, True),
+             _chunk_obs(8, False, ended=last), _chunk_obs(9, False)]
+    decisions = []
+    for i, obs in enumerate(steps):
+        if i == 4:
+            first_final.set_result(FinalText(0, 0.0, 1.6, "How do I change fifty degrees Fahrenheit into", "en"))
+        if i == 9:
+            last_final.set_result(FinalText(1, 2.8, 3.6, "Celsius?", "en"))
+        decisions.append(policy.decide(obs, state))
+    answers = [(i, d) for i, d in enumerate(decisions) if d.responds and d.task is Task.ANSWER]
+    assert [i for i, _ in answers] == [9], [(i, d.reason) for i, d in enumerate(decisions)]
+    assert answers[0][1].payload["question"] == "How do I change fifty degrees Fahrenheit into Celsius?"

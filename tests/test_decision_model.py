@@ -123,7 +123,7 @@ def test_shipped_model_loads_and_decides_on_real_observations(speech_question):
     """The packaged weights drive a policy over the engine's own perception of a spoken question."""
     from conftest import pad
 
-    from listenloop.train.decision import build_perception, observe
+    from listenloop.perception.offline import build_perception, observe
 
     model = DecisionModel.load(WEIGHTS_PATH)
     perception = build_perception(asr=True, sounds=True)
@@ -331,3 +331,31 @@ def test_a_given_feature_cache_is_read_only_when_it_holds_this_manifests_streams
     for bad in (other, narrow, tmp_path / "missing.npz"):
         with pytest.raises(ManifestError):
             train_decision.load_features(manifest, progress=False, cache=bad)
+
+
+def test_offline_finals_come_on_the_live_schedule_and_the_model_reads_them(speech_question):
+    """Offline perception (training, bench) decodes every final but hands it out only from the chunk the live engine
+    has it (FINAL_DECODE_S after the close); from that chunk the features read Whisper base's text, not tiny.en's."""
+    from conftest import pad
+
+    from listenloop.decision.features import FEATURE_NAMES, FeatureExtractor
+    from listenloop.perception.offline import FINAL_DECODE_S, build_perception, observe
+
+    perception = build_perception(asr=True, sounds=False)
+    replay = observe(perception, pad(speech_question, 0.6, 2.4))
+    extractor = FeatureExtractor()
+    state = extractor.init_state(Mode.ASSISTANT)
+    closed, seen = None, []
+    for i, obs in enumerate(replay):
+        if obs.asr is not None and obs.asr.ended is not None:
+            closed = (i, obs.asr.ended)
+        x = extractor.step(obs, state)
+        seen.append((i, closed is not None and closed[1].final.done(), x[FEATURE_NAMES.index("txt_final@0")]))
+    assert closed is not None, "the question's segment never closed"
+    index, ended = closed
+    ready = [i for i, done, _ in seen if done]
+    assert ready and (ready[0] + 1) * 0.4 >= ended.t1 + FINAL_DECODE_S and ready[0] >= index
+    assert not any(done for i, done, _ in seen if i < ready[0])  # not before its chunk, however fast the decode was
+    assert ended.final.result().text, "Whisper base heard nothing in a clear question"
+    assert [f for i, _, f in seen if i == ready[0]] == [1.0] and all(f == 0.0 for i, _, f in seen if i < ready[0])
+    assert state.text == ended.final.result().text

@@ -1,6 +1,7 @@
 """`listenloop bench decisions`: the learned decision against silence timeouts and the rule policies.
 
-Every policy sees the same observations of the same streams (perception runs once per stream). Streams: held-out
+Every policy sees the same observations of the same streams (perception runs once per stream, finals on the live
+engine's schedule: perception/offline.py). Streams: held-out
 built streams (a SoundFlow manifest) and the real recordings in ../shared/audio/dev, whose truth is annotated in
 dev_streams.json. Measures, per policy: recall / precision / F1 of due responses (a response counts up to
 DUE_WINDOW_S after the turn ends, from its end; a sound's from its start), false responses per minute, interruptions
@@ -27,7 +28,7 @@ from listenloop.bench.scores import ResponseScores
 from listenloop.data.manifest import ManifestError, Stream, Turn, TurnKind, read_manifest, stream_from_dict
 from listenloop.decision.base import Decision, Mode, Task
 from listenloop.perception.observation import Observation
-from listenloop.train.decision import build_perception, observe
+from listenloop.perception.offline import Replay, build_perception, observe
 
 DUE_WINDOW_S = 1.2  # a due response counts when it comes within this long after the turn ends (the issue's rule)
 TIMEOUTS_S = (0.5, 0.8, 1.2)  # silence-timeout baselines: respond this long after voice activity ends
@@ -142,7 +143,7 @@ def judge(stream: Stream, responses: list[tuple[float, Task | None]], tally: Tal
             tally.answered_not_addressed += int(any(turn.t0 < t <= turn.t1 + DUE_WINDOW_S for t in times))
 
 
-def run_policy(policy, observations: list[Observation]) -> tuple[list[tuple[float, Task | None]], list[float]]:
+def run_policy(policy, observations: Replay) -> tuple[list[tuple[float, Task | None]], list[float]]:
     state = policy.init_state()
     out, costs = [], []
     for obs in observations:

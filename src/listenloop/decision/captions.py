@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from listenloop.decision import utterance as utt
 from listenloop.decision.base import Decision, Task
 from listenloop.perception.observation import SegmentEnd
 
@@ -32,6 +33,12 @@ class CaptionHold:
 def hold(state: CaptionHold, ended: SegmentEnd, t: float) -> None:
     state.pieces.append(ended)
     state.since = t
+
+
+def ends_open(state: CaptionHold) -> bool:
+    """The last held piece reads as a sentence that goes on ("How do I convert fifty degrees Fahrenheit to", in its
+    final text when that is in): as judge, the model does not release it alone; the next piece joins it."""
+    return bool(state.pieces) and utt.analyse(state.pieces[-1].settled_text()).kind is utt.Kind.INCOMPLETE
 
 
 def release(state: CaptionHold, t: float, ready: bool, speaking: bool, wait_max_s: float,

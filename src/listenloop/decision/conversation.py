@@ -24,6 +24,7 @@ from listenloop.decision import utterance as utt
 from listenloop.decision.base import Decision, Emotion, Mode, Task
 from listenloop.decision.counting import CountState, count_patches
 from listenloop.decision.instructions import Instruction, TaskState, acknowledgement, apply, parse
+from listenloop.decision.music import MUSIC_LISTEN_S, MUSIC_SCORE, MusicTrack, music_summary
 from listenloop.decision.rules import RulePolicy, RulesState
 from listenloop.decision.timing import LearnedTiming, TimingState
 from listenloop.perception.observation import Observation, SegmentEnd
@@ -34,8 +35,6 @@ CLOCK_PAUSE_S = VAD_WINDOW_SECONDS  # s: ... or one unvoiced VAD window when the
 HELD_MAX_S = 2.0  # s; a translation piece held for its continuation is translated alone after this long without speech
 SPEECH_TASKS = (Task.ANSWER, Task.TRANSCRIBE, Task.TRANSLATE, Task.ACKNOWLEDGE)  # responses to something said
 CARRY_S = 3.0  # s; an unfinished sentence is joined to speech that resumes within this long (a pause mid-sentence)
-MUSIC_SCORE = 0.3  # AudioSet "Music" score from which a chunk counts as music
-MUSIC_LISTEN_S = 2.0  # s of music heard before a question about it is answered
 PENDING_MAX_S = 20.0  # s a question about a sound waits for that sound
 COUNT_VERBS = {"dog": "The dog barked", "bark": "The dog barked", "baby": "The baby cried", "cry": "The baby cried",
                "cough": "Someone coughed", "doorbell": "The doorbell rang", "phone": "The phone rang",
@@ -49,22 +48,6 @@ class TaskChange:
     state: TaskState
     source: str  # "speech" | "option" | "control"
     instruction: Instruction | None = None
-
-
-@dataclass
-class MusicTrack:
-    """Running mean of AudioSet genre and instrument scores while music plays."""
-
-    sums: np.ndarray | None = None
-    chunks: int = 0
-    heard_s: float = 0.0  # music heard since the last reset, s
-    last_t: float = -1e9  # s, last chunk with music
-
-    def add(self, scores: np.ndarray, t: float, seconds: float) -> None:
-        self.sums = scores.astype(np.float64) if self.sums is None else self.sums + scores
-        self.chunks += 1
-        self.heard_s += seconds
-        self.last_t = t
 
 
 @dataclass
@@ -91,7 +74,6 @@ class ConversationState:
     sound_held: tuple[Decision, float] | None = None  # a non-urgent sound response waiting for the clock, since when
     deferred: tuple[Decision, float, int, str] | None = None  # an answer waiting for the clock: the decision, since
     # when, its segment and that segment's text then
-    last_spoken: tuple[int, str, float] | None = None  # the last closed segment: number, text, end (s)
 
     def reset(self) -> None:
         self.rules.reset()
@@ -101,7 +83,7 @@ class ConversationState:
         self.voice.reset()
         self.count.reset()
         self.music = MusicTrack()
-        self.deferred, self.sound_held, self.last_spoken = None, None, None
+        self.deferred, self.sound_held = None, None
         self.captions.reset()
         if self.timing is not None:
             self.timing.reset()
@@ -173,43 +155,11 @@ class ConversationPolicy:
         if obs.extra.get("end_of_stream") and state.task.count_sound:
             candidates.append(self._count_report(state, "end of stream"))
         responding = [c for c in candidates if c.responds]
-        if self.timing is not None and self.timing.decides:
-            responding = self._model_decides(obs, state, responding)
+        if responding and responding[0].task in SPEECH_TASKS and state.timing is not None:
+            state.timing.armed = False  # one response per thing said
         return responding[0] if responding else Decision.silent(next((c.reason for c in candidates), ""))
 
     # ---- the learned clock (captions and sound notices; answers wait in `_deferred_answer`) ----
-    def _model_decides(self, obs: Observation, state: ConversationState, responding: list[Decision]) -> list[Decision]:
-        """With the model as judge (timing.py): one response per thing said; when the model fires for an answer the
-        rules did not give, the speech heard is answered, unless it reads as a clear statement or the rules already
-        decided on it (an instruction, speech not addressed to us, background talk): garbled or unfinished text."""
-        clock = state.timing
-        if responding:
-            if responding[0].task in SPEECH_TASKS:
-                clock.armed = False
-            return responding
-        if not clock.fires or state.task.mode is not Mode.ASSISTANT:
-            return responding
-        t = obs.chunk.t1
-        if state.segment is not None:
-            segment, text = state.segment, state.texts.get(state.segment, "")
-        elif state.last_spoken is not None and t - state.last_spoken[2] <= CARRY_S:
-            segment, text, _ = state.last_spoken
-        else:
-            return responding
-        if not text.strip() or segment in state.decided:
-            return responding
-        full = _with_carry(state, text)
-        heard = utt.analyse(full)
-        if heard.kind is utt.Kind.STATEMENT:
-            return responding  # a clear statement stays unanswered (it answered "I bought some apples.")
-        state.decided.append(segment)
-        state.carry = None
-        answer = self._answer(obs, state, full, heard, segment, text)
-        if answer is None or not answer.responds:
-            return responding
-        clock.armed = False
-        return [answer]
-
     @staticmethod
     def _wait_for_clock(state: ConversationState, rules: Decision, t: float) -> None:
         """A transcript or a non-urgent sound response from the rules waits for the clock (urgent ones never do)."""
@@ -223,9 +173,11 @@ class ConversationPolicy:
         waited long enough), or None."""
         t, sound = obs.chunk.t1, None
         speaking = state.segment is not None or (obs.vad is not None and obs.vad.speech)
-        caption = captions.release(state.captions, t, state.timing.ready, speaking, self.timing.caption_wait_s,
+        confirmed = state.timing.confirms and not (self.timing.decides and captions.ends_open(state.captions))
+        caption = captions.release(state.captions, t, confirmed, speaking, self.timing.caption_wait_s,
                                    bool(obs.extra.get("end_of_stream")), self.timing.caption_hold_s)
-        if state.sound_held is not None and (state.timing.ready or t - state.sound_held[1] >= self.timing.defer_max_s):
+        if state.sound_held is not None and (state.timing.confirms
+                                             or t - state.sound_held[1] >= self.timing.defer_max_s):
             sound, state.sound_held = state.sound_held[0], None
         return caption, sound
 
@@ -245,15 +197,15 @@ class ConversationPolicy:
         ended: SegmentEnd | None = asr.ended if asr is not None else None
         if ended is None and state.awaiting is not None and state.awaiting.final.done():
             ended, state.awaiting = state.awaiting, None  # the final text is in: judge the segment again with it
+            _settle(state, ended)
             if _voiced(obs) or state.segment is not None:
                 return None  # the speaker went on; a reply now would cut in (jfk.flac's "what your country can do")
-            return self._judge(obs, state, ended.segment, _settled_text(ended), ended)
+            return self._judge(obs, state, ended.segment, ended.settled_text(), ended)
         if ended is not None:
             state.seg_t0 = ended.t0
-            text = _settled_text(ended) or state.texts.get(ended.segment, "")
+            text = ended.settled_text() or state.texts.get(ended.segment, "")
             state.texts.pop(ended.segment, None)
             decision = self._judge(obs, state, ended.segment, text, ended)
-            state.last_spoken = (ended.segment, text, ended.t1)
             if not ended.final.done() and ended.segment not in state.decided:
                 state.awaiting = ended  # tiny.en's text said nothing to do; Whisper base may hear a question
             self._close_speech(state, ended, text)
@@ -329,7 +281,7 @@ class ConversationPolicy:
         answer = Decision.respond(Task.ANSWER, f"question ends (segment {segment})", question=text,
                                   about=heard.about.value, question_segment=segment, segment_text=own,
                                   **self._context(state))
-        if state.timing is not None and not state.timing.ready:
+        if state.timing is not None and not state.timing.confirms:
             state.deferred = (answer, t, segment, state.texts.get(segment, ""))
             return Decision.silent("question: waiting for the decision model")
         return answer
@@ -352,9 +304,9 @@ class ConversationPolicy:
                 state.carry = (answer.payload["question"], since)
             return None
         if self.timing.decides:
-            due = state.timing.fires  # the model judges: an answer it never confirms is not given
+            due = state.timing.armed and state.timing.confirms  # the model judges: one it never confirms is not given
         else:
-            due = state.timing.ready or obs.chunk.t1 - since >= self.timing.defer_max_s - 1e-6
+            due = state.timing.confirms or obs.chunk.t1 - since >= self.timing.defer_max_s - 1e-6
         if due:
             state.deferred = None
             return answer
@@ -441,38 +393,14 @@ def _with_carry(state: ConversationState, text: str) -> str:
     return text
 
 
+def _settle(state: ConversationState, ended: SegmentEnd) -> None:
+    """A closed segment's final text is in: an unfinished sentence kept from it reads the final, not tiny.en."""
+    final = ended.settled_text()
+    if final and state.carry is not None and state.carry[1] == ended.t1:
+        state.carry = (final, ended.t1)
+
+
 def _voiced(obs: Observation) -> bool:
     """Whether this chunk holds voice (a VAD window at or above the voice tracker's threshold). The tracker's pause
     cannot say it: after a segment closes it reads 0 until new voice."""
     return obs.vad is not None and bool(np.any(np.asarray(obs.vad.probs) >= voice.SPEECH_PROB))
-
-
-def _settled_text(ended: SegmentEnd) -> str:
-    """The final text if it is already there (the decode often finishes during the pause), else the last partial."""
-    if ended.final.done() and not ended.final.cancelled() and ended.final.exception() is None:
-        final = ended.final.result()
-        if final.text and (final.lang in (None, "en")):
-            return final.text
-    return ended.last_partial
-
-
-GENRES = slice(211, 271)  # AudioSet class indices of music genres (Pop music .. Wedding music)
-INSTRUMENTS = slice(133, 211)  # AudioSet class indices of musical instruments (Musical instrument .. Scratching)
-MUSIC_MIN_MEAN = 0.01  # mean score from which a genre or instrument is named (int8 YAMNet: blues clip 0.04)
-MUSIC_RUNNER_UP = 0.35  # a second genre or instrument is named when it reaches this fraction of the best
-GENERIC_MUSIC = frozenset({"Musical instrument", "Plucked string instrument", "Bowed string instrument",
-                           "Keyboard (musical)", "Percussion", "Background music"})
-
-
-def music_summary(track: MusicTrack, names: tuple[str, ...]) -> dict[str, list[str]]:
-    """Best genres and instruments heard, by mean score over the music chunks."""
-    if track.sums is None or not track.chunks or len(names) < INSTRUMENTS.stop:
-        return {"genres": [], "instruments": []}
-    mean = track.sums / track.chunks
-    out: dict[str, list[str]] = {}
-    for key, part in (("genres", GENRES), ("instruments", INSTRUMENTS)):
-        idx = np.arange(len(names))[part]
-        best = [i for i in idx[np.argsort(mean[part])[::-1][:6]] if names[i] not in GENERIC_MUSIC]
-        floor = max(MUSIC_MIN_MEAN, MUSIC_RUNNER_UP * float(mean[best[0]])) if best else 1.0
-        out[key] = [names[i] for i in best if mean[i] >= floor][:2]
-    return out

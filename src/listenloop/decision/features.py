@@ -1,7 +1,8 @@
 """What the learned decision reads: one Observation (plus a little per-stream history) -> a fixed float vector.
 
 Every feature comes from what the engine already computes each chunk (voice activity, partial text and the
-segments it belongs to, sound scores) or from the chunk's samples (level, spectral balance), plus the session's mode.
+segments it belongs to, a closed segment's final text once it is in, sound scores) or from the chunk's samples
+(level, spectral balance), plus the session's mode.
 Missing perceivers give zeros, so one model runs with or without recognition. Names are kept for docs/tests.
 No encoder feature: perception fills no pooled encoder state (Observation.encoder_summary is always None), and eight
 inputs that are always zero teach nothing.
@@ -10,13 +11,14 @@ inputs that are always zero teach nothing.
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.decision.base import Mode
-from listenloop.perception.observation import Observation
+from listenloop.perception.observation import FinalText, Observation, english_final
 
 QUESTION_WORDS = frozenset("what how when where why who whom whose which is are was were do does did can could "
                            "would will should shall may might have has am".split())
@@ -55,7 +57,7 @@ CHUNK_FEATURES = (
     "snd_speech", *(f"snd_{name}" for name, _ in SOUND_GROUPS), *(f"snd_{name}_recent" for name, _ in SOUND_GROUPS),
     "snd_onsets", "snd_offsets", *(f"snd_{name}_ended" for name, _ in SOUND_GROUPS),
     "txt_has", "txt_words", "txt_qmark", "txt_qword", "txt_request", "txt_open_end", "txt_filler_end",
-    "txt_stable_frac", "txt_segment_end", "txt_age", "txt_none", "txt_lag", "txt_open_segment",
+    "txt_stable_frac", "txt_segment_end", "txt_age", "txt_none", "txt_lag", "txt_open_segment", "txt_final",
     "join_has", "join_words", "join_qmark", "join_qword", "join_request", "join_open_end", "join_filler_end",
     "join_stable_frac", "join_gap",
 )
@@ -86,6 +88,10 @@ class FeatureState:
     segment_t1: float = 0.0  # s, where it ended (or the latest partial's end while it is open)
     partial_t1: float = 0.0  # s, end of the audio its latest partial covers
     before: str = ""  # text of the segment before the current one
+    before_segment: int = -1  # its number
+    final: Future[FinalText] | None = None  # the last closed segment's final text, until it is in
+    final_segment: int = -1  # ... that segment's number
+    from_final: bool = False  # `text` is the current segment's final text (Whisper base), not tiny.en's partial
     before_t1: float = -99.0  # s, where that segment ended
     speech_t: float = 0.0  # s, last time voice activity was heard
     run_level_db: float = LEVEL_FLOOR_DB  # level of the current run of speech
@@ -181,9 +187,24 @@ class FeatureExtractor:
         if segment == state.segment:
             return
         if state.segment >= 0:
-            state.before, state.before_t1 = state.text, state.segment_t1
+            state.before, state.before_t1, state.before_segment = state.text, state.segment_t1, state.segment
         state.segment, state.segment_t0, state.segment_t1 = segment, t0, t0
-        state.text, state.stable, state.partial_t1 = "", "", t0
+        state.text, state.stable, state.partial_t1, state.from_final = "", "", t0, False
+
+    @staticmethod
+    def _take_final(state: FeatureState) -> None:
+        """A closed segment's final text replaces its last partial once it is in (as the conversation judges it)."""
+        if state.final is None or not state.final.done():
+            return
+        future, segment, state.final = state.final, state.final_segment, None
+        text = english_final(future)
+        if not text:
+            return
+        if segment == state.segment and not state.segment_open:
+            state.text = state.stable = text
+            state.text_age, state.from_final = 0, True
+        elif segment == state.before_segment:
+            state.before = text
 
     def _text(self, obs: Observation, state: FeatureState) -> list[float]:
         """Cues in the current segment's text, how much speech it lacks, and the same cues with the segment before."""
@@ -204,6 +225,8 @@ class FeatureExtractor:
             state.text = asr.ended.last_partial  # "" when it got no text: never an older segment's text
             if not state.text:
                 state.partial_t1 = asr.ended.t0
+            state.final, state.final_segment = asr.ended.final, asr.ended.segment
+        self._take_final(state)
         stale = not state.segment_open and not ended and state.text_age > 8  # an old closed segment: nothing now
         feats = [0.0] * 8 if stale else text_features(state.text, state.stable)
         heard = state.segment >= 0 and not stale
@@ -212,7 +235,8 @@ class FeatureExtractor:
         joined = f"{state.before} {state.text}".strip() if gap < JOIN_GAP_S else state.text
         join = [0.0] * 8 if stale else text_features(joined, f"{state.before} {state.stable}".strip())
         return [*feats, ended, min(state.text_age, 10) / 10, float(heard and not state.text), lag / LAG_CAP_S,
-                float(state.segment_open), *join, min(max(gap, 0.0), JOIN_GAP_S) / JOIN_GAP_S]
+                float(state.segment_open), float(state.from_final and not stale), *join,
+                min(max(gap, 0.0), JOIN_GAP_S) / JOIN_GAP_S]
 
     def chunk_vector(self, obs: Observation, state: FeatureState) -> np.ndarray:
         parts = (self._vad(obs, state) + self._level(obs, state) + self._sounds(obs, state)

@@ -4,52 +4,52 @@ The conversation policy (decision/conversation.py) still decides *what* happens:
 counting, and sounds by the user's policy file. With a `LearnedTiming`, an answer the rules want is given in the
 first chunk where the model's probability of a response passes its threshold (decision/learned.py), and dropped if
 the speaker goes on first. `DEFER_MAX_S` bounds the wait: a question the model never confirms is answered then.
-With `decides=True` the model also judges *whether* speech gets an answer: an answer the rules want is never given
-without it, and when the model fires for an answer that the rules did not want (text they read as unfinished, or
-garbled by noise; never a clear statement), the speech heard is answered.
+With `decides=True` the model also judges *whether* speech gets an answer: a response to speech that the rules want
+(an answer, a caption) goes only once the model's probability of a response reaches `CONFIRM_P`, and never after a
+timeout. The rules propose (reading each segment's final text when it is in), the model disposes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from listenloop.decision.base import Mode, Task
+from listenloop.decision.base import Mode
 from listenloop.decision.captions import CAPTION_HOLD_MAX_S
 from listenloop.decision.features import FeatureExtractor, FeatureState
-from listenloop.decision.learned import CLASSES, DecisionModel
+from listenloop.decision.learned import DecisionModel
 from listenloop.perception.observation import Observation
 
 DEFER_MAX_S = 1.6  # s after the rules wanted to answer; then the answer is given even without the model. Longer
 # than the longest hesitation pause the training streams hold (1.6 s), so the fallback does not answer inside one;
 # 1.0 s answered inside 16.7 % of the hesitations of 45 training streams, no fallback at all 14.4 %
+CONFIRM_P = 0.7  # as judge: the P(response) at which a response to speech that the rules want goes (below the
+# model's own threshold, which a response needs where the model decides alone). Chosen on the validation build
+# (docs/benchmarks/decisions.md, session 7)
 
 
 @dataclass
 class TimingState:
     features: FeatureState
     ready: bool = False  # this chunk: the model's probability of a response passes its threshold
-    kind: Task | None = None  # this chunk: the response the model would give (its likeliest kind), when ready
+    confirms: bool = False  # this chunk: it passes the (lower or equal) threshold at which a response the rules want
+    # may go (LearnedTiming.confirm)
     armed: bool = False  # speech was heard since the last response to speech (one answer per thing said)
 
     def reset(self) -> None:
         self.features.reset()
-        self.ready, self.kind, self.armed = False, None, False
-
-    @property
-    def fires(self) -> bool:
-        """The model says an answer is due now to speech not yet answered."""
-        return self.armed and self.ready and self.kind is Task.ANSWER
+        self.ready, self.confirms, self.armed = False, False, False
 
 
 class LearnedTiming:
     """One instance serves every stream; the feature history lives in TimingState."""
 
     def __init__(self, model: DecisionModel, class_names: tuple[str, ...], defer_max_s: float = DEFER_MAX_S,
-                 decides: bool = False) -> None:
+                 decides: bool = False, confirm: float | None = None) -> None:
         self.model = model
         self.decides = decides  # the model also judges whether speech is answered (module docstring)
+        # P(response) at which a response the rules want may go (never above the model's threshold); as clock, the
+        # model's threshold unless given
+        self.confirm = CONFIRM_P if confirm is None and decides else confirm
         self.defer_max_s = defer_max_s  # s; inf: an answer the model never confirms is never given
         # held captions (captions.py): as judge, the model alone releases them; as clock, after defer_max_s without
         # speech or CAPTION_HOLD_MAX_S of held speech too
@@ -65,8 +65,9 @@ class LearnedTiming:
         state.features.mode = mode
         x = self.extractor.step(obs, state.features)
         p = self.model.probs(x)
-        state.ready = 1.0 - float(p[0]) >= float(self.model.thresholds(x))
-        state.kind = CLASSES[1 + int(np.argmax(p[1:]))] if state.ready else None
+        p_respond, threshold = 1.0 - float(p[0]), float(self.model.thresholds(x))
+        state.ready = p_respond >= threshold
+        state.confirms = p_respond >= (threshold if self.confirm is None else min(self.confirm, threshold))
         if obs.vad is not None and (obs.vad.speech or obs.vad.started_at is not None):
             state.armed = True
         return state.ready

@@ -39,6 +39,14 @@ class FinalText:
     decode_ms: float = 0.0  # wall time spent on it
 
 
+def english_final(final: Future[FinalText]) -> str:
+    """The final's text if its decode is in, succeeded and heard English words (what the assistant reads), else ""."""
+    if not final.done() or final.cancelled() or final.exception() is not None:
+        return ""
+    result = final.result()
+    return result.text if result.text and result.lang in (None, "en") else ""
+
+
 @dataclass(frozen=True)
 class PartialText:
     """The fast hypothesis (Whisper tiny.en) for the segment in progress."""
@@ -61,6 +69,10 @@ class SegmentEnd:
     last_partial: str  # the last tiny.en hypothesis, available at once
     final: Future[FinalText]  # resolves to the Whisper base result
     cut: bool = False  # closed at the segment length limit while speech went on (not at a pause)
+
+    def settled_text(self) -> str:
+        """The final text if it is in already (the decode often finishes during the pause), else the last partial."""
+        return english_final(self.final) or self.last_partial
 
 
 @dataclass(frozen=True)
