@@ -20,8 +20,8 @@ def _session_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--instruction", help='an instruction in force from the start, e.g. "translate into Spanish"')
     p.add_argument("--no-barge-in", action="store_true", help="do not stop a response when the user speaks")
     p.add_argument("--decider", choices=[d.value for d in Decider], default=DEFAULT_DECIDER.value,
-                   help="who decides whether and when speech is answered: the learned model (learned), the rules "
-                        "with the model's timing (clock), or the rules alone (rules); docs/conversation.md")
+                   help="who decides whether and when speech is answered: the learned model (learned, the default), "
+                        "the rules with the model's timing (clock), or the rules alone (rules); docs/conversation.md")
     p.add_argument("--llm", default="qwen2.5-0.5b",
                    help="language model: qwen2.5-0.5b (default), qwen2.5-1.5b, or a .gguf file")
     p.add_argument("--llm-url", help="an OpenAI-compatible server (llama.cpp, Ollama, vLLM) instead of --llm")

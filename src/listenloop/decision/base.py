@@ -36,7 +36,8 @@ class Decider(StrEnum):
     LEARNED = "learned"  # the learned model decides whether and when, the rules what (decision/timing.py)
 
 
-DEFAULT_DECIDER = Decider.RULES  # the engine's default
+DEFAULT_DECIDER = Decider.LEARNED  # the engine's default: it beats the rules and the timeouts on F1 and interruptions
+# together (docs/benchmarks.md, issue 6, session 6)
 
 
 class Emotion(StrEnum):
