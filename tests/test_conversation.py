@@ -407,3 +407,30 @@ def test_a_final_text_replaces_the_partial_of_an_unfinished_sentence_before_it_i
     answers = [(i, d) for i, d in enumerate(decisions) if d.responds and d.task is Task.ANSWER]
     assert [i for i, _ in answers] == [9], [(i, d.reason) for i, d in enumerate(decisions)]
     assert answers[0][1].payload["question"] == "How do I change fifty degrees Fahrenheit into Celsius?"
+
+
+def test_a_stream_fed_faster_than_real_time_gets_its_finals_on_the_live_schedule(engine, monkeypatch):
+    """A file is fed as fast as the machine allows, so a final (Whisper base) would come chunks later than live, and
+    the decisions that read it would differ from a live run's. Ahead of the wall clock, the session waits for each
+    final until the chunk where live decoding has it (perception/offline.py): with a decode slowed to 1 s, every
+    final transcript still comes before the decision of that chunk."""
+    from listenloop.perception.offline import ready_chunk
+    from listenloop.runtime.events import TranscriptEvent
+
+    recognizer = engine.perception.recognizer
+    decode = recognizer._final
+
+    def slow(*args, **kwargs):
+        time.sleep(1.0)
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(recognizer, "_final", slow)
+    audio = np.concatenate([silence(0.5), piper("What time does the library open?"), silence(1.2),
+                            piper("I walked the dog this morning."), silence(2.0)])
+    events = run(engine, audio)
+    finals = [i for i, e in enumerate(events) if isinstance(e, TranscriptEvent) and e.final]
+    assert len(finals) >= 2, [e for e in events if isinstance(e, TranscriptEvent) and e.final]
+    for i in finals:
+        due_t = (ready_chunk(int(events[i].t1 / 0.4), events[i].t1) + 1) * 0.4  # end of the chunk it is due by
+        decided = [j for j, e in enumerate(events) if isinstance(e, DecisionEvent) and e.t >= due_t - 1e-6]
+        assert decided and i < decided[0], (events[i], due_t)

@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from listenloop.audio.chunker import Chunk, Chunker
-from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
+from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.decision.base import DEFAULT_DECIDER, Decider, Decision, Mode
 from listenloop.perception.observation import FinalText, Observation
+from listenloop.perception.offline import ready_chunk
 from listenloop.respond.base import ResponseRequest
 from listenloop.runtime.events import (
     DecisionEvent,
@@ -49,6 +51,8 @@ HISTORY_SEGMENTS = 32  # final transcripts kept for responders (bounded: hour-lo
 HISTORY_SOUNDS = 64  # sound events kept for responders
 HISTORY_TURNS = 8  # question/answer turns kept for the assistant (rolling window: flat latency over hours)
 FINISH_TIMEOUT_S = 120.0  # s to wait for outstanding responses at the end of a stream
+AHEAD_S = 0.5  # s the stream may run ahead of the wall clock before the session keeps the live schedule of finals
+FINAL_WAIT_MAX_S = 30.0  # s a chunk waits at most for a final that is due by that schedule
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ class Session:
         self._finals_done = threading.Condition()
         self._watched_segment = -1  # last segment whose final text is awaited (an early close is seen twice)
         self._finals_known = -1  # last segment whose final is known (finals resolve in segment order)
+        self._due_finals: collections.deque = collections.deque()  # (chunk index it is due by, its future)
         engine.on_session_start(self)
         self._report_tasks()
 
@@ -160,6 +165,7 @@ class Session:
         start = time.perf_counter()
         obs = self.engine.perception.step(chunk, self._perception)
         self._after_perception(obs)
+        self._keep_final_schedule(chunk)
         decision = self.policy.decide(obs, self.decision_state)
         self._report_tasks()
         if self.options.barge_in and self.responses.busy and getattr(self.decision_state, "interrupt", False):
@@ -182,7 +188,18 @@ class Session:
         self._watched_segment = ended.segment
         with self._finals_done:
             self._finals_pending += 1
+        self._due_finals.append((ready_chunk(int(ended.t1 / CHUNK_SECONDS), ended.t1), ended.final))
         ended.final.add_done_callback(self._final_ready)
+
+    def _keep_final_schedule(self, chunk: Chunk) -> None:
+        """Fed faster than real time (a file), a final would come chunks later than live, and decisions that read
+        it would differ from a live run's. Ahead of the wall clock, a chunk therefore waits for the finals that live
+        decoding has by then (perception/offline.py, the schedule the decision model was trained on). Live, the
+        stream is never ahead and nothing waits."""
+        while self._due_finals and self._due_finals[0][0] <= chunk.index:
+            _, final = self._due_finals.popleft()
+            if chunk.t1 - (time.perf_counter() - self._started) > AHEAD_S:
+                futures.wait([final], FINAL_WAIT_MAX_S)
 
     def _after_perception(self, obs: Observation) -> None:
         """Turn perception results into events, and keep the bounded memory up to date."""
