@@ -85,7 +85,7 @@ def cycle(n: int, questions: list[Piece], others: list[Piece]) -> list[Piece]:
 
 
 def run_hour(args: argparse.Namespace) -> int:
-    from listenloop.decision.base import Mode
+    from listenloop.decision.base import Decider, Mode
     from listenloop.runtime.engine import Engine, EngineConfig
     from listenloop.runtime.events import ResponseEvent
     from listenloop.runtime.session import SessionOptions
@@ -96,7 +96,7 @@ def run_hour(args: argparse.Namespace) -> int:
     engine = Engine(EngineConfig(llm=args.llm))
     engine.llm()
     questions, others = script()
-    session = engine.session(SessionOptions(mode=Mode.ASSISTANT))
+    session = engine.session(SessionOptions(mode=Mode.ASSISTANT, decider=Decider(args.decider)))
     windows: dict[int, Window] = {}
     total_s, n, chunks, started = args.minutes * 60.0, 0, 0, time.perf_counter()
     print(f"stream of {args.minutes:.0f} min, fed as fast as possible; model {args.llm}; RSS {rss_mb():.0f} MB")
