@@ -37,3 +37,22 @@ def test_without_the_model_they_go_out_after_the_wait_at_the_length_limit_or_at_
     assert "limit" in captions.release(hold, 11.6, ready=False, speaking=True, wait_max_s=1.6).reason
     captions.hold(hold, piece(3, 12.0, 13.0), 13.1)
     assert "end of stream" in captions.release(hold, 13.2, False, True, 1.6, end_of_stream=True).reason
+
+
+def test_a_held_piece_ends_open_by_its_final_text_once_that_is_in():
+    """As judge, the model does not release a caption whose last piece reads as a sentence that goes on; the final
+    text (Whisper base), once in, is what is read, not tiny.en's partial."""
+    from listenloop.perception.observation import FinalText
+
+    hold = captions.CaptionHold()
+    assert not captions.ends_open(hold)  # nothing held
+    final: Future = Future()
+    open_piece = SegmentEnd(0, 0.0, 1.8, np.zeros(16, np.float32), "How do I convert fifty degrees Fahrenheit", final)
+    captions.hold(hold, open_piece, 1.9)
+    assert not captions.ends_open(hold)  # the partial reads as a finished question
+    final.set_result(FinalText(0, 0.0, 1.8, "How do I convert fifty degrees Fahrenheit to", "en"))
+    assert captions.ends_open(hold)  # the final heard the dangling "to"
+    done: Future = Future()
+    done.set_result(FinalText(1, 2.5, 3.5, "Celsius.", "en"))
+    captions.hold(hold, SegmentEnd(1, 2.5, 3.5, np.zeros(16, np.float32), "", done), 3.6)
+    assert not captions.ends_open(hold)  # the last piece ends the sentence
