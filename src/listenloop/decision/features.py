@@ -89,10 +89,10 @@ class FeatureState:
     partial_t1: float = 0.0  # s, end of the audio its latest partial covers
     before: str = ""  # text of the segment before the current one
     before_segment: int = -1  # its number
+    before_t1: float = -99.0  # s, where that segment ended
     final: Future[FinalText] | None = None  # the last closed segment's final text, until it is in
     final_segment: int = -1  # ... that segment's number
     from_final: bool = False  # `text` is the current segment's final text (Whisper base), not tiny.en's partial
-    before_t1: float = -99.0  # s, where that segment ended
     speech_t: float = 0.0  # s, last time voice activity was heard
     run_level_db: float = LEVEL_FLOOR_DB  # level of the current run of speech
     loudest_db: float = LEVEL_FLOOR_DB  # loudest speech run so far (decaying)
