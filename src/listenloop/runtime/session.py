@@ -165,14 +165,14 @@ class Session:
         start = time.perf_counter()
         obs = self.engine.perception.step(chunk, self._perception)
         self._after_perception(obs)
-        self._keep_final_schedule(chunk)
+        waited = self._keep_final_schedule(chunk)
         decision = self.policy.decide(obs, self.decision_state)
         self._report_tasks()
         if self.options.barge_in and self.responses.busy and getattr(self.decision_state, "interrupt", False):
             self.engine.on_barge_in(self)  # the policy heard the user really talking (decision/voice.py)
         self._act(obs, decision)
         self._last_chunk = chunk
-        self._chunk_ms.add((time.perf_counter() - start) * 1000.0)
+        self._chunk_ms.add((time.perf_counter() - start - waited) * 1000.0)  # work, not the wait for the schedule
 
     def _listen_ahead(self) -> None:
         """Give perception the part of the next chunk that has arrived, so a segment may close before the chunk
@@ -191,15 +191,17 @@ class Session:
         self._due_finals.append((ready_chunk(int(ended.t1 / CHUNK_SECONDS), ended.t1), ended.final))
         ended.final.add_done_callback(self._final_ready)
 
-    def _keep_final_schedule(self, chunk: Chunk) -> None:
+    def _keep_final_schedule(self, chunk: Chunk) -> float:
         """Fed faster than real time (a file), a final would come chunks later than live, and decisions that read
         it would differ from a live run's. Ahead of the wall clock, a chunk therefore waits for the finals that live
         decoding has by then (perception/offline.py, the schedule the decision model was trained on). Live, the
-        stream is never ahead and nothing waits."""
+        stream is never ahead and nothing waits. Returns the seconds waited."""
+        start = time.perf_counter()
         while self._due_finals and self._due_finals[0][0] <= chunk.index:
             _, final = self._due_finals.popleft()
             if chunk.t1 - (time.perf_counter() - self._started) > AHEAD_S:
                 futures.wait([final], FINAL_WAIT_MAX_S)
+        return time.perf_counter() - start
 
     def _after_perception(self, obs: Observation) -> None:
         """Turn perception results into events, and keep the bounded memory up to date."""
