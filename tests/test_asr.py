@@ -210,6 +210,16 @@ def test_previous_text_conditions_a_final_without_being_repeated(rec, speech_que
     assert normalize(after.text) == normalize(alone.text), (alone.text, after.text)
 
 
+def test_both_models_encode_text_as_whisper_was_trained_on_it(rec):
+    """The conditioning text reaches each model in its canonical tokens, one per common word. The packaged base
+    tokenizer lacked its first merge ("Ġ t"): " take" came out as "Ġ" + "take" (whisper.load_tokenizer_spec)."""
+    text = "How long does it take to fly from Paris to Rome"
+    for whisper in (rec.tiny, rec.base):
+        pieces = [whisper._hf_tokenizer.id_to_token(i) for i in whisper.encode_prefix(text)]
+        assert pieces == ["Ġ" + word for word in text.split()], (whisper.model_dir.name, pieces)
+        assert whisper._hf_tokenizer.decode(list(whisper.encode_prefix(text))).strip() == text
+
+
 def test_encoder_sees_a_bounded_set_of_input_lengths(rec):
     """Every new input length grows the backend's caches (resident memory rose for 20+ minutes of stream); inputs
     are padded to a step, so lengths within one step share one shape."""

@@ -6,6 +6,7 @@ what makes a hypothesis every chunk affordable on two cores. One loaded model is
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ MAX_NEW_TOKENS = 160  # tokens; ~30 s of fast speech, bounds a runaway (looping)
 TOKENS_PER_SECOND = 6  # generous speech rate (~4 words/s); caps tokens by audio length, so a loop stays short
 MIN_TOKEN_BUDGET = 8  # tokens allowed however short the audio
 MAX_PREVIOUS_TOKENS = 64  # tokens of earlier text given as context (<|startofprev|>); Whisper itself allows 223
+BYTE_TOKENS = 256  # a byte-level BPE vocabulary starts with one token per byte; token 256 is its first merge
 COMPUTE_TYPE = "int8"  # same words as float32 on jfk/198-209 here, 2-4x faster encode on this CPU
 
 NO_SPEECH_MAX = 0.6  # Whisper's own rule: no_speech_prob above this ...
@@ -68,6 +70,28 @@ def gate_reason(no_speech_prob: float, avg_logprob: float, ratio: float) -> str:
     return ""
 
 
+def load_tokenizer_spec(path: Path) -> str:
+    """tokenizer.json as text, with its byte-pair merges whole.
+
+    The packaged whisper-base tokenizer lacks its first merge ("Ġ t", the pair that makes token 256 "Ġt": the
+    conversion dropped the first line of merges.txt as a header). It still decodes, but encodes " take" as "Ġ" + "take"
+    and " to" as "Ġ" + "to": the text that conditions a final (`previous`) reached Whisper base in pieces it was never
+    trained on. The missing pair is rebuilt from the first merged token of the vocabulary."""
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    model = spec.get("model", {})
+    vocab, merges = model.get("vocab", {}), model.get("merges", [])
+    first = next((token for token, i in vocab.items() if i == BYTE_TOKENS), None)
+    pairs = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in merges[:1]]
+    if first is None or not merges or "".join(pairs[0]) == first:
+        return json.dumps(spec)
+    split = next(((first[:k], first[k:]) for k in range(1, len(first))
+                  if vocab.get(first[:k], BYTE_TOKENS) < BYTE_TOKENS and vocab.get(first[k:], BYTE_TOKENS) < BYTE_TOKENS),
+                 None)
+    if split is not None:
+        model["merges"] = [" ".join(split) if isinstance(merges[0], str) else list(split), *merges]
+    return json.dumps(spec)
+
+
 class Whisper:
     """A CTranslate2 Whisper model plus its tokenizer and feature extractor, loaded once."""
 
@@ -83,7 +107,7 @@ class Whisper:
         )
         self.multilingual = bool(self.model.is_multilingual)
         self.features = FeatureExtractor(feature_size=self.model.n_mels)
-        self._hf_tokenizer = tokenizers.Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        self._hf_tokenizer = tokenizers.Tokenizer.from_str(load_tokenizer_spec(self.model_dir / "tokenizer.json"))
         self.eot = self._hf_tokenizer.token_to_id("<|endoftext|>")
 
     def tokenizer(self, task: str = "transcribe", language: str | None = "en"):
