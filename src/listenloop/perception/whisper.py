@@ -84,8 +84,10 @@ def load_tokenizer_spec(path: Path) -> str:
     pairs = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in merges[:1]]
     if first is None or not merges or "".join(pairs[0]) == first:
         return json.dumps(spec)
-    split = next(((first[:k], first[k:]) for k in range(1, len(first))
-                  if vocab.get(first[:k], BYTE_TOKENS) < BYTE_TOKENS and vocab.get(first[k:], BYTE_TOKENS) < BYTE_TOKENS),
+    def is_byte(token: str) -> bool:
+        return vocab.get(token, BYTE_TOKENS) < BYTE_TOKENS
+
+    split = next(((first[:k], first[k:]) for k in range(1, len(first)) if is_byte(first[:k]) and is_byte(first[k:])),
                  None)
     if split is not None:
         model["merges"] = [" ".join(split) if isinstance(merges[0], str) else list(split), *merges]
