@@ -409,6 +409,37 @@ def test_a_final_text_replaces_the_partial_of_an_unfinished_sentence_before_it_i
     assert answers[0][1].payload["question"] == "How do I change fifty degrees Fahrenheit into Celsius?"
 
 
+def test_a_sentence_broken_twice_with_a_filler_between_is_answered_once_whole():
+    """"Is it going to... you know... rain this... afternoon?" reaches the policy as four segments, each punctuated
+    by Whisper as if whole. The filler segment neither ends the sentence nor joins it, the pieces left open are
+    joined (their final punctuation dropped), and the one answer asks the whole question. Before sentence.py, "You
+    know." was judged with the first piece ("Is it going to? You know." read as a question) and the rest was lost."""
+    from concurrent.futures import Future
+
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
+    from listenloop.perception.observation import FinalText, SegmentEnd
+
+    pieces = ["Is it going to?", "You know.", "Rain this.", "Afternoon?"]
+    policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
+    state = policy.init_state()
+    decisions, index = [], 0
+    for segment, text in enumerate(pieces):
+        t0 = index * 0.4
+        final = Future()
+        final.set_result(FinalText(segment, t0, t0 + 0.8, text, "en"))
+        steps = [_chunk_obs(index, True, (segment, text)), _chunk_obs(index + 1, True, (segment, text)),
+                 _chunk_obs(index + 2, False, ended=SegmentEnd(segment, t0, t0 + 0.8, np.zeros(16, np.float32),
+                                                               text, final)),
+                 _chunk_obs(index + 3, False)]
+        for obs in steps:
+            decisions.append((segment, policy.decide(obs, state)))
+        index += 4
+    answers = [(segment, d) for segment, d in decisions if d.responds and d.task is Task.ANSWER]
+    assert [segment for segment, _ in answers] == [3], [(s, d.reason) for s, d in decisions]
+    assert answers[0][1].payload["question"] == "Is it going to Rain this Afternoon?"
+
+
 def test_a_stream_fed_faster_than_real_time_gets_its_finals_on_the_live_schedule(engine, monkeypatch):
     """A file is fed as fast as the machine allows, so a final (Whisper base) would come chunks later than live, and
     the decisions that read it would differ from a live run's. Ahead of the wall clock, the session waits for each

@@ -12,6 +12,7 @@ It wraps RulePolicy (transcription mode and the sound policy) and adds, per chun
 from __future__ import annotations
 
 import collections
+import dataclasses
 import queue
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from listenloop.audio.constants import VAD_WINDOW_SECONDS
-from listenloop.decision import captions, voice
+from listenloop.decision import captions, sentence, voice
 from listenloop.decision import utterance as utt
 from listenloop.decision.base import Decision, Emotion, Mode, Task
 from listenloop.decision.counting import CountState, count_patches
@@ -60,7 +61,7 @@ class ConversationState:
     segment: int | None = None  # the segment being spoken
     seg_t0: float = 0.0  # s, its start
     decided: collections.deque = field(default_factory=lambda: collections.deque(maxlen=DECIDED_KEEP))
-    carry: tuple[str, float] | None = None  # unfinished sentence and its end time
+    carry: sentence.Unfinished | None = None  # a sentence still open at a pause, joined to the speech that resumes
     voice: voice.VoiceState = field(default_factory=voice.VoiceState)  # levels, background talk, barge-in
     interrupt: bool = False  # this chunk: the user talks over a response (the session stops it if barge-in is on)
     count: CountState = field(default_factory=CountState)  # occurrences of the counted sound
@@ -218,8 +219,8 @@ class ConversationPolicy:
 
     def _judge(self, obs: Observation, state: ConversationState, segment: int, text: str,
                ended: SegmentEnd | None) -> Decision | None:
-        if segment in state.decided or not text.strip():
-            return None
+        if segment in state.decided or not text.strip() or sentence.is_filler(text):
+            return None  # a filler ("you know") neither ends the sentence before it nor is one
         t = obs.chunk.t1
         instruction = parse(text)
         if instruction is not None:
@@ -230,9 +231,12 @@ class ConversationPolicy:
             return None if ended is None else self._translate(state, ended, text, t)
         if mode is not Mode.ASSISTANT:
             return None
-        full = _with_carry(state, text)
+        head = _carried(state, ended)
+        full = sentence.join(head, text)
         heard = utt.analyse(full)
-        if heard.kind is utt.Kind.INCOMPLETE or heard.kind is utt.Kind.STATEMENT:
+        if sentence.still_open(head, text):
+            return None if ended is None else Decision.silent(f"not addressed: unfinished ({full[-24:]!r})")
+        if heard.kind is utt.Kind.STATEMENT:
             return None if ended is None else Decision.silent(f"not addressed: {heard.kind.value}")
         state.decided.append(segment)
         state.carry = None
@@ -301,7 +305,7 @@ class ConversationPolicy:
             if segment in state.decided:
                 state.decided.remove(segment)
             if not grown:  # a new segment goes on with it: judged together, as a sentence broken by a pause
-                state.carry = (answer.payload["question"], since)
+                state.carry = sentence.Unfinished("", answer.payload["question"], since)
             return None
         if self.timing.decides:
             due = state.timing.armed and state.timing.confirms  # the model judges: one it never confirms is not given
@@ -313,10 +317,15 @@ class ConversationPolicy:
         return None
 
     def _close_speech(self, state: ConversationState, ended: SegmentEnd, text: str) -> None:
-        """After a segment: keep an unfinished sentence for the next one; remember its level."""
-        heard = utt.analyse(text)
-        if heard.kind is utt.Kind.INCOMPLETE and ended.segment not in state.decided:
-            state.carry = (text, ended.t1)
+        """After a segment: keep a sentence it leaves open for the next one (a filler keeps the one before open);
+        remember its level."""
+        if sentence.is_filler(text):
+            if state.carry is not None:
+                state.carry = dataclasses.replace(state.carry, t1=ended.t1)
+        elif ended.segment not in state.decided:
+            head = _carried(state, ended)
+            if sentence.still_open(head, text):
+                state.carry = sentence.Unfinished(head, text, ended.t1)
         voice.close_segment(state.voice, ended.segment, ended.t1)
         state.segment = None
 
@@ -386,18 +395,23 @@ class ConversationPolicy:
         return out
 
 
-def _with_carry(state: ConversationState, text: str) -> str:
-    """`text` with the unfinished sentence before it joined, when the speaker resumed within CARRY_S."""
-    if state.carry is not None and state.seg_t0 - state.carry[1] <= CARRY_S:
-        return f"{state.carry[0]} {text}"
-    return text
+def _carried(state: ConversationState, ended: SegmentEnd | None = None) -> str:
+    """The unfinished sentence the current segment goes on with ("" when none, or the speaker resumed too late).
+    When that segment (`ended`) is itself the last piece kept, what came before it."""
+    carry = state.carry
+    if carry is None:
+        return ""
+    if ended is not None and carry.t1 == ended.t1:
+        return carry.head
+    return carry.text if state.seg_t0 - carry.t1 <= CARRY_S else ""
+
 
 
 def _settle(state: ConversationState, ended: SegmentEnd) -> None:
     """A closed segment's final text is in: an unfinished sentence kept from it reads the final, not tiny.en."""
     final = ended.settled_text()
-    if final and state.carry is not None and state.carry[1] == ended.t1:
-        state.carry = (final, ended.t1)
+    if final and state.carry is not None and state.carry.t1 == ended.t1:
+        state.carry = dataclasses.replace(state.carry, piece=final)
 
 
 def _voiced(obs: Observation) -> bool:

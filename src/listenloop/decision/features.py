@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.decision import sentence
 from listenloop.decision.base import Mode
 from listenloop.perception.observation import FinalText, Observation, english_final
 
@@ -87,9 +88,10 @@ class FeatureState:
     segment_t0: float = 0.0  # s, where it started
     segment_t1: float = 0.0  # s, where it ended (or the latest partial's end while it is open)
     partial_t1: float = 0.0  # s, end of the audio its latest partial covers
-    before: str = ""  # text of the segment before the current one
+    before: str = ""  # text of the segment before the current one (fillers skipped)
     before_segment: int = -1  # its number
-    before_t1: float = -99.0  # s, where that segment ended
+    before_t1: float = -99.0  # s, where that segment (or a filler after it) ended
+    before_head: str = ""  # the sentence that segment went on with, when it was left open (decision/sentence.py)
     final: Future[FinalText] | None = None  # the last closed segment's final text, until it is in
     final_segment: int = -1  # ... that segment's number
     from_final: bool = False  # `text` is the current segment's final text (Whisper base), not tiny.en's partial
@@ -103,6 +105,11 @@ class FeatureState:
         mode = self.mode
         self.__init__()  # type: ignore[misc]
         self.mode = mode
+
+
+def _sentence_before(state: FeatureState) -> str:
+    """The sentence the current segment may go on with: the segment before, joined to any it went on from."""
+    return sentence.join(state.before_head, state.before)
 
 
 def _words(text: str) -> list[str]:
@@ -186,7 +193,12 @@ class FeatureExtractor:
         """A new segment begins: the current one becomes the one before."""
         if segment == state.segment:
             return
-        if state.segment >= 0:
+        if state.segment >= 0 and sentence.is_filler(state.text):
+            state.before_t1 = state.segment_t1  # "you know": the sentence before stays open across it
+        elif state.segment >= 0:
+            so_far = _sentence_before(state)
+            goes_on = state.segment_t0 - state.before_t1 < JOIN_GAP_S and sentence.open_end(so_far)
+            state.before_head = so_far if goes_on else ""
             state.before, state.before_t1, state.before_segment = state.text, state.segment_t1, state.segment
         state.segment, state.segment_t0, state.segment_t1 = segment, t0, t0
         state.text, state.stable, state.partial_t1, state.from_final = "", "", t0, False
@@ -232,8 +244,9 @@ class FeatureExtractor:
         heard = state.segment >= 0 and not stale
         lag = min(max(state.speech_t - state.partial_t1, 0.0), LAG_CAP_S) if heard else 0.0
         gap = state.segment_t0 - state.before_t1
-        joined = f"{state.before} {state.text}".strip() if gap < JOIN_GAP_S else state.text
-        join = [0.0] * 8 if stale else text_features(joined, f"{state.before} {state.stable}".strip())
+        before = _sentence_before(state) if gap < JOIN_GAP_S else ""
+        joined = before if sentence.is_filler(state.text) else sentence.join(before, state.text)
+        join = [0.0] * 8 if stale else text_features(joined, sentence.join(before, state.stable))
         return [*feats, ended, min(state.text_age, 10) / 10, float(heard and not state.text), lag / LAG_CAP_S,
                 float(state.segment_open), float(state.from_final and not stale), *join,
                 min(max(gap, 0.0), JOIN_GAP_S) / JOIN_GAP_S]

@@ -48,10 +48,12 @@ MAX_INTERRUPTIONS = 0.03  # threshold tuning: at most this share of held-out unf
 MIN_IGNORED = 0.96  # ... and at least this share of held-out speech not for us ignored (the target is 95 %)
 HARD_RESPONSE_COST = 0.5  # when no threshold meets both, each point of either rate costs half a point of F1
 CLASS_INDEX = {task: i for i, task in enumerate(CLASSES)}
-CACHE_VERSION = "5"  # bump when extraction changes (2: more open words; 3: segment text, lag, no encoder; spans;
-#                      4: the perception's source is part of the key, PERCEPTION_SOURCES; 5: finals on schedule)
-PERCEPTION_SOURCES = ("perception", "audio", "decision/features.py")  # code that makes the cached inputs: a change
-#                      to any of it (the pause refresh of b333dd0, Whisper threads of db11d01) makes a new cache
+CACHE_VERSION = "6"  # bump when extraction changes (2: more open words; 3: segment text, lag, no encoder; spans;
+#                      4: the perception's source is part of the key, PERCEPTION_SOURCES; 5: finals on schedule;
+#                      6: sentences joined across pauses and fillers, whisper-base tokenizer repaired)
+# Code that makes the cached inputs: a change to any of it (the pause refresh of b333dd0, Whisper threads of db11d01)
+# makes a new cache
+PERCEPTION_SOURCES = ("perception", "audio", "decision/features.py", "decision/sentence.py", "decision/utterance.py")
 UNFINISHED, NOT_ADDRESSED, SOUND_DUE = 1, 2, 3  # kinds of judged spans (see targets)
 
 

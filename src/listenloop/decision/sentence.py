@@ -1,0 +1,75 @@
+"""A sentence broken by pauses, put back together from its pieces (what the rules judge and the model reads).
+
+The recognizer closes a segment at every pause, so "How do you say thank you in... you know... Japanese?" reaches
+the policy as three segments: "How do you say thank you in?", "You know." and "Japanese?". Whisper punctuates each
+piece as if it were whole. Here a piece that leaves its sentence open is joined to what follows, its final
+punctuation dropped, and a piece that is only a filler ("um", "you know", "let me see") is skipped: it neither ends
+the sentence nor joins it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from listenloop.decision import utterance as utt
+
+# Spoken fillers a speaker says while looking for the next word: a segment of only these is not a sentence.
+FILLER_WORDS = frozenset("um umm uh uhh er erm hmm hm mm ah like well so".split())
+FILLER_PHRASES = ("you know", "let me see", "let me think", "i mean", "how do i say", "what is it", "kind of",
+                  "sort of")
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower().replace("’", "'"))
+
+
+def is_filler(text: str) -> bool:
+    """The whole piece is fillers ("Um.", "You know.", "Let me see...", "Well, I mean")."""
+    rest = " ".join(_words(text))
+    if not rest:
+        return False
+    for phrase in FILLER_PHRASES:
+        rest = rest.replace(phrase, " ")
+    return all(w in FILLER_WORDS for w in rest.split())
+
+
+def join(before: str, text: str) -> str:
+    """An unfinished piece and the piece that goes on with it, as one sentence: the first piece's final punctuation
+    ("Is it going to?") was the recognizer's guess at an end that was not one."""
+    head = before.strip().rstrip(".?!。？！…").rstrip()
+    if head.endswith(".."):
+        head = head.rstrip(".")
+    return f"{head} {text.strip()}".strip() if head else text.strip()
+
+
+def goes_on(text: str) -> bool:
+    """The sentence so far stops where it cannot end ("... bus to the", "... going to?"): the next piece joins."""
+    return utt.analyse(text).kind is utt.Kind.INCOMPLETE
+
+
+def still_open(head: str, piece: str) -> bool:
+    """Whether the sentence `piece` goes on with (`head`, "" if none) is still open after it. Once the speaker has
+    paused mid-sentence, a piece that stops on a dangling word ("... rain this.") does not end it either."""
+    text = join(head, piece)
+    return goes_on(text) or bool(head) and open_end(text)
+
+
+def open_end(text: str) -> bool:
+    """... or it stops on a word a sentence rarely ends on, whatever Whisper's punctuation says ("Should I bring
+    in?", "How do you say thank you in?"): what the decision model reads as one sentence with what follows."""
+    words = _words(text)
+    return goes_on(text) or bool(words) and words[-1] in utt.DANGLING
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A sentence still open at a pause: what came before its last piece, the last piece, where that piece ended."""
+
+    head: str  # the sentence before the last piece ("" when the piece began it)
+    piece: str  # the last piece's text (its final text once that is in)
+    t1: float  # s, stream time the last piece ended (or the speech before a pause did)
+
+    @property
+    def text(self) -> str:
+        return join(self.head, self.piece)

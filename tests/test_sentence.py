@@ -1,0 +1,36 @@
+"""A sentence broken by pauses, put back together (decision/sentence.py): the text rules the policy and the model
+share."""
+
+from __future__ import annotations
+
+import pytest
+
+from listenloop.decision.sentence import Unfinished, goes_on, is_filler, join, open_end, still_open
+
+
+@pytest.mark.parametrize("text", ["Um.", "uh", "You know.", "Let me see...", "Well, I mean", "Hmm?", "Like"])
+def test_a_piece_of_only_fillers_is_a_filler(text):
+    assert is_filler(text)
+
+
+@pytest.mark.parametrize("text", ["", "Okay.", "So what?", "I like it.", "You know the answer?", "Well done."])
+def test_a_piece_with_any_other_word_is_not(text):
+    assert not is_filler(text)
+
+
+def test_joining_drops_the_guessed_end_of_the_open_piece_only():
+    assert join("Is it going to?", "Rain this afternoon?") == "Is it going to Rain this afternoon?"
+    assert join("We planted tomatoes and...", "basil.") == "We planted tomatoes and basil."
+    assert join("", "Japanese?") == "Japanese?"
+    assert Unfinished("How do you say", "thank you in?", 3.2).text == "How do you say thank you in?"
+
+
+def test_a_sentence_goes_on_after_an_open_word_and_reads_open_after_a_dangling_one():
+    assert goes_on("Is it going to?") and goes_on("When does the") and not goes_on("Is it going to rain?")
+    assert open_end("Should I bring in?") and not goes_on("Should I bring in?")
+    assert not open_end("What time is it?") and not open_end("")
+
+
+def test_after_a_pause_mid_sentence_a_piece_ending_on_a_dangling_word_leaves_it_open():
+    assert still_open("Is it going to", "Rain this.") and not still_open("", "What is this?")
+    assert not still_open("Is it going to", "Rain this afternoon?")
