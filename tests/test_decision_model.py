@@ -210,6 +210,26 @@ def test_text_features_see_the_speech_the_partial_missed_and_the_segment_before(
     assert _feature(x, "join_words@0") > _feature(x, "txt_words@0")
 
 
+def test_the_model_reads_a_sentence_joined_across_a_filler_and_two_pauses():
+    """"When does the... you know... next bus to... the airport leave?": the last piece's join features read the
+    whole question (it starts with a question word, and is longer than its piece), skipping the filler segment;
+    before sentence.py they read "You know. the airport leave?"."""
+    extractor = FeatureExtractor(None)
+    state = extractor.init_state()
+    pieces = ["When does the", "You know.", "next bus to", "the airport leave?"]
+    x, t = None, 0.0
+    for segment, text in enumerate(pieces):
+        i = segment * 3
+        extractor.step(_observation(i, True, partial=(segment, text)), state)
+        extractor.step(_observation(i + 1, False, ended_at=t + 0.8, closed=(segment, t, t + 0.8, text)), state)
+        if segment < len(pieces) - 1:
+            extractor.step(_observation(i + 2, False), state)
+        t += 1.2
+    x = extractor.step(_observation(12, True, partial=(3, "the airport leave?")), state)
+    assert _feature(x, "txt_qword@0") == 0.0 and _feature(x, "join_qword@0") == 1.0
+    assert _feature(x, "join_words@0") == pytest.approx(9 / 20)  # when does the next bus to the airport leave
+
+
 def test_benchmark_and_training_judge_interruptions_and_speech_not_for_us_alike():
     """A reply in the pause of an unfinished sentence interrupts it, one after its end does not; a reply during speech
     not for us or up to 1.2 s after it answers that speech; a reply to a smoke alarm while it rings is in time.
