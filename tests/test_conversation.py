@@ -134,6 +134,7 @@ def never_sure_clock(engine, monkeypatch, decider=Decider.CLOCK):
     timing = engine.learned_timing(decider)
     monkeypatch.setattr(timing, "model", dataclasses.replace(timing.model, threshold=2.0, open_threshold=2.0))
     monkeypatch.setattr(timing, "confirm", 2.0)  # the judge's lower bar for what the rules want, too
+    monkeypatch.setattr(timing, "doubt_p", 2.0)  # ... and the doubtful P that a long enough pause confirms
 
 
 def test_with_the_learned_clock_an_answer_waits_for_it_and_is_given_once(engine, conversation, monkeypatch):
@@ -205,6 +206,28 @@ def test_the_learned_decider_answers_only_what_its_model_confirms(engine, conver
     events = run(engine, audio, decider=Decider.LEARNED)
     assert not [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
     assert [e for e in events if isinstance(e, DecisionEvent) and "waiting for the decision model" in e.reason]
+
+
+def test_the_learned_decider_answers_a_doubtful_question_once_the_pause_is_long_enough(engine, conversation,
+                                                                                       monkeypatch):
+    """Patience: with the confirmation bar out of reach and any P counting as doubtful, the addressed question is
+    answered once, in the chunk where the pause reaches PATIENCE_S (the rules wanted it at once); without patience
+    it is never answered."""
+    from listenloop.decision.timing import PATIENCE_S
+
+    audio, ends = conversation
+    never_sure_clock(engine, monkeypatch, Decider.LEARNED)
+    timing = engine.learned_timing(Decider.LEARNED)
+    monkeypatch.setattr(timing, "doubt_p", 0.0)
+    events = run(engine, audio, decider=Decider.LEARNED)
+    decided = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
+    waited = [e for e in events if isinstance(e, DecisionEvent) and "waiting for the decision model" in e.reason]
+    delay = [round(e.t - ends["question_spoken"], 2) for e in decided]
+    assert len(decided) == 1 and waited and waited[0].t < decided[0].t, (delay, [(e.t, e.reason) for e in waited])
+    assert PATIENCE_S - 0.05 <= delay[0] <= PATIENCE_S + 0.65, delay
+    monkeypatch.setattr(timing, "patience_s", float("inf"))
+    assert not [e for e in run(engine, audio, decider=Decider.LEARNED)
+                if isinstance(e, DecisionEvent) and e.task == "answer"]
 
 
 def test_a_speech_with_pauses_gets_no_answer_even_where_a_sentence_sounds_like_a_question(engine, shared_audio):

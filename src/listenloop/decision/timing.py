@@ -5,14 +5,16 @@ counting, and sounds by the user's policy file. With a `LearnedTiming`, an answe
 first chunk where the model's probability of a response passes its threshold (decision/learned.py), and dropped if
 the speaker goes on first. `DEFER_MAX_S` bounds the wait: a question the model never confirms is answered then.
 With `decides=True` the model also judges *whether* speech gets an answer: a response to speech that the rules want
-(an answer, a caption) goes only once the model's probability of a response reaches `CONFIRM_P`, and never after a
-timeout. The rules propose (reading each segment's final text when it is in), the model disposes.
+(an answer, a caption) goes once the model's probability of a response reaches `CONFIRM_P`, or, if it reached
+`DOUBT_P` since the voice stopped, once the pause is `PATIENCE_S` long; never after a longer timeout. The rules
+propose (reading each segment's final text when it is in), the model disposes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from listenloop.audio.constants import CHUNK_SECONDS
 from listenloop.decision.base import Mode
 from listenloop.decision.captions import CAPTION_HOLD_MAX_S
 from listenloop.decision.features import FeatureExtractor, FeatureState
@@ -22,36 +24,44 @@ from listenloop.perception.observation import Observation
 DEFER_MAX_S = 1.6  # s after the rules wanted to answer; then the answer is given even without the model. Longer
 # than the longest hesitation pause the training streams hold (1.6 s), so the fallback does not answer inside one;
 # 1.0 s answered inside 16.7 % of the hesitations of 45 training streams, no fallback at all 14.4 %
-CONFIRM_P = 0.5  # as judge: the P(response) at which a response to speech that the rules want goes (below the
-# model's own threshold, which a response needs where the model decides alone). Chosen on the validation build and
-# clean spoken questions: 0.7 missed 3 of 8 clean questions whose P peaked at 0.58 to 0.67 (docs/benchmarks/
-# decisions.md, session 7)
+CONFIRM_P = 0.8  # as judge: the P(response) at which a response to speech that the rules want goes at once (below
+# the model's own threshold, which a response needs where the model decides alone) ...
+PATIENCE_S = 0.7  # ... or, once the pause reaches this long (s), one whose P reached DOUBT_P since the voice stopped:
+DOUBT_P = 0.5  # a hesitation's pause is mostly filled sooner (a filler, the next piece), a question's is not. Chosen
+# on the validation builds: bar 0.5 alone interrupted 9.5 % of 242 unfinished sentences (F1 0.688), 0.8 with this
+# patience 4.1 % (F1 0.696, delay p50 0.40 -> 0.46 s); docs/benchmarks/decisions.md, session 8
 
 
 @dataclass
 class TimingState:
     features: FeatureState
     ready: bool = False  # this chunk: the model's probability of a response passes its threshold
-    confirms: bool = False  # this chunk: it passes the (lower or equal) threshold at which a response the rules want
-    # may go (LearnedTiming.confirm)
+    confirms: bool = False  # this chunk: a response the rules want may go (it passes LearnedTiming.confirm, lower or
+    # equal to the model's threshold, or the pause reached the patience after a doubtful P)
     armed: bool = False  # speech was heard since the last response to speech (one answer per thing said)
+    peak: float = 0.0  # highest P(response) since voice was last heard
 
     def reset(self) -> None:
         self.features.reset()
-        self.ready, self.confirms, self.armed = False, False, False
+        self.ready, self.confirms, self.armed, self.peak = False, False, False, 0.0
 
 
 class LearnedTiming:
     """One instance serves every stream; the feature history lives in TimingState."""
 
     def __init__(self, model: DecisionModel, class_names: tuple[str, ...], defer_max_s: float = DEFER_MAX_S,
-                 decides: bool = False, confirm: float | None = None) -> None:
+                 decides: bool = False, confirm: float | None = None, patience_s: float | None = None,
+                 doubt_p: float | None = None) -> None:
         self.model = model
         self.decides = decides  # the model also judges whether speech is answered (module docstring)
         # P(response) at which a response the rules want may go (never above the model's threshold); as clock, the
         # model's threshold unless given
         self.confirm = CONFIRM_P if confirm is None and decides else confirm
         self.defer_max_s = defer_max_s  # s; inf: an answer the model never confirms is never given
+        # as judge: a response the model half-confirmed (P reached doubt_p since the voice stopped) also goes in the
+        # chunk where the pause reaches patience_s (inf: never); as clock, never
+        self.patience_s = (PATIENCE_S if decides else float("inf")) if patience_s is None else patience_s
+        self.doubt_p = DOUBT_P if doubt_p is None else doubt_p
         # held captions (captions.py): as judge, the model alone releases them; as clock, after defer_max_s without
         # speech or CAPTION_HOLD_MAX_S of held speech too
         self.caption_wait_s = float("inf") if decides else defer_max_s
@@ -69,6 +79,10 @@ class LearnedTiming:
         p_respond, threshold = 1.0 - float(p[0]), float(self.model.thresholds(x))
         state.ready = p_respond >= threshold
         state.confirms = p_respond >= (threshold if self.confirm is None else min(self.confirm, threshold))
-        if obs.vad is not None and (obs.vad.speech or obs.vad.started_at is not None):
+        voiced = obs.vad is not None and (obs.vad.speech or obs.vad.started_at is not None)
+        state.peak = 0.0 if voiced else max(state.peak, p_respond)
+        if voiced:
             state.armed = True
+        elif state.peak >= self.doubt_p and obs.vad is not None:
+            state.confirms |= self.patience_s - 1e-6 <= obs.vad.silence_s < self.patience_s + CHUNK_SECONDS
         return state.ready
