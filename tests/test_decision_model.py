@@ -304,13 +304,15 @@ def test_the_open_text_threshold_is_saved_and_older_files_load_without_it(tmp_pa
 
 def test_a_change_to_perception_code_makes_a_new_feature_cache(tmp_path, monkeypatch):
     """Cached model inputs are only reused for the perception code that made them."""
-    for rel in ("perception/asr.py", "audio/chunker.py", "decision/features.py", "decision/rules.py"):
+    inputs = ("perception/asr.py", "audio/chunker.py", "decision/features.py", "decision/sentence.py",
+              "decision/utterance.py")  # what the features read
+    for rel in (*inputs, "decision/rules.py"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("A = 1\n")
     before = train_decision.perception_fingerprint(tmp_path)
     (tmp_path / "decision/rules.py").write_text("A = 2\n")  # not perception: same inputs
     assert train_decision.perception_fingerprint(tmp_path) == before
-    for rel in ("perception/asr.py", "audio/chunker.py", "decision/features.py"):
+    for rel in inputs:
         (tmp_path / rel).write_text("A = 3\n")
         assert train_decision.perception_fingerprint(tmp_path) != before
         before = train_decision.perception_fingerprint(tmp_path)
