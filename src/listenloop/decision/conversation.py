@@ -406,7 +406,6 @@ def _carried(state: ConversationState, ended: SegmentEnd | None = None) -> str:
     return carry.text if state.seg_t0 - carry.t1 <= CARRY_S else ""
 
 
-
 def _settle(state: ConversationState, ended: SegmentEnd) -> None:
     """A closed segment's final text is in: an unfinished sentence kept from it reads the final, not tiny.en."""
     final = ended.settled_text()

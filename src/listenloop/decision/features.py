@@ -197,8 +197,8 @@ class FeatureExtractor:
             state.before_t1 = state.segment_t1  # "you know": the sentence before stays open across it
         elif state.segment >= 0:
             so_far = _sentence_before(state)
-            goes_on = state.segment_t0 - state.before_t1 < JOIN_GAP_S and sentence.open_end(so_far)
-            state.before_head = so_far if goes_on else ""
+            kept = state.segment_t0 - state.before_t1 < JOIN_GAP_S and sentence.open_end(so_far)
+            state.before_head = so_far if kept else ""
             state.before, state.before_t1, state.before_segment = state.text, state.segment_t1, state.segment
         state.segment, state.segment_t0, state.segment_t1 = segment, t0, t0
         state.text, state.stable, state.partial_t1, state.from_final = "", "", t0, False

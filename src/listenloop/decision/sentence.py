@@ -48,18 +48,19 @@ def goes_on(text: str) -> bool:
     return utt.analyse(text).kind is utt.Kind.INCOMPLETE
 
 
+def open_end(text: str) -> bool:
+    """The sentence so far goes on, or stops on a word a sentence rarely ends on whatever Whisper's punctuation says
+    ("Should I bring in?", "How do you say thank you in?"): what the decision model reads as one sentence with the
+    piece that follows."""
+    words = _words(text)
+    return goes_on(text) or bool(words) and words[-1] in utt.DANGLING
+
+
 def still_open(head: str, piece: str) -> bool:
     """Whether the sentence `piece` goes on with (`head`, "" if none) is still open after it. Once the speaker has
     paused mid-sentence, a piece that stops on a dangling word ("... rain this.") does not end it either."""
     text = join(head, piece)
     return goes_on(text) or bool(head) and open_end(text)
-
-
-def open_end(text: str) -> bool:
-    """... or it stops on a word a sentence rarely ends on, whatever Whisper's punctuation says ("Should I bring
-    in?", "How do you say thank you in?"): what the decision model reads as one sentence with what follows."""
-    words = _words(text)
-    return goes_on(text) or bool(words) and words[-1] in utt.DANGLING
 
 
 @dataclass(frozen=True)
