@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from listenloop.decision import utterance as utt
+from listenloop.decision import sentence
 from listenloop.decision.base import Decision, Task
 from listenloop.perception.observation import SegmentEnd
 
@@ -38,7 +38,7 @@ def hold(state: CaptionHold, ended: SegmentEnd, t: float) -> None:
 def ends_open(state: CaptionHold) -> bool:
     """The last held piece reads as a sentence that goes on ("How do I convert fifty degrees Fahrenheit to", in its
     final text when that is in): as judge, the model does not release it alone; the next piece joins it."""
-    return bool(state.pieces) and utt.analyse(state.pieces[-1].settled_text()).kind is utt.Kind.INCOMPLETE
+    return bool(state.pieces) and sentence.goes_on(state.pieces[-1].settled_text())
 
 
 def release(state: CaptionHold, t: float, ready: bool, speaking: bool, wait_max_s: float,

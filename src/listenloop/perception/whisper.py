@@ -81,16 +81,16 @@ def load_tokenizer_spec(path: Path) -> str:
     model = spec.get("model", {})
     vocab, merges = model.get("vocab", {}), model.get("merges", [])
     first = next((token for token, i in vocab.items() if i == BYTE_TOKENS), None)
-    pairs = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in merges[:1]]
-    if first is None or not merges or "".join(pairs[0]) == first:
+    if first is None or not merges:
         return json.dumps(spec)
-    def is_byte(token: str) -> bool:
-        return vocab.get(token, BYTE_TOKENS) < BYTE_TOKENS
-
-    split = next(((first[:k], first[k:]) for k in range(1, len(first)) if is_byte(first[:k]) and is_byte(first[k:])),
-                 None)
+    as_text = isinstance(merges[0], str)  # "Ġ t" or ["Ġ", "t"], by the file's format version
+    if "".join(merges[0].split(" ", 1) if as_text else merges[0]) == first:
+        return json.dumps(spec)
+    byte_tokens = {token for token, i in vocab.items() if i < BYTE_TOKENS}
+    split = next(((first[:k], first[k:]) for k in range(1, len(first))
+                  if first[:k] in byte_tokens and first[k:] in byte_tokens), None)
     if split is not None:
-        model["merges"] = [" ".join(split) if isinstance(merges[0], str) else list(split), *merges]
+        model["merges"] = [" ".join(split) if as_text else list(split), *merges]
     return json.dumps(spec)
 
 
