@@ -115,6 +115,50 @@ def test_hesitation_pauses_are_silent_and_inside_their_turn():
             assert mixing.rms(quiet[:1600]) < speech / 10 and mixing.rms(quiet[-1600:]) < speech / 10
 
 
+def _final_pitch_hz(audio: np.ndarray, voiced_frames: int = 5) -> float:
+    """Median pitch (autocorrelation) of the last voiced 40 ms frames: where a finished sentence falls."""
+    frame, hop, pitches = 640, 320, []
+    for i in range(0, len(audio) - frame, hop):
+        x = audio[i : i + frame] - audio[i : i + frame].mean()
+        if mixing.rms(x) < 0.02:
+            continue
+        ac = np.correlate(x, x, "full")[frame - 1 :]
+        lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 60
+        lag = lo + int(np.argmax(ac[lo:hi]))
+        if ac[lag] > 0.3 * ac[0]:
+            pitches.append(SAMPLE_RATE / lag)
+    return float(np.median(pitches[-voiced_frames:]))
+
+
+PIECES = ["How do I get a red wine stain out of", "a carpet?"]
+
+
+def test_a_broken_sentence_is_spoken_in_one_breath_and_its_first_piece_does_not_fall():
+    from listenloop.data.compose import trim
+    from listenloop.data.synth import espeak, espeak_broken
+
+    head, tail = (trim(x) for x in espeak_broken(PIECES))
+    alone = trim(espeak(PIECES[0]))
+    # said alone, the words end a sentence and the voice falls; cut from the whole sentence, it stays up
+    assert _final_pitch_hz(head) > 1.1 * _final_pitch_hz(alone)
+    whole = trim(espeak(" ".join(PIECES)))
+    assert abs(len(head) + len(tail) - len(whole)) < 0.1 * len(whole)  # nothing lost or doubled at the cut
+
+
+def test_piper_cuts_a_sentence_between_words_without_the_final_lengthening():
+    from listenloop.data.compose import trim
+    from listenloop.data.synth import piper, piper_broken
+
+    pieces = ["Can you tell me what", "the weather will be like this weekend?"]
+    head, tail = (trim(x) for x in piper_broken(pieces))
+    alone = trim(piper(pieces[0]))
+    assert len(head) < 0.9 * len(alone)  # a finished sentence slows down on its last word; this one goes on
+    whole = trim(piper(" ".join(pieces)))
+    assert abs(len(head) + len(tail) - len(whole)) < 0.05 * len(whole)
+    # piper says "in the" as one word: no cut between them, the caller speaks the pieces one by one
+    assert piper_broken(["How do I reset the router in", "the living room?"]) is None
+
+
 def test_sounds_are_answered_by_their_class(built):
     _, streams = built
     sounds = [t for s in streams for t in s.turns if t.kind is TurnKind.SOUND]

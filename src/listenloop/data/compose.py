@@ -17,7 +17,7 @@ from listenloop.audio.decode import load_audio
 from listenloop.audio.levels import LEVEL_FRAME_SAMPLES, frame_rms
 from listenloop.data import content, mixing
 from listenloop.data.manifest import NO_RESPONSE, SILENT_LABEL, Pause, Turn, TurnKind, chunk_of
-from listenloop.data.synth import espeak, piper
+from listenloop.data.synth import espeak, espeak_broken, piper, piper_broken
 from listenloop.decision.base import Emotion, Mode, Task
 
 REPLY_MIN_DELAY_S = 0.04  # a reply starts 0.04 to 0.4 s after the turn ends (reference recipe)
@@ -123,6 +123,15 @@ class Speaker:
             return trim(piper(text, self.rate))
         return trim(espeak(text, self.voice, self.rate, self.pitch))
 
+    def say_broken(self, pieces: list[str]) -> list[np.ndarray]:
+        """A sentence spoken in one breath and cut into its pieces, so each piece sounds unfinished; spoken piece
+        by piece when the synthesizer cannot cut it (piper joining the words on either side of a cut)."""
+        if self.engine == "piper":
+            cut = piper_broken(pieces, self.rate)
+        else:
+            cut = espeak_broken(pieces, self.voice, self.rate, self.pitch)
+        return [trim(x) for x in cut] if cut else [self.say(p) for p in pieces]
+
     @property
     def tag(self) -> str:
         if self.engine == "piper":
@@ -196,8 +205,8 @@ class Composer:
         pieces = [" ".join(words[a:b]) for a, b in zip([0, *chosen], [*chosen, len(words)], strict=True)]
         level = mixing.NEAR_LEVEL_DBFS + self.rng.uniform(-4, 4)
         t_start, pauses, shown = self.line.t, [], []
-        for i, piece in enumerate(pieces):
-            _, end = self.line.append(mixing.set_level(self.near.say(piece), level))
+        for i, (piece, audio) in enumerate(zip(pieces, self.near.say_broken(pieces), strict=True)):
+            _, end = self.line.append(mixing.set_level(audio, level))
             shown.append(piece)
             if i == len(pieces) - 1:
                 break
