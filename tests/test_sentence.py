@@ -29,6 +29,8 @@ def test_a_sentence_goes_on_after_an_open_word_and_reads_open_after_a_dangling_o
     assert goes_on("Is it going to?") and goes_on("When does the") and not goes_on("Is it going to rain?")
     assert open_end("Should I bring in?") and not goes_on("Should I bring in?")
     assert not open_end("What time is it?") and not open_end("")
+    # a number is a word: the sentence ends on it, not on the word before it
+    assert open_end("Set a timer for.") and not open_end("Set a timer for 10.")
 
 
 def test_after_a_pause_mid_sentence_a_piece_ending_on_a_dangling_word_leaves_it_open():

@@ -10,7 +10,6 @@ inputs that are always zero teach nothing.
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.decision import sentence
+from listenloop.decision import utterance as utt
 from listenloop.decision.base import Mode
 from listenloop.perception.observation import FinalText, Observation, english_final
 
@@ -112,13 +112,9 @@ def _sentence_before(state: FeatureState) -> str:
     return sentence.join(state.before_head, state.before)
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z']+", text.lower())
-
-
 def text_features(text: str, stable: str) -> list[float]:
     """Cues in the partial text: is it a question or request, does it stop on an open word or a filler."""
-    words = _words(text)
+    words = utt.words_of(text)
     if not words:
         return [0.0] * 8
     last = words[-1]

@@ -9,7 +9,6 @@ the sentence nor joins it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from listenloop.decision import utterance as utt
@@ -20,13 +19,9 @@ FILLER_PHRASES = ("you know", "let me see", "let me think", "i mean", "how do i 
                   "sort of")
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z']+", text.lower().replace("’", "'"))
-
-
 def is_filler(text: str) -> bool:
     """The whole piece is fillers ("Um.", "You know.", "Let me see...", "Well, I mean")."""
-    rest = " ".join(_words(text))
+    rest = " ".join(utt.words_of(text))
     if not rest:
         return False
     for phrase in FILLER_PHRASES:
@@ -52,7 +47,7 @@ def open_end(text: str) -> bool:
     """The sentence so far goes on, or stops on a word a sentence rarely ends on whatever Whisper's punctuation says
     ("Should I bring in?", "How do you say thank you in?"): what the decision model reads as one sentence with the
     piece that follows."""
-    words = _words(text)
+    words = utt.words_of(text)
     return goes_on(text) or bool(words) and words[-1] in utt.DANGLING
 
 

@@ -59,7 +59,7 @@ COUNT_WORDS = re.compile(r"\bhow many (times|barks|times did)\b|\bhow often\b|\b
 def analyse(text: str) -> Heard:
     """Classify one utterance (the recognizer's text, punctuation included)."""
     raw = text.strip()
-    words = _words(raw)
+    words = words_of(raw)
     if not words:
         return Heard(Kind.STATEMENT, False, About.GENERAL, "no words")
     about = _about(" ".join(words))
@@ -74,7 +74,8 @@ def analyse(text: str) -> Heard:
     return Heard(kind, True, about, kind.value)
 
 
-def _words(text: str) -> list[str]:
+def words_of(text: str) -> list[str]:
+    """The words of a text, lowercased, punctuation dropped (digits and apostrophes kept: "50", "what's")."""
     return re.findall(r"[a-z0-9']+", text.lower().replace("’", "'"))
 
 
