@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from listenloop.audio.chunker import Chunker
-from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE
+from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, VAD_WINDOW_SAMPLES
 from listenloop.audio.decode import load_audio
 from listenloop.bench.corpus import JFK_TEXT
 from listenloop.bench.wer import edit_distance, normalize
@@ -353,3 +353,22 @@ def test_a_live_pause_partial_has_heard_the_pause_wherever_it_falls(vad, rec, sp
                     assert "morning" in normalize(st.hypothesis), (lead, st.hypothesis)
             perception.listen(chunker.take_ahead(), state)
     assert pauses, "no chunk ended inside a pause: the test shows nothing"
+
+
+def test_on_telephone_band_speech_each_gate_is_lifted_when_the_other_source_vouches_for_speech():
+    """piper's voice through a call: silero stays under its clear-voice bar (0.65) while the sound tagger is sure it
+    is speech (built streams: 87 of 246 such segments got no text). Wideband, either gate still holds."""
+    from listenloop.audio.levels import narrowband
+    from listenloop.data import mixing
+    from listenloop.data.synth import piper
+
+    voice = mixing.set_level(piper("Should I bring an umbrella today?"), mixing.NEAR_LEVEL_DBFS)
+    call = mixing.telephone(voice)
+    assert narrowband(call) and not narrowband(voice)
+    for audio, lifted in ((call, True), (voice, False)):
+        windows = len(audio) // VAD_WINDOW_SAMPLES
+        state = AsrState(audio=audio, voiced_end=len(audio), voiced_windows=windows, tagger_seen=True)
+        state.confident_windows, state.speech_score = 0, 0.99  # silero unsure, the tagger sure
+        assert (Recognizer._weak_voice(state) == "") is lifted
+        state.confident_windows, state.speech_score = windows, 0.1  # silero sure, the tagger deaf to it
+        assert (Recognizer._tagger_gate(state) == "") is lifted
