@@ -70,18 +70,22 @@ def espeak(text: str, voice: str = "en-us", rate: float = 1.0, pitch: int = 50, 
 _piper_lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
-def _piper_voice():
+@lru_cache(maxsize=2)
+def _piper_voice(alignments: bool = False):
+    """The packaged voice; with `alignments`, patched in memory to report where each phoneme lies in its audio (needs
+    the onnx package; only the data builder asks for it)."""
     try:
-        import onnx  # noqa: F401  (piper needs it to report where each phoneme lies in its audio)
         from piper import PiperVoice
+
+        if alignments:
+            import onnx  # noqa: F401
     except ImportError as e:
         raise SynthError("piper is not installed: pip install 'listenloop[tts]'") from e
     from listenloop.models import model_dir
 
     folder = model_dir("piper-joe")
     return PiperVoice.load(folder / "en_US-joe-medium.onnx", config_path=folder / "en_US-joe-medium.onnx.json",
-                           include_alignments=True)
+                           include_alignments=alignments)
 
 
 def piper_stream(text: str, rate: float = 1.0):
@@ -124,7 +128,7 @@ def piper_broken(pieces: Sequence[str], rate: float = 1.0) -> list[np.ndarray] |
     then speaks the pieces one by one."""
     from piper import SynthesisConfig
 
-    voice = _piper_voice()
+    voice = _piper_voice(alignments=True)
     config = SynthesisConfig(length_scale=1.0 / rate)
     with _piper_lock:
         spoken = list(voice.synthesize(" ".join(pieces), syn_config=config, include_alignments=True))
