@@ -147,7 +147,7 @@ def piper_broken(pieces: Sequence[str], rate: float = 1.0) -> list[np.ndarray] |
         at += int(a.num_samples)
     cuts = []
     for head in heads:
-        head_words = _phoneme_words(sum(head, []))
+        head_words = _phoneme_words([p for sentence in head for p in sentence])
         n = len(head_words)
         if n > len(ends) or words[:n - 1] != head_words[:-1] or abs(len(words[n - 1]) - len(head_words[-1])) > 1:
             return None
