@@ -128,16 +128,9 @@ def test_raw_pcm_on_stdin_at_48k_stereo(tmp_path):
     assert "meeting" in " ".join(finals(events)).lower()
 
 
-def test_an_interrupted_session_still_finishes_with_its_summary(tmp_path):
-    from listenloop.data.synth import piper
-
-    # 10 s of silence after the question: a cold start that stalls a few seconds (a first clean-clone run) must not
-    # let the whole file play out before the interrupt arrives
-    audio = pad(piper(QUESTION), after_s=10.0)
-    path = tmp_path / "long_question.wav"
-    write_wav(path, audio)
+def test_an_interrupted_session_still_finishes_with_its_summary(tmp_path, question_wav):
     proc = subprocess.Popen(
-        LISTENLOOP + ["run", str(path), "--realtime", "--json", "--no-sounds"],
+        LISTENLOOP + ["run", str(question_wav[0]), "--realtime", "--json", "--no-sounds"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     while json.loads(proc.stdout.readline())["type"] != "decision":
@@ -147,7 +140,7 @@ def test_an_interrupted_session_still_finishes_with_its_summary(tmp_path):
     out, err = proc.communicate(timeout=60)
     lines = [json.loads(line) for line in out.splitlines()]
     assert proc.returncode == 0 and "interrupted" in err
-    assert lines[-1]["type"] == "summary" and 2 <= lines[-1]["chunks"] < math.ceil(len(audio) / SAMPLES_PER_CHUNK)
+    assert lines[-1]["type"] == "summary" and 2 <= lines[-1]["chunks"] < math.ceil(question_wav[1] / SAMPLES_PER_CHUNK)
 
 
 def test_listen_without_a_microphone_says_so_clearly():
