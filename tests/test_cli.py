@@ -129,10 +129,16 @@ def test_raw_pcm_on_stdin_at_48k_stereo(tmp_path):
 
 
 def test_an_interrupted_session_still_finishes_with_its_summary(tmp_path, question_wav):
-    proc = subprocess.Popen(
-        LISTENLOOP + ["run", str(question_wav[0]), "--realtime", "--json", "--no-sounds"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    # Ctrl-C must reach the session as it does from a terminal; a runner started as a background job (nohup, `&`)
+    # ignores SIGINT, which a child would inherit. A handler (unlike an ignore) is reset to the default on exec.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            LISTENLOOP + ["run", str(question_wav[0]), "--realtime", "--json", "--no-sounds"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     while json.loads(proc.stdout.readline())["type"] != "decision":
         pass  # the first decision: models are loaded and audio flows
     time.sleep(1.0)
