@@ -130,18 +130,16 @@ def _final_pitch_hz(audio: np.ndarray, voiced_frames: int = 5) -> float:
     return float(np.median(pitches[-voiced_frames:]))
 
 
-PIECES = ["How do I get a red wine stain out of", "a carpet?"]
-
-
 def test_a_broken_sentence_is_spoken_in_one_breath_and_its_first_piece_does_not_fall():
     from listenloop.data.compose import trim
     from listenloop.data.synth import espeak, espeak_broken
 
-    head, tail = (trim(x) for x in espeak_broken(PIECES))
-    alone = trim(espeak(PIECES[0]))
+    pieces = ["How do I get a red wine stain out of", "a carpet?"]
+    head, tail = (trim(x) for x in espeak_broken(pieces))
+    alone = trim(espeak(pieces[0]))
     # said alone, the words end a sentence and the voice falls; cut from the whole sentence, it stays up
     assert _final_pitch_hz(head) > 1.1 * _final_pitch_hz(alone)
-    whole = trim(espeak(" ".join(PIECES)))
+    whole = trim(espeak(" ".join(pieces)))
     assert abs(len(head) + len(tail) - len(whole)) < 0.1 * len(whole)  # nothing lost or doubled at the cut
 
 
