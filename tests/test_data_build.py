@@ -115,22 +115,8 @@ def test_hesitation_pauses_are_silent_and_inside_their_turn():
             assert mixing.rms(quiet[:1600]) < speech / 10 and mixing.rms(quiet[-1600:]) < speech / 10
 
 
-def _final_pitch_hz(audio: np.ndarray, voiced_frames: int = 5) -> float:
-    """Median pitch (autocorrelation) of the last voiced 40 ms frames: where a finished sentence falls."""
-    frame, hop, pitches = 640, 320, []
-    for i in range(0, len(audio) - frame, hop):
-        x = audio[i : i + frame] - audio[i : i + frame].mean()
-        if mixing.rms(x) < 0.02:
-            continue
-        ac = np.correlate(x, x, "full")[frame - 1 :]
-        lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 60
-        lag = lo + int(np.argmax(ac[lo:hi]))
-        if ac[lag] > 0.3 * ac[0]:
-            pitches.append(SAMPLE_RATE / lag)
-    return float(np.median(pitches[-voiced_frames:]))
-
-
 def test_a_broken_sentence_is_spoken_in_one_breath_and_its_first_piece_does_not_fall():
+    from listenloop.bench.hesitations import final_pitch_hz
     from listenloop.data.compose import trim
     from listenloop.data.synth import espeak, espeak_broken
 
@@ -138,7 +124,7 @@ def test_a_broken_sentence_is_spoken_in_one_breath_and_its_first_piece_does_not_
     head, tail = (trim(x) for x in espeak_broken(pieces))
     alone = trim(espeak(pieces[0]))
     # said alone, the words end a sentence and the voice falls; cut from the whole sentence, it stays up
-    assert _final_pitch_hz(head) > 1.1 * _final_pitch_hz(alone)
+    assert final_pitch_hz(head) > 1.1 * final_pitch_hz(alone)
     whole = trim(espeak(" ".join(pieces)))
     assert abs(len(head) + len(tail) - len(whole)) < 0.1 * len(whole)  # nothing lost or doubled at the cut
 
@@ -254,3 +240,14 @@ def test_the_builders_sound_labels_are_the_shipped_sound_policys_answers():
         assert (rule.task.value, rule.emotion) == (shipped.action.value, shipped.urgency), rule.label
     for stem in ("car-horn", "thunder", "rain", "typing", "piano"):
         assert sound_rule(stem) is None, stem
+
+
+def test_the_hesitation_bench_finds_the_cut_pieces_higher_and_shorter(capsys):
+    import argparse
+
+    from listenloop.bench import hesitations
+
+    assert hesitations.run(argparse.Namespace(limit=4)) == 0
+    rows = {line.split("|")[1].strip(): line.split("|") for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| espeak-ng") or line.startswith("| piper")}
+    assert float(rows["espeak-ng"][3]) > 1.05 and float(rows["piper"][3]) < 0.95

@@ -12,6 +12,7 @@ BENCHES = {
     "conversation": "listenloop.bench.conversation",
     "decisions": "listenloop.bench.decisions",
     "server": "listenloop.bench.server",
+    "hesitations": "listenloop.bench.hesitations",
 }
 
 
