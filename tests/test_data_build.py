@@ -133,12 +133,14 @@ def test_piper_cuts_a_sentence_between_words_without_the_final_lengthening():
     from listenloop.data.compose import trim
     from listenloop.data.synth import piper, piper_broken
 
-    pieces = ["Can you tell me what", "the weather will be like this weekend?"]
-    head, tail = (trim(x) for x in piper_broken(pieces))
-    alone = trim(piper(pieces[0]))
-    assert len(head) < 0.9 * len(alone)  # a finished sentence slows down on its last word; this one goes on
-    whole = trim(piper(" ".join(pieces)))
-    assert abs(len(head) + len(tail) - len(whole)) < 0.05 * len(whole)
+    # piper samples its durations (a length varies by a few % from call to call): means of three
+    pieces = ["How far is", "the nearest train station from here?"]
+    cuts = [[len(trim(x)) for x in piper_broken(pieces)] for _ in range(3)]
+    head, both = np.mean([c[0] for c in cuts]), np.mean([sum(c) for c in cuts])
+    alone = np.mean([len(trim(piper(pieces[0]))) for _ in range(3)])
+    assert head < 0.85 * alone  # a finished sentence slows down on its last word; this one goes on (0.74 over six)
+    whole = np.mean([len(trim(piper(" ".join(pieces)))) for _ in range(3)])
+    assert abs(both - whole) < 0.08 * whole  # nothing lost or doubled at the cut
     # piper says "in the" as one word: no cut between them, the caller speaks the pieces one by one
     assert piper_broken(["How do I reset the router in", "the living room?"]) is None
 
