@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+
+import pytest
 
 from listenloop.audio.constants import SAMPLES_PER_CHUNK
 from listenloop.bench import decisions
@@ -20,3 +23,41 @@ def test_bench_runs_every_policy_on_spawned_workers_over_the_real_recordings(sha
         assert len(tally.decide_ms) == chunks  # one decision per chunk, the last one padded
     # a 0.5 s silence timeout answers JFK's pauses: false responses on speech that needs none
     assert tallies["real"]["timeout 0.5 s"].false > 0
+
+
+def _figures(row: dict) -> str:
+    """A tally's row without its timings (they are measured again), nan equal to nan."""
+    return json.dumps({k: v for k, v in row.items() if not k.startswith("decide_ms")}, sort_keys=True)
+
+
+def test_observations_kept_in_a_file_replay_to_the_same_figures_without_perceiving_again(shared_audio, tmp_path,
+                                                                                          monkeypatch, capsys):
+    streams = [s for s in decisions.real_streams(shared_audio) if s.stream.id.endswith("count-bark")]
+    kept = tmp_path / "observations.pkl"
+    first = decisions.bench(streams, progress=False, observations=kept)
+    assert kept.is_file()
+
+    def no_perception(*args, **kwargs):
+        raise AssertionError("perceived again although the observations were kept")
+
+    monkeypatch.setattr(decisions, "build_perception", no_perception)
+    monkeypatch.setattr(decisions, "_perception", None)
+    again = decisions.bench(streams, progress=False, observations=kept)
+    for name, tally in first["all"].items():
+        assert _figures(again["all"][name].row(name)) == _figures(tally.row(name))
+
+    # a file from other perception code is not trusted: the streams are perceived again (here: refused loudly)
+    monkeypatch.setattr(decisions, "OBSERVATION_SOURCES", ("audio",))
+    with pytest.raises(AssertionError, match="perceived again"):
+        decisions.bench(streams, progress=False, observations=kept)
+    assert "perceived by other perception code" in capsys.readouterr().err
+
+
+def test_an_unreadable_observations_file_is_perceived_again_and_replaced(shared_audio, tmp_path, capsys):
+    streams = [s for s in decisions.real_streams(shared_audio) if s.stream.id.endswith("count-bark")]
+    kept = tmp_path / "observations.pkl"
+    kept.write_bytes(b"not a pickle")
+    tallies = decisions.bench(streams, progress=False, observations=kept)
+    assert tallies["all"]["conversation rules"].due == 1
+    assert "observations not used" in capsys.readouterr().err
+    assert decisions.load_observations(kept)  # rewritten with the stream's observations

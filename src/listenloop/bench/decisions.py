@@ -12,7 +12,9 @@ decision cost per chunk.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import pickle
 import sys
 import time
 from collections.abc import Callable
@@ -28,7 +30,7 @@ from listenloop.bench.scores import ResponseScores
 from listenloop.data.manifest import ManifestError, Stream, Turn, TurnKind, read_manifest, stream_from_dict
 from listenloop.decision.base import Decision, Mode, Task
 from listenloop.perception.observation import Observation
-from listenloop.perception.offline import Replay, build_perception, observe
+from listenloop.perception.offline import Replay, ScheduledFinal, build_perception, observe
 
 DUE_WINDOW_S = 1.2  # a due response counts when it comes within this long after the turn ends (the issue's rule)
 TIMEOUTS_S = (0.5, 0.8, 1.2)  # silence-timeout baselines: respond this long after voice activity ends
@@ -210,41 +212,105 @@ def policies(model_path: Path | None, note: bool = True) -> dict[str, PolicyFact
     return out
 
 
+OBSERVATIONS_FORMAT = 1  # bumped when the layout of an --observations file changes
+OBSERVATION_SOURCES = ("perception", "audio")  # the code observations come from: another hash, perceived again
+
+
+def _observation_key(item: BenchStream) -> str:
+    """A stream's observations are reused only for the same stream id and the same samples."""
+    return f"{item.stream.id}:{hashlib.sha1(item.audio.tobytes()).hexdigest()[:16]}"
+
+
+def load_observations(path: Path) -> dict[str, Replay]:
+    """The replays an earlier run wrote to `path`, by _observation_key; {} (with a note) when the file is from other
+    perception code or unreadable: the streams are then perceived again and the file rewritten."""
+    try:
+        with path.open("rb") as f:
+            saved = pickle.load(f)  # noqa: S301 (a file this command wrote; see --observations)
+        if saved.get("format") != OBSERVATIONS_FORMAT:
+            raise ValueError(f"format {saved.get('format')}, not {OBSERVATIONS_FORMAT}")
+        if saved.get("fingerprint") != observation_fingerprint():
+            raise ValueError("perceived by other perception code")
+        return dict(saved["streams"])
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, KeyError, AttributeError, TypeError) as e:
+        print(f"note: {path}: observations not used ({e}); perceiving again", file=sys.stderr)
+        return {}
+
+
+def observation_fingerprint() -> str:
+    """Hash of the code the observations come from (OBSERVATION_SOURCES)."""
+    from listenloop.train.decision import perception_fingerprint
+
+    return perception_fingerprint(sources=OBSERVATION_SOURCES)
+
+
+def save_observations(path: Path, replays: dict[str, Replay], fingerprint: str) -> None:
+    """Write every replay, perceived by the code of `fingerprint` (atomically: an interrupted write leaves the old
+    file)."""
+    saved = {"format": OBSERVATIONS_FORMAT, "fingerprint": fingerprint, "streams": replays}
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as f:
+        pickle.dump(saved, f, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.replace(path)
+
+
 _perception = None  # one perception per process
 _factories: dict[Path | None, dict[str, PolicyFactory]] = {}  # the contenders, built once per process and model
 
 
-def _run_stream(job: tuple[BenchStream, Path | None]) -> tuple[float, dict[str, tuple[list, list[float]]]]:
-    """Perceive one stream once, run every policy on the same observations (in a worker process or here)."""
+StreamResult = tuple[float, dict[str, tuple[list, list[float]]], Replay | None]
+
+
+def _run_stream(job: tuple[BenchStream, Path | None, Replay | None, bool]) -> StreamResult:
+    """Perceive one stream once (unless its observations are given), run every policy on the same observations (in a
+    worker process or here); the observations come back too when they are to be kept."""
     global _perception
-    item, model_path = job
-    if _perception is None:
-        _perception = build_perception(asr=True, sounds=True)
+    item, model_path, observations, keep = job
+    if observations is None:
+        if _perception is None:
+            _perception = build_perception(asr=True, sounds=True)
+        observations = observe(_perception, item.audio)
     if model_path not in _factories:
         _factories[model_path] = policies(model_path, note=False)
-    observations = observe(_perception, item.audio)
     duration = len(observations) * CHUNK_SECONDS
     return duration, {name: run_policy(factory(item.stream.mode), observations)
-                      for name, factory in _factories[model_path].items()}
+                      for name, factory in _factories[model_path].items()}, observations if keep and _picklable(
+        observations) else None
+
+
+def _picklable(observations: Replay) -> bool:
+    """Whether every final is a ScheduledFinal (one whose decode failed stays a Future, which does not pickle)."""
+    return all(isinstance(o.asr.ended.final, ScheduledFinal) for o in observations.observations
+               if o.asr is not None and o.asr.ended is not None)
 
 
 def bench(streams: list[BenchStream], model_path: Path | None = None, workers: int = 1,
-          progress: bool = True) -> dict[str, dict[str, Tally]]:
-    """Tallies per stream group and policy (plus the group "all"); streams run on spawned workers (parallel.py)."""
+          progress: bool = True, observations: Path | None = None) -> dict[str, dict[str, Tally]]:
+    """Tallies per stream group and policy (plus the group "all"); streams run on spawned workers (parallel.py).
+    With `observations`, streams perceived by an earlier run are read from that file and the others added to it."""
     from listenloop.parallel import ordered_map
 
     policies(model_path)  # the note about a missing model, once
+    fingerprint = observation_fingerprint()  # of the code perceiving now (it may be edited while this runs)
+    kept = load_observations(observations) if observations is not None and observations.is_file() else {}
+    keys = [_observation_key(item) for item in streams]
+    jobs = [(item, model_path, kept.get(key), observations is not None and key not in kept)
+            for item, key in zip(streams, keys, strict=True)]
     bar = tqdm(total=len(streams), desc="streams", unit="stream", file=sys.stderr, disable=not progress)
-    results = ordered_map(_run_stream, [(item, model_path) for item in streams], workers)
+    results = ordered_map(_run_stream, jobs, workers)
     tallies: dict[str, dict[str, Tally]] = {}
-    for item, (duration, by_policy) in zip(streams, results, strict=True):
+    for item, key, (duration, by_policy, perceived) in zip(streams, keys, results, strict=True):
         bar.update()
+        if perceived is not None:
+            kept[key] = perceived
         for name, (responses, costs) in by_policy.items():
             for group in (item.group, "all"):
                 tally = tallies.setdefault(group, {}).setdefault(name, Tally())
                 judge(item.stream, responses, tally, duration)
                 tally.decide_ms.extend(costs)
     bar.close()
+    if observations is not None and any(job[3] for job in jobs):
+        save_observations(observations, kept, fingerprint)
     return tallies
 
 
@@ -276,6 +342,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--workers", type=int, default=1, help="processes (each perceives its own streams)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--observations", type=Path, help="perceive once, replay many times: observations of every "
+                        "stream are kept in this file (a pickle: give only one this command wrote) and read on the "
+                        "next run; streams it lacks or changed, or a change to perception, are perceived again")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -288,7 +357,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"note: real recordings skipped: {args.shared} is absent", file=sys.stderr)
         if not streams:
             raise ManifestError("no streams to run: give --streams DIR or the real recordings")
-        tallies = bench(streams, args.model, args.workers, progress=not args.quiet)
+        tallies = bench(streams, args.model, args.workers, progress=not args.quiet, observations=args.observations)
     except (ManifestError, AudioError) as e:
         print(f"listenloop bench decisions: {e}", file=sys.stderr)
         return 2

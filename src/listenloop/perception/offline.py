@@ -4,7 +4,8 @@ Offline, perception runs faster than real time, so a final (Whisper base) would 
 the machine happened to get through meanwhile: the decisions that wait for it would differ from run to run and from
 the live engine. Here every final is decoded for real, then handed out as a `ScheduledFinal` that reports done()
 only from the chunk where the live engine has it: FINAL_DECODE_S after its segment closes. Iterating a `Replay`
-moves its clock chunk by chunk; the decision code reads finals exactly as it does live.
+moves its clock chunk by chunk; the decision code reads finals exactly as it does live. A Replay pickles whole (a
+final whose decode failed excepted), so a benchmark can perceive once and replay policies many times.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class ScheduledFinal(Future):
 
     def done(self) -> bool:
         return self._clock.now >= self.ready_at
+
+    def __reduce__(self):  # written to disk with its Replay (bench decisions --observations), the clock shared
+        return ScheduledFinal, (self.result(), self.ready_at, self._clock)
 
 
 @dataclass(frozen=True)

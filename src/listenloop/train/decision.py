@@ -117,10 +117,10 @@ def stream_features(perception, extractor: FeatureExtractor, stream: Stream, roo
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/listenloop
 
 
-def perception_fingerprint(package: Path = PACKAGE_ROOT) -> str:
+def perception_fingerprint(package: Path = PACKAGE_ROOT, sources: tuple[str, ...] = PERCEPTION_SOURCES) -> str:
     """Hash of the source files that turn audio into model inputs (PERCEPTION_SOURCES), in a fixed order."""
     h = hashlib.sha256()
-    for entry in PERCEPTION_SOURCES:
+    for entry in sources:
         path = package / entry
         for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             h.update(f.relative_to(package).as_posix().encode() + b"\0" + f.read_bytes())
