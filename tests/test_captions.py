@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 
 import numpy as np
+import pytest
 
 from listenloop.decision import captions
 from listenloop.decision.base import Task
@@ -56,3 +57,64 @@ def test_a_held_piece_ends_open_by_its_final_text_once_that_is_in():
     done.set_result(FinalText(1, 2.5, 3.5, "Celsius.", "en"))
     captions.hold(hold, SegmentEnd(1, 2.5, 3.5, np.zeros(16, np.float32), "", done), 3.6)
     assert not captions.ends_open(hold)  # the last piece ends the sentence
+
+
+def test_a_caption_released_at_the_pause_takes_the_held_pieces_and_its_close_adds_nothing():
+    hold = captions.CaptionHold()
+    captions.hold(hold, piece(0, 0.0, 1.5), 1.6)
+    assert captions.release_at_pause(hold, 1, "I was thinking about") is None  # the sentence goes on
+    assert captions.release_at_pause(hold, 1, "  ") is None  # nothing heard yet
+    out = captions.release_at_pause(hold, 1, "the trip next weekend.")
+    assert out is not None and out.task is Task.TRANSCRIBE and "at the pause" in out.reason
+    assert out.payload["open_segment"] == 1 and [p.segment for p in out.payload["before"]] == [0]
+    assert out.payload["segment_text"] == "the trip next weekend." and not hold.pieces
+    assert captions.release_at_pause(hold, 1, "the trip next weekend.") is None  # once per segment
+    captions.hold(hold, piece(1, 1.9, 3.0), 3.1)  # the segment closes: captioned already
+    assert not hold.pieces
+    captions.hold(hold, piece(2, 4.0, 5.0), 5.1)  # the next one is held as before
+    assert [p.segment for p in hold.pieces] == [2]
+
+
+def _sure_transcription_policy():
+    """Transcription mode with the shipped model as judge, made sure of every chunk (its bar at 0)."""
+    from listenloop.decision.base import Mode
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.learned import DecisionModel
+    from listenloop.decision.sound_policy import SoundPolicy
+    from listenloop.decision.timing import LearnedTiming
+    from listenloop.perception.sounds import load_class_names
+
+    names = load_class_names()
+    timing = LearnedTiming(DecisionModel.load(), names, decides=True, confirm=0.0)
+    return ConversationPolicy(TaskState(mode=Mode.TRANSCRIBE), SoundPolicy.load(), names, timing=timing)
+
+
+def _obs(index: int, voiced: bool, partial: str | None = None, ended: SegmentEnd | None = None):
+    """0.4 s of a voiced tone or of silence, with what the recognizer says about segment 0."""
+    from listenloop.audio.chunker import Chunk
+    from listenloop.perception.observation import AsrResult, Observation, PartialText, VadResult
+
+    n = 6400
+    samples = (0.14 * np.sin(np.arange(n) * 0.2)).astype(np.float32) if voiced else np.zeros(n, np.float32)
+    vad = VadResult(np.full(12, 0.9 if voiced else 0.02, np.float32), voiced, silence_s=0.0 if voiced else 0.4,
+                    first_window=index * 12)
+    text = None if partial is None else PartialText(0, 0.0, (index + 1) * 0.4, partial, partial)
+    return Observation(Chunk(index, samples), vad=vad, asr=AsrResult(partial=text, ended=ended))
+
+
+@pytest.mark.parametrize(("heard", "at_pause"), [("I will see you at the station tomorrow", True),
+                                                 ("I will see you at the", False)])
+def test_as_judge_a_finished_sentence_is_captioned_at_its_pause_before_its_segment_closes(heard, at_pause):
+    policy = _sure_transcription_policy()
+    state = policy.init_state()
+    closed = SegmentEnd(0, 0.0, 0.8, np.zeros(16, np.float32), heard, Future())
+    steps = [_obs(0, True, "I will see you"), _obs(1, True, heard), _obs(2, False), _obs(3, False, ended=closed),
+             _obs(4, False), _obs(5, False)]
+    decisions = [policy.decide(obs, state) for obs in steps]
+    captioned = [(i, d) for i, d in enumerate(decisions) if d.responds and d.task is Task.TRANSCRIBE]
+    if at_pause:  # at the first silent chunk, naming the open segment; its close adds no second caption
+        assert [i for i, _ in captioned] == [2], [(i, d.reason) for i, d in enumerate(decisions)]
+        assert captioned[0][1].payload["open_segment"] == 0 and "at the pause" in captioned[0][1].reason
+    else:  # a sentence that goes on is not captioned at the pause, nor (the model reads it open) at the close
+        assert captioned == [], [(i, d.reason) for i, d in captioned]

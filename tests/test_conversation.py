@@ -383,6 +383,38 @@ def test_an_answer_asks_the_question_as_the_final_text_heard_it(engine):
     session.finish()
 
 
+def test_a_caption_released_at_the_pause_carries_its_segments_final_text(engine):
+    """A caption the model released before its segment closed names the open segment; the responder waits for that
+    segment's final (Whisper base) text and joins it to the held pieces' (respond/transcribe.py). With no final to
+    wait for, the text heard at the pause is the caption."""
+    from concurrent.futures import Future
+
+    from listenloop.decision.base import Decision
+    from listenloop.perception.observation import FinalText, SegmentEnd
+    from listenloop.respond.base import ResponseContext, ResponseRequest
+    from listenloop.respond.transcribe import TranscribeResponder
+
+    session = engine.session(SessionOptions(mode=Mode.TRANSCRIBE))
+    audio = np.concatenate([silence(0.5), piper("The train leaves from platform nine."), silence(1.5)])
+    for i in range(0, len(audio), BLOCK):
+        session.feed(audio[i : i + BLOCK])
+    final = session.final_of(0, timeout_s=30.0)
+    assert final is not None and final.text, final
+    held_final: Future = Future()
+    held_final.set_result(FinalText(7, 0.0, 0.4, "So.", "en"))  # a piece held before it (numbered apart)
+    held = SegmentEnd(7, 0.0, 0.4, np.zeros(16, np.float32), "so", held_final)
+    decision = Decision.respond(Task.TRANSCRIBE, "at the pause", open_segment=0, segment_text="the train leaves",
+                                before=[held])
+    request = ResponseRequest("r1", decision, 3, 1.2, 0.0)
+    ctx = ResponseContext(session=session)
+    assert "".join(TranscribeResponder().run(request, ctx)) == f"So. {final.text}"
+    assert ctx.extra["segment"] == 0 and ctx.extra["first_segment"] == 7 and "heard_partial" not in ctx.extra
+    alone = ResponseContext()  # no session: no final to wait for
+    assert "".join(TranscribeResponder().run(request, alone)) == "So. the train leaves"
+    assert alone.extra["heard_partial"] == "the train leaves" and alone.extra["segment"] == 0
+    session.finish()
+
+
 def _chunk_obs(index: int, voiced: bool, partial: tuple[int, str] | None = None, ended=None):
     """A hand-made observation: 0.4 s of a -20 dBFS tone (voiced) or silence, with recognizer results."""
     from listenloop.audio.chunker import Chunk

@@ -5,6 +5,10 @@ thinking... about the weekend") gets a response inside it. With it (`--decider c
 caption is held until the model says a response is due; if the speaker goes on first, the next segment joins it and
 the pieces go out as one response. The transcript events themselves (partial and final) are not held: a caption
 display is not delayed.
+
+As judge (`--decider learned`), the model may also release a caption at the pause, before the segment closes (0.25 s
+of silence, perception/asr.py), as an answer is released (decision/conversation.py): the response then names the
+open segment, and the responder waits for its final text (respond/transcribe.py).
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from listenloop.decision import sentence
 from listenloop.decision.base import Decision, Task
 from listenloop.perception.observation import SegmentEnd
 
+PAUSE_S = 0.15  # s of pause at which, as judge, the model may release the open segment's caption (before the segment
+# closes at 0.25 s). Validation build (49 unfinished sentences in transcription mode): at 0.1 s 10 interrupted,
+# caption delay p50 0.33 s; at 0.15 s 8, 0.39 s; at the close only, 7, 0.51 s (docs/benchmarks/decisions.md, session 10)
 CAPTION_HOLD_MAX_S = 8.0  # s of speech held at most; then the captions go out even without the model (a monologue
 # must not wait for its end)
 
@@ -25,12 +32,16 @@ class CaptionHold:
 
     pieces: list[SegmentEnd] = field(default_factory=list)
     since: float = 0.0  # s, stream time the last piece closed
+    at_pause: int = -1  # the segment whose caption went out at its pause, while open: its close adds nothing
 
     def reset(self) -> None:
         self.pieces.clear()
+        self.at_pause = -1
 
 
 def hold(state: CaptionHold, ended: SegmentEnd, t: float) -> None:
+    if ended.segment == state.at_pause:
+        return  # captioned at its pause already
     state.pieces.append(ended)
     state.since = t
 
@@ -56,3 +67,16 @@ def release(state: CaptionHold, t: float, ready: bool, speaking: bool, wait_max_
     pieces, state.pieces = state.pieces, []
     numbers = ", ".join(str(p.segment) for p in pieces)
     return Decision.respond(Task.TRANSCRIBE, f"segments {numbers}: {why}", segment=pieces[-1], before=pieces[:-1])
+
+
+def release_at_pause(state: CaptionHold, segment: int, text: str) -> Decision | None:
+    """The open segment's caption at a pause the model says ends it, with the held pieces before it; None if its
+    text so far (tiny.en's) reads as a sentence that goes on, is empty, or this segment was captioned already.
+    The response names the open segment (`open_segment`, its text so far in `segment_text`): its final text is not
+    in yet."""
+    if segment == state.at_pause or not text.strip() or sentence.goes_on(text):
+        return None
+    pieces, state.pieces, state.at_pause = state.pieces, [], segment
+    numbers = ", ".join(str(n) for n in [*(p.segment for p in pieces), segment])
+    return Decision.respond(Task.TRANSCRIBE, f"segments {numbers}: the decision model, at the pause",
+                            open_segment=segment, segment_text=text, before=pieces)

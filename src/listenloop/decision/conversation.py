@@ -147,7 +147,7 @@ class ConversationPolicy:
             else:
                 self._wait_for_clock(state, rules, t)
         if self.timing is not None:
-            caption, sound = self._clock_says(obs, state)
+            caption, sound = self._clock_says(obs, state, pause)
             candidates[:0] = [caption] if caption is not None else []  # captions first, as without the clock
             candidates += [sound] if sound is not None else []
         for late in (self._pending_ready(obs, state), self._held_translation(obs, state), deferred):
@@ -169,14 +169,19 @@ class ConversationPolicy:
         else:
             state.sound_held = (rules, t)  # a doorbell or a cough
 
-    def _clock_says(self, obs: Observation, state: ConversationState) -> tuple[Decision | None, Decision | None]:
+    def _clock_says(self, obs: Observation, state: ConversationState,
+                    pause: float) -> tuple[Decision | None, Decision | None]:
         """The caption and the sound response that waited for the clock and are due now (the model says so, or they
-        waited long enough), or None."""
+        waited long enough), or None. As judge, the open segment's caption may go at its pause (captions.py)."""
         t, sound = obs.chunk.t1, None
         speaking = state.segment is not None or (obs.vad is not None and obs.vad.speech)
         confirmed = state.timing.confirms and not (self.timing.decides and captions.ends_open(state.captions))
         caption = captions.release(state.captions, t, confirmed, speaking, self.timing.caption_wait_s,
                                    bool(obs.extra.get("end_of_stream")), self.timing.caption_hold_s)
+        if caption is None and self.timing.decides and state.task.mode is Mode.TRANSCRIBE and state.timing.confirms \
+                and state.segment is not None \
+                and pause >= captions.PAUSE_S - 1e-9:
+            caption = captions.release_at_pause(state.captions, state.segment, state.texts.get(state.segment, ""))
         if state.sound_held is not None and (state.timing.confirms
                                              or t - state.sound_held[1] >= self.timing.defer_max_s):
             sound, state.sound_held = state.sound_held[0], None

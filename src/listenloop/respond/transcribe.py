@@ -1,22 +1,50 @@
 """Transcription mode: the response to a closed spoken segment is its final (Whisper base) text; with the learned
-clock, one response may carry the pieces of a sentence broken by pauses (decision/captions.py), joined."""
+clock, one response may carry the pieces of a sentence broken by pauses (decision/captions.py), joined. A caption
+the model released at a pause, before its segment closed, waits here for that segment's final text."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from listenloop.decision.base import Task
+from listenloop.perception.asr import MAX_SEGMENT_S
+from listenloop.perception.observation import FinalText
 from listenloop.respond.base import ResponseContext, ResponseRequest, final_texts, spoken_pieces
+
+OPEN_FINAL_WAIT_S = MAX_SEGMENT_S + 2.0  # s a caption released at a pause waits for its segment's final: the speaker
+# may go on in the same segment up to its length limit, then the final decodes; the whole segment is captioned
 
 
 class TranscribeResponder:
     task = Task.TRANSCRIBE
 
     def run(self, request: ResponseRequest, ctx: ResponseContext) -> Iterator[str]:
-        finals, text = final_texts(spoken_pieces(request.decision.payload))
-        final = finals[-1]
-        ctx.extra.update({"segment": final.segment, "lang": final.lang, "t0": finals[0].t0, "t1": final.t1})
-        if len(finals) > 1:
-            ctx.extra["first_segment"] = finals[0].segment  # the pieces are segments first_segment..segment
+        payload = request.decision.payload
+        open_segment = payload.get("open_segment")
+        if open_segment is None:
+            finals, text = final_texts(spoken_pieces(payload))
+        else:
+            finals, text = final_texts(list(payload.get("before", ())))
+            last = _open_final(int(open_segment), ctx)
+            if last is not None:
+                finals.append(last)
+            else:  # no final to wait for (no session, or it heard no words): the text heard at the pause
+                ctx.extra["heard_partial"] = payload["segment_text"]
+            text = " ".join(t for t in (text, payload["segment_text"] if last is None else last.text) if t)
+        if finals:
+            ctx.extra.update({"lang": finals[-1].lang, "t0": finals[0].t0, "t1": finals[-1].t1})
+        numbers = [f.segment for f in finals]
+        if open_segment is not None and open_segment not in numbers:
+            numbers.append(int(open_segment))
+        ctx.extra["segment"] = numbers[-1]
+        if len(numbers) > 1:
+            ctx.extra["first_segment"] = numbers[0]  # the pieces are segments first_segment..segment
         if text:
             yield text
+
+
+def _open_final(segment: int, ctx: ResponseContext) -> FinalText | None:
+    """The final text of a segment captioned while open, once the session has it; None if it has no words."""
+    final_of = getattr(ctx.session, "final_of", None)
+    final = final_of(segment, OPEN_FINAL_WAIT_S) if final_of is not None else None
+    return final if final is not None and final.segment == segment and final.text else None
