@@ -520,3 +520,41 @@ def test_a_stream_fed_faster_than_real_time_gets_its_finals_on_the_live_schedule
         due_t = (ready_chunk(int(events[i].t1 / 0.4), events[i].t1) + 1) * 0.4  # end of the chunk it is due by
         decided = [j for j, e in enumerate(events) if isinstance(e, DecisionEvent) and e.t >= due_t - 1e-6]
         assert decided and i < decided[0], (events[i], due_t)
+
+
+@pytest.mark.parametrize(("partial", "final", "answered_at"), [
+    ("How do I convert fifty degrees Fahrenheit too?", "How do I convert 50 degrees Fahrenheit to?", 9),
+    ("Can I come too?", "Can I come too?", 4),
+])
+def test_a_question_heard_ending_on_too_waits_for_its_final_text(partial, final, answered_at):
+    """tiny.en writes a dangling "to" before a pause as "too" or "2" ("... Fahrenheit too?"), which reads as a finished
+    question. Such a partial is not answered at the pause: the final text (Whisper base) decides. When it ends on "to",
+    the sentence is kept open and the next piece joins it; when it is a real "too", the answer comes with the final."""
+    from concurrent.futures import Future
+
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
+    from listenloop.perception.observation import FinalText, SegmentEnd
+
+    def ended(segment, t0, t1, text):
+        done = Future()
+        return SegmentEnd(segment, t0, t1, np.zeros(16, np.float32), text, done), done
+
+    policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
+    state = policy.init_state()
+    first, first_final = ended(0, 0.0, 1.2, partial)
+    last, last_final = ended(1, 2.8, 3.6, "")  # too short for a partial, as after a filler
+    steps = [_chunk_obs(0, True, (0, partial[:10])), _chunk_obs(1, True, (0, partial)), _chunk_obs(2, False),
+             _chunk_obs(3, False, ended=first), _chunk_obs(4, False), _chunk_obs(5, False), _chunk_obs(6, True),
+             _chunk_obs(7, True), _chunk_obs(8, False, ended=last), _chunk_obs(9, False)]
+    decisions = []
+    for i, obs in enumerate(steps):
+        if i == 4:
+            first_final.set_result(FinalText(0, 0.0, 1.2, final, "en"))
+        if i == 9:
+            last_final.set_result(FinalText(1, 2.8, 3.6, "Celsius?", "en"))
+        decisions.append(policy.decide(obs, state))
+    answers = [(i, d) for i, d in enumerate(decisions) if d.responds and d.task is Task.ANSWER]
+    assert answers and answers[0][0] == answered_at, [(i, d.reason) for i, d in enumerate(decisions)]
+    if answered_at == 9:
+        assert answers[0][1].payload["question"] == "How do I convert 50 degrees Fahrenheit to Celsius?"

@@ -40,6 +40,8 @@ PENDING_MAX_S = 20.0  # s a question about a sound waits for that sound
 COUNT_VERBS = {"dog": "The dog barked", "bark": "The dog barked", "baby": "The baby cried", "cry": "The baby cried",
                "cough": "Someone coughed", "doorbell": "The doorbell rang", "phone": "The phone rang",
                "knock": "Someone knocked", "cat": "The cat meowed"}  # how a count report reads
+SOUNDALIKES = frozenset({"too", "two", "2"})  # how tiny.en writes a dangling "to" before a pause ("... Fahrenheit
+# too?", "... Fahrenheit 2?"); Whisper base's final mostly keeps "to". A partial ending so waits for the final text
 DECIDED_KEEP = 16  # recent segment numbers remembered as decided (bounded)
 
 
@@ -181,7 +183,9 @@ class ConversationPolicy:
         if caption is None and self.timing.decides and state.task.mode is Mode.TRANSCRIBE and state.timing.confirms \
                 and state.segment is not None \
                 and pause >= captions.PAUSE_S - 1e-9:
-            caption = captions.release_at_pause(state.captions, state.segment, state.texts.get(state.segment, ""))
+            heard = state.texts.get(state.segment, "")
+            caption = None if _soundalike_end(heard) else captions.release_at_pause(state.captions, state.segment,
+                                                                                     heard)
         if state.sound_held is not None and (state.timing.confirms
                                              or t - state.sound_held[1] >= self.timing.defer_max_s):
             sound, state.sound_held = state.sound_held[0], None
@@ -206,7 +210,9 @@ class ConversationPolicy:
             _settle(state, ended)
             if _voiced(obs) or state.segment is not None:
                 return None  # the speaker went on; a reply now would cut in (jfk.flac's "what your country can do")
-            return self._judge(obs, state, ended.segment, ended.settled_text(), ended)
+            decision = self._judge(obs, state, ended.segment, ended.settled_text(), ended)
+            self._keep_open(state, ended, ended.settled_text())  # "... Fahrenheit to?": the next piece joins it
+            return decision
         if ended is not None:
             state.seg_t0 = ended.t0
             text = ended.settled_text() or state.texts.get(ended.segment, "")
@@ -226,6 +232,8 @@ class ConversationPolicy:
                ended: SegmentEnd | None) -> Decision | None:
         if segment in state.decided or not text.strip() or sentence.is_filler(text):
             return None  # a filler ("you know") neither ends the sentence before it nor is one
+        if _soundalike_end(text) and (ended is None or not ended.final.done()):
+            return None  # judged again with the final text (`awaiting`)
         t = obs.chunk.t1
         instruction = parse(text)
         if instruction is not None:
@@ -327,12 +335,18 @@ class ConversationPolicy:
         if sentence.is_filler(text):
             if state.carry is not None:
                 state.carry = dataclasses.replace(state.carry, t1=ended.t1)
-        elif ended.segment not in state.decided:
+        else:
+            self._keep_open(state, ended, text)
+        voice.close_segment(state.voice, ended.segment, ended.t1)
+        state.segment = None
+
+    @staticmethod
+    def _keep_open(state: ConversationState, ended: SegmentEnd, text: str) -> None:
+        """A segment not answered whose text (`text`) leaves its sentence open is kept for the next piece."""
+        if ended.segment not in state.decided:
             head = _carried(state, ended)
             if sentence.still_open(head, text):
                 state.carry = sentence.Unfinished(head, text, ended.t1)
-        voice.close_segment(state.voice, ended.segment, ended.t1)
-        state.segment = None
 
     # ---- instructions and task state ----
     def _instruct(self, state: ConversationState, instruction: Instruction, t: float, source: str,
@@ -416,6 +430,12 @@ def _settle(state: ConversationState, ended: SegmentEnd) -> None:
     final = ended.settled_text()
     if final and state.carry is not None and state.carry.t1 == ended.t1:
         state.carry = dataclasses.replace(state.carry, piece=final)
+
+
+def _soundalike_end(text: str) -> bool:
+    """tiny.en's text ends on a word that may be a dangling "to" it misheard (SOUNDALIKES)."""
+    words = utt.words_of(text)
+    return bool(words) and words[-1] in SOUNDALIKES
 
 
 def _voiced(obs: Observation) -> bool:
