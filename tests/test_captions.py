@@ -118,3 +118,16 @@ def test_as_judge_a_finished_sentence_is_captioned_at_its_pause_before_its_segme
         assert captioned[0][1].payload["open_segment"] == 0 and "at the pause" in captioned[0][1].reason
     else:  # a sentence that goes on is not captioned at the pause, nor (the model reads it open) at the close
         assert captioned == [], [(i, d.reason) for i, d in captioned]
+
+
+def test_segments_with_no_partial_ride_with_the_next_caption_in_order_and_old_ones_are_let_go():
+    hold = captions.CaptionHold()
+    captions.ride(hold, piece(0, 0.0, 0.5))
+    captions.ride(hold, piece(1, 9.0, 9.4))  # segment 0 closed more than CAPTION_HOLD_MAX_S before: let go
+    captions.ride(hold, piece(2, 9.6, 10.0))
+    captions.hold(hold, piece(3, 10.3, 12.0), 12.1)
+    assert captions.release(hold, 12.4, ready=False, speaking=False, wait_max_s=1.6) is None  # riders never push one
+    out = captions.release(hold, 12.4, ready=True, speaking=False, wait_max_s=1.6)
+    joined = captions.with_riders(hold, out)
+    assert [p.segment for p in joined.payload["before"]] == [1, 2] and joined.payload["segment"].segment == 3
+    assert not hold.riders and captions.with_riders(hold, out) is out  # taken once

@@ -558,3 +558,18 @@ def test_a_question_heard_ending_on_too_waits_for_its_final_text(partial, final,
     assert answers and answers[0][0] == answered_at, [(i, d.reason) for i, d in enumerate(decisions)]
     if answered_at == 9:
         assert answers[0][1].payload["question"] == "How do I convert 50 degrees Fahrenheit to Celsius?"
+
+
+@pytest.mark.parametrize("decider", [Decider.LEARNED, Decider.RULES])
+def test_captions_lose_no_final_text_of_segments_too_short_for_a_partial(engine, shared_audio, decider):
+    """jfk.flac, transcription mode: "Ask" and "not" close as segments of their own, too short for tiny.en to give any
+    partial text, so the rules propose no caption for them. Their final text rides with the next caption: every word
+    of every final transcript is in the caption responses, in order (before, the captions read "What your country
+    can do for you" without "Ask not")."""
+    from listenloop.runtime.events import TranscriptEvent
+
+    events = run(engine, load_audio(shared_audio / "speech" / "jfk.flac"), mode=Mode.TRANSCRIBE, decider=decider)
+    finals = [e for e in events if isinstance(e, TranscriptEvent) and e.final]
+    captions = responses(events, "transcribe")
+    assert len(finals) >= 4 and captions
+    assert normalize(" ".join(c.text for c in captions)) == normalize(" ".join(f.text for f in finals))

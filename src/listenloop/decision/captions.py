@@ -33,10 +33,28 @@ class CaptionHold:
     pieces: list[SegmentEnd] = field(default_factory=list)
     since: float = 0.0  # s, stream time the last piece closed
     at_pause: int = -1  # the segment whose caption went out at its pause, while open: its close adds nothing
+    riders: list[SegmentEnd] = field(default_factory=list)  # closed segments too short for any partial text ("Ask",
+    # "not"): their final text goes with the next caption, and never makes one alone (it may be a cough)
 
     def reset(self) -> None:
         self.pieces.clear()
+        self.riders.clear()
         self.at_pause = -1
+
+
+def ride(state: CaptionHold, ended: SegmentEnd) -> None:
+    """A closed segment with no partial text joins the next caption; riders older than CAPTION_HOLD_MAX_S before
+    the newest are let go (their transcript events were emitted all the same)."""
+    state.riders = [r for r in state.riders if r.t1 >= ended.t1 - CAPTION_HOLD_MAX_S] + [ended]
+
+
+def with_riders(state: CaptionHold, caption: Decision) -> Decision:
+    """A caption with the riders waiting before it (as `before` pieces, in order)."""
+    if not state.riders:
+        return caption
+    riders, state.riders = state.riders, []
+    before = sorted([*riders, *caption.payload.get("before", ())], key=lambda p: p.segment)
+    return Decision.respond(caption.task, caption.reason, **{**caption.payload, "before": before})
 
 
 def hold(state: CaptionHold, ended: SegmentEnd, t: float) -> None:

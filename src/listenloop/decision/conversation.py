@@ -141,8 +141,9 @@ class ConversationPolicy:
             state.interrupt = voice.barges_in(state.voice, text, t)
         if spoken is not None:
             candidates.insert(0, spoken)
+        self._short_segment(obs, state, rules)
         if rules.responds and rules.task is Task.TRANSCRIBE and self.timing is None:
-            candidates.insert(0, rules)  # captions first: transcription mode stays exactly as it was
+            candidates.insert(0, captions.with_riders(state.captions, rules))  # captions first, as always
         elif rules.responds and (rules.task is Task.TRANSCRIBE or self._sound_allowed(rules, state)):
             if self.timing is None:
                 candidates.append(rules)
@@ -161,6 +162,15 @@ class ConversationPolicy:
         if responding and responding[0].task in SPEECH_TASKS and state.timing is not None:
             state.timing.armed = False  # one response per thing said
         return responding[0] if responding else Decision.silent(next((c.reason for c in candidates), ""))
+
+    @staticmethod
+    def _short_segment(obs: Observation, state: ConversationState, rules: Decision) -> None:
+        """In transcription mode, a segment that closed with no partial text gets no caption of its own from the
+        rules; it rides with the next one (captions.py), so its final text is not lost from the captions."""
+        ended = obs.asr.ended if obs.asr is not None else None
+        if ended is not None and state.task.mode is Mode.TRANSCRIBE and not ended.last_partial.strip() \
+                and not (rules.responds and rules.task is Task.TRANSCRIBE):
+            captions.ride(state.captions, ended)
 
     # ---- the learned clock (captions and sound notices; answers wait in `_deferred_answer`) ----
     @staticmethod
@@ -186,6 +196,7 @@ class ConversationPolicy:
             heard = state.texts.get(state.segment, "")
             caption = None if _soundalike_end(heard) else captions.release_at_pause(state.captions, state.segment,
                                                                                      heard)
+        caption = caption if caption is None else captions.with_riders(state.captions, caption)
         if state.sound_held is not None and (state.timing.confirms
                                              or t - state.sound_held[1] >= self.timing.defer_max_s):
             sound, state.sound_held = state.sound_held[0], None
