@@ -9,6 +9,7 @@ import pytest
 
 from listenloop.audio.constants import SAMPLES_PER_CHUNK
 from listenloop.bench import decisions
+from listenloop.decision.base import Mode
 
 
 def test_bench_runs_every_policy_on_spawned_workers_over_the_real_recordings(shared_audio):
@@ -61,3 +62,16 @@ def test_an_unreadable_observations_file_is_perceived_again_and_replaced(shared_
     assert tallies["all"]["conversation rules"].due == 1
     assert "observations not used" in capsys.readouterr().err
     assert decisions.load_observations(kept)  # rewritten with the stream's observations
+
+
+def test_the_learned_deciders_settings_reach_the_contender():
+    """`--confirm`, `--patience`, `--doubt` set the learned decider's judge (decision/timing.py); unset, the
+    shipped defaults."""
+    from listenloop.decision import timing
+
+    name = "conversation rules, learned decides"
+    tuned = decisions.policies(None, judging=decisions.Judge(0.7, 0.5, 0.3))[name](Mode.ASSISTANT).timing
+    assert (tuned.confirm, tuned.patience_s, tuned.doubt_p) == (0.7, 0.5, 0.3)
+    shipped = decisions.policies(None)[name](Mode.ASSISTANT).timing
+    assert (shipped.confirm, shipped.patience_s, shipped.doubt_p) == (timing.CONFIRM_P, timing.PATIENCE_S,
+                                                                       timing.DOUBT_P)

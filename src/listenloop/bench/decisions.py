@@ -184,7 +184,16 @@ def real_streams(shared: Path) -> list[BenchStream]:
 PolicyFactory = Callable[[Mode], object]
 
 
-def policies(model_path: Path | None, note: bool = True) -> dict[str, PolicyFactory]:
+@dataclass(frozen=True)
+class Judge:
+    """The learned decider's settings (decision/timing.py); None: the shipped default."""
+
+    confirm: float | None = None  # P(response) at which a response the rules want goes at once
+    patience_s: float | None = None  # ... or once the pause is this long, if P reached doubt_p since the voice stopped
+    doubt_p: float | None = None
+
+
+def policies(model_path: Path | None, note: bool = True, judging: Judge = Judge()) -> dict[str, PolicyFactory]:
     """Every contender, built per session mode. The learned one is skipped (with a note) when no model exists."""
     from listenloop.decision.conversation import ConversationPolicy
     from listenloop.decision.instructions import TaskState
@@ -204,8 +213,9 @@ def policies(model_path: Path | None, note: bool = True) -> dict[str, PolicyFact
         out["learned"] = lambda m: LearnedPolicy(m, model, names)
         out["conversation rules, learned clock"] = lambda m: ConversationPolicy(
             TaskState(mode=m), sounds, names, timing=LearnedTiming(model, names))
+        judge = {"confirm": judging.confirm, "patience_s": judging.patience_s, "doubt_p": judging.doubt_p}
         out["conversation rules, learned decides"] = lambda m: ConversationPolicy(
-            TaskState(mode=m), sounds, names, timing=LearnedTiming(model, names, decides=True))
+            TaskState(mode=m), sounds, names, timing=LearnedTiming(model, names, decides=True, **judge))
     except DecisionModelError as e:
         if note:
             print(f"note: learned policy skipped: {e}", file=sys.stderr)
@@ -255,27 +265,28 @@ def save_observations(path: Path, replays: dict[str, Replay], fingerprint: str) 
 
 
 _perception = None  # one perception per process
-_factories: dict[Path | None, dict[str, PolicyFactory]] = {}  # the contenders, built once per process and model
+_factories: dict[tuple[Path | None, Judge], dict[str, PolicyFactory]] = {}  # the contenders, built once per process,
+# model and judging
 
 
 StreamResult = tuple[float, dict[str, tuple[list, list[float]]], Replay | None]
 
 
-def _run_stream(job: tuple[BenchStream, Path | None, Replay | None, bool]) -> StreamResult:
+def _run_stream(job: tuple[BenchStream, Path | None, Judge, Replay | None, bool]) -> StreamResult:
     """Perceive one stream once (unless its observations are given), run every policy on the same observations (in a
     worker process or here); the observations come back too when they are to be kept."""
     global _perception
-    item, model_path, observations, keep = job
+    item, model_path, judging, observations, keep = job
     if observations is None:
         if _perception is None:
             _perception = build_perception(asr=True, sounds=True)
         observations = observe(_perception, item.audio)
-    if model_path not in _factories:
-        _factories[model_path] = policies(model_path, note=False)
+    if (model_path, judging) not in _factories:
+        _factories[model_path, judging] = policies(model_path, note=False, judging=judging)
     duration = len(observations) * CHUNK_SECONDS
-    return duration, {name: run_policy(factory(item.stream.mode), observations)
-                      for name, factory in _factories[model_path].items()}, observations if keep and _picklable(
-        observations) else None
+    ran = {name: run_policy(factory(item.stream.mode), observations)
+           for name, factory in _factories[model_path, judging].items()}
+    return duration, ran, observations if keep and _picklable(observations) else None
 
 
 def _picklable(observations: Replay) -> bool:
@@ -284,8 +295,8 @@ def _picklable(observations: Replay) -> bool:
                if o.asr is not None and o.asr.ended is not None)
 
 
-def bench(streams: list[BenchStream], model_path: Path | None = None, workers: int = 1,
-          progress: bool = True, observations: Path | None = None) -> dict[str, dict[str, Tally]]:
+def bench(streams: list[BenchStream], model_path: Path | None = None, workers: int = 1, progress: bool = True,
+          observations: Path | None = None, judging: Judge = Judge()) -> dict[str, dict[str, Tally]]:
     """Tallies per stream group and policy (plus the group "all"); streams run on spawned workers (parallel.py).
     With `observations`, streams perceived by an earlier run are read from that file and the others added to it."""
     from listenloop.parallel import ordered_map
@@ -294,7 +305,7 @@ def bench(streams: list[BenchStream], model_path: Path | None = None, workers: i
     fingerprint = observation_fingerprint()  # of the code perceiving now (it may be edited while this runs)
     kept = load_observations(observations) if observations is not None and observations.is_file() else {}
     keys = [_observation_key(item) for item in streams]
-    jobs = [(item, model_path, kept.get(key), observations is not None and key not in kept)
+    jobs = [(item, model_path, judging, kept.get(key), observations is not None and key not in kept)
             for item, key in zip(streams, keys, strict=True)]
     bar = tqdm(total=len(streams), desc="streams", unit="stream", file=sys.stderr, disable=not progress)
     results = ordered_map(_run_stream, jobs, workers)
@@ -309,7 +320,7 @@ def bench(streams: list[BenchStream], model_path: Path | None = None, workers: i
                 judge(item.stream, responses, tally, duration)
                 tally.decide_ms.extend(costs)
     bar.close()
-    if observations is not None and any(job[3] for job in jobs):
+    if observations is not None and any(job[4] for job in jobs):
         save_observations(observations, kept, fingerprint)
     return tallies
 
@@ -345,6 +356,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--observations", type=Path, help="perceive once, replay many times: observations of every "
                         "stream are kept in this file (a pickle: give only one this command wrote) and read on the "
                         "next run; streams it lacks or changed, or a change to perception, are perceived again")
+    parser.add_argument("--confirm", type=float, help="learned decides: the P(response) at which a response the rules "
+                        "want goes at once (default: decision/timing.py CONFIRM_P)")
+    parser.add_argument("--patience", type=float, help="learned decides: ... or once the pause is this long, s "
+                        "(PATIENCE_S)")
+    parser.add_argument("--doubt", type=float, help="learned decides: ... if P reached this since the voice stopped "
+                        "(DOUBT_P)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -357,7 +374,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"note: real recordings skipped: {args.shared} is absent", file=sys.stderr)
         if not streams:
             raise ManifestError("no streams to run: give --streams DIR or the real recordings")
-        tallies = bench(streams, args.model, args.workers, progress=not args.quiet, observations=args.observations)
+        tallies = bench(streams, args.model, args.workers, progress=not args.quiet, observations=args.observations,
+                        judging=Judge(args.confirm, args.patience, args.doubt))
     except (ManifestError, AudioError) as e:
         print(f"listenloop bench decisions: {e}", file=sys.stderr)
         return 2
