@@ -357,7 +357,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "stream are kept in this file (a pickle: give only one this command wrote) and read on the "
                         "next run; streams it lacks or changed, or a change to perception, are perceived again")
     parser.add_argument("--confirm", type=float, help="learned decides: the P(response) at which a response the rules "
-                        "want goes at once (default: decision/timing.py CONFIRM_P)")
+                        "want goes at once, at most the model's own threshold (default: decision/timing.py CONFIRM_P)")
     parser.add_argument("--patience", type=float, help="learned decides: ... or once the pause is this long, s "
                         "(PATIENCE_S)")
     parser.add_argument("--doubt", type=float, help="learned decides: ... if P reached this since the voice stopped "
