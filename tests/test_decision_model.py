@@ -381,3 +381,32 @@ def test_offline_finals_come_on_the_live_schedule_and_the_model_reads_them(speec
     assert ended.final.result().text, "Whisper base heard nothing in a clear question"
     assert [f for i, _, f in seen if i == ready[0]] == [1.0] and all(f == 0.0 for i, _, f in seen if i < ready[0])
     assert state.text == ended.final.result().text
+
+
+def test_a_model_of_several_networks_gives_the_mean_of_their_probabilities(tmp_path):
+    """Training fits MEMBERS networks from consecutive seeds; the model averages their class probabilities. A file
+    of one network (format 1, 2-D weights) is a stack of one."""
+    rng = np.random.default_rng(5)
+    mean, std = rng.standard_normal(N_FEATURES).astype(np.float32), np.ones(N_FEATURES, np.float32)
+    nets = [(rng.standard_normal((N_FEATURES, 6)).astype(np.float32), rng.standard_normal(6).astype(np.float32),
+             rng.standard_normal((6, len(CLASSES))).astype(np.float32),
+             rng.standard_normal(len(CLASSES)).astype(np.float32)) for _ in range(3)]
+    alone = [DecisionModel(mean, std, *net, threshold=0.5) for net in nets]
+    stacked = DecisionModel(mean, std, *(np.stack([net[k] for net in nets]) for k in range(4)), threshold=0.5)
+    assert stacked.members == 3 and all(m.members == 1 for m in alone)
+    x = rng.standard_normal((7, N_FEATURES)).astype(np.float32)
+    expected = np.mean([m.probs(x) for m in alone], axis=0)
+    assert np.allclose(stacked.probs(x), expected, atol=1e-6) and np.allclose(stacked.probs(x[0]), expected[0])
+    stacked.save(tmp_path / "m.npz")
+    assert np.allclose(DecisionModel.load(tmp_path / "m.npz").probs(x), expected, atol=1e-6)
+    bad = tmp_path / "bad.npz"  # members that do not agree in shape
+    np.savez(bad, format=np.int64(2), feature_names=np.array(FEATURE_NAMES), mean=mean, std=std,
+             w1=stacked.w1, b1=stacked.b1[:2], w2=stacked.w2, b2=stacked.b2, threshold=np.float64(0.5))
+    with pytest.raises(DecisionModelError, match="weight shapes"):
+        DecisionModel.load(bad)
+
+
+def test_the_shipped_model_is_an_average_of_networks_fitted_from_consecutive_seeds():
+    model = DecisionModel.load()
+    assert model.members == train_decision.MEMBERS > 1
+    assert model.meta.get("members") == str(train_decision.MEMBERS)

@@ -23,7 +23,8 @@ from listenloop.perception.observation import Observation
 WEIGHTS_PATH = Path(__file__).parent / "weights" / "decision.npz"  # the shipped model
 CLASSES = (None, Task.ANSWER, Task.TRANSCRIBE, Task.ALERT, Task.ASK, Task.NOTIFY)  # model outputs; None: silent
 EMOTIONS = {Task.ALERT: Emotion.URGENT, Task.ASK: Emotion.CONCERNED}
-MODEL_FORMAT = 1  # bumped when the .npz layout changes
+MODEL_FORMAT = 2  # bumped when the .npz layout changes (2: several networks stacked, their probabilities averaged)
+READABLE_FORMATS = (1, 2)  # format 1 holds one network
 _REQUIRED = ("format", "feature_names", "mean", "std", "w1", "b1", "w2", "b2", "threshold")
 # Where the text seen shows no finished sentence, a stricter threshold applies (5-fold out-of-fold on the training
 # streams: same F1, fewer interruptions; docs/benchmarks/decisions.md, session 4):
@@ -43,25 +44,34 @@ class DecisionModelError(RuntimeError):
 class DecisionModel:
     mean: np.ndarray  # [F] feature standardization
     std: np.ndarray  # [F]
-    w1: np.ndarray  # [F, H]
-    b1: np.ndarray  # [H]
-    w2: np.ndarray  # [H, C]
-    b2: np.ndarray  # [C]
+    w1: np.ndarray  # [K, F, H]: K networks (members), averaged; one network may be given as [F, H] ...
+    b1: np.ndarray  # [K, H] ... [H]
+    w2: np.ndarray  # [K, H, C] ... [H, C]
+    b2: np.ndarray  # [K, C] ... [C]
     threshold: float  # respond when P(not silent) >= this
     meta: dict[str, str] = field(default_factory=dict)  # seed, data, metrics of the training run
     open_threshold: float | None = None  # ... or this where the text ends open or is missing; None: threshold
+
+    def __post_init__(self) -> None:
+        if self.w1.ndim == 2:  # one network: a stack of one
+            for name in ("w1", "b1", "w2", "b2"):
+                object.__setattr__(self, name, getattr(self, name)[None])
+
+    @property
+    def members(self) -> int:
+        return int(self.w1.shape[0])
 
     def thresholds(self, x: np.ndarray) -> np.ndarray:
         """[..., F] features -> [...] the P(not silent) each chunk needs for a response."""
         return chunk_thresholds(x, self.threshold, self.open_threshold)
 
     def probs(self, x: np.ndarray) -> np.ndarray:
-        """[..., F] features -> [..., C] class probabilities."""
-        h = np.maximum((x - self.mean) / self.std @ self.w1 + self.b1, 0.0)
-        logits = h @ self.w2 + self.b2
+        """[..., F] features -> [..., C] class probabilities (the members' mean)."""
+        h = np.maximum(np.einsum("...f,kfh->...kh", (x - self.mean) / self.std, self.w1) + self.b1, 0.0)
+        logits = np.einsum("...kh,khc->...kc", h, self.w2) + self.b2
         logits = logits - logits.max(axis=-1, keepdims=True)
         e = np.exp(logits)
-        return e / e.sum(axis=-1, keepdims=True)
+        return (e / e.sum(axis=-1, keepdims=True)).mean(axis=-2)
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
@@ -83,7 +93,7 @@ class DecisionModel:
                 missing = [k for k in _REQUIRED if k not in z.files]
                 if missing:
                     raise DecisionModelError(f"{path}: not a decision model (missing {', '.join(missing)})")
-                if int(z["format"]) != MODEL_FORMAT:
+                if int(z["format"]) not in READABLE_FORMATS:
                     raise DecisionModelError(f"{path}: model format {int(z['format'])}, expected {MODEL_FORMAT}")
                 if tuple(str(n) for n in z["feature_names"]) != FEATURE_NAMES:
                     raise DecisionModelError(f"{path}: trained on other features; retrain: listenloop train decision")
@@ -98,8 +108,9 @@ class DecisionModel:
             raise DecisionModelError(f"{path}: corrupt decision model ({type(e).__name__}: {e})") from None
         model = cls(threshold=threshold, meta=meta, **arrays,
                     open_threshold=None if np.isnan(open_threshold) else open_threshold)
-        shapes_ok = (model.mean.shape == (N_FEATURES,) and model.w1.shape[0] == N_FEATURES
-                     and model.w2.shape == (model.w1.shape[1], len(CLASSES)))
+        k, f, h = model.w1.shape if model.w1.ndim == 3 else (0, 0, 0)
+        shapes_ok = (model.mean.shape == (N_FEATURES,) and f == N_FEATURES and model.b1.shape == (k, h)
+                     and model.w2.shape == (k, h, len(CLASSES)) and model.b2.shape == (k, len(CLASSES)))
         if not shapes_ok:
             raise DecisionModelError(
                 f"{path}: weight shapes do not match {N_FEATURES} features, {len(CLASSES)} classes"
