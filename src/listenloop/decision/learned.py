@@ -1,4 +1,5 @@
-"""The learned decision: a small numpy MLP over the chunk features, trained by `listenloop train decision`.
+"""The learned decision: small numpy MLPs over the chunk features (five, their probabilities averaged), trained by
+`listenloop train decision`.
 
 Weights live in an .npz shipped in the package (decision/weights/decision.npz). The model gives, every chunk, the
 probability of each response kind; the policy responds when the probability of any response passes the tuned
