@@ -196,7 +196,8 @@ class ConversationPolicy:
             heard = state.texts.get(state.segment, "")
             caption = None if _soundalike_end(heard) else captions.release_at_pause(state.captions, state.segment,
                                                                                      heard)
-        caption = caption if caption is None else captions.with_riders(state.captions, caption)
+        if caption is not None:
+            caption = captions.with_riders(state.captions, caption)
         if state.sound_held is not None and (state.timing.confirms
                                              or t - state.sound_held[1] >= self.timing.defer_max_s):
             sound, state.sound_held = state.sound_held[0], None

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from listenloop.decision.base import Emotion, Mode, Task
-from listenloop.respond.base import ResponseContext, ResponseRequest
+from listenloop.respond.base import ResponseContext, ResponseRequest, session_final
 from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, LlmError, Role
 
 SYSTEM_PROMPT = (
@@ -163,11 +163,10 @@ def _with_final_text(question: str, payload: dict, ctx: ResponseContext) -> str:
     FINAL_WAIT_S: a question judged at a pause was heard by tiny.en ("What is the capital of friend?"), and Whisper
     base's final usually follows within a few hundred ms ("... of France?")."""
     own, segment = str(payload.get("segment_text", "")).strip(), payload.get("question_segment")
-    final_of = getattr(ctx.session, "final_of", None)
-    if segment is None or not own or final_of is None or not question.endswith(own):
+    if segment is None or not own or not question.endswith(own):
         return question
-    final = final_of(segment, FINAL_WAIT_S)
-    if final is None or not final.text or final.lang not in (None, "en"):
+    final = session_final(ctx, int(segment), FINAL_WAIT_S)
+    if final is None or final.lang not in (None, "en"):
         return question
     if final.text != own:
         ctx.extra["heard_partial"] = own

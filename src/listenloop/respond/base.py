@@ -45,6 +45,14 @@ def spoken_pieces(payload: dict[str, Any]) -> list[SegmentEnd]:
     return [*payload.get("before", ()), payload["segment"]]
 
 
+def session_final(ctx: ResponseContext, segment: int, timeout_s: float) -> FinalText | None:
+    """The final text of spoken segment `segment` from the response's session, waited for up to `timeout_s`; None
+    without a session, if it is not in by then, or if it has no words (runtime/session.py `final_of`)."""
+    final_of = getattr(ctx.session, "final_of", None)
+    final = final_of(segment, timeout_s) if final_of is not None else None
+    return final if final is not None and final.segment == segment and final.text else None
+
+
 def final_texts(pieces: list[SegmentEnd]) -> tuple[list[FinalText], str]:
     """Each piece's final (Whisper base) result, waited for, and their texts joined."""
     finals = [p.final.result(timeout=FINAL_TEXT_TIMEOUT_S) for p in pieces]

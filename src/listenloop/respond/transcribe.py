@@ -8,8 +8,7 @@ from collections.abc import Iterator
 
 from listenloop.decision.base import Task
 from listenloop.perception.asr import MAX_SEGMENT_S
-from listenloop.perception.observation import FinalText
-from listenloop.respond.base import ResponseContext, ResponseRequest, final_texts, spoken_pieces
+from listenloop.respond.base import ResponseContext, ResponseRequest, final_texts, session_final, spoken_pieces
 
 OPEN_FINAL_WAIT_S = MAX_SEGMENT_S + 2.0  # s a caption released at a pause waits for its segment's final: the speaker
 # may go on in the same segment up to its length limit, then the final decodes; the whole segment is captioned
@@ -25,7 +24,7 @@ class TranscribeResponder:
             finals, text = final_texts(spoken_pieces(payload))
         else:
             finals, text = final_texts(list(payload.get("before", ())))
-            last = _open_final(int(open_segment), ctx)
+            last = session_final(ctx, int(open_segment), OPEN_FINAL_WAIT_S)
             if last is not None:
                 finals.append(last)
             else:  # no final to wait for (no session, or it heard no words): the text heard at the pause
@@ -42,9 +41,3 @@ class TranscribeResponder:
         if text:
             yield text
 
-
-def _open_final(segment: int, ctx: ResponseContext) -> FinalText | None:
-    """The final text of a segment captioned while open, once the session has it; None if it has no words."""
-    final_of = getattr(ctx.session, "final_of", None)
-    final = final_of(segment, OPEN_FINAL_WAIT_S) if final_of is not None else None
-    return final if final is not None and final.segment == segment and final.text else None
