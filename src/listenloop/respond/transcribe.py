@@ -40,4 +40,3 @@ class TranscribeResponder:
             ctx.extra["first_segment"] = numbers[0]  # the pieces are segments first_segment..segment
         if text:
             yield text
-
