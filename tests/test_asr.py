@@ -15,8 +15,9 @@ from listenloop.bench.corpus import JFK_TEXT
 from listenloop.bench.wer import edit_distance, normalize
 from listenloop.data.synth import silence
 from listenloop.perception.asr import MAX_SEGMENT_S, AsrState, Recognizer
-from listenloop.perception.observation import FinalText, PartialText, SegmentEnd
+from listenloop.perception.observation import Confidence, FinalText, PartialText, SegmentEnd
 from listenloop.perception.vad import SileroVad, VadState
+from listenloop.perception.whisper import confidence_of
 
 JFK_MAX_WER = 5.0  # % (the target for jfk.flac)
 STREAM_VS_OFFLINE_MAX_WER = 15.0  # %: segmentation at pauses may change a word or two of a long recording
@@ -208,6 +209,37 @@ def test_previous_text_conditions_a_final_without_being_repeated(rec, speech_que
     after = rec.transcribe_segment(audio, previous="I have a question about the city library.")
     assert "city library" not in after.text.lower()
     assert normalize(after.text) == normalize(alone.text), (alone.text, after.text)
+
+
+def test_confidence_reads_the_last_word_and_the_ending_apart_from_the_rest():
+    """The last word is the least likely of its tokens ("Ġnight" + "ly"); the ending adds its punctuation to the end
+    of text; a text of punctuation alone has no last word."""
+    logprobs = np.array([-0.1, -0.2, -2.0, -0.5, -0.3])
+    c = confidence_of(logprobs, ["ĠThe", "Ġlights", "Ġnight", "ly", "."], end_logprob=-0.2)
+    assert c.last_word == pytest.approx(-2.0) and c.ending == pytest.approx(-0.5)
+    assert c.mean == pytest.approx(logprobs.mean())
+    assert confidence_of(logprobs[:4], ["ĠThe", "Ġlights", "Ġnight", "ly"], None).ending == 0.0
+    assert confidence_of(np.array([-0.4]), ["..."], -0.1) == Confidence(mean=-0.4, last_word=0.0, ending=-0.5)
+
+
+def test_a_word_the_audio_does_not_hold_is_scored_as_a_guess(rec, speech_question):
+    """Each token is scored at its own position, forced ones included: the heard "morning" is near certain, the
+    same sentence forced to end on "evening" puts that word far down (an off-by-one would score the "?")."""
+    encoded = rec.tiny.encode(np.concatenate([silence(0.3), speech_question, silence(0.3)]))
+    heard = rec.tiny.decode(encoded)
+    assert heard.text.rstrip("?.").endswith("morning"), heard.text
+    forced = rec.tiny.decode(encoded, prefix=rec.tiny.encode_prefix(heard.text.replace("morning", "evening")))
+    assert heard.confidence.last_word > -1.0 and heard.confidence.ending > -1.5, heard.confidence
+    assert forced.confidence.last_word < heard.confidence.last_word - 3.0, (heard.confidence, forced.confidence)
+    assert forced.confidence.mean < heard.confidence.mean
+
+
+def test_partials_and_finals_carry_the_recognizers_confidence(jfk_streamed):
+    partials = [p for p in jfk_streamed.partials if p.confidence != Confidence()]
+    assert len(partials) >= len(jfk_streamed.partials) // 2
+    finals = [f for f in jfk_streamed.finals if f.text]
+    assert finals and all(f.confidence.mean < 0.0 and f.confidence.last_word <= 0.0 for f in finals)
+    assert all(e.last_confidence != Confidence() for e in jfk_streamed.ends if e.last_partial)
 
 
 def test_both_models_encode_text_as_whisper_was_trained_on_it(rec):

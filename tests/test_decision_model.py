@@ -410,3 +410,43 @@ def test_the_shipped_model_is_an_average_of_networks_fitted_from_consecutive_see
     model = DecisionModel.load()
     assert model.members == train_decision.MEMBERS > 1
     assert model.meta.get("members") == str(train_decision.MEMBERS)
+
+
+def test_the_model_reads_how_sure_the_recognizer_was_of_the_text_it_reads():
+    """Doubt features follow the text the model reads: the partial's, then the closed segment's last partial, then
+    the final's once it is in; a new segment starts with none. "night" was Whisper's guess for a sentence cut short."""
+    from concurrent.futures import Future
+
+    from listenloop.audio.chunker import Chunk
+    from listenloop.perception.observation import (
+        AsrResult,
+        Confidence,
+        FinalText,
+        Observation,
+        PartialText,
+        SegmentEnd,
+        VadResult,
+    )
+
+    def chunk(index: int, speech: bool, asr: AsrResult) -> Observation:
+        vad = VadResult(np.full(12, 0.9 if speech else 0.05, np.float32), speech)
+        return Observation(Chunk(index, np.zeros(6400, np.float32)), vad=vad, asr=asr)
+
+    text = "The lights flickered during the night."
+    guessed, heard = Confidence(mean=-0.5, last_word=-2.5, ending=-1.0), Confidence(-0.1, -0.05, -0.2)
+    extractor = FeatureExtractor(None)
+    state = extractor.init_state()
+    x = extractor.step(chunk(0, True, AsrResult(partial=PartialText(0, 0.0, 0.4, text, "", guessed))), state)
+    assert _feature(x, "txt_doubt_last_word@0") == pytest.approx(0.5)
+    assert _feature(x, "txt_doubt_mean@0") == pytest.approx(0.1)
+    assert _feature(x, "txt_doubt_ending@0") == pytest.approx(0.2)
+    final: Future[FinalText] = Future()
+    ended = SegmentEnd(0, 0.0, 0.7, np.zeros(0, np.float32), text, final, last_confidence=guessed)
+    x = extractor.step(chunk(1, False, AsrResult(ended=ended)), state)
+    assert _feature(x, "txt_doubt_last_word@0") == pytest.approx(0.5) and _feature(x, "txt_final@0") == 0.0
+    final.set_result(FinalText(0, 0.0, 0.7, text, "en", confidence=heard))
+    x = extractor.step(chunk(2, False, AsrResult()), state)
+    assert _feature(x, "txt_final@0") == 1.0 and _feature(x, "txt_doubt_last_word@0") == pytest.approx(0.01)
+    assert _feature(x, "txt_doubt_last_word@-1") == pytest.approx(0.5)  # the chunk before still read the partial
+    x = extractor.step(chunk(3, True, AsrResult(partial=PartialText(1, 1.0, 1.4, "Sorry", ""))), state)
+    assert _feature(x, "txt_doubt_last_word@0") == 0.0 and _feature(x, "txt_doubt_mean@0") == 0.0

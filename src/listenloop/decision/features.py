@@ -1,8 +1,8 @@
 """What the learned decision reads: one Observation (plus a little per-stream history) -> a fixed float vector.
 
 Every feature comes from what the engine already computes each chunk (voice activity, partial text and the
-segments it belongs to, a closed segment's final text once it is in, sound scores) or from the chunk's samples
-(level, spectral balance), plus the session's mode.
+segments it belongs to, a closed segment's final text once it is in, how sure the recognizer was of that text, sound
+scores) or from the chunk's samples (level, spectral balance), plus the session's mode.
 Missing perceivers give zeros, so one model runs with or without recognition. Names are kept for docs/tests.
 No encoder feature: perception fills no pooled encoder state (Observation.encoder_summary is always None), and eight
 inputs that are always zero teach nothing.
@@ -19,7 +19,7 @@ from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.decision import sentence
 from listenloop.decision import utterance as utt
 from listenloop.decision.base import Mode
-from listenloop.perception.observation import FinalText, Observation, english_final
+from listenloop.perception.observation import Confidence, FinalText, Observation, english_final
 
 QUESTION_WORDS = frozenset("what how when where why who whom whose which is are was were do does did can could "
                            "would will should shall may might have has am".split())
@@ -46,6 +46,7 @@ CONTEXT_CHUNKS = 3  # the model sees this chunk and the two before it
 SILENCE_CAP_S = 3.0  # time features are capped here: beyond it nothing new is learned
 SPEECH_CAP_S = 10.0
 LAG_CAP_S = 1.0  # speech heard after the audio the last partial covers, capped here
+DOUBT_CAP = 5.0  # nats: a token log probability below -DOUBT_CAP is a guess however low it goes
 JOIN_GAP_S = 2.0  # a segment that starts this soon after the previous one may continue its sentence
 LEVEL_FLOOR_DB = -80.0  # chunk level below this counts as digital silence
 RUN_LEVEL_DECAY_DB = 0.02  # per chunk: the loudest speech level of the stream fades slowly (new talker, new room)
@@ -59,6 +60,7 @@ CHUNK_FEATURES = (
     "snd_onsets", "snd_offsets", *(f"snd_{name}_ended" for name, _ in SOUND_GROUPS),
     "txt_has", "txt_words", "txt_qmark", "txt_qword", "txt_request", "txt_open_end", "txt_filler_end",
     "txt_stable_frac", "txt_segment_end", "txt_age", "txt_none", "txt_lag", "txt_open_segment", "txt_final",
+    "txt_doubt_mean", "txt_doubt_last_word", "txt_doubt_ending",
     "join_has", "join_words", "join_qmark", "join_qword", "join_request", "join_open_end", "join_filler_end",
     "join_stable_frac", "join_gap",
 )
@@ -95,6 +97,7 @@ class FeatureState:
     final: Future[FinalText] | None = None  # the last closed segment's final text, until it is in
     final_segment: int = -1  # ... that segment's number
     from_final: bool = False  # `text` is the current segment's final text (Whisper base), not tiny.en's partial
+    confidence: Confidence = Confidence()  # how sure the recognizer was of `text`
     speech_t: float = 0.0  # s, last time voice activity was heard
     run_level_db: float = LEVEL_FLOOR_DB  # level of the current run of speech
     loudest_db: float = LEVEL_FLOOR_DB  # loudest speech run so far (decaying)
@@ -110,6 +113,12 @@ class FeatureState:
 def _sentence_before(state: FeatureState) -> str:
     """The sentence the current segment may go on with: the segment before, joined to any it went on from."""
     return sentence.join(state.before_head, state.before)
+
+
+def doubt_features(confidence: Confidence) -> list[float]:
+    """How unsure the recognizer was of the text, its last word and its ending: 0 certain, 1 a guess."""
+    return [min(max(-value, 0.0), DOUBT_CAP) / DOUBT_CAP
+            for value in (confidence.mean, confidence.last_word, confidence.ending)]
 
 
 def text_features(text: str, stable: str) -> list[float]:
@@ -198,6 +207,7 @@ class FeatureExtractor:
             state.before, state.before_t1, state.before_segment = state.text, state.segment_t1, state.segment
         state.segment, state.segment_t0, state.segment_t1 = segment, t0, t0
         state.text, state.stable, state.partial_t1, state.from_final = "", "", t0, False
+        state.confidence = Confidence()
 
     @staticmethod
     def _take_final(state: FeatureState) -> None:
@@ -210,7 +220,7 @@ class FeatureExtractor:
             return
         if segment == state.segment and not state.segment_open:
             state.text = state.stable = text
-            state.text_age, state.from_final = 0, True
+            state.text_age, state.from_final, state.confidence = 0, True, future.result().confidence
         elif segment == state.before_segment:
             state.before = text
 
@@ -224,6 +234,7 @@ class FeatureExtractor:
             if asr.partial.text != state.text:
                 state.text_age = 0
             state.text, state.stable, state.segment_open = asr.partial.text, asr.partial.stable, True
+            state.confidence = asr.partial.confidence
             state.partial_t1 = state.segment_t1 = asr.partial.t1
         else:
             state.text_age += 1
@@ -231,6 +242,7 @@ class FeatureExtractor:
             self._shift(state, asr.ended.segment, asr.ended.t0)  # a segment too short for any partial
             ended, state.segment_open, state.segment_t1 = 1.0, False, asr.ended.t1
             state.text = asr.ended.last_partial  # "" when it got no text: never an older segment's text
+            state.confidence = asr.ended.last_confidence
             if not state.text:
                 state.partial_t1 = asr.ended.t0
             state.final, state.final_segment = asr.ended.final, asr.ended.segment
@@ -244,7 +256,8 @@ class FeatureExtractor:
         joined = before if sentence.is_filler(state.text) else sentence.join(before, state.text)
         join = [0.0] * 8 if stale else text_features(joined, sentence.join(before, state.stable))
         return [*feats, ended, min(state.text_age, 10) / 10, float(heard and not state.text), lag / LAG_CAP_S,
-                float(state.segment_open), float(state.from_final and not stale), *join,
+                float(state.segment_open), float(state.from_final and not stale),
+                *([0.0] * 3 if stale else doubt_features(state.confidence)), *join,
                 min(max(gap, 0.0), JOIN_GAP_S) / JOIN_GAP_S]
 
     def chunk_vector(self, obs: Observation, state: FeatureState) -> np.ndarray:

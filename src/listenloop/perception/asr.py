@@ -33,7 +33,15 @@ from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK, VAD_WINDO
 from listenloop.audio.levels import frame_rms, narrowband
 from listenloop.models import model_dir
 from listenloop.perception.agreement import common_prefix
-from listenloop.perception.observation import AsrResult, FinalText, PartialText, SegmentEnd, SoundResult, VadResult
+from listenloop.perception.observation import (
+    AsrResult,
+    Confidence,
+    FinalText,
+    PartialText,
+    SegmentEnd,
+    SoundResult,
+    VadResult,
+)
 from listenloop.perception.vad import SPEECH_OFF_PROB
 from listenloop.perception.whisper import WHISPER_WINDOW_SAMPLES, Hypothesis, Whisper
 
@@ -95,6 +103,7 @@ class AsrState:
     probs: list[float] = field(default_factory=list)  # VAD probabilities of the open segment's windows
     probs_first: int = 0  # window index of probs[0]
     hypothesis: str = ""  # the last tiny.en hypothesis
+    confidence: Confidence = Confidence()  # ... and how sure tiny.en was of it
     partial_end: int = 0  # stream sample up to which the last tiny.en decode heard the open segment
     stable: str = ""  # agreed prefix of the last two hypotheses
     speech_score: float = 0.0  # max tagger speech score seen in the open segment
@@ -254,6 +263,7 @@ class Recognizer:
         state.confident_windows = 0
         state.probs, state.probs_first = [], first_window
         state.hypothesis = state.stable = ""
+        state.confidence = Confidence()
         state.partial_end = 0
         state.speech_score, state.tagger_seen = 0.0, False
         state.speculative, state.speculative_end = None, 0
@@ -332,6 +342,7 @@ class Recognizer:
             last_partial="" if reason else state.hypothesis,
             final=final,
             cut=cut,
+            last_confidence=Confidence() if reason else state.confidence,
         )
         state.segments += 1
         state.open, state.speculative, state.last_end = False, None, end
@@ -405,8 +416,10 @@ class Recognizer:
         state.hypothesis, state.stable = text, stable
         if not changed:
             return AsrResult()
+        state.confidence = hyp.confidence
         t0, t1 = state.seconds(state.seg_start), state.seconds(heard)
-        return AsrResult(partial=PartialText(segment=state.segments, t0=t0, t1=t1, text=text, stable=stable))
+        return AsrResult(partial=PartialText(segment=state.segments, t0=t0, t1=t1, text=text, stable=stable,
+                                             confidence=hyp.confidence))
 
     # -- finals -----------------------------------------------------------------------------------------------------
 
@@ -443,6 +456,7 @@ class Recognizer:
             lang_prob=hyp.lang_prob,
             no_speech_prob=hyp.no_speech_prob,
             decode_ms=(time.perf_counter() - started) * 1000.0,
+            confidence=hyp.confidence,
         )
 
     def offline_transcribe(self, audio: np.ndarray, model: str = "base") -> str:

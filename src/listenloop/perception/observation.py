@@ -26,6 +26,18 @@ class VadResult:
 
 
 @dataclass(frozen=True)
+class Confidence:
+    """How sure the recognizer was of its text, as natural-log probabilities of the tokens it chose (0: certain).
+
+    Whisper completes a sentence cut short ("The lights flickered during the night." for "... during the"): the word
+    it adds is a guess, and its probability is lower than that of a word it heard."""
+
+    mean: float = 0.0  # per token, over the whole text
+    last_word: float = 0.0  # the least likely token of the last word
+    ending: float = 0.0  # closing punctuation (if any) and the end of text after it
+
+
+@dataclass(frozen=True)
 class FinalText:
     """Settled text of one spoken segment (Whisper base)."""
 
@@ -37,6 +49,7 @@ class FinalText:
     lang_prob: float = 0.0
     no_speech_prob: float = 0.0
     decode_ms: float = 0.0  # wall time spent on it
+    confidence: Confidence = Confidence()
 
 
 def english_final(final: Future[FinalText]) -> str:
@@ -56,6 +69,7 @@ class PartialText:
     t1: float
     text: str  # full hypothesis of the segment so far
     stable: str  # prefix agreed on by successive hypotheses
+    confidence: Confidence = Confidence()
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,7 @@ class SegmentEnd:
     last_partial: str  # the last tiny.en hypothesis, available at once
     final: Future[FinalText]  # resolves to the Whisper base result
     cut: bool = False  # closed at the segment length limit while speech went on (not at a pause)
+    last_confidence: Confidence = Confidence()  # ... of last_partial
 
     def settled_text(self) -> str:
         """The final text if it is in already (the decode often finishes during the pause), else the last partial."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.perception.agreement import loop_start, trim_loop
+from listenloop.perception.observation import Confidence
 
 WHISPER_WINDOW_SAMPLES = 30 * SAMPLE_RATE  # the model's trained window, 30 s
 MIN_DECODE_SAMPLES = SAMPLE_RATE // 10  # 0.1 s; shorter audio is not worth a decode (and breaks the STFT)
@@ -33,6 +34,8 @@ COMPRESSION_MAX = 2.4  # gzip ratio above this is a repetition loop (Whisper's t
 LANG_MIN_PROB = 0.5  # below this, language identification is a guess (see detect_language)
 LOOP_REJECT_TOKENS = 3  # a decode that is one cycle of this many tokens or fewer, repeated, is a hallucination
 LOGPROB_REJECT = -1.5  # avg logprob below this alone: the text is a guess, not a transcript
+PUNCTUATION = frozenset(".,?!;:")  # tokens made of these alone ("?", "...") close or pause a text, adding no word
+WORD_START = "\u0120"  # "Ġ": how the byte-level vocabulary writes the space that begins a word
 DOUBT_NO_SPEECH = 0.3  # a no_speech_prob above this ...
 DOUBT_LOGPROB = -1.0  # ... with avg logprob below this: an unsure word on a cough or a click ("Good.", "Who?")
 
@@ -50,11 +53,45 @@ class Hypothesis:
     lang: str | None = None  # ISO 639-1 code used for decoding
     lang_prob: float = 0.0  # probability of that language (1.0 when given)
     rejected: str = ""  # why the text was gated ("" when kept)
+    confidence: Confidence = Confidence()  # of the text's tokens (forced prefix included)
 
 
 def compression_ratio(text: str) -> float:
     data = text.encode("utf-8")
     return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def confidence_of(logprobs: np.ndarray, pieces: list[str], end_logprob: float | None) -> Confidence:
+    """Confidence of a decoded text from the log probability of each token (`pieces`: the tokens as the vocabulary
+    writes them) and of the end of text that followed (None when the decode stopped without one)."""
+    if not len(logprobs):
+        return Confidence()
+    k = len(pieces)
+    while k > 0 and pieces[k - 1].lstrip(WORD_START) and set(pieces[k - 1].lstrip(WORD_START)) <= PUNCTUATION:
+        k -= 1
+    ending = float(logprobs[k:].sum()) + (end_logprob or 0.0)
+    start = k - 1
+    while start > 0 and not pieces[start].startswith(WORD_START):
+        start -= 1
+    last_word = float(logprobs[max(start, 0):k].min()) if k > 0 else 0.0
+    return Confidence(mean=float(logprobs.mean()), last_word=last_word, ending=ending)
+
+
+def _chosen_logprobs(steps, ids: list[int]) -> np.ndarray:
+    """Log probability of token ids[i] at decoder step i, from the raw scores of each step."""
+    if not ids:
+        return np.zeros(0)
+    scores = np.stack([np.asarray(steps[i], dtype=np.float32) for i in range(len(ids))]).astype(np.float64)
+    peak = scores.max(axis=1)
+    return scores[np.arange(len(ids)), ids] - peak - np.log(np.exp(scores - peak[:, None]).sum(axis=1))
+
+
+def _covering(tok, ids: list[int], text: str) -> list[int]:
+    """The fewest leading `ids` that spell `text` (a decode trim_loop cut short); all of them when none fewer do."""
+    for n in range(1, len(ids)):
+        if len(tok.decode(ids[:n]).strip()) >= len(text):
+            return ids[:n]
+    return ids
 
 
 def gate_reason(no_speech_prob: float, avg_logprob: float, ratio: float) -> str:
@@ -165,6 +202,7 @@ class Whisper:
             beam_size=beam_size,
             max_length=len(prompt) + budget,
             return_scores=True,
+            return_logits_vocab=True,
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=[-1],
@@ -174,7 +212,10 @@ class Whisper:
         loop = loop_start(tokens)
         looped = loop is not None and loop <= LOOP_REJECT_TOKENS  # "Who? Who? Who?" on a cough
         tokens = tokens[:loop] if loop is not None else tokens
-        raw = trim_loop(tok.decode([*prefix, *tokens]).strip())
+        spelled = tok.decode([*prefix, *tokens]).strip()
+        raw = trim_loop(spelled)
+        ids = [*prefix, *tokens] if raw == spelled else _covering(tok, [*prefix, *tokens], raw)
+        confidence = self._confidence(result, ids, whole=loop is None and raw == spelled)
         ratio = compression_ratio(raw)  # loops are cut above; this catches the ones that wander
         reason = gate_reason(float(result.no_speech_prob), avg_logprob, ratio) if raw else "no text"
         reason = f"decoder loop ({' '.join(raw.split()[:3])}...)" if looped else reason
@@ -187,7 +228,20 @@ class Whisper:
             compression_ratio=ratio,
             lang=language if self.multilingual else "en",
             rejected=reason,
+            confidence=confidence,
         )
+
+    def _confidence(self, result, ids: list[int], whole: bool) -> Confidence:
+        """Confidence of `ids` (the text's tokens, forced prefix included: the result scores every position), with
+        the end of text after them when the decoder produced it there (`whole`: the text was not cut short)."""
+        steps = result.logits[0] if result.logits else []
+        sequence = result.sequences_ids[0]
+        if len(steps) < len(ids):
+            return Confidence()  # not scored: nothing known
+        ended = whole and list(sequence) == ids and len(steps) > len(ids)  # the end-of-text step is not in `sequence`
+        logprobs = _chosen_logprobs(steps[: len(ids) + int(ended)], [*ids, self.eot] if ended else ids)
+        pieces = [self._hf_tokenizer.id_to_token(t) or "" for t in ids]
+        return confidence_of(logprobs[: len(ids)], pieces, float(logprobs[-1]) if ended else None)
 
     def encode_prefix(self, text: str) -> tuple[int, ...]:
         """Token ids of `text` as a continuation (leading space), for forcing an agreed prefix."""
