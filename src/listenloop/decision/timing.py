@@ -24,14 +24,16 @@ from listenloop.perception.observation import Observation
 DEFER_MAX_S = 1.6  # s after the rules wanted to answer; then the answer is given even without the model. Longer
 # than the longest hesitation pause the training streams hold (1.6 s), so the fallback does not answer inside one;
 # 1.0 s answered inside 16.7 % of the hesitations of 45 training streams, no fallback at all 14.4 %
-CONFIRM_P = 0.45  # as judge: the P(response) at which a response to speech that the rules want goes at once (below
+CONFIRM_P = 0.3  # as judge: the P(response) at which a response to speech that the rules want goes at once (below
 # the model's own threshold, which a response needs where the model decides alone) ...
 PATIENCE_S = 0.8  # ... or, once the pause reaches this long (s), one whose P reached DOUBT_P since the voice stopped:
-DOUBT_P = 0.4  # a hesitation's pause is mostly filled sooner (a filler, the next piece), a question's is not. Chosen
-# on the validation build (120 streams, 242 unfinished sentences) for the model trained on sentences spoken in one
-# breath: F1 0.685, interruptions 8.3 %, delay p50 0.41 s; session 7's 0.8 / 0.7 s / 0.5 gave 0.674, 7.4 %, 0.49 s;
-# docs/benchmarks/decisions.md, session 9. With five members trained harder against interruptions (session 10) the
-# bar is 0.45: F1 0.667, 5.0 %, 0.40 s
+DOUBT_P = 0.4  # a hesitation's pause is mostly filled sooner (a filler, the next piece), a question's is not.
+# Chosen on the validation build (120 streams, 242 unfinished sentences), docs/benchmarks/decisions.md: 0.6 / 0.8 s /
+# 0.4 for session 8's model (F1 0.685, interruptions 8.3 %, delay p50 0.41 s); the bar 0.45 for five members trained
+# harder against interruptions (0.667, 5.0 %, 0.40 s, session 10); the bar 0.3 for the model that also reads the
+# recognizer's confidence, trained harder still (0.668, 4.1 %, 0.39 s, session 11). With the bar under DOUBT_P the
+# patience rule adds nothing; a lower DOUBT_P (0.2, 0.25) only added interruptions (6.2 %). It stays a knob
+# (`bench decisions --patience --doubt`).
 
 
 @dataclass
