@@ -81,9 +81,12 @@ def _chosen_logprobs(steps, ids: list[int]) -> np.ndarray:
     """Log probability of token ids[i] at decoder step i, from the raw scores of each step."""
     if not ids:
         return np.zeros(0)
-    scores = np.stack([np.asarray(steps[i], dtype=np.float32) for i in range(len(ids))]).astype(np.float64)
-    peak = scores.max(axis=1)
-    return scores[np.arange(len(ids)), ids] - peak - np.log(np.exp(scores - peak[:, None]).sum(axis=1))
+    scores = np.stack([np.asarray(steps[i], dtype=np.float32) for i in range(len(ids))])  # [tokens, vocabulary]
+    peak = scores.max(axis=1, keepdims=True)
+    np.subtract(scores, peak, out=scores)
+    chosen = scores[np.arange(len(ids)), ids]
+    np.exp(scores, out=scores)
+    return (chosen - np.log(scores.sum(axis=1))).astype(np.float64)
 
 
 def _covering(tok, ids: list[int], text: str) -> list[int]:
