@@ -31,7 +31,7 @@ DOUBT_P = 0.4  # a hesitation's pause is mostly filled sooner (a filler, the nex
 # Chosen on the validation build (120 streams, 242 unfinished sentences), docs/benchmarks/decisions.md: 0.6 / 0.8 s /
 # 0.4 for session 8's model (F1 0.685, interruptions 8.3 %, delay p50 0.41 s); the bar 0.45 for five members trained
 # harder against interruptions (0.667, 5.0 %, 0.40 s, session 10); the bar 0.3 for the model that also reads the
-# recognizer's confidence, trained harder still (0.668, 4.1 %, 0.39 s, session 11). With the bar under DOUBT_P the
+# recognizer's confidence, trained harder still (0.668, 4.1 %, 0.38 s, session 11). With the bar under DOUBT_P the
 # patience rule adds nothing; a lower DOUBT_P (0.2, 0.25) only added interruptions (6.2 %). It stays a knob
 # (`bench decisions --patience --doubt`).
 
