@@ -135,6 +135,11 @@ class YamnetTagger:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1  # one patch is ~1 ms; threads would only contend with recognition
         opts.inter_op_num_threads = 1
+        # The graph's int8 convolutions run as dequantize -> float convolution -> quantize, not fused into int8
+        # kernels: on an x86 CPU without VNNI (AVX2 only: Zen 1-3, Intel before Ice Lake) the fused kernels sum
+        # uint8 x int8 products in saturating 16-bit lanes (vpmaddubsw), and the scores drift (gunfire over rain
+        # 0.32 instead of 0.50, a dog's bark no longer counted). The float path scores alike on every CPU.
+        opts.add_session_config_entry("session.disable_quant_qdq", "1")
         self._session = ort.InferenceSession(str(folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
         self.names = load_class_names(folder / "yamnet_class_map.csv")
