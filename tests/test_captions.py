@@ -9,7 +9,9 @@ import pytest
 
 from listenloop.decision import captions
 from listenloop.decision.base import Task
-from listenloop.perception.observation import SegmentEnd
+from listenloop.perception.observation import Confidence, SegmentEnd
+
+SURE = Confidence()  # tiny.en certain of every token
 
 
 def piece(n: int, t0: float, t1: float) -> SegmentEnd:
@@ -62,13 +64,13 @@ def test_a_held_piece_ends_open_by_its_final_text_once_that_is_in():
 def test_a_caption_released_at_the_pause_takes_the_held_pieces_and_its_close_adds_nothing():
     hold = captions.CaptionHold()
     captions.hold(hold, piece(0, 0.0, 1.5), 1.6)
-    assert captions.release_at_pause(hold, 1, "I was thinking about") is None  # the sentence goes on
-    assert captions.release_at_pause(hold, 1, "  ") is None  # nothing heard yet
-    out = captions.release_at_pause(hold, 1, "the trip next weekend.")
+    assert captions.release_at_pause(hold, 1, "I was thinking about", SURE) is None  # the sentence goes on
+    assert captions.release_at_pause(hold, 1, "  ", SURE) is None  # nothing heard yet
+    out = captions.release_at_pause(hold, 1, "the trip next weekend.", SURE)
     assert out is not None and out.task is Task.TRANSCRIBE and "at the pause" in out.reason
     assert out.payload["open_segment"] == 1 and [p.segment for p in out.payload["before"]] == [0]
     assert out.payload["segment_text"] == "the trip next weekend." and not hold.pieces
-    assert captions.release_at_pause(hold, 1, "the trip next weekend.") is None  # once per segment
+    assert captions.release_at_pause(hold, 1, "the trip next weekend.", SURE) is None  # once per segment
     captions.hold(hold, piece(1, 1.9, 3.0), 3.1)  # the segment closes: captioned already
     assert not hold.pieces
     captions.hold(hold, piece(2, 4.0, 5.0), 5.1)  # the next one is held as before
@@ -131,3 +133,27 @@ def test_segments_with_no_partial_ride_with_the_next_caption_in_order_and_old_on
     joined = captions.with_riders(hold, out)
     assert [p.segment for p in joined.payload["before"]] == [1, 2] and joined.payload["segment"].segment == 3
     assert not hold.riders and captions.with_riders(hold, out) is out  # taken once
+
+
+@pytest.mark.parametrize("clock", [False, True])
+def test_a_short_last_segment_waiting_to_ride_is_captioned_alone_at_the_end_of_the_stream(clock):
+    """A segment too short for any partial text ("Thanks.") waits to ride with the next caption; when the stream
+    ends first, it is captioned on its own rather than lost (with the rules alone and with the model as judge)."""
+    from listenloop.decision.base import Mode
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
+
+    policy = _sure_transcription_policy() if clock else ConversationPolicy(TaskState(mode=Mode.TRANSCRIBE))
+    state = policy.init_state()
+    first = SegmentEnd(0, 0.0, 0.8, np.zeros(16, np.float32), "I will see you at the station tomorrow", Future())
+    short = SegmentEnd(1, 2.0, 2.3, np.zeros(16, np.float32), "", Future())
+    steps = [_obs(0, True, "I will see you"), _obs(1, True, "I will see you at the station tomorrow"),
+             _obs(2, False), _obs(3, False, ended=first), _obs(4, False), _obs(5, True), _obs(6, False, ended=short),
+             _obs(7, False)]
+    end = _obs(8, False)
+    end.extra["end_of_stream"] = True
+    decisions = [policy.decide(obs, state) for obs in [*steps, end]]
+    captioned = [(i, d.payload) for i, d in enumerate(decisions) if d.responds and d.task is Task.TRANSCRIBE]
+    assert len(captioned) == 2, [(i, d.reason) for i, d in enumerate(decisions)]
+    assert captioned[-1][0] == 8 and captioned[-1][1]["segment"].segment == 1 and not captioned[-1][1]["before"]
+    assert not state.captions.riders

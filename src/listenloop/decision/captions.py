@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from listenloop.decision import sentence
 from listenloop.decision.base import Decision, Task
-from listenloop.perception.observation import SegmentEnd
+from listenloop.perception.observation import Confidence, SegmentEnd
 
 PAUSE_S = 0.15  # s of pause at which, as judge, the model may release the open segment's caption (before the segment
 # closes at 0.25 s). Validation build (49 unfinished sentences in transcription mode): at 0.1 s 10 interrupted,
@@ -34,7 +34,8 @@ class CaptionHold:
     since: float = 0.0  # s, stream time the last piece closed
     at_pause: int = -1  # the segment whose caption went out at its pause, while open: its close adds nothing
     riders: list[SegmentEnd] = field(default_factory=list)  # closed segments too short for any partial text ("Ask",
-    # "not"): their final text goes with the next caption, and never makes one alone (it may be a cough)
+    # "not"): their final text goes with the next caption, and makes one alone only at the end of the stream (it may
+    # be a cough)
 
     def reset(self) -> None:
         self.pieces.clear()
@@ -57,6 +58,17 @@ def with_riders(state: CaptionHold, caption: Decision) -> Decision:
     return Decision.respond(caption.task, caption.reason, **{**caption.payload, "before": before})
 
 
+def riders_at_end(state: CaptionHold) -> Decision | None:
+    """At the end of the stream, riders left with no caption to join go out as one of their own (a cough's final
+    text is empty, and the responder then says nothing); None if there are none."""
+    if not state.riders:
+        return None
+    riders, state.riders = state.riders, []
+    numbers = ", ".join(str(p.segment) for p in riders)
+    return Decision.respond(Task.TRANSCRIBE, f"segments {numbers}: end of stream", segment=riders[-1],
+                            before=riders[:-1])
+
+
 def hold(state: CaptionHold, ended: SegmentEnd, t: float) -> None:
     if ended.segment == state.at_pause:
         return  # captioned at its pause already
@@ -66,8 +78,14 @@ def hold(state: CaptionHold, ended: SegmentEnd, t: float) -> None:
 
 def ends_open(state: CaptionHold) -> bool:
     """The last held piece reads as a sentence that goes on ("How do I convert fifty degrees Fahrenheit to", in its
-    final text when that is in): as judge, the model does not release it alone; the next piece joins it."""
-    return bool(state.pieces) and sentence.goes_on(state.pieces[-1].settled_text())
+    final text when that is in), or may (its partial was unsure and the final is not in): as judge, the model does
+    not release it alone; the next piece joins it, or the final text settles it."""
+    if not state.pieces:
+        return False
+    last = state.pieces[-1]
+    if last.final.done():
+        return sentence.goes_on(last.settled_text())
+    return sentence.goes_on(last.last_partial) or sentence.may_go_on(last.last_partial, last.last_confidence)
 
 
 def release(state: CaptionHold, t: float, ready: bool, speaking: bool, wait_max_s: float,
@@ -87,12 +105,13 @@ def release(state: CaptionHold, t: float, ready: bool, speaking: bool, wait_max_
     return Decision.respond(Task.TRANSCRIBE, f"segments {numbers}: {why}", segment=pieces[-1], before=pieces[:-1])
 
 
-def release_at_pause(state: CaptionHold, segment: int, text: str) -> Decision | None:
+def release_at_pause(state: CaptionHold, segment: int, text: str, confidence: Confidence) -> Decision | None:
     """The open segment's caption at a pause the model says ends it, with the held pieces before it; None if its
-    text so far (tiny.en's) reads as a sentence that goes on, is empty, or this segment was captioned already.
-    The response names the open segment (`open_segment`, its text so far in `segment_text`): its final text is not
-    in yet."""
-    if segment == state.at_pause or not text.strip() or sentence.goes_on(text):
+    text so far (tiny.en's, of this `confidence`) reads as a sentence that goes on, or may (sentence.may_go_on), is
+    empty, or this segment was captioned already. The response names the open segment (`open_segment`, its text so
+    far in `segment_text`): its final text is not in yet."""
+    if segment == state.at_pause or not text.strip() or sentence.goes_on(text) \
+            or sentence.may_go_on(text, confidence):
         return None
     pieces, state.pieces, state.at_pause = state.pieces, [], segment
     numbers = ", ".join(str(n) for n in [*(p.segment for p in pieces), segment])

@@ -28,7 +28,7 @@ from listenloop.decision.instructions import Instruction, TaskState, acknowledge
 from listenloop.decision.music import MUSIC_LISTEN_S, MUSIC_SCORE, MusicTrack, music_summary
 from listenloop.decision.rules import RulePolicy, RulesState
 from listenloop.decision.timing import LearnedTiming, TimingState
-from listenloop.perception.observation import Observation, SegmentEnd
+from listenloop.perception.observation import Confidence, Observation, SegmentEnd
 
 QUESTION_PAUSE_S = 0.1  # s of pause after speech at which a complete question is answered (the ASR's speculation point)
 CLOCK_PAUSE_S = VAD_WINDOW_SECONDS  # s: ... or one unvoiced VAD window when the learned clock says a response is due
@@ -40,8 +40,6 @@ PENDING_MAX_S = 20.0  # s a question about a sound waits for that sound
 COUNT_VERBS = {"dog": "The dog barked", "bark": "The dog barked", "baby": "The baby cried", "cry": "The baby cried",
                "cough": "Someone coughed", "doorbell": "The doorbell rang", "phone": "The phone rang",
                "knock": "Someone knocked", "cat": "The cat meowed"}  # how a count report reads
-SOUNDALIKES = frozenset({"too", "two", "2"})  # how tiny.en writes a dangling "to" before a pause ("... Fahrenheit
-# too?", "... Fahrenheit 2?"); Whisper base's final mostly keeps "to". A partial ending so waits for the final text
 DECIDED_KEEP = 16  # recent segment numbers remembered as decided (bounded)
 
 
@@ -60,6 +58,7 @@ class ConversationState:
     changes: list[TaskChange] = field(default_factory=list)  # task changes not yet reported (the session drains)
     control: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)  # instructions from session.instruct()
     texts: dict[int, str] = field(default_factory=dict)  # segment -> latest partial text (open segments only)
+    confidence: Confidence = Confidence()  # of the open segment's latest partial text (tiny.en's)
     segment: int | None = None  # the segment being spoken
     seg_t0: float = 0.0  # s, its start
     decided: collections.deque = field(default_factory=lambda: collections.deque(maxlen=DECIDED_KEEP))
@@ -83,6 +82,7 @@ class ConversationState:
         self.texts.clear()
         self.decided.clear()
         self.carry, self.segment, self.pending, self.held = None, None, None, None
+        self.confidence = Confidence()
         self.voice.reset()
         self.count.reset()
         self.music = MusicTrack()
@@ -156,12 +156,22 @@ class ConversationPolicy:
         for late in (self._pending_ready(obs, state), self._held_translation(obs, state), deferred):
             if late is not None:
                 candidates.append(late)
-        if obs.extra.get("end_of_stream") and state.task.count_sound:
-            candidates.append(self._count_report(state, "end of stream"))
+        if obs.extra.get("end_of_stream"):
+            self._at_end(state, candidates)
         responding = [c for c in candidates if c.responds]
         if responding and responding[0].task in SPEECH_TASKS and state.timing is not None:
             state.timing.armed = False  # one response per thing said
         return responding[0] if responding else Decision.silent(next((c.reason for c in candidates), ""))
+
+    def _at_end(self, state: ConversationState, candidates: list[Decision]) -> None:
+        """The end of the stream: short segments still waiting to ride with a caption get their own; the count is
+        reported."""
+        captioned = any(c.responds and c.task is Task.TRANSCRIBE for c in candidates)
+        riders = None if captioned or state.task.mode is not Mode.TRANSCRIBE else captions.riders_at_end(state.captions)
+        if riders is not None:
+            candidates.insert(0, riders)
+        if state.task.count_sound:
+            candidates.append(self._count_report(state, "end of stream"))
 
     @staticmethod
     def _short_segment(obs: Observation, state: ConversationState, rules: Decision) -> None:
@@ -193,9 +203,8 @@ class ConversationPolicy:
         if caption is None and self.timing.decides and state.task.mode is Mode.TRANSCRIBE and state.timing.confirms \
                 and state.segment is not None \
                 and pause >= captions.PAUSE_S - 1e-9:
-            heard = state.texts.get(state.segment, "")
-            caption = None if _soundalike_end(heard) else captions.release_at_pause(state.captions, state.segment,
-                                                                                     heard)
+            caption = captions.release_at_pause(state.captions, state.segment, state.texts.get(state.segment, ""),
+                                                state.confidence)
         if caption is not None:
             caption = captions.with_riders(state.captions, caption)
         if state.sound_held is not None and (state.timing.confirms
@@ -216,6 +225,7 @@ class ConversationPolicy:
         if asr is not None and asr.partial is not None:
             state.segment, state.seg_t0 = asr.partial.segment, asr.partial.t0
             state.texts[asr.partial.segment] = asr.partial.text
+            state.confidence = asr.partial.confidence
         ended: SegmentEnd | None = asr.ended if asr is not None else None
         if ended is None and state.awaiting is not None and state.awaiting.final.done():
             ended, state.awaiting = state.awaiting, None  # the final text is in: judge the segment again with it
@@ -244,7 +254,8 @@ class ConversationPolicy:
                ended: SegmentEnd | None) -> Decision | None:
         if segment in state.decided or not text.strip() or sentence.is_filler(text):
             return None  # a filler ("you know") neither ends the sentence before it nor is one
-        if _soundalike_end(text) and (ended is None or not ended.final.done()):
+        partial = state.confidence if ended is None else ended.last_confidence
+        if (ended is None or not ended.final.done()) and sentence.may_go_on(text, partial):
             return None  # judged again with the final text (`awaiting`)
         t = obs.chunk.t1
         instruction = parse(text)
@@ -442,12 +453,6 @@ def _settle(state: ConversationState, ended: SegmentEnd) -> None:
     final = ended.settled_text()
     if final and state.carry is not None and state.carry.t1 == ended.t1:
         state.carry = dataclasses.replace(state.carry, piece=final)
-
-
-def _soundalike_end(text: str) -> bool:
-    """tiny.en's text ends on a word that may be a dangling "to" it misheard (SOUNDALIKES)."""
-    words = utt.words_of(text)
-    return bool(words) and words[-1] in SOUNDALIKES
 
 
 def _voiced(obs: Observation) -> bool:

@@ -12,11 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from listenloop.decision import utterance as utt
+from listenloop.perception.observation import Confidence
 
 # Spoken fillers a speaker says while looking for the next word: a segment of only these is not a sentence.
 FILLER_WORDS = frozenset("um umm uh uhh er erm hmm hm mm ah like well so".split())
 FILLER_PHRASES = ("you know", "let me see", "let me think", "i mean", "how do i say", "what is it", "kind of",
                   "sort of")
+SOUNDALIKES = frozenset({"too", "two", "2"})  # how tiny.en writes a dangling "to" before a pause ("... Fahrenheit
+# too?", "... Fahrenheit 2?"); Whisper base's final mostly keeps "to". A partial ending so waits for the final text
+UNSURE_NATS = float("inf")  # nats: a partial whose last word's least likely token is this much below certain
+# (Confidence.last_word) may end on tiny.en's guess at how the sentence goes on ("... during the night." for "...
+# during the"): it waits for the final text too. inf: never
 
 
 def is_filler(text: str) -> bool:
@@ -49,6 +55,18 @@ def open_end(text: str) -> bool:
     piece that follows."""
     words = utt.words_of(text)
     return goes_on(text) or bool(words) and words[-1] in utt.DANGLING
+
+
+def soundalike_end(text: str) -> bool:
+    """tiny.en's text ends on a word that may be a dangling "to" it misheard (SOUNDALIKES)."""
+    words = utt.words_of(text)
+    return bool(words) and words[-1] in SOUNDALIKES
+
+
+def may_go_on(partial: str, confidence: Confidence) -> bool:
+    """tiny.en's partial (of this `confidence`) may stop where its sentence goes on, though it does not read so: on
+    a misheard dangling "to", or on a last word it was unsure of. What is said on it waits for the final text."""
+    return soundalike_end(partial) or -confidence.last_word >= UNSURE_NATS
 
 
 def still_open(head: str, piece: str) -> bool:
