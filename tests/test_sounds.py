@@ -186,3 +186,28 @@ def test_the_bench_smoke_alarm_is_a_t3_pattern_of_3100_hz_with_no_aliased_harmon
     assert db[np.abs(freqs - 6700) < 50].max() < -60  # 9.3 kHz would fold to 6.7 kHz at 16 kHz
     on = np.abs(alarm).reshape(-1, SAMPLE_RATE // 10).max(axis=1) > 0.01  # 0.1 s slots
     assert on[:25].tolist() == ([True] * 5 + [False] * 5) * 2 + [True] * 5 and not on[25:45].any()  # then 2 s quiet
+
+
+def test_scores_are_the_graphs_own_on_any_cpu(tagger, shared_audio):
+    """The int8 graph run literally (every QuantizeLinear/DequantizeLinear as written, no fused int8 kernels) is the
+    reference; the tagger agrees with it to one output step. On an AVX2 CPU without VNNI the fused kernels saturate
+    their 16-bit sums and land up to 32 steps off (measured on an EPYC Zen 1), which lost the reference demo's barks."""
+    import onnxruntime as ort
+
+    from listenloop.models.store import model_dir
+    from listenloop.perception import yamnet_frontend as fe
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    literal = ort.InferenceSession(str(model_dir("yamnet") / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+    name = literal.get_inputs()[0].name
+    audio = np.concatenate([load_audio(shared_audio / f"sounds/{n}")[: 2 * SAMPLE_RATE]
+                            for n in ("dog.wav", "gunshots.wav", "rain.wav", "piano.wav")])
+    mel = fe.log_mel(audio)
+    for start in range(0, len(mel) - fe.PATCH_FRAMES, fe.PATCH_FRAMES // 2):
+        patch = mel[start : start + fe.PATCH_FRAMES]
+        (q,) = literal.run(None, {name: fe.quantize_patch(patch)})
+        logits = fe.OUTPUT_SCALE * (q.astype(np.float64).reshape(-1) - fe.OUTPUT_ZERO_POINT)
+        low, high = (1.0 / (1.0 + np.exp(-(logits + d * fe.OUTPUT_SCALE))) for d in (-1, 1))  # one step either way
+        ours = tagger.score_patch(patch)
+        assert np.all((ours >= low - 1e-6) & (ours <= high + 1e-6)), start
