@@ -6,7 +6,8 @@ It wraps RulePolicy (transcription mode and the sound policy) and adds, per chun
 - whether that talk was addressed to the assistant (a question or request, complete, not to someone else by name,
   not background talk: speech much quieter than the loudest recent speaker is ignored, decision/voice.py);
 - barge-in: whether the user is really talking over a response (state.interrupt; the session stops the response);
-- instructions (decision/instructions.py) that change the task state; sound counting and watching.
+- instructions (decision/instructions.py) that change the task state; the tasks about sounds they start (counting,
+  watching, questions about the music: decision/sound_tasks.py).
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ from listenloop.audio.constants import VAD_WINDOW_SECONDS
 from listenloop.decision import captions, sentence, voice
 from listenloop.decision import utterance as utt
 from listenloop.decision.base import Decision, Emotion, Mode, Task
-from listenloop.decision.counting import CountState, count_patches
 from listenloop.decision.instructions import Instruction, TaskState, acknowledgement, apply, parse
-from listenloop.decision.music import MUSIC_LISTEN_S, MUSIC_SCORE, MusicTrack, music_summary
 from listenloop.decision.rules import RulePolicy, RulesState
+from listenloop.decision.sound_tasks import SoundTasks, SoundTaskState
 from listenloop.decision.timing import LearnedTiming, TimingState
 from listenloop.perception.observation import Confidence, Observation, SegmentEnd
 
@@ -36,10 +36,6 @@ CLOCK_PAUSE_S = VAD_WINDOW_SECONDS  # s: ... or one unvoiced VAD window when the
 HELD_MAX_S = 2.0  # s; a translation piece held for its continuation is translated alone after this long without speech
 SPEECH_TASKS = (Task.ANSWER, Task.TRANSCRIBE, Task.TRANSLATE, Task.ACKNOWLEDGE)  # responses to something said
 CARRY_S = 3.0  # s; an unfinished sentence is joined to speech that resumes within this long (a pause mid-sentence)
-PENDING_MAX_S = 20.0  # s a question about a sound waits for that sound
-COUNT_VERBS = {"dog": "The dog barked", "bark": "The dog barked", "baby": "The baby cried", "cry": "The baby cried",
-               "cough": "Someone coughed", "doorbell": "The doorbell rang", "phone": "The phone rang",
-               "knock": "Someone knocked", "cat": "The cat meowed"}  # how a count report reads
 DECIDED_KEEP = 16  # recent segment numbers remembered as decided (bounded)
 
 
@@ -65,9 +61,7 @@ class ConversationState:
     carry: sentence.Unfinished | None = None  # a sentence still open at a pause, joined to the speech that resumes
     voice: voice.VoiceState = field(default_factory=voice.VoiceState)  # levels, background talk, barge-in
     interrupt: bool = False  # this chunk: the user talks over a response (the session stops it if barge-in is on)
-    count: CountState = field(default_factory=CountState)  # occurrences of the counted sound
-    music: MusicTrack = field(default_factory=MusicTrack)
-    pending: tuple[str, float, utt.About] | None = None  # a question waiting for the sound it is about
+    sounds: SoundTaskState = field(default_factory=SoundTaskState)  # counting, music heard, a question waiting
     awaiting: SegmentEnd | None = None  # a closed segment judged on its partial, to judge again on its final text
     held: SegmentEnd | None = None  # translation: a piece ending mid-sentence, translated with the next piece
     held_at: float = 0.0  # s, stream time it was held
@@ -81,11 +75,10 @@ class ConversationState:
         self.rules.reset()
         self.texts.clear()
         self.decided.clear()
-        self.carry, self.segment, self.pending, self.held = None, None, None, None
+        self.carry, self.segment, self.held = None, None, None
         self.confidence = Confidence()
         self.voice.reset()
-        self.count.reset()
-        self.music = MusicTrack()
+        self.sounds.reset()
         self.deferred, self.sound_held = None, None
         self.captions.reset()
         if self.timing is not None:
@@ -101,9 +94,7 @@ class ConversationPolicy:
         self.timing = timing  # when set, the learned model says when a spoken question is answered (timing.py)
         self.initial = initial
         self.rules = RulePolicy(task.mode, sound_policy)
-        self.class_names = class_names
-        self._class_index = {name: i for i, name in enumerate(class_names)}
-        self._music_index = self._class_index.get("Music")
+        self.sound_tasks = SoundTasks(class_names)
 
     def init_state(self) -> ConversationState:
         state = ConversationState(self.task, self.rules.init_state())
@@ -129,7 +120,7 @@ class ConversationPolicy:
         state.interrupt = False
         if self.timing is not None:
             self.timing.step(obs, state.timing, state.task.mode)
-        self._track_sounds(obs, state, candidates)
+        candidates += self.sound_tasks.track(obs, state.task, state.sounds)
         state.rules.mode = state.task.mode
         rules = self.rules.decide(obs, state.rules)
         if rules.responds and rules.emotion is Emotion.URGENT:
@@ -153,7 +144,8 @@ class ConversationPolicy:
             caption, sound = self._clock_says(obs, state, pause)
             candidates[:0] = [caption] if caption is not None else []  # captions first, as without the clock
             candidates += [sound] if sound is not None else []
-        for late in (self._pending_ready(obs, state), self._held_translation(obs, state), deferred):
+        for late in (self.sound_tasks.pending_ready(obs, state.task, state.sounds), self._held_translation(obs, state),
+                     deferred):
             if late is not None:
                 candidates.append(late)
         if obs.extra.get("end_of_stream"):
@@ -171,7 +163,7 @@ class ConversationPolicy:
         if riders is not None:
             candidates.insert(0, riders)
         if state.task.count_sound:
-            candidates.append(self._count_report(state, "end of stream"))
+            candidates.append(self.sound_tasks.count_report(state.task, state.sounds, "end of stream"))
 
     @staticmethod
     def _short_segment(obs: Observation, state: ConversationState, rules: Decision) -> None:
@@ -314,13 +306,12 @@ class ConversationPolicy:
         which the responder replaces by the segment's final text if that comes soon (respond/answer.py)."""
         t = obs.chunk.t1
         if heard.about is utt.About.COUNT and state.task.count_sound:
-            return self._count_report(state, "asked for the count")
-        if heard.about is utt.About.MUSIC and state.music.heard_s < MUSIC_LISTEN_S:
-            state.pending = (text, t, heard.about)  # "what style is the music below?": listen first
-            return Decision.silent("question about music: listening first")
+            return self.sound_tasks.count_report(state.task, state.sounds, "asked for the count")
+        if self.sound_tasks.wait_for_music(state.sounds, text, t, heard.about):
+            return Decision.silent("question about music: listening first")  # "what style is the music below?"
         answer = Decision.respond(Task.ANSWER, f"question ends (segment {segment})", question=text,
                                   about=heard.about.value, question_segment=segment, segment_text=own,
-                                  **self._context(state))
+                                  **self.sound_tasks.context(state.task, state.sounds))
         if state.timing is not None and not state.timing.confirms:
             state.deferred = (answer, t, segment, state.texts.get(segment, ""))
             return Decision.silent("question: waiting for the decision model")
@@ -378,63 +369,18 @@ class ConversationPolicy:
         state.task = apply(before, instruction)
         state.changes.append(TaskChange(t, state.task, source, instruction))
         if instruction.labels and instruction.kind.value == "count":
-            state.count.reset()
+            state.sounds.count.reset()
         if before.mode is Mode.TRANSCRIBE and state.task.mode is Mode.TRANSCRIBE:
             return Decision.silent("instruction (transcription mode)")
         return Decision.respond(Task.ACKNOWLEDGE, f"instruction: {instruction.kind.value}",
                                 text=acknowledgement(instruction, state.task), segment_number=segment)
 
     # ---- sounds ----
-    def _track_sounds(self, obs: Observation, state: ConversationState, candidates: list[Decision]) -> None:
-        sounds = obs.sounds
-        if sounds is None:
-            return
-        task = state.task
-        if task.count_labels and sounds.patches is not None:
-            indices = tuple(self._class_index[c] for c in task.count_labels if c in self._class_index)
-            count_patches(state.count, sounds.patches, indices)
-        for onset in sounds.onsets:
-            if onset.label in task.watch_labels:
-                candidates.append(Decision.respond(Task.NOTIFY, f"watched: {onset.label}", Emotion.NORMAL,
-                                                   label=onset.label, phrase=f"the {task.watch_sound}",
-                                                   say="I hear the {phrase}.", t0=onset.t0))
-        if self._music_index is not None and sounds.scores[self._music_index] >= MUSIC_SCORE:
-            if obs.chunk.t1 - state.music.last_t > PENDING_MAX_S:
-                state.music = MusicTrack()  # a new piece of music
-            state.music.add(sounds.scores, obs.chunk.t1, obs.chunk.t1 - obs.chunk.t0)
-
     def _sound_allowed(self, decision: Decision, state: ConversationState) -> bool:
         """Non-urgent sound responses: in assistant mode only, and never for the sound being counted."""
         if state.task.mode is not Mode.ASSISTANT:
             return False
         return decision.payload.get("label") not in state.task.count_labels
-
-    def _pending_ready(self, obs: Observation, state: ConversationState) -> Decision | None:
-        if state.pending is None:
-            return None
-        text, asked, about = state.pending
-        end = bool(obs.extra.get("end_of_stream"))
-        timed_out = obs.chunk.t1 - asked > PENDING_MAX_S
-        if state.music.heard_s < MUSIC_LISTEN_S and not end and not timed_out:
-            return None
-        state.pending = None
-        return Decision.respond(Task.ANSWER, "heard the music asked about", question=text, about=about.value,
-                                **self._context(state))
-
-    def _count_report(self, state: ConversationState, why: str) -> Decision:
-        task, count = state.task, state.count.count
-        times = "once" if count == 1 else f"{count} times"
-        did = COUNT_VERBS.get(task.count_sound or "", f"I heard the {task.count_sound}")
-        text = f"{did} {times}." if count else f"I have not heard the {task.count_sound} yet."
-        return Decision.respond(Task.ANSWER, f"count report: {why}", text=text, count=count,
-                                counted=task.count_sound)
-
-    def _context(self, state: ConversationState) -> dict[str, Any]:
-        """What the answer needs that only the policy knows: the count and the music heard, as of now."""
-        out: dict[str, Any] = {"music": music_summary(state.music, self.class_names)}
-        if state.task.count_sound:
-            out.update(count=state.count.count, counted=state.task.count_sound)
-        return out
 
 
 def _carried(state: ConversationState, ended: SegmentEnd | None = None) -> str:

@@ -1,0 +1,97 @@
+"""The assistant's tasks about the sounds it hears: counting one ("count how many times the dog barks"), watching
+for one ("tell me when the baby cries"), and questions about the music playing ("what style is this music?").
+
+The conversation policy (decision/conversation.py) owns one SoundTasks per session kind and one SoundTaskState per
+stream; the spoken instructions that start these tasks are parsed in decision/instructions.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from listenloop.decision import utterance as utt
+from listenloop.decision.base import Decision, Emotion, Task
+from listenloop.decision.counting import CountState, count_patches
+from listenloop.decision.instructions import TaskState
+from listenloop.decision.music import MUSIC_LISTEN_S, MUSIC_SCORE, MusicTrack, music_summary
+from listenloop.perception.observation import Observation
+
+PENDING_MAX_S = 20.0  # s a question about a sound waits for that sound; music further apart is a new piece
+COUNT_VERBS = {"dog": "The dog barked", "bark": "The dog barked", "baby": "The baby cried", "cry": "The baby cried",
+               "cough": "Someone coughed", "doorbell": "The doorbell rang", "phone": "The phone rang",
+               "knock": "Someone knocked", "cat": "The cat meowed"}  # how a count report reads
+
+
+@dataclass
+class SoundTaskState:
+    count: CountState = field(default_factory=CountState)  # occurrences of the counted sound
+    music: MusicTrack = field(default_factory=MusicTrack)
+    pending: tuple[str, float, utt.About] | None = None  # a question waiting for the sound it is about, asked when
+
+    def reset(self) -> None:
+        self.count.reset()
+        self.music = MusicTrack()
+        self.pending = None
+
+
+class SoundTasks:
+    """Stateless across streams: the tagger's class names, and the tasks' rules."""
+
+    def __init__(self, class_names: tuple[str, ...] = ()) -> None:
+        self.class_names = class_names
+        self._index = {name: i for i, name in enumerate(class_names)}
+        self._music = self._index.get("Music")
+
+    def track(self, obs: Observation, task: TaskState, state: SoundTaskState) -> list[Decision]:
+        """Count, follow the music, and notify a watched sound's onsets (the returned responses)."""
+        sounds = obs.sounds
+        if sounds is None:
+            return []
+        if task.count_labels and sounds.patches is not None:
+            indices = tuple(self._index[c] for c in task.count_labels if c in self._index)
+            count_patches(state.count, sounds.patches, indices)
+        if self._music is not None and sounds.scores[self._music] >= MUSIC_SCORE:
+            if obs.chunk.t1 - state.music.last_t > PENDING_MAX_S:
+                state.music = MusicTrack()  # a new piece of music
+            state.music.add(sounds.scores, obs.chunk.t1, obs.chunk.t1 - obs.chunk.t0)
+        return [Decision.respond(Task.NOTIFY, f"watched: {onset.label}", Emotion.NORMAL, label=onset.label,
+                                 phrase=f"the {task.watch_sound}", say="I hear the {phrase}.", t0=onset.t0)
+                for onset in sounds.onsets if onset.label in task.watch_labels]
+
+    @staticmethod
+    def wait_for_music(state: SoundTaskState, question: str, t: float, about: utt.About) -> bool:
+        """A question about the music, asked before enough of it was heard: it waits (True), answered later by
+        `pending_ready`."""
+        if about is not utt.About.MUSIC or state.music.heard_s >= MUSIC_LISTEN_S:
+            return False
+        state.pending = (question, t, about)
+        return True
+
+    def pending_ready(self, obs: Observation, task: TaskState, state: SoundTaskState) -> Decision | None:
+        """The answer to the waiting question, once the music was heard long enough (or the wait or stream ended)."""
+        if state.pending is None:
+            return None
+        text, asked, about = state.pending
+        end = bool(obs.extra.get("end_of_stream"))
+        timed_out = obs.chunk.t1 - asked > PENDING_MAX_S
+        if state.music.heard_s < MUSIC_LISTEN_S and not end and not timed_out:
+            return None
+        state.pending = None
+        return Decision.respond(Task.ANSWER, "heard the music asked about", question=text, about=about.value,
+                                **self.context(task, state))
+
+    @staticmethod
+    def count_report(task: TaskState, state: SoundTaskState, why: str) -> Decision:
+        count = state.count.count
+        times = "once" if count == 1 else f"{count} times"
+        did = COUNT_VERBS.get(task.count_sound or "", f"I heard the {task.count_sound}")
+        text = f"{did} {times}." if count else f"I have not heard the {task.count_sound} yet."
+        return Decision.respond(Task.ANSWER, f"count report: {why}", text=text, count=count, counted=task.count_sound)
+
+    def context(self, task: TaskState, state: SoundTaskState) -> dict[str, Any]:
+        """What an answer needs that only the policy knows: the count and the music heard, as of now."""
+        out: dict[str, Any] = {"music": music_summary(state.music, self.class_names)}
+        if task.count_sound:
+            out.update(count=state.count.count, counted=task.count_sound)
+        return out
