@@ -92,7 +92,8 @@ def _sure_transcription_policy():
     return ConversationPolicy(TaskState(mode=Mode.TRANSCRIBE), SoundPolicy.load(), names, timing=timing)
 
 
-def _obs(index: int, voiced: bool, partial: str | None = None, ended: SegmentEnd | None = None):
+def _obs(index: int, voiced: bool, partial: str | None = None, ended: SegmentEnd | None = None,
+         confidence: Confidence = SURE):
     """0.4 s of a voiced tone or of silence, with what the recognizer says about segment 0."""
     from listenloop.audio.chunker import Chunk
     from listenloop.perception.observation import AsrResult, Observation, PartialText, VadResult
@@ -101,7 +102,7 @@ def _obs(index: int, voiced: bool, partial: str | None = None, ended: SegmentEnd
     samples = (0.14 * np.sin(np.arange(n) * 0.2)).astype(np.float32) if voiced else np.zeros(n, np.float32)
     vad = VadResult(np.full(12, 0.9 if voiced else 0.02, np.float32), voiced, silence_s=0.0 if voiced else 0.4,
                     first_window=index * 12)
-    text = None if partial is None else PartialText(0, 0.0, (index + 1) * 0.4, partial, partial)
+    text = None if partial is None else PartialText(0, 0.0, (index + 1) * 0.4, partial, partial, confidence)
     return Observation(Chunk(index, samples), vad=vad, asr=AsrResult(partial=text, ended=ended))
 
 
@@ -157,3 +158,30 @@ def test_a_short_last_segment_waiting_to_ride_is_captioned_alone_at_the_end_of_t
     assert len(captioned) == 2, [(i, d.reason) for i, d in enumerate(decisions)]
     assert captioned[-1][0] == 8 and captioned[-1][1]["segment"].segment == 1 and not captioned[-1][1]["before"]
     assert not state.captions.riders
+
+
+@pytest.mark.parametrize(("final_text", "captioned"), [("The lights flickered during the night.", True),
+                                                       ("The lights flickered during the", False)])
+def test_a_caption_whose_partial_ends_on_a_guessed_word_waits_for_the_final_text(monkeypatch, final_text, captioned):
+    """tiny.en completes a sentence cut short with a word it guesses, and is unsure of it: that caption is neither
+    released at the pause nor at the segment's close, but once the final text (Whisper base) is in, and only if the
+    final ends the sentence."""
+    from listenloop.decision import sentence
+    from listenloop.perception.observation import FinalText
+
+    monkeypatch.setattr(sentence, "UNSURE_NATS", 2.0)
+    guessed = Confidence(-0.6, -3.2, -0.5)
+    policy = _sure_transcription_policy()
+    state = policy.init_state()
+    final: Future = Future()
+    heard = "The lights flickered during the night."
+    closed = SegmentEnd(0, 0.0, 0.8, np.zeros(16, np.float32), heard, final, last_confidence=guessed)
+    steps = [_obs(0, True, "The lights flickered during"), _obs(1, True, heard, confidence=guessed),
+             _obs(2, False), _obs(3, False, ended=closed), _obs(4, False), _obs(5, False)]
+    decisions = []
+    for i, obs in enumerate(steps):
+        if i == 4:
+            final.set_result(FinalText(0, 0.0, 0.8, final_text, "en"))
+        decisions.append(policy.decide(obs, state))
+    at = [i for i, d in enumerate(decisions) if d.responds and d.task is Task.TRANSCRIBE]
+    assert at == ([4] if captioned else []), [(i, d.reason) for i, d in enumerate(decisions)]

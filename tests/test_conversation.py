@@ -415,8 +415,9 @@ def test_a_caption_released_at_the_pause_carries_its_segments_final_text(engine)
     session.finish()
 
 
-def _chunk_obs(index: int, voiced: bool, partial: tuple[int, str] | None = None, ended=None):
-    """A hand-made observation: 0.4 s of a -20 dBFS tone (voiced) or silence, with recognizer results."""
+def _chunk_obs(index: int, voiced: bool, partial: tuple | None = None, ended=None):
+    """A hand-made observation: 0.4 s of a -20 dBFS tone (voiced) or silence, with recognizer results (`partial`:
+    segment, text and optionally its Confidence)."""
     from listenloop.audio.chunker import Chunk
     from listenloop.perception.observation import AsrResult, Observation, PartialText, VadResult
 
@@ -425,7 +426,7 @@ def _chunk_obs(index: int, voiced: bool, partial: tuple[int, str] | None = None,
     probs = np.full(12, 0.9 if voiced else 0.02, np.float32)
     t1 = (index + 1) * 0.4
     vad = VadResult(probs, voiced, silence_s=0.0 if voiced else 0.4, first_window=index * 12)
-    text = None if partial is None else PartialText(partial[0], 0.0, t1, partial[1], partial[1])
+    text = None if partial is None else PartialText(partial[0], 0.0, t1, partial[1], partial[1], *partial[2:])
     return Observation(Chunk(index, samples), vad=vad, asr=AsrResult(partial=text, ended=ended))
 
 
@@ -562,6 +563,43 @@ def test_a_question_heard_ending_on_too_waits_for_its_final_text(partial, final,
     assert answers and answers[0][0] == answered_at, [(i, d.reason) for i, d in enumerate(decisions)]
     if answered_at == 9:
         assert answers[0][1].payload["question"] == "How do I convert 50 degrees Fahrenheit to Celsius?"
+
+
+@pytest.mark.parametrize(("last_word", "answered_at", "question"), [
+    (-0.2, 2, "Can you walk on them?"),  # sure of its words: answered at the pause
+    (-3.4, 9, "Can you walk on the grass?"),  # "them" was its guess: the final ends open, the next piece joins
+])
+def test_a_question_whose_last_word_tiny_en_guessed_waits_for_its_final_text(monkeypatch, last_word, answered_at,
+                                                                            question):
+    """tiny.en completes a question cut short by a pause ("Can you walk on them?" for "Can you walk on..."), unsure
+    of the word it adds. Such a partial is not answered at the pause nor at the close: the final text decides."""
+    from concurrent.futures import Future
+
+    from listenloop.decision import sentence
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
+    from listenloop.perception.observation import Confidence, FinalText, SegmentEnd
+
+    monkeypatch.setattr(sentence, "UNSURE_NATS", 2.0)
+    heard, confidence = "Can you walk on them?", Confidence(-0.4, last_word, -0.3)
+    first_final, last_final = Future(), Future()
+    first = SegmentEnd(0, 0.0, 1.2, np.zeros(16, np.float32), heard, first_final, last_confidence=confidence)
+    last = SegmentEnd(1, 2.8, 3.6, np.zeros(16, np.float32), "", last_final)
+    policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
+    state = policy.init_state()
+    steps = [_chunk_obs(0, True, (0, "Can you walk")), _chunk_obs(1, True, (0, heard, confidence)),
+             _chunk_obs(2, False), _chunk_obs(3, False, ended=first), _chunk_obs(4, False), _chunk_obs(5, False),
+             _chunk_obs(6, True), _chunk_obs(7, True), _chunk_obs(8, False, ended=last), _chunk_obs(9, False)]
+    decisions = []
+    for i, obs in enumerate(steps):
+        if i == 4:
+            first_final.set_result(FinalText(0, 0.0, 1.2, "Can you walk on", "en"))
+        if i == 9:
+            last_final.set_result(FinalText(1, 2.8, 3.6, "the grass?", "en"))
+        decisions.append(policy.decide(obs, state))
+    answers = [(i, d) for i, d in enumerate(decisions) if d.responds and d.task is Task.ANSWER]
+    assert answers and answers[0][0] == answered_at, [(i, d.reason) for i, d in enumerate(decisions)]
+    assert answers[0][1].payload["question"] == question
 
 
 @pytest.mark.parametrize("decider", [Decider.LEARNED, Decider.RULES])

@@ -36,3 +36,20 @@ def test_a_sentence_goes_on_after_an_open_word_and_reads_open_after_a_dangling_o
 def test_after_a_pause_mid_sentence_a_piece_ending_on_a_dangling_word_leaves_it_open():
     assert still_open("Is it going to", "Rain this.") and not still_open("", "What is this?")
     assert not still_open("Is it going to", "Rain this afternoon?")
+
+
+def test_a_partial_may_go_on_when_it_ends_on_a_misheard_to_or_on_a_word_tiny_en_guessed(monkeypatch):
+    """tiny.en's partial can read finished where the sentence goes on: it writes a dangling "to" as "too" or "2",
+    or completes a sentence cut short with a word it guesses ("... during the night." for "... during the"). Such a
+    partial is not acted on; the final text decides."""
+    from listenloop.decision import sentence
+    from listenloop.perception.observation import Confidence
+
+    sure, guessed = Confidence(-0.1, -0.2, -0.1), Confidence(-0.5, -3.1, -0.4)
+    monkeypatch.setattr(sentence, "UNSURE_NATS", 2.0)
+    assert sentence.may_go_on("How do I convert fifty degrees Fahrenheit too?", sure)
+    assert sentence.may_go_on("The lights flickered during the night.", guessed)
+    assert not sentence.may_go_on("The lights flickered during the night.", sure)
+    assert not sentence.may_go_on("Can you walk on them?", Confidence(-0.5, -1.9, -0.4))  # just under the bar
+    monkeypatch.setattr(sentence, "UNSURE_NATS", float("inf"))
+    assert not sentence.may_go_on("The lights flickered during the night.", guessed)  # the check off
