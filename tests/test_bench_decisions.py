@@ -65,13 +65,16 @@ def test_an_unreadable_observations_file_is_perceived_again_and_replaced(shared_
 
 
 def test_the_learned_deciders_settings_reach_the_contender():
-    """`--confirm`, `--patience`, `--doubt` set the learned decider's judge (decision/timing.py); unset, the
-    shipped defaults."""
+    """`--confirm`, `--patience`, `--doubt`, `--caption-confirm` set the learned decider's judge
+    (decision/timing.py); `--confirm` alone sets the caption bar too; unset, the shipped defaults."""
     from listenloop.decision import timing
 
     name = "conversation rules, learned decides"
-    tuned = decisions.policies(None, judging=decisions.Judge(0.7, 0.5, 0.3))[name](Mode.ASSISTANT).timing
-    assert (tuned.confirm, tuned.patience_s, tuned.doubt_p) == (0.7, 0.5, 0.3)
+    tuned = decisions.policies(None, judging=decisions.Judge(0.7, 0.5, 0.3, 0.6))[name](Mode.ASSISTANT).timing
+    assert (tuned.confirm, tuned.patience_s, tuned.doubt_p, tuned.caption_confirm) == (0.7, 0.5, 0.3, 0.6)
+    one_bar = decisions.policies(None, judging=decisions.Judge(0.7))[name](Mode.TRANSCRIBE).timing
+    assert (one_bar.confirm, one_bar.caption_confirm) == (0.7, 0.7)
     shipped = decisions.policies(None)[name](Mode.ASSISTANT).timing
-    assert (shipped.confirm, shipped.patience_s, shipped.doubt_p) == (timing.CONFIRM_P, timing.PATIENCE_S,
-                                                                       timing.DOUBT_P)
+    assert (shipped.confirm, shipped.patience_s, shipped.doubt_p, shipped.caption_confirm) == (
+        timing.CONFIRM_P, timing.PATIENCE_S, timing.DOUBT_P, timing.CAPTION_CONFIRM_P)
+    assert timing.CAPTION_CONFIRM_P != timing.CONFIRM_P  # two bars, so the test can tell them apart

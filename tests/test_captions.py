@@ -77,8 +77,9 @@ def test_a_caption_released_at_the_pause_takes_the_held_pieces_and_its_close_add
     assert [p.segment for p in hold.pieces] == [2]
 
 
-def _sure_transcription_policy():
-    """Transcription mode with the shipped model as judge, made sure of every chunk (its bar at 0)."""
+def _sure_transcription_policy(caption_confirm: float | None = None):
+    """Transcription mode with the shipped model as judge, made sure of every chunk (its bar at 0; the captions' bar
+    too unless given)."""
     from listenloop.decision.base import Mode
     from listenloop.decision.conversation import ConversationPolicy
     from listenloop.decision.instructions import TaskState
@@ -88,7 +89,7 @@ def _sure_transcription_policy():
     from listenloop.perception.sounds import load_class_names
 
     names = load_class_names()
-    timing = LearnedTiming(DecisionModel.load(), names, decides=True, confirm=0.0)
+    timing = LearnedTiming(DecisionModel.load(), names, decides=True, confirm=0.0, caption_confirm=caption_confirm)
     return ConversationPolicy(TaskState(mode=Mode.TRANSCRIBE), SoundPolicy.load(), names, timing=timing)
 
 
@@ -185,3 +186,23 @@ def test_a_caption_whose_partial_ends_on_a_guessed_word_waits_for_the_final_text
         decisions.append(policy.decide(obs, state))
     at = [i for i, d in enumerate(decisions) if d.responds and d.task is Task.TRANSCRIBE]
     assert at == ([4] if captioned else []), [(i, d.reason) for i, d in enumerate(decisions)]
+
+
+def test_captions_are_judged_by_their_own_bar():
+    """The judge's bar for captions is its own (CAPTION_CONFIRM_P). Answers' bar at 0, the captions' at the model's
+    own threshold, which this tone-and-silence input never reaches: a finished sentence is captioned neither at its
+    pause nor at its close, only at the end of the stream (with one bar at 0 it goes at its pause, as above)."""
+    policy = _sure_transcription_policy(caption_confirm=1.0)
+    state = policy.init_state()
+    heard = "I will see you at the station tomorrow"
+    closed = SegmentEnd(0, 0.0, 0.8, np.zeros(16, np.float32), heard, Future())
+    steps = [_obs(0, True, "I will see you"), _obs(1, True, heard), _obs(2, False), _obs(3, False, ended=closed),
+             _obs(4, False), _obs(5, False)]
+    end = _obs(6, False)
+    end.extra["end_of_stream"] = True
+    decisions, ready = [], []
+    for obs in [*steps, end]:
+        decisions.append(policy.decide(obs, state))
+        ready.append(state.timing.ready)
+    assert not any(ready[:-1]), "precondition: the model stays under its own threshold on this input"
+    assert [i for i, d in enumerate(decisions) if d.responds] == [6], [(i, d.reason) for i, d in enumerate(decisions)]

@@ -191,6 +191,7 @@ class Judge:
     confirm: float | None = None  # P(response) at which a response the rules want goes at once
     patience_s: float | None = None  # ... or once the pause is this long, if P reached doubt_p since the voice stopped
     doubt_p: float | None = None
+    caption_confirm: float | None = None  # ... for a caption (CAPTION_CONFIRM_P; `confirm` given alone sets both)
 
 
 def policies(model_path: Path | None, note: bool = True, judging: Judge = Judge()) -> dict[str, PolicyFactory]:
@@ -213,7 +214,8 @@ def policies(model_path: Path | None, note: bool = True, judging: Judge = Judge(
         out["learned"] = lambda m: LearnedPolicy(m, model, names)
         out["conversation rules, learned clock"] = lambda m: ConversationPolicy(
             TaskState(mode=m), sounds, names, timing=LearnedTiming(model, names))
-        judge = {"confirm": judging.confirm, "patience_s": judging.patience_s, "doubt_p": judging.doubt_p}
+        judge = {"confirm": judging.confirm, "patience_s": judging.patience_s, "doubt_p": judging.doubt_p,
+                 "caption_confirm": judging.caption_confirm}
         out["conversation rules, learned decides"] = lambda m: ConversationPolicy(
             TaskState(mode=m), sounds, names, timing=LearnedTiming(model, names, decides=True, **judge))
     except DecisionModelError as e:
@@ -358,6 +360,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "next run; streams it lacks or changed, or a change to perception, are perceived again")
     parser.add_argument("--confirm", type=float, help="learned decides: the P(response) at which a response the rules "
                         "want goes at once, at most the model's own threshold (default: decision/timing.py CONFIRM_P)")
+    parser.add_argument("--caption-confirm", type=float, help="learned decides: ... the same for a caption "
+                        "(CAPTION_CONFIRM_P; --confirm alone sets both)")
     parser.add_argument("--patience", type=float, help="learned decides: ... or once the pause is this long, s "
                         "(PATIENCE_S)")
     parser.add_argument("--doubt", type=float, help="learned decides: ... if P reached this since the voice stopped "
@@ -375,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
         if not streams:
             raise ManifestError("no streams to run: give --streams DIR or the real recordings")
         tallies = bench(streams, args.model, args.workers, progress=not args.quiet, observations=args.observations,
-                        judging=Judge(args.confirm, args.patience, args.doubt))
+                        judging=Judge(args.confirm, args.patience, args.doubt, args.caption_confirm))
     except (ManifestError, AudioError) as e:
         print(f"listenloop bench decisions: {e}", file=sys.stderr)
         return 2

@@ -189,12 +189,11 @@ class ConversationPolicy:
         waited long enough), or None. As judge, the open segment's caption may go at its pause (captions.py)."""
         t, sound = obs.chunk.t1, None
         speaking = state.segment is not None or (obs.vad is not None and obs.vad.speech)
-        confirmed = state.timing.confirms and not (self.timing.decides and captions.ends_open(state.captions))
+        confirmed = state.timing.caption_confirms and not (self.timing.decides and captions.ends_open(state.captions))
         caption = captions.release(state.captions, t, confirmed, speaking, self.timing.caption_wait_s,
                                    bool(obs.extra.get("end_of_stream")), self.timing.caption_hold_s)
-        if caption is None and self.timing.decides and state.task.mode is Mode.TRANSCRIBE and state.timing.confirms \
-                and state.segment is not None \
-                and pause >= captions.PAUSE_S - 1e-9:
+        if caption is None and self.timing.decides and state.task.mode is Mode.TRANSCRIBE \
+                and state.timing.caption_confirms and state.segment is not None and pause >= captions.PAUSE_S - 1e-9:
             caption = captions.release_at_pause(state.captions, state.segment, state.texts.get(state.segment, ""),
                                                 state.confidence)
         if caption is not None:

@@ -20,9 +20,14 @@ FILLER_PHRASES = ("you know", "let me see", "let me think", "i mean", "how do i 
                   "sort of")
 SOUNDALIKES = frozenset({"too", "two", "2"})  # how tiny.en writes a dangling "to" before a pause ("... Fahrenheit
 # too?", "... Fahrenheit 2?"); Whisper base's final mostly keeps "to". A partial ending so waits for the final text
-UNSURE_NATS = float("inf")  # nats: a partial whose last word's least likely token is this much below certain
+UNSURE_NATS = 2.0  # nats: a partial whose last word's least likely token is this much below certain
 # (Confidence.last_word) may end on tiny.en's guess at how the sentence goes on ("... during the night." for "...
 # during the"): it waits for the final text too. inf: never
+UNSURE_END_NATS = 1.5  # nats: ... or whose end (closing punctuation and end of text, Confidence.ending) is
+# this much below certain: tiny.en stopped where it doubted the sentence ends ("How do I get a red wine?" for "... red
+# wine stain out of..."). inf: never. Validation build (242 unfinished sentences), shipped judge with bars 0.2 / 0.3
+# (decision/timing.py): interruptions 13 -> 10, F1 0.692 -> 0.690, delay p50 0.37 -> 0.38 s. With one bar of 0.2,
+# an end bar of 1.0 nats cut them from 19 to 12, at a delay p50 of 0.43 s (docs/benchmarks/decisions.md, session 12)
 
 
 def is_filler(text: str) -> bool:
@@ -65,8 +70,9 @@ def soundalike_end(text: str) -> bool:
 
 def may_go_on(partial: str, confidence: Confidence) -> bool:
     """tiny.en's partial (of this `confidence`) may stop where its sentence goes on, though it does not read so: on
-    a misheard dangling "to", or on a last word it was unsure of. What is said on it waits for the final text."""
-    return soundalike_end(partial) or -confidence.last_word >= UNSURE_NATS
+    a misheard dangling "to", on a last word it was unsure of, or where it doubted the sentence ends. What is said on
+    it waits for the final text."""
+    return soundalike_end(partial) or -confidence.last_word >= UNSURE_NATS or -confidence.ending >= UNSURE_END_NATS
 
 
 def still_open(head: str, piece: str) -> bool:

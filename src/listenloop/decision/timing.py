@@ -24,14 +24,18 @@ from listenloop.perception.observation import Observation
 DEFER_MAX_S = 1.6  # s after the rules wanted to answer; then the answer is given even without the model. Longer
 # than the longest hesitation pause the training streams hold (1.6 s), so the fallback does not answer inside one;
 # 1.0 s answered inside 16.7 % of the hesitations of 45 training streams, no fallback at all 14.4 %
-CONFIRM_P = 0.3  # as judge: the P(response) at which a response to speech that the rules want goes at once (below
+CONFIRM_P = 0.2  # as judge: the P(response) at which a response to speech that the rules want goes at once (below
 # the model's own threshold, which a response needs where the model decides alone) ...
+CAPTION_CONFIRM_P = 0.3  # ... for a caption (transcription mode): a caption inside a sentence splits it, and most of
+# the interruptions a lower bar adds are captions (validation build: at 0.2 for both, 8 of 16 interruptions)
 PATIENCE_S = 0.8  # ... or, once the pause reaches this long (s), one whose P reached DOUBT_P since the voice stopped:
 DOUBT_P = 0.4  # a hesitation's pause is mostly filled sooner (a filler, the next piece), a question's is not.
 # Chosen on the validation build (120 streams, 242 unfinished sentences), docs/benchmarks/decisions.md: 0.6 / 0.8 s /
 # 0.4 for session 8's model (F1 0.685, interruptions 8.3 %, delay p50 0.41 s); the bar 0.45 for five members trained
 # harder against interruptions (0.667, 5.0 %, 0.40 s, session 10); the bar 0.3 for the model that also reads the
-# recognizer's confidence, trained harder still (0.668, 4.1 %, 0.38 s, session 11). With the bar under DOUBT_P the
+# recognizer's confidence, trained harder still (0.668, 4.1 %, 0.38 s, session 11); 0.2 for answers, 0.3 for captions
+# once a partial that may go on waits for the final text (sentence.may_go_on): 0.690, 4.1 %, 0.38 s on this session's
+# machine, where one bar of 0.3 measured 0.672, 4.5 %, 0.38 s (session 12). With the bar under DOUBT_P the
 # patience rule adds nothing; a lower DOUBT_P (0.2, 0.25) only added interruptions (6.2 %). It stays a knob
 # (`bench decisions --patience --doubt`).
 
@@ -42,12 +46,13 @@ class TimingState:
     ready: bool = False  # this chunk: the model's probability of a response passes its threshold
     confirms: bool = False  # this chunk: a response the rules want may go (it passes LearnedTiming.confirm, lower or
     # equal to the model's threshold, or the pause reached the patience after a doubtful P)
+    caption_confirms: bool = False  # ... a caption may go (LearnedTiming.caption_confirm)
     armed: bool = False  # speech was heard since the last response to speech (one answer per thing said)
     peak: float = 0.0  # highest P(response) since voice was last heard
 
     def reset(self) -> None:
         self.features.reset()
-        self.ready, self.confirms, self.armed, self.peak = False, False, False, 0.0
+        self.ready, self.confirms, self.caption_confirms, self.armed, self.peak = False, False, False, False, 0.0
 
 
 class LearnedTiming:
@@ -55,12 +60,15 @@ class LearnedTiming:
 
     def __init__(self, model: DecisionModel, class_names: tuple[str, ...], defer_max_s: float = DEFER_MAX_S,
                  decides: bool = False, confirm: float | None = None, patience_s: float | None = None,
-                 doubt_p: float | None = None) -> None:
+                 doubt_p: float | None = None, caption_confirm: float | None = None) -> None:
         self.model = model
         self.decides = decides  # the model also judges whether speech is answered (module docstring)
         # P(response) at which a response the rules want may go (never above the model's threshold); as clock, the
         # model's threshold unless given
         self.confirm = CONFIRM_P if confirm is None and decides else confirm
+        # ... for captions: CAPTION_CONFIRM_P as judge, unless a bar is given (`confirm` given alone sets both)
+        self.caption_confirm = caption_confirm if caption_confirm is not None \
+            else confirm if confirm is not None or not decides else CAPTION_CONFIRM_P
         self.defer_max_s = defer_max_s  # s; inf: an answer the model never confirms is never given
         # as judge: a response the model half-confirmed (P reached doubt_p since the voice stopped) also goes in the
         # chunk where the pause reaches patience_s (inf: never); as clock, never
@@ -83,10 +91,14 @@ class LearnedTiming:
         p_respond, threshold = 1.0 - float(p[0]), float(self.model.thresholds(x))
         state.ready = p_respond >= threshold
         state.confirms = p_respond >= (threshold if self.confirm is None else min(self.confirm, threshold))
+        state.caption_confirms = p_respond >= (threshold if self.caption_confirm is None
+                                               else min(self.caption_confirm, threshold))
         voiced = obs.vad is not None and (obs.vad.speech or obs.vad.started_at is not None)
         state.peak = 0.0 if voiced else max(state.peak, p_respond)
         if voiced:
             state.armed = True
         elif state.peak >= self.doubt_p and obs.vad is not None:
-            state.confirms |= self.patience_s - 1e-6 <= obs.vad.silence_s < self.patience_s + CHUNK_SECONDS
+            patient = self.patience_s - 1e-6 <= obs.vad.silence_s < self.patience_s + CHUNK_SECONDS
+            state.confirms |= patient
+            state.caption_confirms |= patient
         return state.ready
