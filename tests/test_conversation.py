@@ -430,6 +430,18 @@ def _chunk_obs(index: int, voiced: bool, partial: tuple | None = None, ended=Non
     return Observation(Chunk(index, samples), vad=vad, asr=AsrResult(partial=text, ended=ended))
 
 
+def _decide_with_finals(policy, state, steps, finals: dict) -> list:
+    """The policy's decision at every step; `finals` {step: (future, FinalText)}: a segment's final text comes in
+    just before that step is decided (as Whisper base finishes during the pause)."""
+    decisions = []
+    for i, obs in enumerate(steps):
+        if i in finals:
+            future, text = finals[i]
+            future.set_result(text)
+        decisions.append(policy.decide(obs, state))
+    return decisions
+
+
 def test_a_final_text_replaces_the_partial_of_an_unfinished_sentence_before_it_is_joined():
     """A sentence broken by a pause: its first piece is kept (unfinished) for the next; when the piece's final text
     (Whisper base) comes in, the kept text is the final's, and the question asked joins the finals, not tiny.en's
@@ -453,13 +465,9 @@ def test_a_final_text_replaces_the_partial_of_an_unfinished_sentence_before_it_i
              _chunk_obs(3, False, ended=first), _chunk_obs(4, False), _chunk_obs(5, False), _chunk_obs(6, True),
              _chunk_obs(7, True),
              _chunk_obs(8, False, ended=last), _chunk_obs(9, False)]
-    decisions = []
-    for i, obs in enumerate(steps):
-        if i == 4:
-            first_final.set_result(FinalText(0, 0.0, 1.6, "How do I change fifty degrees Fahrenheit into", "en"))
-        if i == 9:
-            last_final.set_result(FinalText(1, 2.8, 3.6, "Celsius?", "en"))
-        decisions.append(policy.decide(obs, state))
+    decisions = _decide_with_finals(policy, state, steps, {
+        4: (first_final, FinalText(0, 0.0, 1.6, "How do I change fifty degrees Fahrenheit into", "en")),
+        9: (last_final, FinalText(1, 2.8, 3.6, "Celsius?", "en"))})
     answers = [(i, d) for i, d in enumerate(decisions) if d.responds and d.task is Task.ANSWER]
     assert [i for i, _ in answers] == [9], [(i, d.reason) for i, d in enumerate(decisions)]
     assert answers[0][1].payload["question"] == "How do I change fifty degrees Fahrenheit into Celsius?"
@@ -552,13 +560,8 @@ def test_a_question_heard_ending_on_too_waits_for_its_final_text(partial, final,
     steps = [_chunk_obs(0, True, (0, partial[:10])), _chunk_obs(1, True, (0, partial)), _chunk_obs(2, False),
              _chunk_obs(3, False, ended=first), _chunk_obs(4, False), _chunk_obs(5, False), _chunk_obs(6, True),
              _chunk_obs(7, True), _chunk_obs(8, False, ended=last), _chunk_obs(9, False)]
-    decisions = []
-    for i, obs in enumerate(steps):
-        if i == 4:
-            first_final.set_result(FinalText(0, 0.0, 1.2, final, "en"))
-        if i == 9:
-            last_final.set_result(FinalText(1, 2.8, 3.6, "Celsius?", "en"))
-        decisions.append(policy.decide(obs, state))
+    decisions = _decide_with_finals(policy, state, steps, {4: (first_final, FinalText(0, 0.0, 1.2, final, "en")),
+                                                           9: (last_final, FinalText(1, 2.8, 3.6, "Celsius?", "en"))})
     answers = [(i, d) for i, d in enumerate(decisions) if d.responds and d.task is Task.ANSWER]
     assert answers and answers[0][0] == answered_at, [(i, d.reason) for i, d in enumerate(decisions)]
     if answered_at == 9:
@@ -590,13 +593,9 @@ def test_a_question_whose_last_word_tiny_en_guessed_waits_for_its_final_text(mon
     steps = [_chunk_obs(0, True, (0, "Can you walk")), _chunk_obs(1, True, (0, heard, confidence)),
              _chunk_obs(2, False), _chunk_obs(3, False, ended=first), _chunk_obs(4, False), _chunk_obs(5, False),
              _chunk_obs(6, True), _chunk_obs(7, True), _chunk_obs(8, False, ended=last), _chunk_obs(9, False)]
-    decisions = []
-    for i, obs in enumerate(steps):
-        if i == 4:
-            first_final.set_result(FinalText(0, 0.0, 1.2, "Can you walk on", "en"))
-        if i == 9:
-            last_final.set_result(FinalText(1, 2.8, 3.6, "the grass?", "en"))
-        decisions.append(policy.decide(obs, state))
+    decisions = _decide_with_finals(policy, state, steps, {
+        4: (first_final, FinalText(0, 0.0, 1.2, "Can you walk on", "en")),
+        9: (last_final, FinalText(1, 2.8, 3.6, "the grass?", "en"))})
     answers = [(i, d) for i, d in enumerate(decisions) if d.responds and d.task is Task.ANSWER]
     assert answers and answers[0][0] == answered_at, [(i, d.reason) for i, d in enumerate(decisions)]
     assert answers[0][1].payload["question"] == question

@@ -90,9 +90,8 @@ class LearnedTiming:
         p = self.model.probs(x)
         p_respond, threshold = 1.0 - float(p[0]), float(self.model.thresholds(x))
         state.ready = p_respond >= threshold
-        state.confirms = p_respond >= (threshold if self.confirm is None else min(self.confirm, threshold))
-        state.caption_confirms = p_respond >= (threshold if self.caption_confirm is None
-                                               else min(self.caption_confirm, threshold))
+        state.confirms = p_respond >= _bar(self.confirm, threshold)
+        state.caption_confirms = p_respond >= _bar(self.caption_confirm, threshold)
         voiced = obs.vad is not None and (obs.vad.speech or obs.vad.started_at is not None)
         state.peak = 0.0 if voiced else max(state.peak, p_respond)
         if voiced:
@@ -102,3 +101,8 @@ class LearnedTiming:
             state.confirms |= patient
             state.caption_confirms |= patient
         return state.ready
+
+
+def _bar(confirm: float | None, threshold: float) -> float:
+    """The P(response) a response needs: the given bar, never above the model's own threshold (None: the threshold)."""
+    return threshold if confirm is None else min(confirm, threshold)
