@@ -357,11 +357,12 @@ def test_a_given_feature_cache_is_read_only_when_it_holds_this_manifests_streams
 
 def test_offline_finals_come_on_the_live_schedule_and_the_model_reads_them(speech_question):
     """Offline perception (training, bench) decodes every final but hands it out only from the chunk the live engine
-    has it (FINAL_DECODE_S after the close); from that chunk the features read Whisper base's text, not tiny.en's."""
+    has it (FINAL_DECODE_S after the close); from that chunk the features read Whisper base's text, not tiny.en's.
+    Rescheduled for a slower machine (bench decisions --final-decode-s), the same final comes later."""
     from conftest import pad
 
     from listenloop.decision.features import FEATURE_NAMES, FeatureExtractor
-    from listenloop.perception.offline import FINAL_DECODE_S, build_perception, observe
+    from listenloop.perception.offline import FINAL_DECODE_S, build_perception, observe, rescheduled
 
     perception = build_perception(asr=True, sounds=False)
     replay = observe(perception, pad(speech_question, 0.6, 2.4))
@@ -381,6 +382,12 @@ def test_offline_finals_come_on_the_live_schedule_and_the_model_reads_them(speec
     assert ended.final.result().text, "Whisper base heard nothing in a clear question"
     assert [f for i, _, f in seen if i == ready[0]] == [1.0] and all(f == 0.0 for i, _, f in seen if i < ready[0])
     assert state.text == ended.final.result().text
+
+    slow = rescheduled(replay, 1.2)
+    late = [i for i, obs in enumerate(slow) if slow.observations[index].asr.ended.final.done()]
+    assert late[0] > ready[0] and (late[0] + 1) * 0.4 >= ended.t1 + 1.2 > late[0] * 0.4
+    assert slow.observations[index].asr.ended.final.result() == ended.final.result()
+    assert [i for i, _ in enumerate(replay) if ended.final.done()][0] == ready[0]  # the replay itself is as it was
 
 
 def test_a_model_of_several_networks_gives_the_mean_of_their_probabilities(tmp_path):

@@ -30,7 +30,7 @@ from listenloop.bench.scores import ResponseScores
 from listenloop.data.manifest import ManifestError, Stream, Turn, TurnKind, read_manifest, stream_from_dict
 from listenloop.decision.base import Decision, Mode, Task
 from listenloop.perception.observation import Observation
-from listenloop.perception.offline import Replay, ScheduledFinal, build_perception, observe
+from listenloop.perception.offline import FINAL_DECODE_S, Replay, ScheduledFinal, build_perception, observe, rescheduled
 
 DUE_WINDOW_S = 1.2  # a due response counts when it comes within this long after the turn ends (the issue's rule)
 TIMEOUTS_S = (0.5, 0.8, 1.2)  # silence-timeout baselines: respond this long after voice activity ends
@@ -272,13 +272,15 @@ _factories: dict[tuple[Path | None, Judge], dict[str, PolicyFactory]] = {}  # th
 
 
 StreamResult = tuple[float, dict[str, tuple[list, list[float]]], Replay | None]
+Job = tuple[BenchStream, Path | None, Judge, Replay | None, bool, float]
 
 
-def _run_stream(job: tuple[BenchStream, Path | None, Judge, Replay | None, bool]) -> StreamResult:
+def _run_stream(job: Job) -> StreamResult:
     """Perceive one stream once (unless its observations are given), run every policy on the same observations (in a
-    worker process or here); the observations come back too when they are to be kept."""
+    worker process or here), their finals ready `decode_s` after each segment's end; the observations come back too
+    (on the default schedule) when they are to be kept."""
     global _perception
-    item, model_path, judging, observations, keep = job
+    item, model_path, judging, observations, keep, decode_s = job
     if observations is None:
         if _perception is None:
             _perception = build_perception(asr=True, sounds=True)
@@ -286,7 +288,8 @@ def _run_stream(job: tuple[BenchStream, Path | None, Judge, Replay | None, bool]
     if (model_path, judging) not in _factories:
         _factories[model_path, judging] = policies(model_path, note=False, judging=judging)
     duration = len(observations) * CHUNK_SECONDS
-    ran = {name: run_policy(factory(item.stream.mode), observations)
+    replay = observations if decode_s == FINAL_DECODE_S else rescheduled(observations, decode_s)
+    ran = {name: run_policy(factory(item.stream.mode), replay)
            for name, factory in _factories[model_path, judging].items()}
     return duration, ran, observations if keep and _picklable(observations) else None
 
@@ -298,16 +301,18 @@ def _picklable(observations: Replay) -> bool:
 
 
 def bench(streams: list[BenchStream], model_path: Path | None = None, workers: int = 1, progress: bool = True,
-          observations: Path | None = None, judging: Judge = Judge()) -> dict[str, dict[str, Tally]]:
+          observations: Path | None = None, judging: Judge = Judge(),
+          final_decode_s: float = FINAL_DECODE_S) -> dict[str, dict[str, Tally]]:
     """Tallies per stream group and policy (plus the group "all"); streams run on spawned workers (parallel.py).
-    With `observations`, streams perceived by an earlier run are read from that file and the others added to it."""
+    With `observations`, streams perceived by an earlier run are read from that file and the others added to it.
+    `final_decode_s`: s after a segment's end when its final text is in (perception/offline.py)."""
     from listenloop.parallel import ordered_map
 
     policies(model_path)  # the note about a missing model, once
     fingerprint = observation_fingerprint()  # of the code perceiving now (it may be edited while this runs)
     kept = load_observations(observations) if observations is not None and observations.is_file() else {}
     keys = [_observation_key(item) for item in streams]
-    jobs = [(item, model_path, judging, kept.get(key), observations is not None and key not in kept)
+    jobs = [(item, model_path, judging, kept.get(key), observations is not None and key not in kept, final_decode_s)
             for item, key in zip(streams, keys, strict=True)]
     bar = tqdm(total=len(streams), desc="streams", unit="stream", file=sys.stderr, disable=not progress)
     results = ordered_map(_run_stream, jobs, workers)
@@ -366,6 +371,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(PATIENCE_S)")
     parser.add_argument("--doubt", type=float, help="learned decides: ... if P reached this since the voice stopped "
                         "(DOUBT_P)")
+    parser.add_argument("--final-decode-s", type=float, default=FINAL_DECODE_S, help="s after a segment's end when "
+                        "its final text counts as in, for every policy (default %(default)s, perception/offline.py); "
+                        "give a slower machine's `bench latency` final text p50 to replay on its schedule")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -379,7 +387,8 @@ def run(args: argparse.Namespace) -> int:
         if not streams:
             raise ManifestError("no streams to run: give --streams DIR or the real recordings")
         tallies = bench(streams, args.model, args.workers, progress=not args.quiet, observations=args.observations,
-                        judging=Judge(args.confirm, args.patience, args.doubt, args.caption_confirm))
+                        judging=Judge(args.confirm, args.patience, args.doubt, args.caption_confirm),
+                        final_decode_s=args.final_decode_s)
     except (ManifestError, AudioError) as e:
         print(f"listenloop bench decisions: {e}", file=sys.stderr)
         return 2

@@ -5,7 +5,8 @@ the machine happened to get through meanwhile: the decisions that wait for it wo
 the live engine. Here every final is decoded for real, then handed out as a `ScheduledFinal` that reports done()
 only from the chunk where the live engine has it: FINAL_DECODE_S after its segment closes. Iterating a `Replay`
 moves its clock chunk by chunk; the decision code reads finals exactly as it does live. A Replay pickles whole (a
-final whose decode failed excepted), so a benchmark can perceive once and replay policies many times.
+final whose decode failed excepted), so a benchmark can perceive once and replay policies many times, on another
+machine's schedule too (`rescheduled`: a slower CPU has its finals later).
 """
 
 from __future__ import annotations
@@ -83,9 +84,9 @@ def build_perception(asr: bool = True, sounds: bool = True):
     return Perception(SileroVad(), recognizer, tagger)
 
 
-def ready_chunk(closed_in: int, t1: float) -> int:
-    """The first chunk, from the one a segment closed in, that ends FINAL_DECODE_S or more after its end `t1`."""
-    return max(closed_in, int(np.ceil((t1 + FINAL_DECODE_S) / CHUNK_SECONDS - 1e-9)) - 1)
+def ready_chunk(closed_in: int, t1: float, decode_s: float = FINAL_DECODE_S) -> int:
+    """The first chunk, from the one a segment closed in, that ends `decode_s` or more after its end `t1`."""
+    return max(closed_in, int(np.ceil((t1 + decode_s) / CHUNK_SECONDS - 1e-9)) - 1)
 
 
 def observe(perception, audio: np.ndarray) -> Replay:
@@ -97,9 +98,16 @@ def observe(perception, audio: np.ndarray) -> Replay:
     return Replay(tuple(_scheduled(obs, i, clock) for i, obs in enumerate(observations)), clock)
 
 
-def _scheduled(obs: Observation, index: int, clock: ChunkClock) -> Observation:
+def rescheduled(replay: Replay, decode_s: float) -> Replay:
+    """The same observations with every final ready `decode_s` after its segment's end, not FINAL_DECODE_S: the
+    schedule of a machine whose finals take that long (`listenloop bench latency`: final text p50)."""
+    clock = ChunkClock()
+    return Replay(tuple(_scheduled(obs, i, clock, decode_s) for i, obs in enumerate(replay.observations)), clock)
+
+
+def _scheduled(obs: Observation, index: int, clock: ChunkClock, decode_s: float = FINAL_DECODE_S) -> Observation:
     ended = obs.asr.ended if obs.asr is not None else None
     if ended is None or ended.final.cancelled() or ended.final.exception() is not None:
         return obs  # (waits for the decode) a failed or cancelled final stays as it is: done, and not used
-    final = ScheduledFinal(ended.final.result(), ready_chunk(index, ended.t1), clock)
+    final = ScheduledFinal(ended.final.result(), ready_chunk(index, ended.t1, decode_s), clock)
     return dataclasses.replace(obs, asr=dataclasses.replace(obs.asr, ended=dataclasses.replace(ended, final=final)))
