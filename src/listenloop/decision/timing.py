@@ -26,8 +26,10 @@ DEFER_MAX_S = 1.6  # s after the rules wanted to answer; then the answer is give
 # 1.0 s answered inside 16.7 % of the hesitations of 45 training streams, no fallback at all 14.4 %
 CONFIRM_P = 0.2  # as judge: the P(response) at which a response to speech that the rules want goes at once (below
 # the model's own threshold, which a response needs where the model decides alone) ...
-CAPTION_CONFIRM_P = 0.3  # ... for a caption (transcription mode): a caption inside a sentence splits it, and most of
-# the interruptions a lower bar adds are captions (validation build: at 0.2 for both, 8 of 16 interruptions)
+CAPTION_CONFIRM_P = 0.45  # ... for a caption (transcription mode): a caption inside a sentence splits it, and the
+# rules propose one at every segment's close, so the model carries more of the choice. Validation builds together
+# (b9/val2 + the captions-only b9/valc, 325 unfinished sentences): 0.3 interrupted 25 (7.7 %), 0.4 17, 0.45 14 (4.3 %),
+# 0.5 13 with delay p50 0.41 s on b9/val2 (0.40 at 0.45); docs/benchmarks/decisions.md, session 13
 PATIENCE_S = 0.8  # ... or, once the pause reaches this long (s), one whose P reached DOUBT_P since the voice stopped:
 DOUBT_P = 0.4  # a hesitation's pause is mostly filled sooner (a filler, the next piece), a question's is not.
 # Chosen on the validation build (120 streams, 242 unfinished sentences), docs/benchmarks/decisions.md: 0.6 / 0.8 s /
@@ -35,9 +37,11 @@ DOUBT_P = 0.4  # a hesitation's pause is mostly filled sooner (a filler, the nex
 # harder against interruptions (0.667, 5.0 %, 0.40 s, session 10); the bar 0.3 for the model that also reads the
 # recognizer's confidence, trained harder still (0.668, 4.1 %, 0.38 s, session 11); 0.2 for answers, 0.3 for captions
 # once a partial that may go on waits for the final text (sentence.may_go_on): 0.690, 4.1 %, 0.38 s on this session's
-# machine, where one bar of 0.3 measured 0.672, 4.5 %, 0.38 s (session 12). With the bar under DOUBT_P the
-# patience rule adds nothing; a lower DOUBT_P (0.2, 0.25) only added interruptions (6.2 %). It stays a knob
-# (`bench decisions --patience --doubt`).
+# machine, where one bar of 0.3 measured 0.672, 4.5 %, 0.38 s (session 12); captions' bar 0.45 (session 13). With
+# the answers' bar under DOUBT_P the patience rule adds nothing to answers; a lower DOUBT_P (0.2, 0.25) only added
+# interruptions (6.2 %). Over the captions' bar it releases a caption whose P reached DOUBT_P once the pause is 0.8 s:
+# without it (DOUBT_P 0.45) captions-only F1 fell 0.743 -> 0.722. It stays a knob (`bench decisions --patience
+# --doubt`).
 
 
 @dataclass
