@@ -473,6 +473,39 @@ def test_a_final_text_replaces_the_partial_of_an_unfinished_sentence_before_it_i
     assert answers[0][1].payload["question"] == "How do I change fifty degrees Fahrenheit into Celsius?"
 
 
+def test_a_fillers_final_text_does_not_replace_the_sentence_it_keeps_open():
+    """"When does the next bus to... let me see... airport leave?": the filler's final text comes in after its
+    segment closed (Whisper base still decoding at the close). The sentence kept open before it stays the first
+    piece's; the filler neither replaces it nor joins it, and the last piece completes the question. Before, the
+    filler's final text overwrote the kept sentence ("Let me see." was all that was left of it)."""
+    from concurrent.futures import Future
+
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
+    from listenloop.perception.observation import FinalText, SegmentEnd
+
+    def ended(segment, t0, t1, partial):
+        final = Future()
+        return SegmentEnd(segment, t0, t1, np.zeros(16, np.float32), partial, final), final
+
+    policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
+    state = policy.init_state()
+    first, first_final = ended(0, 0.0, 0.8, "When does the next bus to")
+    filler, filler_final = ended(1, 1.6, 2.0, "Let me see.")
+    last, last_final = ended(2, 2.8, 3.6, "")
+    steps = [_chunk_obs(0, True, (0, "When does the next bus")), _chunk_obs(1, True, (0, "When does the next bus to")),
+             _chunk_obs(2, False, ended=first), _chunk_obs(3, False), _chunk_obs(4, True, (1, "Let me see.")),
+             _chunk_obs(5, False, ended=filler), _chunk_obs(6, False), _chunk_obs(7, True), _chunk_obs(8, True),
+             _chunk_obs(9, False, ended=last), _chunk_obs(10, False)]
+    decisions = _decide_with_finals(policy, state, steps, {
+        3: (first_final, FinalText(0, 0.0, 0.8, "When does the next bus to the", "en")),
+        6: (filler_final, FinalText(1, 1.6, 2.0, "Let me see.", "en")),
+        10: (last_final, FinalText(2, 2.8, 3.6, "airport leave?", "en"))})
+    answers = [(i, d) for i, d in enumerate(decisions) if d.responds and d.task is Task.ANSWER]
+    assert [i for i, _ in answers] == [10], [(i, d.reason) for i, d in enumerate(decisions)]
+    assert answers[0][1].payload["question"] == "When does the next bus to the airport leave?"
+
+
 def test_a_sentence_broken_twice_with_a_filler_between_is_answered_once_whole():
     """"Is it going to... you know... rain this... afternoon?" reaches the policy as four segments, each punctuated
     by Whisper as if whole. The filler segment neither ends the sentence nor joins it, the pieces left open are

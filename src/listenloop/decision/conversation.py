@@ -224,7 +224,8 @@ class ConversationPolicy:
             if _voiced(obs) or state.segment is not None:
                 return None  # the speaker went on; a reply now would cut in (jfk.flac's "what your country can do")
             decision = self._judge(obs, state, ended.segment, ended.settled_text(), ended)
-            self._keep_open(state, ended, ended.settled_text())  # "... Fahrenheit to?": the next piece joins it
+            if not sentence.is_filler(ended.settled_text()):  # a filler ("Let me see.") keeps the sentence before open
+                self._keep_open(state, ended, ended.settled_text())  # "... Fahrenheit to?": the next piece joins it
             return decision
         if ended is not None:
             state.seg_t0 = ended.t0
@@ -331,7 +332,9 @@ class ConversationPolicy:
             if segment in state.decided:
                 state.decided.remove(segment)
             if not grown:  # a new segment goes on with it: judged together, as a sentence broken by a pause
-                state.carry = sentence.Unfinished("", answer.payload["question"], since)
+                question = answer.payload["question"]
+                own = segment if question == answer.payload["segment_text"] else -1  # no sentence joined before it
+                state.carry = sentence.Unfinished("", question, since, own)
             return None
         if self.timing.decides:
             due = state.timing.armed and state.timing.confirms  # the model judges: one it never confirms is not given
@@ -359,7 +362,7 @@ class ConversationPolicy:
         if ended.segment not in state.decided:
             head = _carried(state, ended)
             if sentence.still_open(head, text):
-                state.carry = sentence.Unfinished(head, text, ended.t1)
+                state.carry = sentence.Unfinished(head, text, ended.t1, ended.segment)
 
     # ---- instructions and task state ----
     def _instruct(self, state: ConversationState, instruction: Instruction, t: float, source: str,
@@ -388,15 +391,16 @@ def _carried(state: ConversationState, ended: SegmentEnd | None = None) -> str:
     carry = state.carry
     if carry is None:
         return ""
-    if ended is not None and carry.t1 == ended.t1:
+    if ended is not None and carry.segment == ended.segment:
         return carry.head
     return carry.text if state.seg_t0 - carry.t1 <= CARRY_S else ""
 
 
 def _settle(state: ConversationState, ended: SegmentEnd) -> None:
-    """A closed segment's final text is in: an unfinished sentence kept from it reads the final, not tiny.en."""
+    """A closed segment's final text is in: an unfinished sentence kept from it reads the final, not tiny.en (not
+    one a filler after it kept open: "When does the next bus turn? | Let me see. | Airport leave")."""
     final = ended.settled_text()
-    if final and state.carry is not None and state.carry.t1 == ended.t1:
+    if final and state.carry is not None and state.carry.segment == ended.segment:
         state.carry = dataclasses.replace(state.carry, piece=final)
 
 

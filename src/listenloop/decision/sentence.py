@@ -88,7 +88,8 @@ class Unfinished:
 
     head: str  # the sentence before the last piece ("" when the piece began it)
     piece: str  # the last piece's text (its final text once that is in)
-    t1: float  # s, stream time the last piece ended (or the speech before a pause did)
+    t1: float  # s, stream time the last piece ended (or the speech before a pause did; a filler after it moves it)
+    segment: int = -1  # the segment `piece` is the text of, whose final text replaces it (-1: none)
 
     @property
     def text(self) -> str:
