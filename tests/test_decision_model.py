@@ -355,6 +355,44 @@ def test_a_given_feature_cache_is_read_only_when_it_holds_this_manifests_streams
             train_decision.load_features(manifest, progress=False, cache=bad)
 
 
+def test_training_reads_the_streams_the_decision_bench_perceived(tmp_path):
+    """`train decision --observations`: the inputs read from the replays `bench decisions --observations` saved are
+    the inputs extraction makes (the same perception, once); a stream the file lacks is named with the command that
+    perceives it; on a slower machine's schedule (`--final-decode-s`) the final texts come in later."""
+    from listenloop.bench import decisions as bench_decisions
+    from listenloop.data.manifest import ManifestError
+
+    sounds = tmp_path / "sounds"
+    sounds.mkdir()
+    mixing.write_flac(sounds / "rain.flac", (0.05 * np.random.default_rng(0).standard_normal(48000)).astype("f4"))
+    parser = argparse.ArgumentParser()
+    build.add_arguments(parser)
+    out = tmp_path / "built"
+    assert build.run(parser.parse_args(["--out", str(out), "--streams", "2", "--seconds", "16", "--seed", "3",
+                                        "--engines", "espeak", "--sounds", str(sounds), "--quiet"])) == 0
+    manifest = out / build.MANIFEST_NAME
+    observations = out / train_decision.OBSERVATIONS_NAME
+    streams = bench_decisions.built_streams(manifest, None)
+    bench_decisions.bench(streams[:1], progress=False, observations=observations)
+    with pytest.raises(ManifestError, match="1 of 2 streams.*bench decisions"):
+        train_decision.features_from_observations(manifest, progress=False)
+    bench_decisions.bench(streams, progress=False, observations=observations)  # perceives the second one only
+
+    read = train_decision.features_from_observations(manifest, progress=False)
+    extracted = train_decision.load_features(manifest, progress=False)
+    assert [f.stream_id for f in read] == [f.stream_id for f in extracted] == [s.stream.id for s in streams]
+    for a, b in zip(read, extracted, strict=True):
+        np.testing.assert_allclose(a.x, b.x, atol=1e-5)
+        np.testing.assert_array_equal(a.y, b.y)
+    final = FEATURE_NAMES.index("txt_final@0")
+    late = train_decision.features_from_observations(manifest, final_decode_s=1.2, progress=False)
+    first_on_time = [int(np.argmax(f.x[:, final] > 0)) for f in read if np.any(f.x[:, final] > 0)]
+    first_later = [int(np.argmax(f.x[:, final] > 0)) for f in late if np.any(f.x[:, final] > 0)]
+    assert first_on_time, "no final text in two streams of speech"
+    assert len(first_later) == len(first_on_time)
+    assert all(b > a for a, b in zip(first_on_time, first_later, strict=True))
+
+
 def test_offline_finals_come_on_the_live_schedule_and_the_model_reads_them(speech_question):
     """Offline perception (training, bench) decodes every final but hands it out only from the chunk the live engine
     has it (FINAL_DECODE_S after the close); from that chunk the features read Whisper base's text, not tiny.en's.

@@ -228,13 +228,14 @@ OBSERVATIONS_FORMAT = 1  # bumped when the layout of an --observations file chan
 OBSERVATION_SOURCES = ("perception", "audio")  # the code observations come from: another hash, perceived again
 
 
-def _observation_key(item: BenchStream) -> str:
-    """A stream's observations are reused only for the same stream id and the same samples."""
-    return f"{item.stream.id}:{hashlib.sha1(item.audio.tobytes()).hexdigest()[:16]}"
+def observation_key(stream: Stream, audio: np.ndarray) -> str:
+    """A stream's observations are reused only for the same stream id and the same samples (also by
+    `listenloop train decision --observations`)."""
+    return f"{stream.id}:{hashlib.sha1(audio.tobytes()).hexdigest()[:16]}"
 
 
 def load_observations(path: Path) -> dict[str, Replay]:
-    """The replays an earlier run wrote to `path`, by _observation_key; {} (with a note) when the file is from other
+    """The replays an earlier run wrote to `path`, by observation_key; {} (with a note) when the file is from other
     perception code or unreadable: the streams are then perceived again and the file rewritten."""
     try:
         with path.open("rb") as f:
@@ -311,7 +312,7 @@ def bench(streams: list[BenchStream], model_path: Path | None = None, workers: i
     policies(model_path)  # the note about a missing model, once
     fingerprint = observation_fingerprint()  # of the code perceiving now (it may be edited while this runs)
     kept = load_observations(observations) if observations is not None and observations.is_file() else {}
-    keys = [_observation_key(item) for item in streams]
+    keys = [observation_key(item.stream, item.audio) for item in streams]
     jobs = [(item, model_path, judging, kept.get(key), observations is not None and key not in kept, final_decode_s)
             for item, key in zip(streams, keys, strict=True)]
     bar = tqdm(total=len(streams), desc="streams", unit="stream", file=sys.stderr, disable=not progress)

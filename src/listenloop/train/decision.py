@@ -1,7 +1,9 @@
 """`listenloop train decision`: features from built streams (the engine's own perception), then a seeded numpy MLP.
 
 Reads only the SoundFlow manifest contract (data/manifest.py). Model inputs are cached per manifest (features-*.npz
-next to it) because perception, not training, is the slow part; targets are recomputed from the manifest. Targets:
+next to it) because perception, not training, is the slow part; targets are recomputed from the manifest. With
+`--observations`, the inputs are read from the perceived streams `bench decisions --observations` saved beside the
+manifest, on the live schedule of finals or another machine's (`--final-decode-s`). Targets:
 the labelled chunk of every due reply and the chunk after it (the reference lets a reply start up to 0.4 s after the
 turn), silent everywhere else, with heavy weights inside unfinished sentences and on speech not for us.
 """
@@ -25,7 +27,7 @@ from listenloop.data.manifest import SILENT_LABEL, ManifestError, Stream, TurnKi
 from listenloop.decision.base import Task
 from listenloop.decision.features import FEATURE_NAMES, FeatureExtractor
 from listenloop.decision.learned import CLASSES, WEIGHTS_PATH, DecisionModel, chunk_thresholds
-from listenloop.perception.offline import build_perception, observe
+from listenloop.perception.offline import FINAL_DECODE_S, Replay, build_perception, observe, rescheduled
 
 MEMBERS = 5  # networks fitted from seeds seed..seed+4, probabilities averaged: one network's P moves with its seed
 # more than with the inputs; five lift F1 by about a point at the same interruptions (docs/benchmarks/decisions.md,
@@ -112,11 +114,44 @@ def targets(stream: Stream, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def stream_features(perception, extractor: FeatureExtractor, stream: Stream, root: Path) -> StreamFeatures:
-    audio = load_audio(root / stream.audio_path)
+    return replay_features(extractor, stream, observe(perception, load_audio(root / stream.audio_path)))
+
+
+def replay_features(extractor: FeatureExtractor, stream: Stream, replay: Replay) -> StreamFeatures:
+    """The model input and target of every chunk of a perceived stream."""
     state = extractor.init_state(stream.mode)
-    x = np.stack([extractor.step(obs, state) for obs in observe(perception, audio)])
+    x = np.stack([extractor.step(obs, state) for obs in replay])
     y, w, spans = targets(stream, len(x))
     return StreamFeatures(stream.id, x, y, w, spans)
+
+
+OBSERVATIONS_NAME = "observations.pkl"  # beside a manifest: what `bench decisions --observations` wrote for it
+
+
+def features_from_observations(manifest: Path, observations: Path | None = None,
+                               final_decode_s: float = FINAL_DECODE_S, progress: bool = True) -> list[StreamFeatures]:
+    """Model inputs of every stream of a built manifest, read from the replays `listenloop bench decisions
+    --observations` saved (default: OBSERVATIONS_NAME beside the manifest) instead of perceiving again; perceiving is
+    nearly all of extraction's time. The finals may be put on another machine's schedule (`final_decode_s`,
+    perception/offline.rescheduled). Every stream must be in the file, perceived by the current perception code."""
+    from listenloop.bench.decisions import load_observations, observation_key
+    from listenloop.perception.sounds import load_class_names
+
+    streams = [s for s in read_manifest(manifest) if s.built]
+    if not streams:
+        raise ManifestError(f"{manifest}: no built streams (run listenloop data build first)")
+    path = observations or manifest.parent / OBSERVATIONS_NAME
+    replays = load_observations(path) if path.is_file() else {}
+    found = [(s, replays.get(observation_key(s, load_audio(manifest.parent / s.audio_path)))) for s in streams]
+    missing = [s.id for s, replay in found if replay is None]
+    if missing:
+        raise ManifestError(f"{path}: no observations of {len(missing)} of {len(streams)} streams (first "
+                            f"{missing[0]}) by the current perception; make them with `listenloop bench decisions "
+                            f"--streams {manifest.parent} --no-real --observations {path}`")
+    extractor = FeatureExtractor(load_class_names())
+    return [replay_features(extractor, s, replay if final_decode_s == FINAL_DECODE_S
+                            else rescheduled(replay, final_decode_s))
+            for s, replay in tqdm(found, desc="features", unit="stream", file=sys.stderr, disable=not progress)]
 
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/listenloop
@@ -394,15 +429,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes extracting features")
     parser.add_argument("--features", type=Path, help="read the model inputs from this cache (features-*.npz, made "
                         "from the one manifest given) instead of extracting them on the current perception")
+    parser.add_argument("--observations", action="store_true", help=f"read the perceived streams from the "
+                        f"{OBSERVATIONS_NAME} beside each manifest (written by `listenloop bench decisions "
+                        "--observations`) instead of perceiving them")
+    parser.add_argument("--final-decode-s", type=float, default=FINAL_DECODE_S, help="with --observations: s after "
+                        "a segment's end when its final text counts as in (default %(default)s; a slower machine's "
+                        "schedule, as `bench decisions --final-decode-s`)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
+        if args.observations and (args.no_asr or args.features):
+            raise ManifestError("--observations reads whole perceived streams: not with --no-asr or --features")
         data = []
         for manifest in args.manifests:
             path = manifest / "manifest.jsonl" if manifest.is_dir() else manifest
+            if args.observations:
+                data += features_from_observations(path, final_decode_s=args.final_decode_s,
+                                                   progress=not args.quiet)
+                continue
             data += load_features(path, asr=not args.no_asr, progress=not args.quiet, workers=args.workers,
                                   cache=args.features)
         model, held = train(data, args.seed, args.epochs)
