@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.bench.wer import normalize
 from listenloop.decision.base import DEFAULT_DECIDER, Decider
 
 QUESTIONS = ("What is the tallest mountain in the world?", "How many days are there in a week?",
@@ -126,7 +127,7 @@ def run_questions(args: argparse.Namespace) -> int:
 
 
 def report(events: list, utterances: list[Utterance]) -> None:
-    from listenloop.runtime.events import DecisionEvent, ResponseEvent
+    from listenloop.runtime.events import DecisionEvent, ResponseEvent, TranscriptEvent
 
     answers = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
     delays, false_answers = [], {"statement": 0, "background": 0}
@@ -151,6 +152,14 @@ def report(events: list, utterances: list[Utterance]) -> None:
     if first:
         print(f"first response token p50 {np.percentile(first, 50) / 1000:.2f} s, "
               f"p95 {np.percentile(first, 95) / 1000:.2f} s")
+    asked = [(u, e) for e in done for u in utterances
+             if u.kind == "question" and u.t1 - 0.2 < e.t <= u.t1 + DECIDED_WITHIN_S]
+    as_said = [(u, e) for u, e in asked if normalize(str(e.extra.get("question", ""))) == normalize(u.text)]
+    print(f"answers asked as said: {len(as_said)}/{len(asked)} (the question the model was given, word for word)")
+    finals = [e for e in events if isinstance(e, TranscriptEvent) and e.final]
+    for u, e in (pair for pair in asked if pair not in as_said):
+        heard = " ".join(f.text for f in finals if u.t0 - 0.5 < f.t1 <= u.t1 + 0.5)
+        print(f"  asked {e.extra.get('question')!r} for {u.text!r} (final text {heard!r})")
     for e in done:  # prefill is most of the first token: how much of each prompt the model had to evaluate
         if "prompt_tokens" in e.extra:
             tokens, cached = e.extra["prompt_tokens"], e.extra["cached_tokens"]
