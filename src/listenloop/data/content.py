@@ -7,6 +7,7 @@ Every line here is original. Sentences are split into a training and a held-out 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from listenloop.decision.base import Emotion, Task
@@ -175,7 +176,7 @@ OPEN_WORDS = frozenset(
 class SoundRule:
     """How a class of sound files is treated: the keywords of its file names and the response it deserves."""
 
-    keywords: tuple[str, ...]  # any of these in the file stem selects the rule
+    keywords: tuple[str, ...]  # a word of the file stem that starts with any of these selects the rule
     label: str  # the class name written in the manifest ("dog")
     task: Task | None  # the response due when it ends, None for sounds to ignore
     emotion: Emotion = Emotion.NORMAL
@@ -189,20 +190,21 @@ SOUND_RULES = (
     SoundRule(("glass", "shatter", "break"), "breaking glass", Task.ALERT, Emotion.URGENT, "Something broke."),
     SoundRule(("gunshot", "explosion"), "gunshots", Task.ALERT, Emotion.URGENT, "That sounded like gunshots."),
     SoundRule(("scream", "shout"), "scream", Task.ALERT, Emotion.URGENT, "Someone screamed. Are you all right?"),
-    SoundRule(("cough", "choke", "sneeze"), "cough", Task.ASK, Emotion.CONCERNED, "Are you all right?"),
+    SoundRule(("cough", "chok", "sneez"), "cough", Task.ASK, Emotion.CONCERNED, "Are you all right?"),
     SoundRule(("baby", "cry"), "baby crying", Task.ALERT, Emotion.URGENT, "The baby is crying."),
     SoundRule(("dog", "bark"), "dog", Task.NOTIFY, Emotion.NORMAL, "A dog is barking."),
     SoundRule(("doorbell", "knock", "bell"), "doorbell", Task.NOTIFY, Emotion.NORMAL, "Someone is at the door."),
-    SoundRule(("phone", "ring"), "telephone", Task.NOTIFY, Emotion.NORMAL, "Your phone is ringing."),
+    SoundRule(("phone", "telephone", "ring"), "telephone", Task.NOTIFY, Emotion.NORMAL, "Your phone is ringing."),
 )
 IGNORED_SOUND = "background"  # label of sound files no rule claims: music, rain, typing, engines, birds...
 
 
 def sound_rule(stem: str) -> SoundRule | None:
-    """The rule for a sound file (by its name), None when the sound deserves no response."""
-    stem = stem.lower()
+    """The rule for a sound file (by the words of its name: "smoke_alarm", "dog-barking"), None when the sound
+    deserves no response. Words, not substrings: "snoring" and "crowd_cheering" hold "ring" and are no telephone."""
+    words = re.findall(r"[a-z]+", stem.lower())
     for rule in SOUND_RULES:
-        if any(k in stem for k in rule.keywords):
+        if any(w.startswith(k) for w in words for k in rule.keywords):
             return rule
     return None
 
