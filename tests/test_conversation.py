@@ -430,6 +430,17 @@ def _chunk_obs(index: int, voiced: bool, partial: tuple | None = None, ended=Non
     return Observation(Chunk(index, samples), vad=vad, asr=AsrResult(partial=text, ended=ended))
 
 
+def _pending_end(segment: int, t0: float, t1: float, partial: str):
+    """A segment that closes with tiny.en's `partial` and a final (Whisper base) still decoding: the SegmentEnd and
+    the Future its final text is set on (`_decide_with_finals`)."""
+    from concurrent.futures import Future
+
+    from listenloop.perception.observation import SegmentEnd
+
+    final = Future()
+    return SegmentEnd(segment, t0, t1, np.zeros(16, np.float32), partial, final), final
+
+
 def _decide_with_finals(policy, state, steps, finals: dict) -> list:
     """The policy's decision at every step; `finals` {step: (future, FinalText)}: a segment's final text comes in
     just before that step is decided (as Whisper base finishes during the pause)."""
@@ -446,20 +457,15 @@ def test_a_final_text_replaces_the_partial_of_an_unfinished_sentence_before_it_i
     """A sentence broken by a pause: its first piece is kept (unfinished) for the next; when the piece's final text
     (Whisper base) comes in, the kept text is the final's, and the question asked joins the finals, not tiny.en's
     partials. Here the last piece got no partial at all (too short), as after a filler."""
-    from concurrent.futures import Future
 
     from listenloop.decision.conversation import ConversationPolicy
     from listenloop.decision.instructions import TaskState
-    from listenloop.perception.observation import FinalText, SegmentEnd
-
-    def ended(segment, t0, t1, partial):
-        final = Future()
-        return SegmentEnd(segment, t0, t1, np.zeros(16, np.float32), partial, final), final
+    from listenloop.perception.observation import FinalText
 
     policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
     state = policy.init_state()
-    first, first_final = ended(0, 0.0, 1.6, "How do I convert fifty degrees Fahrenheit to")
-    last, last_final = ended(1, 2.8, 3.6, "")
+    first, first_final = _pending_end(0, 0.0, 1.6, "How do I convert fifty degrees Fahrenheit to")
+    last, last_final = _pending_end(1, 2.8, 3.6, "")
     steps = [_chunk_obs(0, True, (0, "How do I convert")), _chunk_obs(1, True, (0, "How do I convert fifty")),
              _chunk_obs(2, True, (0, "How do I convert fifty degrees Fahrenheit to")),
              _chunk_obs(3, False, ended=first), _chunk_obs(4, False), _chunk_obs(5, False), _chunk_obs(6, True),
@@ -478,21 +484,16 @@ def test_a_fillers_final_text_does_not_replace_the_sentence_it_keeps_open():
     segment closed (Whisper base still decoding at the close). The sentence kept open before it stays the first
     piece's; the filler neither replaces it nor joins it, and the last piece completes the question. Before, the
     filler's final text overwrote the kept sentence ("Let me see." was all that was left of it)."""
-    from concurrent.futures import Future
 
     from listenloop.decision.conversation import ConversationPolicy
     from listenloop.decision.instructions import TaskState
-    from listenloop.perception.observation import FinalText, SegmentEnd
-
-    def ended(segment, t0, t1, partial):
-        final = Future()
-        return SegmentEnd(segment, t0, t1, np.zeros(16, np.float32), partial, final), final
+    from listenloop.perception.observation import FinalText
 
     policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
     state = policy.init_state()
-    first, first_final = ended(0, 0.0, 0.8, "When does the next bus to")
-    filler, filler_final = ended(1, 1.6, 2.0, "Let me see.")
-    last, last_final = ended(2, 2.8, 3.6, "")
+    first, first_final = _pending_end(0, 0.0, 0.8, "When does the next bus to")
+    filler, filler_final = _pending_end(1, 1.6, 2.0, "Let me see.")
+    last, last_final = _pending_end(2, 2.8, 3.6, "")
     steps = [_chunk_obs(0, True, (0, "When does the next bus")), _chunk_obs(1, True, (0, "When does the next bus to")),
              _chunk_obs(2, False, ended=first), _chunk_obs(3, False), _chunk_obs(4, True, (1, "Let me see.")),
              _chunk_obs(5, False, ended=filler), _chunk_obs(6, False), _chunk_obs(7, True), _chunk_obs(8, True),
@@ -576,20 +577,15 @@ def test_a_question_heard_ending_on_too_waits_for_its_final_text(partial, final,
     """tiny.en writes a dangling "to" before a pause as "too" or "2" ("... Fahrenheit too?"), which reads as a finished
     question. Such a partial is not answered at the pause: the final text (Whisper base) decides. When it ends on "to",
     the sentence is kept open and the next piece joins it; when it is a real "too", the answer comes with the final."""
-    from concurrent.futures import Future
 
     from listenloop.decision.conversation import ConversationPolicy
     from listenloop.decision.instructions import TaskState
-    from listenloop.perception.observation import FinalText, SegmentEnd
-
-    def ended(segment, t0, t1, text):
-        done = Future()
-        return SegmentEnd(segment, t0, t1, np.zeros(16, np.float32), text, done), done
+    from listenloop.perception.observation import FinalText
 
     policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
     state = policy.init_state()
-    first, first_final = ended(0, 0.0, 1.2, partial)
-    last, last_final = ended(1, 2.8, 3.6, "")  # too short for a partial, as after a filler
+    first, first_final = _pending_end(0, 0.0, 1.2, partial)
+    last, last_final = _pending_end(1, 2.8, 3.6, "")  # too short for a partial, as after a filler
     steps = [_chunk_obs(0, True, (0, partial[:10])), _chunk_obs(1, True, (0, partial)), _chunk_obs(2, False),
              _chunk_obs(3, False, ended=first), _chunk_obs(4, False), _chunk_obs(5, False), _chunk_obs(6, True),
              _chunk_obs(7, True), _chunk_obs(8, False, ended=last), _chunk_obs(9, False)]
