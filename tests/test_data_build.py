@@ -266,3 +266,39 @@ def test_the_hesitation_bench_finds_the_cut_pieces_higher_and_shorter(capsys):
     rows = {line.split("|")[1].strip(): line.split("|") for line in capsys.readouterr().out.splitlines()
             if line.startswith("| espeak-ng") or line.startswith("| piper")}
     assert float(rows["espeak-ng"][3]) > 1.05 and float(rows["piper"][3]) < 0.95
+
+
+def test_relabel_gives_an_old_build_todays_labels_and_keeps_the_old_manifest(tmp_path, built, capsys):
+    """A build labelled by an older builder (here: rain as a telephone, the doorbell ignored) gets the labels a build
+    gives now, its turns and chunks alike; the audio is not touched and the old manifest is kept beside it."""
+    from dataclasses import replace
+
+    from listenloop.data import relabel
+    from listenloop.data.manifest import write_manifest
+
+    out, streams = built
+    wrong = {"doorbell": {"user": "[sound: background]", "assistant": NO_RESPONSE, "task": None},
+             "rain": {"user": "[sound: telephone]", "assistant": "Your phone is ringing.", "task": Task.NOTIFY}}
+
+    def mislabel(turn: Turn) -> Turn:
+        return replace(turn, **wrong[turn.source.split(".")[0]]) if turn.kind is TurnKind.SOUND else turn
+
+    old = []
+    for stream in streams:
+        turns = tuple(mislabel(t) for t in stream.turns)
+        old.append(replace(stream, turns=turns, labels=labels_for(turns, stream.num_chunks)))
+    assert old != streams, "the fixture's streams drew no sound turn"
+    manifest = tmp_path / build.MANIFEST_NAME
+    write_manifest(manifest, old)
+    written = manifest.read_text()
+    parser = argparse.ArgumentParser()
+    relabel.add_arguments(parser)
+
+    assert relabel.run(parser.parse_args([str(tmp_path), "--dry-run"])) == 0
+    assert manifest.read_text() == written and "would change" in capsys.readouterr().out
+    assert relabel.run(parser.parse_args([str(tmp_path)])) == 0
+    assert list(read_manifest(manifest)) == streams
+    assert (tmp_path / (build.MANIFEST_NAME + relabel.BACKUP_SUFFIX)).read_text() == written
+    done = relabel.relabel_manifest(manifest)
+    assert (done.turns_changed, done.chunks_changed) == (0, 0)
+    assert (relabel.relabel_manifest(out / build.MANIFEST_NAME, write=False).turns_changed) == 0

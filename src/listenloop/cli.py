@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 # (command, subcommand or None, module with add_arguments(parser) and run(args) -> int, help)
 MODULE_COMMANDS = (
     ("data", "build", "listenloop.data.build", "build labelled training streams (SoundFlow)"),
+    ("data", "relabel", "listenloop.data.relabel", "give built streams the builder's current labels, audio kept"),
     ("train", "decision", "listenloop.train.decision", "train the decision model from built streams"),
     ("serve", None, "listenloop.server.app", "serve live streams over WebSocket, with a browser page"),
     ("stream", None, "listenloop.server.client", "stream a file to a running server in real time"),

@@ -262,15 +262,11 @@ class Composer:
         if not self.material.event_sounds:
             return self.spoken(TurnKind.STATEMENT)
         path = pick(self.rng, self.material.event_sounds)
-        rule = content.sound_rule(path.stem)
         clip = mixing.loudest_excerpt(_load(path), self.rng.uniform(*SOUND_S), self.rng)
         clip = mixing.fade(trim(clip, floor_db=-35.0))
         t0, t1 = self.line.append(mixing.set_level(clip, self.rng.uniform(*mixing.SOUND_LEVEL_DBFS)))
-        label = rule.label if rule else content.IGNORED_SOUND
-        turn = self._turn(f"[sound: {label}]", TurnKind.SOUND, t0, t1, rule.task if rule else None,
-                          reply=rule.reply if rule else NO_RESPONSE,
-                          emotion=(rule.emotion if rule else Emotion.NORMAL).value, source=str(path.name))
-        self.line.turns.append(turn)
+        self.line.turns.append(Turn(scene_type=TurnKind.SOUND.value, kind=TurnKind.SOUND, t0=t0, t1=t1,
+                                    source=path.name, **sound_labels(path.name)))
 
     def add(self, kind: TurnKind) -> None:
         if kind is TurnKind.HESITATION:
@@ -283,6 +279,17 @@ class Composer:
             self.sound()
         else:
             self.spoken(kind)
+
+
+def sound_labels(file_name: str) -> dict[str, object]:
+    """The labelled fields of a sound turn (user, assistant, emotion, task), from its file's name alone, so that
+    `listenloop data relabel` gives old builds the labels a build gives now."""
+    rule = content.sound_rule(Path(file_name).stem)
+    if rule is None:
+        return {"user": f"[sound: {content.IGNORED_SOUND}]", "assistant": NO_RESPONSE,
+                "emotion": Emotion.NORMAL.value, "task": None}
+    return {"user": f"[sound: {rule.label}]", "assistant": rule.reply, "emotion": rule.emotion.value,
+            "task": rule.task}
 
 
 def labels_for(turns: list[Turn] | tuple[Turn, ...], num_chunks: int) -> tuple[str, ...]:
