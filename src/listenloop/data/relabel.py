@@ -53,11 +53,11 @@ def relabel_manifest(path: Path, write: bool = True) -> Relabelled:
     new = [relabel_stream(s) for s in old]
     changes: dict[tuple[str, str], int] = {}
     chunks = 0
-    for before, after in zip(old, new):
-        for a, b in zip(before.turns, after.turns):
+    for before, after in zip(old, new, strict=True):
+        for a, b in zip(before.turns, after.turns, strict=True):
             if a != b:
                 changes[(a.user, b.user)] = changes.get((a.user, b.user), 0) + 1
-        chunks += sum(x != y for x, y in zip(before.labels, after.labels))
+        chunks += sum(x != y for x, y in zip(before.labels, after.labels, strict=True))
     if write and (changes or chunks):
         backup = path.with_name(path.name + BACKUP_SUFFIX)
         if not backup.exists():
