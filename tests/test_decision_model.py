@@ -385,7 +385,11 @@ def test_training_reads_the_streams_the_decision_bench_perceived(tmp_path):
         np.testing.assert_allclose(a.x, b.x, atol=1e-5)
         np.testing.assert_array_equal(a.y, b.y)
     final = FEATURE_NAMES.index("txt_final@0")
-    late = train_decision.features_from_observations(manifest, final_decode_s=1.2, progress=False)
+    both = train_decision.features_from_observations(manifest, schedules=(0.2, 1.2), progress=False)
+    assert [f.stream_id for f in both] == [f.stream_id for f in read] * 2
+    for a, b in zip(read, both, strict=False):
+        np.testing.assert_array_equal(a.x, b.x)
+    late = both[len(read):]
     first_on_time = [int(np.argmax(f.x[:, final] > 0)) for f in read if np.any(f.x[:, final] > 0)]
     first_later = [int(np.argmax(f.x[:, final] > 0)) for f in late if np.any(f.x[:, final] > 0)]
     assert first_on_time, "no final text in two streams of speech"
@@ -495,3 +499,18 @@ def test_the_model_reads_how_sure_the_recognizer_was_of_the_text_it_reads():
     assert _feature(x, "txt_doubt_last_word@-1") == pytest.approx(0.5)  # the chunk before still read the partial
     x = extractor.step(chunk(3, True, AsrResult(partial=PartialText(1, 1.0, 1.4, "Sorry", ""))), state)
     assert _feature(x, "txt_doubt_last_word@0") == 0.0 and _feature(x, "txt_doubt_mean@0") == 0.0
+
+
+def test_a_streams_copies_on_other_schedules_stay_in_one_fold(tiny_set):
+    """`train decision --final-decode-s 0.2 1.0` reads every stream twice: a copy in the fitted folds while the other
+    is held out would tune the threshold on a stream the model has seen."""
+    from dataclasses import replace
+
+    copies = tiny_set + [replace(f, x=f.x + 1.0) for f in tiny_set]
+    fold = train_decision.fold_of(copies, seed=0)
+    n = len(tiny_set)
+    assert fold[:n] == fold[n:] and len(set(fold)) == train_decision.TUNING_FOLDS
+    assert fold[:n] == train_decision.fold_of(tiny_set, seed=0)
+    fitted, held = train_decision.split_streams(copies, seed=0)
+    assert {f.stream_id for f in fitted}.isdisjoint({f.stream_id for f in held})
+    assert len(held) == 2 * round(n * train_decision.VALIDATION_FRACTION)

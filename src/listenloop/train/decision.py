@@ -61,6 +61,7 @@ CACHE_VERSION = "6"  # bump when extraction changes (2: more open words; 3: segm
 # Code that makes the cached inputs: a change to any of it (the pause refresh of b333dd0, Whisper threads of db11d01)
 # makes a new cache
 PERCEPTION_SOURCES = ("perception", "audio", "decision/features.py", "decision/sentence.py", "decision/utterance.py")
+MAX_FINAL_DECODE_S = 5.0  # --final-decode-s: a final this late is no schedule any machine runs
 UNFINISHED, NOT_ADDRESSED, SOUND_DUE = 1, 2, 3  # kinds of judged spans (see targets)
 
 
@@ -129,11 +130,13 @@ OBSERVATIONS_NAME = "observations.pkl"  # beside a manifest: what `bench decisio
 
 
 def features_from_observations(manifest: Path, observations: Path | None = None,
-                               final_decode_s: float = FINAL_DECODE_S, progress: bool = True) -> list[StreamFeatures]:
+                               schedules: tuple[float, ...] = (FINAL_DECODE_S,),
+                               progress: bool = True) -> list[StreamFeatures]:
     """Model inputs of every stream of a built manifest, read from the replays `listenloop bench decisions
     --observations` saved (default: OBSERVATIONS_NAME beside the manifest) instead of perceiving again; perceiving is
-    nearly all of extraction's time. The finals may be put on another machine's schedule (`final_decode_s`,
-    perception/offline.rescheduled). Every stream must be in the file, perceived by the current perception code."""
+    nearly all of extraction's time. Each stream comes once per schedule of finals (`schedules`: s after a segment's
+    end when its final text is in, perception/offline.rescheduled), so a model can learn machines slower than the
+    one that perceived. Every stream must be in the file, perceived by the current perception code."""
     from listenloop.bench.decisions import load_observations, observation_key
     from listenloop.perception.sounds import load_class_names
 
@@ -149,9 +152,10 @@ def features_from_observations(manifest: Path, observations: Path | None = None,
                             f"{missing[0]}) by the current perception; make them with `listenloop bench decisions "
                             f"--streams {manifest.parent} --no-real --observations {path}`")
     extractor = FeatureExtractor(load_class_names())
-    return [replay_features(extractor, s, replay if final_decode_s == FINAL_DECODE_S
-                            else rescheduled(replay, final_decode_s))
-            for s, replay in tqdm(found, desc="features", unit="stream", file=sys.stderr, disable=not progress)]
+    jobs = [(s, replay, after) for after in schedules for s, replay in found]
+    return [replay_features(extractor, s, replay if after == FINAL_DECODE_S else rescheduled(replay, after))
+            for s, replay, after in tqdm(jobs, desc="features", unit="stream", file=sys.stderr,
+                                         disable=not progress)]
 
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/listenloop
@@ -385,32 +389,49 @@ def tune_threshold(model: DecisionModel | list[np.ndarray],
     return best.threshold, best
 
 
+def _shuffled_streams(data: list[StreamFeatures], seed: int) -> list[str]:
+    """The stream ids of `data` in a seeded order; copies of a stream (other schedules of finals) are one stream."""
+    ids = list(dict.fromkeys(f.stream_id for f in data))
+    return [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))]
+
+
 def split_streams(data: list[StreamFeatures], seed: int) -> tuple[list[StreamFeatures], list[StreamFeatures]]:
-    order = np.random.default_rng(seed).permutation(len(data))
-    n_val = max(1, int(round(len(data) * VALIDATION_FRACTION)))
-    return [data[i] for i in order[n_val:]], [data[i] for i in order[:n_val]]
+    order = _shuffled_streams(data, seed)
+    held = set(order[:max(1, int(round(len(order) * VALIDATION_FRACTION)))])
+    return [f for f in data if f.stream_id not in held], [f for f in data if f.stream_id in held]
 
 
 def out_of_fold(data: list[StreamFeatures], seed: int, epochs: int, folds: int = TUNING_FOLDS) -> list[np.ndarray]:
-    """P(respond) of every chunk of every stream, each from a model fitted on the other folds (streams)."""
-    folds = max(2, min(folds, len(data)))
-    order = np.random.default_rng(seed).permutation(len(data))
+    """P(respond) of every chunk of every stream, each from a model fitted on the other folds (streams; every copy
+    of a stream in the same fold)."""
+    fold = fold_of(data, seed, folds)
     out: list[np.ndarray] = [np.zeros(0)] * len(data)
-    for k in range(folds):
-        held = set(order[k::folds].tolist())
-        model = fit([f for i, f in enumerate(data) if i not in held], seed, epochs)
-        for i in held:
-            out[i] = 1 - model.probs(data[i].x)[:, 0]
+    for k in sorted(set(fold)):
+        model = fit([f for f, j in zip(data, fold, strict=True) if j != k], seed, epochs)
+        for i, f in enumerate(data):
+            if fold[i] == k:
+                out[i] = 1 - model.probs(f.x)[:, 0]
     return out
 
 
-def train(data: list[StreamFeatures], seed: int, epochs: int = EPOCHS) -> tuple[DecisionModel, PolicyScore]:
-    """Tune the threshold on out-of-fold predictions (TUNING_FOLDS by stream), then fit on every stream."""
-    if len(data) < 2:
+def fold_of(data: list[StreamFeatures], seed: int, folds: int = TUNING_FOLDS) -> list[int]:
+    """The tuning fold of every item of `data`: by stream, seeded, every copy of a stream in one fold."""
+    order = _shuffled_streams(data, seed)
+    folds = max(2, min(folds, len(order)))
+    fold = {stream_id: k % folds for k, stream_id in enumerate(order)}
+    return [fold[f.stream_id] for f in data]
+
+
+def train(data: list[StreamFeatures], seed: int, epochs: int = EPOCHS,
+          schedules: tuple[float, ...] = (FINAL_DECODE_S,)) -> tuple[DecisionModel, PolicyScore]:
+    """Tune the threshold on out-of-fold predictions (TUNING_FOLDS by stream), then fit on every stream.
+    `schedules`: the finals' delays the inputs were read on (kept in the model's notes)."""
+    if len({f.stream_id for f in data}) < 2:
         raise ManifestError("training needs at least 2 built streams (one is held out to tune the threshold)")
     threshold, held_score = tune_threshold(out_of_fold(data, seed, epochs), data)
     final = fit(data, seed, epochs)
-    meta = {"seed": seed, "epochs": epochs, "streams": len(data), "chunks": sum(len(f.y) for f in data),
+    meta = {"seed": seed, "epochs": epochs, "streams": len({f.stream_id for f in data}),
+            "chunks": sum(len(f.y) for f in data), "final_decode_s": " ".join(f"{s:g}" for s in schedules),
             "hidden": final.w1.shape[-1], "members": final.members, "folds": TUNING_FOLDS,
             "held_out_f1": round(held_score.f1, 3), "held_out_recall": round(held_score.recall, 3),
             "held_out_precision": round(held_score.precision, 3),
@@ -432,32 +453,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--observations", action="store_true", help=f"read the perceived streams from the "
                         f"{OBSERVATIONS_NAME} beside each manifest (written by `listenloop bench decisions "
                         "--observations`) instead of perceiving them")
-    parser.add_argument("--final-decode-s", type=float, default=FINAL_DECODE_S, help="with --observations: s after "
-                        "a segment's end when its final text counts as in (default %(default)s; a slower machine's "
-                        "schedule, as `bench decisions --final-decode-s`)")
+    parser.add_argument("--final-decode-s", type=float, nargs="+", default=[FINAL_DECODE_S],
+                        help="with --observations: s after a segment's end when its final text counts as in (default "
+                        "%(default)s; a slower machine's schedule, as `bench decisions --final-decode-s`); several: "
+                        "every stream once on each, so the model learns machines of several speeds")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
+        schedules = tuple(args.final_decode_s)
         if args.observations and (args.no_asr or args.features):
             raise ManifestError("--observations reads whole perceived streams: not with --no-asr or --features")
+        if schedules != (FINAL_DECODE_S,) and not args.observations:
+            raise ManifestError("--final-decode-s replays saved observations: give --observations")
+        if any(not 0 <= s <= MAX_FINAL_DECODE_S for s in schedules):
+            raise ManifestError(f"--final-decode-s must be from 0 to {MAX_FINAL_DECODE_S} s")
         data = []
         for manifest in args.manifests:
             path = manifest / "manifest.jsonl" if manifest.is_dir() else manifest
             if args.observations:
-                data += features_from_observations(path, final_decode_s=args.final_decode_s,
-                                                   progress=not args.quiet)
+                data += features_from_observations(path, schedules=schedules, progress=not args.quiet)
                 continue
             data += load_features(path, asr=not args.no_asr, progress=not args.quiet, workers=args.workers,
                                   cache=args.features)
-        model, held = train(data, args.seed, args.epochs)
+        model, held = train(data, args.seed, args.epochs, schedules)
     except (ManifestError, AudioError) as e:
         print(f"listenloop train decision: {e}", file=sys.stderr)
         return 2
     model.save(args.out)
-    print(f"trained on {len(data)} streams in {time.perf_counter() - started:.1f} s; out-of-fold: "
+    streams = len({f.stream_id for f in data})
+    read = f" ({len(data)} on {len(schedules)} schedules of finals)" if len(schedules) > 1 else ""
+    print(f"trained on {streams} streams{read} in {time.perf_counter() - started:.1f} s; out-of-fold: "
           f"F1 {held.f1:.3f} (recall {held.recall:.3f}, precision {held.precision:.3f}), interruptions "
           f"{held.interruptions:.3f}, not-addressed ignored {held.ignored:.3f}, threshold {model.threshold:.2f} "
           f"(text ending open: {model.open_threshold or model.threshold:.3f}) -> {args.out}")
