@@ -77,9 +77,11 @@ def test_a_caption_released_at_the_pause_takes_the_held_pieces_and_its_close_add
     assert [p.segment for p in hold.pieces] == [2]
 
 
-def _sure_transcription_policy(caption_confirm: float | None = None):
+def _sure_transcription_policy(caption_confirm: float | None = None, model_threshold: float | None = None):
     """Transcription mode with the shipped model as judge, made sure of every chunk (its bar at 0; the captions' bar
-    too unless given)."""
+    too unless given); `model_threshold` replaces the model's own threshold (and the open-text one)."""
+    from dataclasses import replace
+
     from listenloop.decision.base import Mode
     from listenloop.decision.conversation import ConversationPolicy
     from listenloop.decision.instructions import TaskState
@@ -89,7 +91,10 @@ def _sure_transcription_policy(caption_confirm: float | None = None):
     from listenloop.perception.sounds import load_class_names
 
     names = load_class_names()
-    timing = LearnedTiming(DecisionModel.load(), names, decides=True, confirm=0.0, caption_confirm=caption_confirm)
+    model = DecisionModel.load()
+    if model_threshold is not None:
+        model = replace(model, threshold=model_threshold, open_threshold=None)
+    timing = LearnedTiming(model, names, decides=True, confirm=0.0, caption_confirm=caption_confirm)
     return ConversationPolicy(TaskState(mode=Mode.TRANSCRIBE), SoundPolicy.load(), names, timing=timing)
 
 
@@ -190,9 +195,10 @@ def test_a_caption_whose_partial_ends_on_a_guessed_word_waits_for_the_final_text
 
 def test_captions_are_judged_by_their_own_bar():
     """The judge's bar for captions is its own (CAPTION_CONFIRM_P). Answers' bar at 0, the captions' at the model's
-    own threshold, which this tone-and-silence input never reaches: a finished sentence is captioned neither at its
-    pause nor at its close, only at the end of the stream (with one bar at 0 it goes at its pause, as above)."""
-    policy = _sure_transcription_policy(caption_confirm=1.0)
+    own threshold, here set where no input reaches it (a shipped model may pass its own on this tone-and-silence
+    input): a finished sentence is captioned neither at its pause nor at its close, only at the end of the stream
+    (with one bar at 0 it goes at its pause, as above)."""
+    policy = _sure_transcription_policy(caption_confirm=1.0, model_threshold=1.01)
     state = policy.init_state()
     heard = "I will see you at the station tomorrow"
     closed = SegmentEnd(0, 0.0, 0.8, np.zeros(16, np.float32), heard, Future())

@@ -24,8 +24,11 @@ from listenloop.perception.observation import Observation
 DEFER_MAX_S = 1.6  # s after the rules wanted to answer; then the answer is given even without the model. Longer
 # than the longest hesitation pause the training streams hold (1.6 s), so the fallback does not answer inside one;
 # 1.0 s answered inside 16.7 % of the hesitations of 45 training streams, no fallback at all 14.4 %
-CONFIRM_P = 0.2  # as judge: the P(response) at which a response to speech that the rules want goes at once (below
-# the model's own threshold, which a response needs where the model decides alone) ...
+CONFIRM_P = 0.5  # as judge: the P(response) at which a response to speech that the rules want goes at once (at most
+# the model's own threshold, which a response needs where the model decides alone) ... For the model retrained on the
+# relabelled builds (session 13), on a fresh validation build (b9/val3, 133 unfinished sentences): 0.2 interrupted
+# 13 (9.8 %) at F1 0.689, 0.4 9 (6.8 %) at 0.678, 0.45 to 0.8 (capped by the threshold 0.5) 7 (5.3 %) at 0.680,
+# delay p50 0.39 s; docs/benchmarks/decisions.md, session 14
 CAPTION_CONFIRM_P = 0.45  # ... for a caption (transcription mode): a caption inside a sentence splits it, and the
 # rules propose one at every segment's close, so the model carries more of the choice. Validation builds together
 # (b9/val2 + the captions-only b9/valc, 325 unfinished sentences): 0.3 interrupted 25 (7.7 %), 0.4 17, 0.45 14 (4.3 %),
