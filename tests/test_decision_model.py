@@ -514,3 +514,17 @@ def test_a_streams_copies_on_other_schedules_stay_in_one_fold(tiny_set):
     fitted, held = train_decision.split_streams(copies, seed=0)
     assert {f.stream_id for f in fitted}.isdisjoint({f.stream_id for f in held})
     assert len(held) == 2 * round(n * train_decision.VALIDATION_FRACTION)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--final-decode-s", "1.0"], "give --observations"),
+    (["--observations", "--final-decode-s", "0.2", "-1"], "must be from 0 to"),
+])
+def test_a_schedule_of_finals_needs_saved_observations_and_a_sane_delay(tmp_path, capsys, argv, message):
+    parser = argparse.ArgumentParser()
+    train_decision.add_arguments(parser)
+    args = parser.parse_args([str(tmp_path / "manifest.jsonl"), "--out", str(tmp_path / "m.npz"), *argv])
+    assert train_decision.run(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "m.npz").exists()
