@@ -389,9 +389,14 @@ def tune_threshold(model: DecisionModel | list[np.ndarray],
     return best.threshold, best
 
 
+def stream_ids(data: list[StreamFeatures]) -> list[str]:
+    """The streams of `data` in order of first appearance; copies of a stream (other schedules of finals) are one."""
+    return list(dict.fromkeys(f.stream_id for f in data))
+
+
 def _shuffled_streams(data: list[StreamFeatures], seed: int) -> list[str]:
-    """The stream ids of `data` in a seeded order; copies of a stream (other schedules of finals) are one stream."""
-    ids = list(dict.fromkeys(f.stream_id for f in data))
+    """The stream ids of `data` in a seeded order."""
+    ids = stream_ids(data)
     return [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))]
 
 
@@ -426,11 +431,12 @@ def train(data: list[StreamFeatures], seed: int, epochs: int = EPOCHS,
           schedules: tuple[float, ...] = (FINAL_DECODE_S,)) -> tuple[DecisionModel, PolicyScore]:
     """Tune the threshold on out-of-fold predictions (TUNING_FOLDS by stream), then fit on every stream.
     `schedules`: the finals' delays the inputs were read on (kept in the model's notes)."""
-    if len({f.stream_id for f in data}) < 2:
+    streams = len(stream_ids(data))
+    if streams < 2:
         raise ManifestError("training needs at least 2 built streams (one is held out to tune the threshold)")
     threshold, held_score = tune_threshold(out_of_fold(data, seed, epochs), data)
     final = fit(data, seed, epochs)
-    meta = {"seed": seed, "epochs": epochs, "streams": len({f.stream_id for f in data}),
+    meta = {"seed": seed, "epochs": epochs, "streams": streams,
             "chunks": sum(len(f.y) for f in data), "final_decode_s": " ".join(f"{s:g}" for s in schedules),
             "hidden": final.w1.shape[-1], "members": final.members, "folds": TUNING_FOLDS,
             "held_out_f1": round(held_score.f1, 3), "held_out_recall": round(held_score.recall, 3),
@@ -483,7 +489,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"listenloop train decision: {e}", file=sys.stderr)
         return 2
     model.save(args.out)
-    streams = len({f.stream_id for f in data})
+    streams = len(stream_ids(data))
     read = f" ({len(data)} on {len(schedules)} schedules of finals)" if len(schedules) > 1 else ""
     print(f"trained on {streams} streams{read} in {time.perf_counter() - started:.1f} s; out-of-fold: "
           f"F1 {held.f1:.3f} (recall {held.recall:.3f}, precision {held.precision:.3f}), interruptions "
