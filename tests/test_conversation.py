@@ -15,6 +15,7 @@ from listenloop.bench.corpus import speech_bounds
 from listenloop.bench.wer import normalize
 from listenloop.data.synth import piper, silence
 from listenloop.decision.base import Decider, Mode, Task
+from listenloop.decision.sound_tasks import RECENT_CHUNKS
 from listenloop.respond.answer import AnswerResponder
 from listenloop.respond.llm import Generation
 from listenloop.runtime.engine import Engine
@@ -58,6 +59,57 @@ def test_counts_the_barks_from_sound_events_after_a_spoken_instruction(engine, s
     answers = responses(events, "answer")
     assert answers and "5 times" in answers[-1].text and answers[-1].extra["count"] == 5
     assert not [r for r in responses(events) if r.label in ("Dog", "Bark")]  # counted, not announced each time
+
+
+@pytest.fixture(scope="module")
+def bark_then_count_replay(shared_audio):
+    """A bark, the spoken instruction to count the barks, five barks: perceived once by the real models (offline)."""
+    from listenloop.perception.offline import build_perception, observe
+
+    folder = shared_audio / "streams" / "01_count_bark"
+    instruction, bark = (load_audio(folder / name) for name in json.loads((folder / "sequence.json").read_text())[:2])
+    parts = [bark, silence(CLIP_GAP_S), instruction] + [np.concatenate([silence(CLIP_GAP_S), bark])] * 5
+    said_s = sum(len(part) for part in parts[:3]) / 16000  # where the instruction's audio ends
+    return observe(build_perception(), np.concatenate([*parts, silence(CLIP_GAP_S)])), said_s
+
+
+def text_from_finals_only(replay):
+    """The same observations without tiny.en's partial texts: the words arrive only with each segment's final (a
+    machine too loaded to keep the partials up; the real observations, edited)."""
+    import dataclasses
+
+    from listenloop.perception.offline import Replay
+
+    def edited(obs):
+        if obs.asr is None:
+            return obs
+        ended = obs.asr.ended and dataclasses.replace(obs.asr.ended, last_partial="")
+        return dataclasses.replace(obs, asr=dataclasses.replace(obs.asr, partial=None, ended=ended))
+
+    return Replay(tuple(edited(obs) for obs in replay.observations), replay.clock)
+
+
+@pytest.mark.parametrize("final_after_s", [0.2, 4.0])
+def test_a_count_starts_where_its_instruction_was_said_however_late_its_text_came(bark_then_count_replay,
+                                                                                 final_after_s):
+    """The instruction's text known only from its final, ready 0.2 s after the speech (this machine) or 4 s (a
+    loaded one, two barks later): the five barks after the instruction count, the one before it does not."""
+    from listenloop.bench.decisions import policies
+    from listenloop.perception.offline import rescheduled
+
+    replay, said_s = bark_then_count_replay
+    replay = text_from_finals_only(rescheduled(replay, final_after_s))
+    policy = policies(None, note=False)["conversation rules"](Mode.ASSISTANT)
+    state = policy.init_state()
+    counting_from = None
+    for obs in replay:
+        policy.decide(obs, state)
+        if counting_from is None and state.task.count_sound:
+            counting_from = obs.chunk.t1
+    assert state.task.count_sound == "dog" and counting_from is not None
+    assert (counting_from > said_s + CLIP_GAP_S + 1.0) == (final_after_s > 2.0)  # late: the next bark was heard
+    assert state.sounds.count.count == 5, f"instruction said by {said_s:.1f} s, known at {counting_from:.1f} s"
+    assert len(state.sounds.recent) <= RECENT_CHUNKS  # the kept patches stay bounded however long the stream
 
 
 def test_counts_each_bark_of_the_reference_systems_stitched_stream(engine, shared_audio):

@@ -253,7 +253,8 @@ class ConversationPolicy:
         instruction = parse(text)
         if instruction is not None:
             state.decided.append(segment)
-            return self._instruct(state, instruction, t, "speech", segment)
+            said = ended.t1 if ended is not None else t - (obs.vad.silence_s if obs.vad is not None else 0.0)
+            return self._instruct(state, instruction, t, "speech", segment, said)
         mode = state.task.mode
         if mode is Mode.TRANSLATE:
             return None if ended is None else self._translate(state, ended, text, t)
@@ -366,12 +367,13 @@ class ConversationPolicy:
 
     # ---- instructions and task state ----
     def _instruct(self, state: ConversationState, instruction: Instruction, t: float, source: str,
-                  segment: int | None = None) -> Decision:
+                  segment: int | None = None, said: float | None = None) -> Decision:
+        """Apply an instruction decided at `t` (s), spoken until `said` (s; None: given at `t`, by the control API)."""
         before = state.task
         state.task = apply(before, instruction)
         state.changes.append(TaskChange(t, state.task, source, instruction))
         if instruction.labels and instruction.kind.value == "count":
-            state.sounds.count.reset()
+            self.sound_tasks.start_count(state.task, state.sounds, t if said is None else said)
         if before.mode is Mode.TRANSCRIBE and state.task.mode is Mode.TRANSCRIBE:
             return Decision.silent("instruction (transcription mode)")
         return Decision.respond(Task.ACKNOWLEDGE, f"instruction: {instruction.kind.value}",

@@ -7,16 +7,25 @@ stream; the spoken instructions that start these tasks are parsed in decision/in
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from listenloop.audio.constants import CHUNK_SECONDS
 from listenloop.decision import utterance as utt
 from listenloop.decision.base import Decision, Emotion, Task
 from listenloop.decision.counting import CountState, count_patches
 from listenloop.decision.instructions import TaskState
 from listenloop.decision.music import MUSIC_LISTEN_S, MUSIC_SCORE, MusicTrack, music_summary
 from listenloop.perception.observation import Observation
+from listenloop.perception.sounds import PATCH_HOP_SECONDS
 
+RECOUNT_S = 8.0  # s of the tagger's patches kept, so that a count starts where its instruction was said, not where
+# its text came in: the final text comes 0.4 to 0.5 s after the speech here, seconds later on a loaded machine (a
+# test run beside a training job counted 2 of 5 barks). About 13 chunks of 4 x 521 scores: 110 kB a stream
+RECENT_CHUNKS = int(np.ceil(RECOUNT_S / CHUNK_SECONDS))
 PENDING_MAX_S = 20.0  # s a question about a sound waits for that sound; music further apart is a new piece
 COUNT_VERBS = {"dog": "The dog barked", "bark": "The dog barked", "baby": "The baby cried", "cry": "The baby cried",
                "cough": "Someone coughed", "doorbell": "The doorbell rang", "phone": "The phone rang",
@@ -28,11 +37,14 @@ class SoundTaskState:
     count: CountState = field(default_factory=CountState)  # occurrences of the counted sound
     music: MusicTrack = field(default_factory=MusicTrack)
     pending: tuple[str, float, utt.About] | None = None  # a question waiting for the sound it is about, asked when
+    # the last RECENT_CHUNKS chunks' patch scores, as (end of the chunk in s, [n, classes]), oldest first
+    recent: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=RECENT_CHUNKS))
 
     def reset(self) -> None:
         self.count.reset()
         self.music = MusicTrack()
         self.pending = None
+        self.recent.clear()
 
 
 class SoundTasks:
@@ -48,9 +60,10 @@ class SoundTasks:
         sounds = obs.sounds
         if sounds is None:
             return []
-        if task.count_labels and sounds.patches is not None:
-            indices = tuple(self._index[c] for c in task.count_labels if c in self._index)
-            count_patches(state.count, sounds.patches, indices)
+        if sounds.patches is not None and len(sounds.patches):
+            state.recent.append((obs.chunk.t1, sounds.patches))
+            if task.count_labels:
+                count_patches(state.count, sounds.patches, self._indices(task))
         if self._music is not None and sounds.scores[self._music] >= MUSIC_SCORE:
             if obs.chunk.t1 - state.music.last_t > PENDING_MAX_S:
                 state.music = MusicTrack()  # a new piece of music
@@ -58,6 +71,18 @@ class SoundTasks:
         return [Decision.respond(Task.NOTIFY, f"watched: {onset.label}", Emotion.NORMAL, label=onset.label,
                                  phrase=f"the {task.watch_sound}", say="I hear the {phrase}.", t0=onset.t0)
                 for onset in sounds.onsets if onset.label in task.watch_labels]
+
+    def start_count(self, task: TaskState, state: SoundTaskState, since: float) -> None:
+        """A count begins (`task` counts its sound now): from zero, over the patches heard since `since` (s, where
+        the instruction's speech ended), kept in `state.recent`, however late the instruction's text came."""
+        state.count.reset()
+        indices = self._indices(task)
+        for chunk_t1, patches in state.recent:
+            ends = chunk_t1 - PATCH_HOP_SECONDS * np.arange(len(patches) - 1, -1, -1)  # each patch's end, s
+            count_patches(state.count, patches[ends > since + 1e-9], indices)
+
+    def _indices(self, task: TaskState) -> tuple[int, ...]:
+        return tuple(self._index[c] for c in task.count_labels if c in self._index)
 
     @staticmethod
     def wait_for_music(state: SoundTaskState, question: str, t: float, about: utt.About) -> bool:
