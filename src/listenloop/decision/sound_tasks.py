@@ -24,7 +24,7 @@ from listenloop.perception.sounds import PATCH_HOP_SECONDS
 
 RECOUNT_S = 8.0  # s of the tagger's patches kept, so that a count starts where its instruction was said, not where
 # its text came in: the final text comes 0.4 to 0.5 s after the speech here, seconds later on a loaded machine (a
-# test run beside a training job counted 2 of 5 barks). About 13 chunks of 4 x 521 scores: 110 kB a stream
+# test run beside a training job counted 2 of 5 barks). 20 chunks of 4 x 521 scores: about 170 kB a stream
 RECENT_CHUNKS = int(np.ceil(RECOUNT_S / CHUNK_SECONDS))
 PENDING_MAX_S = 20.0  # s a question about a sound waits for that sound; music further apart is a new piece
 COUNT_VERBS = {"dog": "The dog barked", "bark": "The dog barked", "baby": "The baby cried", "cry": "The baby cried",
