@@ -157,8 +157,9 @@ def _feature(x: np.ndarray, name: str) -> float:
 
 
 def _observation(index: int, speech: bool, ended_at: float | None = None, partial: tuple[int, str] | None = None,
-                 closed: tuple[int, float, float, str] | None = None):
-    """One chunk as perception reports it: voice activity, a new partial (segment, text), a closed segment."""
+                 closed: tuple[int, float, float, str] | None = None, final_text: str = ""):
+    """One chunk as perception reports it: voice activity, a new partial (segment, text), a closed segment (last
+    partial) with its final text, already decoded."""
     from concurrent.futures import Future
 
     from listenloop.audio.chunker import Chunk
@@ -171,7 +172,7 @@ def _observation(index: int, speech: bool, ended_at: float | None = None, partia
         asr = AsrResult(partial=PartialText(partial[0], 0.0, chunk.t1, partial[1], ""))
     if closed is not None:
         final: Future[FinalText] = Future()
-        final.set_result(FinalText(closed[0], closed[1], closed[2], "", None))
+        final.set_result(FinalText(closed[0], closed[1], closed[2], final_text, None))
         asr = AsrResult(ended=SegmentEnd(closed[0], closed[1], closed[2], np.zeros(0, np.float32), closed[3], final))
     return Observation(chunk, vad=vad, asr=asr)
 
@@ -190,6 +191,21 @@ def test_a_segment_too_short_for_text_never_shows_an_older_segments_text():
     assert _feature(x, "txt_has@0") == 0.0 and _feature(x, "txt_qmark@0") == 0.0
     assert _feature(x, "txt_none@0") == 1.0 and _feature(x, "txt_segment_end@0") == 1.0
     assert _feature(x, "join_has@0") == 0.0  # ten seconds apart: not one sentence
+
+
+@pytest.mark.parametrize("final_text", ["", "the airport leave?"])
+def test_a_final_covers_its_whole_segment_so_no_speech_lacks_text(final_text):
+    """The last piece of a broken question, too short for any partial: until its final is in, all 0.8 s of it lack
+    words; once the final's text is in, none does (the lag stayed at 0.8 s and the model read every broken
+    question's end as speech not yet heard)."""
+    extractor = FeatureExtractor(None)
+    state = extractor.init_state()
+    extractor.step(_observation(0, True), state)
+    extractor.step(_observation(1, True), state)
+    x = extractor.step(_observation(2, False, ended_at=1.0, closed=(0, 0.2, 1.0, ""), final_text=final_text), state)
+    assert _feature(x, "txt_segment_end@0") == 1.0
+    assert _feature(x, "txt_final@0") == float(bool(final_text))
+    assert _feature(x, "txt_lag@0") == pytest.approx(0.0 if final_text else 0.8, abs=1e-6)
 
 
 def test_text_features_see_the_speech_the_partial_missed_and_the_segment_before():

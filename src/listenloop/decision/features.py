@@ -221,6 +221,7 @@ class FeatureExtractor:
         if segment == state.segment and not state.segment_open:
             state.text = state.stable = text
             state.text_age, state.from_final, state.confidence = 0, True, future.result().confidence
+            state.partial_t1 = state.segment_t1  # the final covers the whole segment: no speech lacks text now
         elif segment == state.before_segment:
             state.before = text
 
