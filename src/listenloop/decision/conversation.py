@@ -253,7 +253,7 @@ class ConversationPolicy:
         instruction = parse(text)
         if instruction is not None:
             state.decided.append(segment)
-            said = ended.t1 if ended is not None else t - (obs.vad.silence_s if obs.vad is not None else 0.0)
+            said = ended.t1 if ended is not None else state.voice.last_voiced_t
             return self._instruct(state, instruction, t, "speech", segment, said)
         mode = state.task.mode
         if mode is Mode.TRANSLATE:
