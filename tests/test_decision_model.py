@@ -10,7 +10,7 @@ import pytest
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.data import build, mixing
 from listenloop.decision.base import Mode, Task
-from listenloop.decision.features import FEATURE_NAMES, N_FEATURES, FeatureExtractor, text_features
+from listenloop.decision.features import FEATURE_NAMES, N_FEATURES, TEXT_CUES, FeatureExtractor, text_features
 from listenloop.decision.learned import CLASSES, WEIGHTS_PATH, DecisionModel, DecisionModelError, LearnedPolicy
 from listenloop.train import decision as train_decision
 
@@ -68,7 +68,7 @@ def test_text_cues_tell_questions_from_unfinished_sentences():
     unfinished = text_features("I was thinking about the", "I was thinking")
     assert question[2] == 1.0 and question[3] == 1.0 and question[5] == 0.0  # "?", question word, not open
     assert unfinished[2] == 0.0 and unfinished[5] == 1.0  # no "?", ends on an open word
-    assert text_features("", "") == [0.0] * 8
+    assert text_features("", "") == [0.0] * TEXT_CUES
 
 
 @pytest.fixture(scope="module")
@@ -246,6 +246,23 @@ def test_the_model_reads_a_sentence_joined_across_a_filler_and_two_pauses():
     assert _feature(x, "join_words@0") == pytest.approx(9 / 20)  # when does the next bus to the airport leave
 
 
+def test_a_finished_sentence_does_not_join_the_piece_after_it_and_a_filler_piece_is_marked():
+    """"What time is it?" then, 0.8 s later, "Tell me a joke.": the request is read alone (join_qword 0, as many
+    words as its piece); before, any piece within JOIN_GAP_S joined the one before, so a plain question after a
+    statement read as a statement and the join cues meant little. A piece that is only a filler says so."""
+    extractor = FeatureExtractor(None)
+    state = extractor.init_state()
+    extractor.step(_observation(0, True, partial=(0, "What time is it?")), state)
+    extractor.step(_observation(1, False, ended_at=0.8, closed=(0, 0.0, 0.8, "What time is it?")), state)
+    extractor.step(_observation(2, True, partial=(1, "Tell me a joke.")), state)
+    x = extractor.step(_observation(3, False, ended_at=1.6, closed=(1, 1.0, 1.6, "Tell me a joke.")), state)
+    assert _feature(x, "join_qword@0") == 0.0 and _feature(x, "join_request@0") == 1.0
+    assert _feature(x, "join_words@0") == _feature(x, "txt_words@0")
+    assert _feature(x, "txt_filler@0") == 0.0
+    x = extractor.step(_observation(4, True, partial=(2, "You know.")), state)
+    assert _feature(x, "txt_filler@0") == 1.0 and _feature(x, "txt_filler_end@0") == 0.0
+
+
 def test_benchmark_and_training_judge_interruptions_and_speech_not_for_us_alike():
     """A reply in the pause of an unfinished sentence interrupts it, one after its end does not; a reply during speech
     not for us or up to 1.2 s after it answers that speech; a reply to a smoke alarm while it rings is in time.
@@ -275,6 +292,27 @@ def test_benchmark_and_training_judge_interruptions_and_speech_not_for_us_alike(
         assert (tally.interrupted, tally.answered_not_addressed, tally.hits) == (interrupted, answered, hits)
         assert (scored.interrupted, scored.answered, scored.hits) == (interrupted, answered, tally.hits)
         assert (scored.unfinished, scored.not_addressed) == (tally.unfinished, tally.not_addressed) == (1, 2)
+
+
+def test_a_reply_anywhere_in_the_due_window_is_a_target_and_the_first_two_chunks_weigh_most():
+    """A question ending at 3.0 s may be answered in any chunk ending by 4.2 s: chunks 7-9 say answer, the first
+    two (the labelled chunk and the next) at ON_TIME_WEIGHT, the third once; chunk 10 (ends 4.4 s) is silent. A
+    request ending at 6.0 s, with someone else talking from 6.9 s, keeps its window only up to there: chunk 17
+    (6.8-7.2 s) is that speech's, silent. Without the rest of the window the last piece of a broken sentence, often
+    read only once its late final text is in, had no target."""
+    from listenloop.data.compose import labels_for
+    from listenloop.data.manifest import NO_RESPONSE, Stream, Turn, TurnKind
+
+    answer = CLASSES.index(Task.ANSWER)
+    turns = (Turn("What time is it?", "<answer>", kind=TurnKind.QUESTION, t0=1.0, t1=3.0, task=Task.ANSWER),
+             Turn("Tell me a joke.", "<answer>", kind=TurnKind.REQUEST, t0=5.0, t1=6.0, task=Task.ANSWER),
+             Turn("Sarah, it's on the hook.", NO_RESPONSE, kind=TurnKind.CROSSTALK, t0=6.9, t1=8.0, addressed=False))
+    stream = Stream("s", "test", turns, audio_path="s.flac", labels=labels_for(turns, 30))
+    y, w, _ = train_decision.targets(stream, 30)
+    assert np.flatnonzero(y).tolist() == [7, 8, 9, 15, 16]
+    assert (y[[7, 8, 9, 15, 16]] == answer).all()
+    assert w[7] == w[8] == w[15] == w[16] == train_decision.ON_TIME_WEIGHT and w[9] == 1.0
+    assert w[17] == train_decision.NOT_ADDRESSED_WEIGHT  # a silent chunk of the speech not for us
 
 
 def _constant_model(p_respond: float, threshold: float, open_threshold: float | None) -> DecisionModel:
@@ -365,7 +403,8 @@ def test_a_given_feature_cache_is_read_only_when_it_holds_this_manifests_streams
     np.savez(narrow, ids=np.array(["s1"]), x0=x[:, :-1])
     (features,) = train_decision.load_features(manifest, progress=False, cache=good)
     np.testing.assert_array_equal(features.x, x)
-    assert np.flatnonzero(features.y).tolist() == [5, 6]  # targets come from the manifest: the reply at 2.0 s
+    assert np.flatnonzero(features.y).tolist() == [5, 6, 7]  # targets come from the manifest: the reply at 2.0 s,
+    # in time until 3.2 s
     for bad in (other, narrow, tmp_path / "missing.npz"):
         with pytest.raises(ManifestError):
             train_decision.load_features(manifest, progress=False, cache=bad)

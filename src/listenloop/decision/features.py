@@ -3,6 +3,8 @@
 Every feature comes from what the engine already computes each chunk (voice activity, partial text and the
 segments it belongs to, a closed segment's final text once it is in, how sure the recognizer was of that text, sound
 scores) or from the chunk's samples (level, spectral balance), plus the session's mode.
+The `join_*` cues read the sentence a piece belongs to: the piece joined to the one before when that one left its
+sentence open ("How do you say thank you in" + "Japanese?"), the piece alone after a finished sentence.
 Missing perceivers give zeros, so one model runs with or without recognition. Names are kept for docs/tests.
 No encoder feature: perception fills no pooled encoder state (Observation.encoder_summary is always None), and eight
 inputs that are always zero teach nothing.
@@ -42,6 +44,7 @@ SOUND_GROUPS = (
     ("music", ("music", "guitar", "piano", "singing", "song", "drum")),
     ("ambient", ("rain", "wind", "engine", "vehicle", "train", "typing", "applause", "crowd", "bird", "water")),
 )
+TEXT_CUES = 9  # values text_features gives
 CONTEXT_CHUNKS = 3  # the model sees this chunk and the two before it
 SILENCE_CAP_S = 3.0  # time features are capped here: beyond it nothing new is learned
 SPEECH_CAP_S = 10.0
@@ -59,10 +62,10 @@ CHUNK_FEATURES = (
     "snd_speech", *(f"snd_{name}" for name, _ in SOUND_GROUPS), *(f"snd_{name}_recent" for name, _ in SOUND_GROUPS),
     "snd_onsets", "snd_offsets", *(f"snd_{name}_ended" for name, _ in SOUND_GROUPS),
     "txt_has", "txt_words", "txt_qmark", "txt_qword", "txt_request", "txt_open_end", "txt_filler_end",
-    "txt_stable_frac", "txt_segment_end", "txt_age", "txt_none", "txt_lag", "txt_open_segment", "txt_final",
-    "txt_doubt_mean", "txt_doubt_last_word", "txt_doubt_ending",
+    "txt_stable_frac", "txt_filler", "txt_segment_end", "txt_age", "txt_none", "txt_lag", "txt_open_segment",
+    "txt_final", "txt_doubt_mean", "txt_doubt_last_word", "txt_doubt_ending",
     "join_has", "join_words", "join_qmark", "join_qword", "join_request", "join_open_end", "join_filler_end",
-    "join_stable_frac", "join_gap",
+    "join_stable_frac", "join_filler", "join_gap",
 )
 STREAM_FEATURES = tuple(f"mode_{m.value}" for m in MODES)
 FEATURE_NAMES = tuple(f"{n}@{-k}" for k in range(CONTEXT_CHUNKS) for n in CHUNK_FEATURES) + STREAM_FEATURES
@@ -115,6 +118,17 @@ def _sentence_before(state: FeatureState) -> str:
     return sentence.join(state.before_head, state.before)
 
 
+def _left_open(text: str) -> bool:
+    """The sentence so far may go on in the next piece: it reads unfinished (the sentence rules), or it has no
+    closing punctuation and stops on an open word or a filler (OPEN_WORDS is wider than the rules' list: a partial
+    lags the audio, "What time does")."""
+    words = utt.words_of(text)
+    if not words:
+        return False
+    unclosed = not text.rstrip().endswith((".", "?", "!")) or text.rstrip().endswith("...")
+    return sentence.open_end(text) or unclosed and (words[-1] in OPEN_WORDS or words[-1] in FILLER_WORDS)
+
+
 def doubt_features(confidence: Confidence) -> list[float]:
     """How unsure the recognizer was of the text, its last word and its ending: 0 certain, 1 a guess."""
     return [min(max(-value, 0.0), DOUBT_CAP) / DOUBT_CAP
@@ -125,7 +139,7 @@ def text_features(text: str, stable: str) -> list[float]:
     """Cues in the partial text: is it a question or request, does it stop on an open word or a filler."""
     words = utt.words_of(text)
     if not words:
-        return [0.0] * 8
+        return [0.0] * TEXT_CUES
     last = words[-1]
     return [
         1.0,
@@ -136,6 +150,7 @@ def text_features(text: str, stable: str) -> list[float]:
         1.0 if last in OPEN_WORDS else 0.0,
         1.0 if last in FILLER_WORDS or text.rstrip().endswith(("...", ",")) else 0.0,
         min(len(stable) / max(len(text), 1), 1.0),
+        float(sentence.is_filler(text)),
     ]
 
 
@@ -249,13 +264,14 @@ class FeatureExtractor:
             state.final, state.final_segment = asr.ended.final, asr.ended.segment
         self._take_final(state)
         stale = not state.segment_open and not ended and state.text_age > 8  # an old closed segment: nothing now
-        feats = [0.0] * 8 if stale else text_features(state.text, state.stable)
+        feats = [0.0] * TEXT_CUES if stale else text_features(state.text, state.stable)
         heard = state.segment >= 0 and not stale
         lag = min(max(state.speech_t - state.partial_t1, 0.0), LAG_CAP_S) if heard else 0.0
         gap = state.segment_t0 - state.before_t1
         before = _sentence_before(state) if gap < JOIN_GAP_S else ""
+        before = before if _left_open(before) else ""  # a finished sentence does not go on in this piece
         joined = before if sentence.is_filler(state.text) else sentence.join(before, state.text)
-        join = [0.0] * 8 if stale else text_features(joined, sentence.join(before, state.stable))
+        join = [0.0] * TEXT_CUES if stale else text_features(joined, sentence.join(before, state.stable))
         return [*feats, ended, min(state.text_age, 10) / 10, float(heard and not state.text), lag / LAG_CAP_S,
                 float(state.segment_open), float(state.from_final and not stale),
                 *([0.0] * 3 if stale else doubt_features(state.confidence)), *join,
