@@ -125,7 +125,7 @@ def _left_open(text: str) -> bool:
     words = utt.words_of(text)
     if not words:
         return False
-    unclosed = not text.rstrip().endswith((".", "?", "!")) or text.rstrip().endswith("...")
+    unclosed = not utt.ends_sentence(text)
     return sentence.open_end(text) or unclosed and (words[-1] in OPEN_WORDS or words[-1] in FILLER_WORDS)
 
 

@@ -113,7 +113,7 @@ def targets(stream: Stream, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         if not turn.addressed:
             spans.append((NOT_ADDRESSED, first, int(np.floor((turn.t1 + DUE_WINDOW_S) / CHUNK_SECONDS + 1e-9))))
         if turn.kind is TurnKind.SOUND and turn.task is not None:
-            due = next((i for i in range(int(turn.t1 / CHUNK_SECONDS), n) if y[i]), None)
+            due = _due_chunk(y, turn.t1, n)
             if due is not None:
                 spans.append((SOUND_DUE, first, due))
     spans_array = np.array(spans, np.int64).reshape(-1, 3)
@@ -123,6 +123,12 @@ def targets(stream: Stream, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         hard = HARD_NEGATIVE_WEIGHT if kind == UNFINISHED else NOT_ADDRESSED_WEIGHT
         w[a:b] = np.where(y[a:b] == 0, np.maximum(w[a:b], hard), w[a:b])
     return y, w, spans_array
+
+
+def _due_chunk(y: np.ndarray, t1: float, stop: int) -> int | None:
+    """The first chunk from the one holding `t1` (s, a turn's end) up to `stop` (excluded) that is labelled with a
+    reply: that turn's due reply."""
+    return next((i for i in range(int(t1 / CHUNK_SECONDS), stop) if y[i]), None)
 
 
 def _in_time(stream: Stream, y: np.ndarray, n: int) -> None:
@@ -136,7 +142,7 @@ def _in_time(stream: Stream, y: np.ndarray, n: int) -> None:
         after = [t0 for t0 in starts if t0 >= turn.t1]
         if after:
             last = min(last, int(np.floor(after[0] / CHUNK_SECONDS + 1e-9)) - 1)  # ... and before the next turn
-        due = next((i for i in range(int(turn.t1 / CHUNK_SECONDS), min(last + 1, n)) if y[i]), None)
+        due = _due_chunk(y, turn.t1, min(last + 1, n))
         if due is None:
             continue
         for j in range(due, min(last + 1, n, len(stream.labels))):
