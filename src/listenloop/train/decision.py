@@ -24,7 +24,7 @@ from tqdm import tqdm
 from listenloop.audio.constants import CHUNK_SECONDS
 from listenloop.audio.decode import AudioError, load_audio
 from listenloop.bench.scores import ResponseScores
-from listenloop.data.manifest import SILENT_LABEL, ManifestError, Stream, TurnKind, read_manifest
+from listenloop.data.manifest import SILENT_LABEL, ManifestError, Stream, TurnKind, chunk_of, read_manifest
 from listenloop.decision.base import Task
 from listenloop.decision.features import FEATURE_NAMES, FeatureExtractor
 from listenloop.decision.learned import CLASSES, WEIGHTS_PATH, DecisionModel, chunk_thresholds
@@ -138,15 +138,15 @@ def _in_time(stream: Stream, y: np.ndarray, n: int) -> None:
     for turn in stream.turns:
         if turn.t1 is None or turn.task is None or turn.kind is TurnKind.SOUND:
             continue
-        last = int(np.floor((turn.t1 + DUE_WINDOW_S) / CHUNK_SECONDS + 1e-9)) - 1  # the last chunk ending in time
-        after = [t0 for t0 in starts if t0 >= turn.t1]
-        if after:
-            last = min(last, int(np.floor(after[0] / CHUNK_SECONDS + 1e-9)) - 1)  # ... and before the next turn
+        last = chunk_of(turn.t1 + DUE_WINDOW_S) - 1  # the last chunk ending in time
+        after = next((t0 for t0 in starts if t0 >= turn.t1), None)
+        if after is not None:
+            last = min(last, chunk_of(after) - 1)  # ... and before the next turn
         due = _due_chunk(y, turn.t1, min(last + 1, n))
         if due is None:
             continue
         for j in range(due, min(last + 1, n, len(stream.labels))):
-            if y[j] == 0 and stream.labels[j] == SILENT_LABEL:
+            if y[j] == 0:  # a chunk labelled with another reply is that reply's
                 y[j] = y[due]
 
 
