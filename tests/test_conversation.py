@@ -169,8 +169,10 @@ def test_only_the_addressed_question_is_answered_soon_after_it_ends(engine, conv
     events = run(engine, audio)
     answers = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
     assert len(answers) == 1, [(e.t, e.reason) for e in answers]
-    delay = answers[0].t - ends["question"]
-    assert 0.0 < delay <= 1.2  # decided in a chunk just after the question ends (benchmarked in docs)
+    # measured from the last word, not from the end of piper's clip: its trailing silence (about 0.24 s) is already
+    # a pause, and a chunk that ends inside it may answer (a clean-clone CI machine did, at -0.07 s from the clip's end)
+    delay = answers[0].t - ends["question_spoken"]
+    assert 0.0 < delay <= 1.2, (answers[0].t, ends["question_spoken"])  # decided in a chunk just after the question
     answer = responses(events, "answer")[0]
     # Faster than real time the background talk can arrive while the answer is still being written, and barge-in
     # then stops it (marked interrupted); an answer that completed must be right.
