@@ -199,7 +199,7 @@ def test_with_the_learned_clock_an_answer_waits_for_it_and_is_given_once(engine,
     answers = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
     waited = [e for e in events if isinstance(e, DecisionEvent) and "waiting for the decision model" in e.reason]
     assert len(answers) == 1 and len(waited) == 1, [(e.t, e.reason) for e in answers + waited]
-    assert ends["question"] < waited[0].t and abs(answers[0].t - waited[0].t - DEFER_MAX_S) < 0.41
+    assert ends["question_spoken"] < waited[0].t and abs(answers[0].t - waited[0].t - DEFER_MAX_S) < 0.41
 
 
 def test_with_the_learned_clock_a_sentence_broken_by_a_pause_gets_one_transcript_response(engine, monkeypatch):
