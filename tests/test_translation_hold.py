@@ -1,5 +1,6 @@
 """Translation mode holds a piece that ends mid-sentence and translates it with the next piece, or alone if nothing
-follows (the policy alone, on scripted observations: no models needed)."""
+follows; as judge, the decision model confirms a translation as it does a caption (the policy alone, on scripted
+observations; the judge's tests load the shipped decision model)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from listenloop.audio.constants import SAMPLES_PER_CHUNK
 from listenloop.decision.base import Mode, Task
 from listenloop.decision.conversation import HELD_MAX_S, ConversationPolicy
 from listenloop.decision.instructions import TaskState
+from listenloop.decision.timing import LearnedTiming
 from listenloop.perception.observation import AsrResult, FinalText, Observation, SegmentEnd
 
 SILENT = np.zeros(SAMPLES_PER_CHUNK, np.float32)
@@ -23,16 +25,33 @@ def ended(segment: int, text: str, t0: float, t1: float, cut: bool = False) -> S
     return SegmentEnd(segment, t0, t1, SILENT, text, final, cut=cut)
 
 
-def run(script: dict[int, SegmentEnd], chunks: int):
-    policy = ConversationPolicy(TaskState(mode=Mode.TRANSLATE, language="zh"))
+def run(script: dict[int, SegmentEnd], chunks: int, timing: LearnedTiming | None = None):
+    """(chunk, decision) of every response; the last chunk ends the stream."""
+    policy = ConversationPolicy(TaskState(mode=Mode.TRANSLATE, language="zh"), timing=timing)
     state = policy.init_state()
     out = []
     for k in range(chunks):
         seg = script.get(k)
-        d = policy.decide(Observation(Chunk(k, SILENT), asr=AsrResult(ended=seg) if seg else AsrResult()), state)
+        obs = Observation(Chunk(k, SILENT), asr=AsrResult(ended=seg) if seg else AsrResult(),
+                          extra={"end_of_stream": True} if k == chunks - 1 else {})
+        d = policy.decide(obs, state)
         if d.responds:
             out.append((k, d))
     return out
+
+
+def judge(sure: bool) -> LearnedTiming:
+    """The shipped model as judge, made always sure (a bar of 0) or never (thresholds and bars out of reach)."""
+    import dataclasses
+
+    from listenloop.decision.learned import DecisionModel
+    from listenloop.perception.sounds import load_class_names
+
+    model = DecisionModel.load()
+    if not sure:
+        model = dataclasses.replace(model, threshold=2.0, open_threshold=2.0)
+    bar = 0.0 if sure else 2.0
+    return LearnedTiming(model, load_class_names(), decides=True, confirm=bar, caption_confirm=bar, doubt_p=bar)
 
 
 def test_a_piece_cut_mid_sentence_is_translated_with_the_next_one():
@@ -56,3 +75,20 @@ def test_a_held_piece_that_nothing_follows_is_translated_alone_after_a_while():
     waited = round(HELD_MAX_S / 0.4)
     assert [(k, d.task) for k, d in out] == [(10 + waited, Task.TRANSLATE)]
     assert out[0][1].payload["segment"] is held and "before" not in out[0][1].payload
+
+
+def test_as_judge_a_finished_sentence_is_translated_at_once_when_the_model_confirms_it():
+    out = run({12: ended(0, "They were certainly no nearer the solution.", 0.0, 4.0)}, 20, judge(sure=True))
+    assert [(k, d.task) for k, d in out] == [(12, Task.TRANSLATE)]
+
+
+def test_as_judge_pieces_the_model_does_not_confirm_wait_and_go_out_together():
+    """A pause the recognizer closed with a full stop: the rules would translate each piece; the model never confirms
+    here, so the pieces wait, join, and go out once, at the end of the stream."""
+    first = ended(0, "I was thinking about.", 0.0, 2.0)
+    second = ended(1, "The trip to the mountains next weekend.", 3.0, 5.0)
+    script = {7: first, 15: second}
+    assert [k for k, _ in run(script, 40)] == [7, 15]  # the rules alone
+    out = run(script, 40, judge(sure=False))
+    assert [(k, d.task) for k, d in out] == [(39, Task.TRANSLATE)]
+    assert out[0][1].payload["before"] == [first] and out[0][1].payload["segment"] is second

@@ -63,8 +63,10 @@ class ConversationState:
     interrupt: bool = False  # this chunk: the user talks over a response (the session stops it if barge-in is on)
     sounds: SoundTaskState = field(default_factory=SoundTaskState)  # counting, music heard, a question waiting
     awaiting: SegmentEnd | None = None  # a closed segment judged on its partial, to judge again on its final text
-    held: SegmentEnd | None = None  # translation: a piece ending mid-sentence, translated with the next piece
-    held_at: float = 0.0  # s, stream time it was held
+    held: list[SegmentEnd] = field(default_factory=list)  # translation: pieces waiting, translated together with
+    # the next piece: one ending mid-sentence, or (as judge) pieces whose translation the model has not confirmed
+    held_at: float = 0.0  # s, stream time the last of them was held
+    held_for_model: bool = False  # the held pieces wait for the model (else for their continuation, HELD_MAX_S)
     timing: TimingState | None = None  # the learned clock's features (when the policy has one)
     captions: captions.CaptionHold = field(default_factory=captions.CaptionHold)  # transcripts waiting for the clock
     sound_held: tuple[Decision, float] | None = None  # a non-urgent sound response waiting for the clock, since when
@@ -75,7 +77,8 @@ class ConversationState:
         self.rules.reset()
         self.texts.clear()
         self.decided.clear()
-        self.carry, self.segment, self.held = None, None, None
+        self.carry, self.segment = None, None
+        self.held.clear()
         self.confidence = Confidence()
         self.voice.reset()
         self.sounds.reset()
@@ -280,26 +283,36 @@ class ConversationPolicy:
     def _translate(self, state: ConversationState, ended: SegmentEnd, text: str, t: float) -> Decision:
         """A closed segment into the target language. A piece that does not end its sentence (cut at the segment
         length limit, or no final punctuation: a pause mid-sentence) waits for the next piece, and the two are
-        translated together: half a sentence translates badly."""
+        translated together: half a sentence translates badly. As judge, the model confirms a translation as it
+        does a caption; until it does, the pieces wait and the next piece joins them (a pause the recognizer closed
+        with a full stop, "I was thinking about. | The trip")."""
         state.decided.append(ended.segment)
-        before, state.held = state.held, None
-        if before is None and (ended.cut or not utt.ends_sentence(text)):
-            state.held, state.held_at = ended, t
+        before, state.held = state.held, []
+        if not before and (ended.cut or not utt.ends_sentence(text)):
+            state.held, state.held_at, state.held_for_model = [ended], t, False
             return Decision.silent(f"segment {ended.segment} ends mid-sentence: translated with the next piece")
-        joined = {} if before is None else {"before": [before]}
-        return Decision.respond(Task.TRANSLATE, f"segment {ended.segment} closed", segment=ended,
-                                language=state.task.language, **joined)
+        if self.timing is not None and self.timing.decides and not state.timing.caption_confirms \
+                and ended.t1 - (before or [ended])[0].t0 < captions.CAPTION_HOLD_MAX_S:
+            state.held, state.held_at, state.held_for_model = [*before, ended], t, True
+            return Decision.silent(f"segment {ended.segment}: the translation waits for the decision model")
+        return _translation(state, [*before, ended], "closed")
 
     def _held_translation(self, obs: Observation, state: ConversationState) -> Decision | None:
-        """A held piece whose continuation never came (it was all noise, or the stream paused): translated alone."""
-        held = state.held
-        if held is None or state.segment is not None or obs.chunk.t1 - state.held_at < HELD_MAX_S:
+        """Held pieces translated without another piece: the model confirms them (as judge), the stream ends, or a
+        piece ending mid-sentence found no continuation (it was all noise, or the stream paused)."""
+        speaking = state.segment is not None or (obs.vad is not None and obs.vad.speech)
+        if not state.held or speaking:
             return None
-        state.held = None
-        if state.task.mode is not Mode.TRANSLATE:
+        if obs.extra.get("end_of_stream"):
+            why = "end of stream"
+        elif state.held_for_model:
+            why = "the decision model" if state.timing is not None and state.timing.caption_confirms else ""
+        else:
+            why = "nothing followed" if obs.chunk.t1 - state.held_at >= HELD_MAX_S else ""
+        if not why:
             return None
-        return Decision.respond(Task.TRANSLATE, f"segment {held.segment}: nothing followed", segment=held,
-                                language=state.task.language)
+        pieces, state.held = state.held, []
+        return _translation(state, pieces, why) if state.task.mode is Mode.TRANSLATE else None
 
     def _answer(self, obs: Observation, state: ConversationState, text: str, heard: utt.Heard,
                 segment: int, own: str) -> Decision | None:
@@ -404,6 +417,13 @@ def _settle(state: ConversationState, ended: SegmentEnd) -> None:
     final = ended.settled_text()
     if final and state.carry is not None and state.carry.segment == ended.segment:
         state.carry = dataclasses.replace(state.carry, piece=final)
+
+
+def _translation(state: ConversationState, pieces: list[SegmentEnd], why: str) -> Decision:
+    """One translation of `pieces` (the last is `segment`, those before it `before`)."""
+    joined = {"before": pieces[:-1]} if len(pieces) > 1 else {}
+    return Decision.respond(Task.TRANSLATE, f"segment {pieces[-1].segment}: {why}", segment=pieces[-1],
+                            language=state.task.language, **joined)
 
 
 def _voiced(obs: Observation) -> bool:
