@@ -27,12 +27,19 @@ from tqdm import tqdm
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE
 from listenloop.audio.decode import AudioError, load_audio
 from listenloop.bench.scores import ResponseScores
-from listenloop.data.manifest import ManifestError, Stream, Turn, TurnKind, read_manifest, stream_from_dict
+from listenloop.data.manifest import (
+    DUE_WINDOW_S,
+    ManifestError,
+    Stream,
+    Turn,
+    TurnKind,
+    read_manifest,
+    stream_from_dict,
+)
 from listenloop.decision.base import Decision, Mode, Task
 from listenloop.perception.observation import Observation
 from listenloop.perception.offline import FINAL_DECODE_S, Replay, ScheduledFinal, build_perception, observe, rescheduled
 
-DUE_WINDOW_S = 1.2  # a due response counts when it comes within this long after the turn ends (the rule)
 TIMEOUTS_S = (0.5, 0.8, 1.2)  # silence-timeout baselines: respond this long after voice activity ends
 DEV_TRUTH = Path(__file__).with_name("dev_streams.json")  # annotated real recordings
 DEV_TAIL_S = 1.6  # s of silence appended to a real recording, so a reply due at its very end can be given

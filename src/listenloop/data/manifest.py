@@ -19,6 +19,8 @@ from listenloop.decision.base import Mode, Task
 
 NO_RESPONSE = "<no need to response>"  # StreamAudio-2M's marker for a turn that must get no reply
 SILENT_LABEL = "silent"  # per-chunk label of a chunk where nothing is due
+DUE_WINDOW_S = 1.2  # s: a reply is in time when it comes within this long after its turn ends (the rule; the
+# benchmark counts by it, training makes the whole window the reply's class)
 FORMAT_VERSION = 1  # bumped when the extension changes meaning
 
 

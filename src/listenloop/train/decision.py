@@ -24,7 +24,15 @@ from tqdm import tqdm
 from listenloop.audio.constants import CHUNK_SECONDS
 from listenloop.audio.decode import AudioError, load_audio
 from listenloop.bench.scores import ResponseScores
-from listenloop.data.manifest import SILENT_LABEL, ManifestError, Stream, TurnKind, chunk_of, read_manifest
+from listenloop.data.manifest import (
+    DUE_WINDOW_S,
+    SILENT_LABEL,
+    ManifestError,
+    Stream,
+    TurnKind,
+    chunk_of,
+    read_manifest,
+)
 from listenloop.decision.base import Task
 from listenloop.decision.features import FEATURE_NAMES, FeatureExtractor
 from listenloop.decision.learned import CLASSES, WEIGHTS_PATH, DecisionModel, chunk_thresholds
@@ -270,8 +278,7 @@ def load_features(manifest: Path, asr: bool = True, sounds: bool = True, progres
 # ---- the model ------------------------------------------------------------------------------------------------
 
 ARM_FEATURES = ("vad_speech@0", "vad_started@0", "snd_onsets@0")  # what re-arms the policy (see LearnedPolicy)
-DUE_WINDOW_S = 1.2  # a reply counts when it comes within this long after the turn ends (bench/decisions.py)
-DUE_WINDOW_CHUNKS = 3  # ... i.e. in the due chunk or the two after it
+DUE_WINDOW_CHUNKS = 3  # a reply in time (DUE_WINDOW_S) comes in the due chunk or the two after it
 
 
 @dataclass(frozen=True)
