@@ -300,8 +300,7 @@ class ConversationPolicy:
     def _held_translation(self, obs: Observation, state: ConversationState) -> Decision | None:
         """Held pieces translated without another piece: the model confirms them (as judge), the stream ends, or a
         piece ending mid-sentence found no continuation (it was all noise, or the stream paused)."""
-        speaking = state.segment is not None or (obs.vad is not None and obs.vad.speech)
-        if not state.held or speaking:
+        if not state.held or state.segment is not None:  # (voice activity alone may be noise: a segment is speech)
             return None
         if obs.extra.get("end_of_stream"):
             why = "end of stream"
