@@ -436,6 +436,28 @@ def test_an_answer_asks_the_question_as_the_final_text_heard_it(engine):
     session.finish()
 
 
+def test_an_answer_stopped_while_it_waits_for_its_final_text_says_nothing_and_stops_waiting(engine):
+    """Barge-in while the answer waits for its question's final text (up to FINAL_WAIT_S): the wait ends at once and
+    the language model is never asked."""
+    from listenloop.decision.base import Decision
+    from listenloop.respond.answer import FINAL_WAIT_S
+    from listenloop.respond.base import ResponseContext, ResponseRequest
+
+    session = engine.session(SessionOptions(mode=Mode.ASSISTANT))
+    question = "What is the capital of France?"
+    decision = Decision.respond(Task.ANSWER, "question ends", question=question, question_segment=5,
+                                segment_text=question)  # segment 5 is never heard: its final never comes
+    ctx = ResponseContext(session=session)
+    threading.Timer(0.2, ctx.cancelled.set).start()
+    started = time.monotonic()
+    said = list(AnswerResponder(lambda: pytest.fail("the model is asked")).run(ResponseRequest("r1", decision, 3, 1.2,
+                                                                                                 0.0), ctx))
+    waited = time.monotonic() - started
+    assert said == [] and "question" not in ctx.extra
+    assert 0.2 <= waited < FINAL_WAIT_S - 1.0, waited  # not the whole wait
+    session.finish()
+
+
 def test_a_caption_released_at_the_pause_carries_its_segments_final_text(engine):
     """A caption the model released before its segment closed names the open segment; the responder waits for that
     segment's final (Whisper base) text and joins it to the held pieces' (respond/transcribe.py). With no final to

@@ -127,6 +127,8 @@ class AnswerResponder:
             yield from self._fixed.run(request, ctx)
             return
         question = _with_final_text(str(payload.get("question", "")).strip(), payload, ctx)
+        if ctx.cancelled.is_set():
+            return  # stopped (barge-in) while it waited for the final text: nothing was said, nothing to remember
         ctx.extra["question"] = question
         with self._turn:
             yield from self._answer(question, request, ctx)

@@ -46,10 +46,11 @@ def spoken_pieces(payload: dict[str, Any]) -> list[SegmentEnd]:
 
 
 def session_final(ctx: ResponseContext, segment: int, timeout_s: float) -> FinalText | None:
-    """The final text of spoken segment `segment` from the response's session, waited for up to `timeout_s`; None
-    without a session, if it is not in by then, or if it has no words (runtime/session.py `final_of`)."""
+    """The final text of spoken segment `segment` from the response's session, waited for up to `timeout_s` and not
+    after the response is stopped; None without a session, if it is not in by then, or if it has no words
+    (runtime/session.py `final_of`)."""
     final_of = getattr(ctx.session, "final_of", None)
-    final = final_of(segment, timeout_s) if final_of is not None else None
+    final = final_of(segment, timeout_s, ctx.cancelled) if final_of is not None else None
     return final if final is not None and final.segment == segment and final.text else None
 
 

@@ -53,6 +53,7 @@ HISTORY_TURNS = 8  # question/answer turns kept for the assistant (rolling windo
 FINISH_TIMEOUT_S = 120.0  # s to wait for outstanding responses at the end of a stream
 AHEAD_S = 0.5  # s the stream may run ahead of the wall clock before the session keeps the live schedule of finals
 FINAL_WAIT_MAX_S = 30.0  # s a chunk waits at most for a final that is due by that schedule
+STOP_POLL_S = 0.05  # s between looks at a waiting response's stop event (final_of)
 
 
 @dataclass(frozen=True)
@@ -240,11 +241,17 @@ class Session:
                     self._finals_known = max(self._finals_known, future.result().segment)
                 self._finals_done.notify_all()
 
-    def final_of(self, segment: int, timeout_s: float) -> FinalText | None:
-        """The final (Whisper base) text of spoken segment `segment`, waiting up to `timeout_s` for it (any thread);
-        None if it is not known by then or has no text. Responders use it to replace a partial heard earlier."""
+    def final_of(self, segment: int, timeout_s: float, stop: threading.Event | None = None) -> FinalText | None:
+        """The final (Whisper base) text of spoken segment `segment`, waiting up to `timeout_s` for it (any thread)
+        and no longer once `stop` is set (a response stopped by barge-in); None if it is not known by then or has no
+        text. Responders use it to replace a partial heard earlier."""
+        deadline = time.monotonic() + timeout_s
         with self._finals_done:
-            self._finals_done.wait_for(lambda: self._finals_known >= segment, timeout_s)
+            while self._finals_known < segment and not (stop is not None and stop.is_set()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._finals_done.wait(left if stop is None else min(left, STOP_POLL_S))
         return next((f for f in reversed(self.memory.transcripts) if f.segment == segment), None)
 
     def _emit_final(self, future) -> None:
