@@ -278,7 +278,7 @@ def load_features(manifest: Path, asr: bool = True, sounds: bool = True, progres
 # ---- the model ------------------------------------------------------------------------------------------------
 
 ARM_FEATURES = ("vad_speech@0", "vad_started@0", "snd_onsets@0")  # what re-arms the policy (see LearnedPolicy)
-DUE_WINDOW_CHUNKS = 3  # a reply in time (DUE_WINDOW_S) comes in the due chunk or the two after it
+DUE_WINDOW_CHUNKS = round(DUE_WINDOW_S / CHUNK_SECONDS)  # a reply in time comes in the due chunk or the two after it
 
 
 @dataclass(frozen=True)
