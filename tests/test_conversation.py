@@ -553,6 +553,64 @@ def test_a_final_text_replaces_the_partial_of_an_unfinished_sentence_before_it_i
     assert answers[0][1].payload["question"] == "How do I change fifty degrees Fahrenheit into Celsius?"
 
 
+def test_an_answer_given_on_the_partial_is_taken_back_when_the_final_text_goes_on():
+    """"How long does it take to fly from Paris to... Rome?": tiny.en's partial at the pause drops the dangling "to"
+    and reads as a whole question, which is answered. Whisper base's final text ("... from Paris to?") shows the
+    sentence goes on: the answer is taken back (nothing of it was said yet; the responder waits for that final text),
+    the sentence is kept open, and the one answer the benchmark counts asks the whole question."""
+    from listenloop.bench.decisions import run_policy
+    from listenloop.decision.base import Action
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
+    from listenloop.perception.observation import FinalText
+
+    def chunks():
+        """The stream's chunks; each final text comes in just before the chunk after its segment closed."""
+        first, first_final = _pending_end(0, 0.0, 0.8, "How long does it take to fly from Paris?")
+        last, last_final = _pending_end(1, 2.0, 2.4, "Rome?")
+        yield from (_chunk_obs(0, True, (0, "How long does it take")),
+                    _chunk_obs(1, True, (0, "How long does it take to fly from Paris?")),
+                    _chunk_obs(2, False), _chunk_obs(3, False, ended=first))
+        first_final.set_result(FinalText(0, 0.0, 0.8, "How long does it take to fly from Paris to?", "en"))
+        yield from (_chunk_obs(4, False), _chunk_obs(5, True, (1, "Rome?")), _chunk_obs(6, False),
+                    _chunk_obs(7, False, ended=last))
+        last_final.set_result(FinalText(1, 2.0, 2.4, "Rome?", "en"))
+        yield _chunk_obs(8, False)
+
+    policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
+    state = policy.init_state()
+    decisions = [policy.decide(obs, state) for obs in chunks()]
+    acted = [(i, d.action, d.task, d.payload.get("question")) for i, d in enumerate(decisions) if d.task is not None]
+    assert acted == [(2, Action.RESPOND, Task.ANSWER, "How long does it take to fly from Paris?"),
+                     (4, Action.WITHDRAW, Task.ANSWER, None),
+                     (6, Action.RESPOND, Task.ANSWER, "How long does it take to fly from Paris to Rome?")], \
+        [(i, d.reason) for i, d in enumerate(decisions)]
+    assert decisions[4].payload["question_segment"] == 0
+    responses, _ = run_policy(policy, chunks())  # as `bench decisions` counts: the answer taken back is none
+    assert responses == [(pytest.approx(2.8), Task.ANSWER)]
+
+
+def test_the_answer_taken_back_says_nothing(engine):
+    """The responder's side of the answer taken back: it waits for its question's final text (real speech, Whisper
+    base), which reads "... from Paris to?", and says nothing; the language model is not asked."""
+    from listenloop.decision import sentence
+    from listenloop.decision.base import Decision
+    from listenloop.respond.base import ResponseContext, ResponseRequest
+
+    session = engine.session(SessionOptions(mode=Mode.TRANSCRIBE))
+    audio = np.concatenate([silence(0.5), piper("How long does it take to fly from Paris to"), silence(1.5)])
+    for i in range(0, len(audio), BLOCK):
+        session.feed(audio[i : i + BLOCK])
+    final = session.final_of(0, timeout_s=30.0)
+    assert final is not None and sentence.still_open("", final.text), final  # Whisper base keeps the dangling "to"
+    heard = "How long does it take to fly from Paris?"
+    decision = Decision.respond(Task.ANSWER, "question ends", question=heard, question_segment=0, segment_text=heard)
+    responder, ctx = AnswerResponder(lambda: pytest.fail("the model is asked")), ResponseContext(session=session)
+    assert list(responder.run(ResponseRequest("r1", decision, 3, 1.2, 0.0), ctx)) == []
+    assert "question" not in ctx.extra
+    session.finish()
+
+
 def test_a_fillers_final_text_does_not_replace_the_sentence_it_keeps_open():
     """"When does the next bus to... let me see... airport leave?": the filler's final text comes in after its
     segment closed (Whisper base still decoding at the close). The sentence kept open before it stays the first

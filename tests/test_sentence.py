@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from listenloop.decision.sentence import Unfinished, goes_on, is_filler, join, open_end, still_open
+from listenloop.decision.sentence import (
+    Unfinished,
+    answered_too_soon,
+    goes_on,
+    is_filler,
+    join,
+    open_end,
+    still_open,
+)
 
 
 @pytest.mark.parametrize("text", ["Um.", "uh", "You know.", "Let me see...", "Well, I mean", "Hmm?", "Like"])
@@ -53,3 +61,16 @@ def test_a_partial_may_go_on_when_it_ends_on_a_misheard_to_or_on_a_word_tiny_en_
     assert not sentence.may_go_on("Can you walk on them?", Confidence(-0.5, -1.9, -0.4))  # just under the bar
     monkeypatch.setattr(sentence, "UNSURE_NATS", float("inf"))
     assert not sentence.may_go_on("The lights flickered during the night.", guessed)  # the check off
+
+
+def test_an_answer_came_too_soon_when_its_last_pieces_final_text_goes_on():
+    """The answer's question ends with the piece tiny.en heard; that piece's final text decides."""
+    heard = "How long does it take to fly from Paris?"
+    assert answered_too_soon(heard, heard, "How long does it take to fly from Paris to?")
+    assert not answered_too_soon(heard, heard, "How long does it take to fly from Paris?")  # the same text
+    assert not answered_too_soon(heard, heard, "How long does it take to fly from Paris to Rome?")
+    assert not answered_too_soon(heard, heard, "")  # no final text: nothing to go by
+    # with a sentence joined before it: a piece that stops on a dangling word leaves the whole open
+    assert answered_too_soon("Is it going to rain?", "rain?", "Rain this.")
+    assert not answered_too_soon("Is it going to rain?", "rain?", "Rain this afternoon?")
+    assert not answered_too_soon("What time is it?", "Where?", "Where is the?")  # not this question's piece

@@ -36,7 +36,7 @@ from listenloop.data.manifest import (
     read_manifest,
     stream_from_dict,
 )
-from listenloop.decision.base import Decision, Mode, Task
+from listenloop.decision.base import Action, Decision, Mode, Task
 from listenloop.perception.observation import Observation
 from listenloop.perception.offline import FINAL_DECODE_S, Replay, ScheduledFinal, build_perception, observe, rescheduled
 
@@ -153,15 +153,23 @@ def judge(stream: Stream, responses: list[tuple[float, Task | None]], tally: Tal
 
 
 def run_policy(policy, observations: Replay) -> tuple[list[tuple[float, Task | None]], list[float]]:
+    """The responses a policy gives over a replay (time = end of the deciding chunk), and its cost per chunk (ms).
+    An answer the policy takes back (Action.WITHDRAW, before anything of it was said) is not a response."""
     state = policy.init_state()
-    out, costs = [], []
+    out: list[tuple[float, Task | None] | None] = []
+    costs, answers = [], {}  # question segment -> index of its answer in `out`
     for obs in observations:
         start = time.perf_counter()
         decision = policy.decide(obs, state)
         costs.append((time.perf_counter() - start) * 1000)
-        if decision.responds:
+        segment = decision.payload.get("question_segment")
+        if decision.action is Action.WITHDRAW and segment in answers:
+            out[answers.pop(segment)] = None
+        elif decision.responds:
+            if decision.task is Task.ANSWER and segment is not None:
+                answers[segment] = len(out)
             out.append((obs.chunk.t1, decision.task))
-    return out, costs
+    return [r for r in out if r is not None], costs
 
 
 @dataclass(frozen=True)

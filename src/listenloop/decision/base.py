@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 class Action(StrEnum):
     SILENT = "silent"  # keep listening
     RESPOND = "respond"  # start a response now (listening goes on)
+    WITHDRAW = "withdraw"  # take back a response decided earlier, before anything of it was said (its task, payload)
 
 
 class Task(StrEnum):
@@ -55,7 +56,7 @@ class Emotion(StrEnum):
 @dataclass(frozen=True)
 class Decision:
     action: Action
-    task: Task | None = None  # set when action is RESPOND
+    task: Task | None = None  # set when action is RESPOND (or WITHDRAW: the task taken back)
     reason: str = ""  # short human-readable why (rule name, class, score)
     emotion: Emotion = Emotion.NORMAL
     payload: dict[str, Any] = field(default_factory=dict)  # task inputs (segment, sound label, ...)
@@ -67,6 +68,10 @@ class Decision:
     @classmethod
     def respond(cls, task: Task, reason: str = "", emotion: Emotion = Emotion.NORMAL, **payload: Any) -> Decision:
         return cls(Action.RESPOND, task, reason, emotion, dict(payload))
+
+    @classmethod
+    def withdraw(cls, task: Task, reason: str = "", **payload: Any) -> Decision:
+        return cls(Action.WITHDRAW, task, reason, Emotion.NORMAL, dict(payload))
 
     @property
     def responds(self) -> bool:

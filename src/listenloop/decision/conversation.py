@@ -37,6 +37,9 @@ HELD_MAX_S = 2.0  # s; a translation piece held for its continuation is translat
 SPEECH_TASKS = (Task.ANSWER, Task.TRANSCRIBE, Task.TRANSLATE, Task.ACKNOWLEDGE)  # responses to something said
 CARRY_S = 3.0  # s; an unfinished sentence is joined to speech that resumes within this long (a pause mid-sentence)
 DECIDED_KEEP = 16  # recent segment numbers remembered as decided (bounded)
+FINAL_WAIT_S = 2.5  # s an answer waits at most for its question's final text (respond/answer.py), and the policy
+# watches for it to take an answer back: on this CPU (Zen 1) the final comes 0.8 s after the decision live, 1.5 to
+# 1.7 s with the CPU shared; a CI machine's answer that waited 0.8 s asked tiny.en's "toast"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,20 @@ class TaskChange:
     state: TaskState
     source: str  # "speech" | "option" | "control"
     instruction: Instruction | None = None
+
+
+@dataclass
+class Unsaid:
+    """An answer decided on its question's text before that segment's final text was in. It is taken back (not yet
+    said: the answer waits for the final text, respond/answer.py) if the final text shows the sentence goes on."""
+
+    answer: Decision
+    t: float  # s, stream time it was decided
+    ended: SegmentEnd | None = None  # its segment, once closed
+
+    @property
+    def segment(self) -> int:
+        return int(self.answer.payload["question_segment"])
 
 
 @dataclass
@@ -72,6 +89,8 @@ class ConversationState:
     sound_held: tuple[Decision, float] | None = None  # a non-urgent sound response waiting for the clock, since when
     deferred: tuple[Decision, float, int, str] | None = None  # an answer waiting for the clock: the decision, since
     # when, its segment and that segment's text then
+    unsaid: Unsaid | None = None  # the last answer, until its question's final text is in (or FINAL_WAIT_S passed)
+    withdrawn: Decision | None = None  # an answer taken back, to report when no response is decided
 
     def reset(self) -> None:
         self.rules.reset()
@@ -83,6 +102,7 @@ class ConversationState:
         self.voice.reset()
         self.sounds.reset()
         self.deferred, self.sound_held = None, None
+        self.unsaid, self.withdrawn = None, None
         self.captions.reset()
         if self.timing is not None:
             self.timing.reset()
@@ -128,7 +148,8 @@ class ConversationPolicy:
         rules = self.rules.decide(obs, state.rules)
         if rules.responds and rules.emotion is Emotion.URGENT:
             return rules
-        deferred = self._deferred_answer(obs, state)  # before `_spoken`: a dropped answer's carry joins what follows
+        self._take_back(obs, state)  # before `_spoken`: the sentence of an answer taken back joins what follows
+        deferred = self._deferred_answer(obs, state)  # (so does a dropped answer's)
         spoken = self._spoken(obs, state, pause)
         if obs.vad is not None:
             text = None if obs.asr is None else state.texts.get(state.segment, "")
@@ -154,9 +175,44 @@ class ConversationPolicy:
         if obs.extra.get("end_of_stream"):
             self._at_end(state, candidates)
         responding = [c for c in candidates if c.responds]
-        if responding and responding[0].task in SPEECH_TASKS and state.timing is not None:
+        if not responding:
+            withdrawn, state.withdrawn = state.withdrawn, None  # reported in a chunk without a response of its own
+            return withdrawn or Decision.silent(next((c.reason for c in candidates), ""))
+        if responding[0].task in SPEECH_TASKS and state.timing is not None:
             state.timing.armed = False  # one response per thing said
-        return responding[0] if responding else Decision.silent(next((c.reason for c in candidates), ""))
+        if responding[0].task is Task.ANSWER and "question_segment" in responding[0].payload:
+            state.unsaid = Unsaid(responding[0], t, obs.asr.ended if obs.asr is not None else None)
+        return responding[0]
+
+    @staticmethod
+    def _take_back(obs: Observation, state: ConversationState) -> None:
+        """An answer decided on tiny.en's text is taken back, before it is said, when its question's final text
+        (Whisper base) shows the sentence goes on: "How long does it take to fly from Paris?" was "... Paris to?".
+        The sentence is kept open for the next piece, as if it had not been answered."""
+        unsaid = state.unsaid
+        if unsaid is None:
+            return
+        ended = obs.asr.ended if obs.asr is not None else None
+        if unsaid.ended is None and ended is not None and ended.segment == unsaid.segment:
+            unsaid.ended = ended
+        if obs.chunk.t1 - unsaid.t > FINAL_WAIT_S + 1e-9:
+            state.unsaid = None  # the answer did not wait longer either
+            return
+        if unsaid.ended is None or not unsaid.ended.final.done():
+            return
+        state.unsaid = None
+        question, piece = unsaid.answer.payload["question"], unsaid.answer.payload.get("segment_text", "")
+        final = unsaid.ended.settled_text()
+        if not sentence.answered_too_soon(question, piece, final):
+            return
+        if unsaid.segment in state.decided:
+            state.decided.remove(unsaid.segment)
+        head = question[: len(question) - len(piece)].strip()
+        state.carry = sentence.Unfinished(head, final, unsaid.ended.t1, unsaid.segment)
+        if state.timing is not None:
+            state.timing.armed = True  # nothing was said: the rest of the sentence is still to answer
+        state.withdrawn = Decision.withdraw(Task.ANSWER, f"answer taken back: the final text goes on "
+                                            f"({final[-32:]!r})", question_segment=unsaid.segment)
 
     def _at_end(self, state: ConversationState, candidates: list[Decision]) -> None:
         """The end of the stream: short segments still waiting to ride with a caption get their own; the count is

@@ -22,7 +22,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from listenloop.decision import sentence
 from listenloop.decision.base import Emotion, Mode, Task
+from listenloop.decision.conversation import FINAL_WAIT_S
 from listenloop.respond.base import ResponseContext, ResponseRequest, session_final
 from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, LlmError, Role
 
@@ -42,8 +44,6 @@ PROMPT_SOUNDS = 6  # sound onsets since the previous turn, at most, in a turn's 
 PROMPT_TURNS_MIN = 1  # earlier question/answer turns kept when the window moves on
 PROMPT_TURNS_STEP = 3  # the window moves every this many turns: 1 to 3 earlier turns, a prompt prefix that holds
 QUESTION_LEAD = "Question:"  # the question's line starts with this (prefilled with the notes before it is asked)
-FINAL_WAIT_S = 2.5  # s an answer waits at most for its question's final text: on this CPU (Zen 1) 0.8 s after the
-# decision live, 1.5 to 1.7 s with the CPU shared; a CI machine's answer that waited 0.8 s asked tiny.en's "toast"
 HEARD_PREFILL_S = 0.5  # s between looks at what the session heard, to prefill it before a question comes
 ANSWER_TOKENS = 80  # ~ two spoken sentences
 TAG_MAX_CHARS = 16  # a reply's leading "[emotion]" tag is at most this long
@@ -127,8 +127,8 @@ class AnswerResponder:
             yield from self._fixed.run(request, ctx)
             return
         question = _with_final_text(str(payload.get("question", "")).strip(), payload, ctx)
-        if ctx.cancelled.is_set():
-            return  # stopped (barge-in) while it waited for the final text: nothing was said, nothing to remember
+        if ctx.cancelled.is_set() or question is None:
+            return  # stopped (barge-in) while it waited for the final text, or taken back: nothing said or remembered
         ctx.extra["question"] = question
         with self._turn:
             yield from self._answer(question, request, ctx)
@@ -161,16 +161,20 @@ class AnswerResponder:
             self.prefill(ctx.session)
 
 
-def _with_final_text(question: str, payload: dict, ctx: ResponseContext) -> str:
+def _with_final_text(question: str, payload: dict, ctx: ResponseContext) -> str | None:
     """The question with its segment's text replaced by the segment's final text, if that comes within
     FINAL_WAIT_S: a question judged at a pause was heard by tiny.en ("What is the capital of friend?"), and Whisper
-    base's final usually follows within a few hundred ms ("... of France?")."""
+    base's final usually follows within a few hundred ms ("... of France?"). None when the final text shows the
+    sentence goes on ("... from Paris to?"): the answer came too soon, and the policy takes it back
+    (decision/conversation.py `_take_back`)."""
     own, segment = str(payload.get("segment_text", "")).strip(), payload.get("question_segment")
     if segment is None or not own or not question.endswith(own):
         return question
     final = session_final(ctx, int(segment), FINAL_WAIT_S)
     if final is None or final.lang not in (None, "en"):
         return question
+    if sentence.answered_too_soon(question, own, final.text):
+        return None
     if final.text != own:
         ctx.extra["heard_partial"] = own
     return f"{question[: len(question) - len(own)]}{final.text}".strip()

@@ -32,8 +32,8 @@ class DecisionEvent(Event):
     type: ClassVar[str] = "decision"
     chunk: int  # chunk index
     t: float  # stream time at the end of the chunk, s
-    action: str  # "silent" | "respond"
-    task: str | None = None  # the task when action is "respond"
+    action: str  # "silent" | "respond" | "withdraw" (an answer taken back before it was said)
+    task: str | None = None  # the task when action is "respond" (or the one taken back)
     reason: str = ""  # why (rule, class, score)
 
 
