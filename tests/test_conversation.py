@@ -19,7 +19,14 @@ from listenloop.decision.base import Decider, Mode, Task
 from listenloop.respond.answer import AnswerResponder
 from listenloop.respond.llm import Generation
 from listenloop.runtime.engine import Engine
-from listenloop.runtime.events import DecisionEvent, ErrorEvent, ResponseEvent, ResponseStartEvent, TaskEvent
+from listenloop.runtime.events import (
+    DecisionEvent,
+    ErrorEvent,
+    ResponseEvent,
+    ResponseStartEvent,
+    TaskEvent,
+    answers_given,
+)
 from listenloop.runtime.session import SessionOptions
 
 CLIP_GAP_S = 1.5  # s of silence between the clips of a sequence.json stream
@@ -167,7 +174,7 @@ def conversation():
 def test_only_the_addressed_question_is_answered_soon_after_it_ends(engine, conversation):
     audio, ends = conversation
     events = run(engine, audio)
-    answers = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
+    answers = answers_given(events)
     assert len(answers) == 1, [(e.t, e.reason) for e in answers]
     # measured from the last word, not from the end of piper's clip: its trailing silence (about 0.24 s) is already
     # a pause, and a chunk that ends inside it may answer (a clean-clone CI machine did, at -0.07 s from the clip's end)
@@ -196,7 +203,7 @@ def test_with_the_learned_clock_an_answer_waits_for_it_and_is_given_once(engine,
     never_sure_clock(engine, monkeypatch)
     audio, ends = conversation
     events = run(engine, audio, decider=Decider.CLOCK)
-    answers = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
+    answers = answers_given(events)
     waited = [e for e in events if isinstance(e, DecisionEvent) and "waiting for the decision model" in e.reason]
     assert len(answers) == 1 and len(waited) == 1, [(e.t, e.reason) for e in answers + waited]
     assert ends["question_spoken"] < waited[0].t and abs(answers[0].t - waited[0].t - DEFER_MAX_S) < 0.41
@@ -251,13 +258,12 @@ def test_the_learned_decider_answers_only_what_its_model_confirms(engine, conver
     same model made never sure, nothing is answered, although the rules want the question answered."""
     audio, ends = conversation
     spoken_end = ends["question_spoken"]  # the last word's end, before piper's trailing silence
-    decided = [e for e in run(engine, audio, decider=Decider.LEARNED) if isinstance(e, DecisionEvent)
-               and e.task == "answer"]
+    decided = answers_given(run(engine, audio, decider=Decider.LEARNED))
     assert len(decided) == 1 and 0.0 < decided[0].t - spoken_end <= 1.2, ([(e.t, e.reason) for e in decided],
                                                                          spoken_end)
     never_sure_clock(engine, monkeypatch, Decider.LEARNED)
     events = run(engine, audio, decider=Decider.LEARNED)
-    assert not [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
+    assert not answers_given(events)
     assert [e for e in events if isinstance(e, DecisionEvent) and "waiting for the decision model" in e.reason]
 
 
@@ -273,14 +279,13 @@ def test_the_learned_decider_answers_a_doubtful_question_once_the_pause_is_long_
     timing = engine.learned_timing(Decider.LEARNED)
     monkeypatch.setattr(timing, "doubt_p", 0.0)
     events = run(engine, audio, decider=Decider.LEARNED)
-    decided = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
+    decided = answers_given(events)
     waited = [e for e in events if isinstance(e, DecisionEvent) and "waiting for the decision model" in e.reason]
     delay = [round(e.t - ends["question_spoken"], 2) for e in decided]
     assert len(decided) == 1 and waited and waited[0].t < decided[0].t, (delay, [(e.t, e.reason) for e in waited])
     assert PATIENCE_S - 0.05 <= delay[0] <= PATIENCE_S + 0.65, delay
     monkeypatch.setattr(timing, "patience_s", float("inf"))
-    assert not [e for e in run(engine, audio, decider=Decider.LEARNED)
-                if isinstance(e, DecisionEvent) and e.task == "answer"]
+    assert not answers_given(run(engine, audio, decider=Decider.LEARNED))
 
 
 def test_a_speech_with_pauses_gets_no_answer_even_where_a_sentence_sounds_like_a_question(engine, shared_audio):
@@ -373,7 +378,7 @@ def test_barge_in_stops_an_answer_for_the_user_only_not_television_talk_or_an_uh
     model.let_through(1)  # the answer goes on: had it been stopped, it ends here
     events += session.drain()
     assert not model.done and not responses(events, "answer"), "television talk or an uh-huh stopped the answer"
-    answered = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
+    answered = answers_given(events)
     assert len(answered) == 1, [e.reason for e in answered]  # the television's question is not answered
     events += feed(session, talk["user"], silence(1.0))
     model.let_through(1000)

@@ -46,3 +46,14 @@ def test_every_event_type_and_field_is_documented():
         for f in dataclasses.fields(cls):
             if f.name != "samples":
                 assert re.search(rf"\b{f.name}\b", doc), f"docs/events.md does not describe {cls.type}.{f.name}"
+
+
+def test_an_answer_taken_back_is_not_among_the_answers_given():
+    """A `withdraw` decision takes back the answer to the same question segment, and only that one."""
+    decided = [ev.DecisionEvent(5, 2.4, "respond", "answer", "question ends", question_segment=0),
+               ev.DecisionEvent(6, 2.8, "withdraw", "answer", "answer taken back", question_segment=0),
+               ev.DecisionEvent(9, 4.0, "respond", "answer", "question ends", question_segment=1),
+               ev.DecisionEvent(10, 4.4, "respond", "transcribe", "segment 1"),
+               ev.DecisionEvent(14, 6.0, "respond", "answer", "asked for the count")]  # no question segment
+    assert [e.chunk for e in ev.answers_given(decided)] == [9, 14]
+    assert json.loads(json.dumps(decided[1].to_dict()))["question_segment"] == 0

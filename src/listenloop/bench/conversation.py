@@ -127,9 +127,9 @@ def run_questions(args: argparse.Namespace) -> int:
 
 
 def report(events: list, utterances: list[Utterance]) -> None:
-    from listenloop.runtime.events import DecisionEvent, ResponseEvent, TranscriptEvent
+    from listenloop.runtime.events import DecisionEvent, ResponseEvent, TranscriptEvent, answers_given
 
-    answers = [e for e in events if isinstance(e, DecisionEvent) and e.task == "answer"]
+    answers = answers_given(events)
     delays, false_answers = [], {"statement": 0, "background": 0}
     for u in utterances:
         hit = [d for d in answers if u.t1 - 0.2 < d.t <= u.t1 + DECIDED_WITHIN_S]

@@ -35,6 +35,14 @@ class DecisionEvent(Event):
     action: str  # "silent" | "respond" | "withdraw" (an answer taken back before it was said)
     task: str | None = None  # the task when action is "respond" (or the one taken back)
     reason: str = ""  # why (rule, class, score)
+    question_segment: int | None = None  # answers and their withdrawals: the segment that ends the question
+
+
+def answers_given(events: list[Event]) -> list[DecisionEvent]:
+    """The decisions to answer, less those taken back before they were said (a `withdraw` of the same segment)."""
+    taken_back = {e.question_segment for e in events if isinstance(e, DecisionEvent) and e.action == "withdraw"}
+    return [e for e in events if isinstance(e, DecisionEvent) and e.action == "respond" and e.task == "answer"
+            and (e.question_segment is None or e.question_segment not in taken_back)]
 
 
 @dataclass(frozen=True)

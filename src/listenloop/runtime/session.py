@@ -274,7 +274,8 @@ class Session:
         if emit_decision:
             self._emit(
                 DecisionEvent(chunk.index, round(chunk.t1, 3), decision.action.value,
-                              decision.task.value if decision.task else None, decision.reason)
+                              decision.task.value if decision.task else None, decision.reason,
+                              decision.payload.get("question_segment"))
             )
         if decision.responds:
             request = ResponseRequest(f"r{next(self._ids)}", decision, chunk.index, round(chunk.t1, 3),
