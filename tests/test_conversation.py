@@ -558,41 +558,79 @@ def test_a_final_text_replaces_the_partial_of_an_unfinished_sentence_before_it_i
     assert answers[0][1].payload["question"] == "How do I change fifty degrees Fahrenheit into Celsius?"
 
 
-def test_an_answer_given_on_the_partial_is_taken_back_when_the_final_text_goes_on():
-    """"How long does it take to fly from Paris to... Rome?": tiny.en's partial at the pause drops the dangling "to"
-    and reads as a whole question, which is answered. Whisper base's final text ("... from Paris to?") shows the
-    sentence goes on: the answer is taken back (nothing of it was said yet; the responder waits for that final text),
-    the sentence is kept open, and the one answer the benchmark counts asks the whole question."""
-    from listenloop.bench.decisions import run_policy
-    from listenloop.decision.base import Action
-    from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
+def _paris_to_rome(after_first_final=lambda: None):
+    """"How long does it take to fly from Paris to... Rome?" as hand-made chunks: tiny.en's partial at the pause
+    drops the dangling "to"; each final text comes in just before the chunk after its segment closed."""
     from listenloop.perception.observation import FinalText
 
-    def chunks():
-        """The stream's chunks; each final text comes in just before the chunk after its segment closed."""
-        first, first_final = _pending_end(0, 0.0, 0.8, "How long does it take to fly from Paris?")
-        last, last_final = _pending_end(1, 2.0, 2.4, "Rome?")
-        yield from (_chunk_obs(0, True, (0, "How long does it take")),
-                    _chunk_obs(1, True, (0, "How long does it take to fly from Paris?")),
-                    _chunk_obs(2, False), _chunk_obs(3, False, ended=first))
-        first_final.set_result(FinalText(0, 0.0, 0.8, "How long does it take to fly from Paris to?", "en"))
-        yield from (_chunk_obs(4, False), _chunk_obs(5, True, (1, "Rome?")), _chunk_obs(6, False),
-                    _chunk_obs(7, False, ended=last))
-        last_final.set_result(FinalText(1, 2.0, 2.4, "Rome?", "en"))
-        yield _chunk_obs(8, False)
+    first, first_final = _pending_end(0, 0.0, 0.8, "How long does it take to fly from Paris?")
+    last, last_final = _pending_end(1, 2.0, 2.4, "Rome?")
+    yield from (_chunk_obs(0, True, (0, "How long does it take")),
+                _chunk_obs(1, True, (0, "How long does it take to fly from Paris?")),
+                _chunk_obs(2, False), _chunk_obs(3, False, ended=first))
+    first_final.set_result(FinalText(0, 0.0, 0.8, "How long does it take to fly from Paris to?", "en"))
+    after_first_final()
+    yield from (_chunk_obs(4, False), _chunk_obs(5, True, (1, "Rome?")), _chunk_obs(6, False),
+                _chunk_obs(7, False, ended=last))
+    last_final.set_result(FinalText(1, 2.0, 2.4, "Rome?", "en"))
+    yield _chunk_obs(8, False)
+
+
+PARIS_TO_ROME_ANSWERED = [  # what `_paris_to_rome` gets: an answer on the partial, taken back, the whole answered
+    (2, "respond", Task.ANSWER, "How long does it take to fly from Paris?"), (4, "withdraw", Task.ANSWER, None),
+    (6, "respond", Task.ANSWER, "How long does it take to fly from Paris to Rome?")]
+
+
+def _acted(decisions) -> list:
+    return [(i, d.action, d.task, d.payload.get("question")) for i, d in enumerate(decisions) if d.task is not None]
+
+
+def test_an_answer_given_on_the_partial_is_taken_back_when_the_final_text_goes_on():
+    """tiny.en's partial at the pause reads as a whole question, which is answered. Whisper base's final text ("...
+    from Paris to?") shows the sentence goes on: the answer is taken back (nothing of it was said yet; the responder
+    waits for that final text), the sentence is kept open, and the one answer the benchmark counts asks the whole
+    question."""
+    from listenloop.bench.decisions import run_policy
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
 
     policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
     state = policy.init_state()
-    decisions = [policy.decide(obs, state) for obs in chunks()]
-    acted = [(i, d.action, d.task, d.payload.get("question")) for i, d in enumerate(decisions) if d.task is not None]
-    assert acted == [(2, Action.RESPOND, Task.ANSWER, "How long does it take to fly from Paris?"),
-                     (4, Action.WITHDRAW, Task.ANSWER, None),
-                     (6, Action.RESPOND, Task.ANSWER, "How long does it take to fly from Paris to Rome?")], \
-        [(i, d.reason) for i, d in enumerate(decisions)]
+    decisions = [policy.decide(obs, state) for obs in _paris_to_rome()]
+    assert _acted(decisions) == PARIS_TO_ROME_ANSWERED, [(i, d.reason) for i, d in enumerate(decisions)]
     assert decisions[4].payload["question_segment"] == 0
-    responses, _ = run_policy(policy, chunks())  # as `bench decisions` counts: the answer taken back is none
+    responses, _ = run_policy(policy, _paris_to_rome())  # as `bench decisions` counts: the answer taken back is none
     assert responses == [(pytest.approx(2.8), Task.ANSWER)]
+
+
+def test_the_sentence_of_an_answer_taken_back_is_answered_when_it_ends_without_asking_the_model_again():
+    """With the learned decider, the model said yes to the question once; when its answer is taken back, the yes
+    stands for the sentence it belongs to. Here the model (the real one, its bars moved) confirms everything until
+    the answer is taken back and nothing after: the whole question is still answered when it ends."""
+    import dataclasses
+
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.learned import DecisionModel
+    from listenloop.decision.timing import LearnedTiming
+    from listenloop.perception.sounds import load_class_names
+
+    model = DecisionModel.load()
+    timing = LearnedTiming(model, load_class_names(), decides=True, confirm=0.0, doubt_p=2.0)
+
+    def never_sure_from_now() -> None:
+        timing.confirm, timing.model = 2.0, dataclasses.replace(model, threshold=2.0, open_threshold=2.0)
+
+    policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT), timing=timing)
+    state = policy.init_state()
+    decisions = [policy.decide(obs, state) for obs in _paris_to_rome(never_sure_from_now)]
+    assert _acted(decisions) == PARIS_TO_ROME_ANSWERED, [(i, d.reason) for i, d in enumerate(decisions)]
+
+    state = policy.init_state()  # a question of its own, with the model never sure: not answered
+    timing.confirm, timing.model = 2.0, dataclasses.replace(model, threshold=2.0, open_threshold=2.0)
+    alone = [policy.decide(obs, state) for obs in (_chunk_obs(0, True, (0, "How long does it take to fly from Paris "
+                                                                         "to Rome?")), _chunk_obs(1, False))]
+    assert not _acted(alone), [(i, d.reason) for i, d in enumerate(alone)]
 
 
 def test_the_answer_taken_back_says_nothing(engine):

@@ -91,6 +91,7 @@ class ConversationState:
     # when, its segment and that segment's text then
     unsaid: Unsaid | None = None  # the last answer, until its question's final text is in (or FINAL_WAIT_S passed)
     withdrawn: Decision | None = None  # an answer taken back, to report when no response is decided
+    taken_back: tuple[str, ...] = ()  # the words of the last sentence whose answer was taken back (kept open)
 
     def reset(self) -> None:
         self.rules.reset()
@@ -102,7 +103,7 @@ class ConversationState:
         self.voice.reset()
         self.sounds.reset()
         self.deferred, self.sound_held = None, None
-        self.unsaid, self.withdrawn = None, None
+        self.unsaid, self.withdrawn, self.taken_back = None, None, ()
         self.captions.reset()
         if self.timing is not None:
             self.timing.reset()
@@ -209,6 +210,7 @@ class ConversationPolicy:
             state.decided.remove(unsaid.segment)
         head = question[: len(question) - len(piece)].strip()
         state.carry = sentence.Unfinished(head, final, unsaid.ended.t1, unsaid.segment)
+        state.taken_back = tuple(utt.words_of(state.carry.text))
         if state.timing is not None:
             state.timing.armed = True  # nothing was said: the rest of the sentence is still to answer
         state.withdrawn = Decision.withdraw(Task.ANSWER, f"answer taken back: the final text goes on "
@@ -320,6 +322,8 @@ class ConversationPolicy:
         if mode is not Mode.ASSISTANT:
             return None
         head = _carried(state, ended)
+        # the sentence of an answer taken back: the model's yes to it stands
+        resumed = bool(state.taken_back) and tuple(utt.words_of(head)[: len(state.taken_back)]) == state.taken_back
         full = sentence.join(head, text)
         heard = utt.analyse(full)
         if sentence.still_open(head, text):
@@ -327,14 +331,14 @@ class ConversationPolicy:
         if heard.kind is utt.Kind.STATEMENT:
             return None if ended is None else Decision.silent(f"not addressed: {heard.kind.value}")
         state.decided.append(segment)
-        state.carry = None
+        state.carry, state.taken_back = None, ()  # the sentence is whole
         if not heard.addressed:
             return Decision.silent(f"not addressed: {heard.why}")
         level = voice.segment_level(state.voice, None if ended is None else segment)
         if voice.is_background(level, state.voice, t):
             return Decision.silent(f"background talk ({level:.0f} dBFS, reference "
                                    f"{voice.reference(state.voice, t):.0f})")
-        return self._answer(obs, state, full, heard, segment, text)
+        return self._answer(obs, state, full, heard, segment, text, confirmed=resumed)
 
     def _translate(self, state: ConversationState, ended: SegmentEnd, text: str, t: float) -> Decision:
         """A closed segment into the target language. A piece that does not end its sentence (cut at the segment
@@ -370,9 +374,11 @@ class ConversationPolicy:
         return _translation(state, pieces, why) if state.task.mode is Mode.TRANSLATE else None
 
     def _answer(self, obs: Observation, state: ConversationState, text: str, heard: utt.Heard,
-                segment: int, own: str) -> Decision | None:
+                segment: int, own: str, confirmed: bool = False) -> Decision | None:
         """`text`: the question (with an unfinished sentence before it joined); `own`: its segment's text as judged,
-        which the responder replaces by the segment's final text if that comes soon (respond/answer.py)."""
+        which the responder replaces by the segment's final text if that comes soon (respond/answer.py).
+        `confirmed`: the question ends a sentence whose answer was taken back for coming too soon; the model's yes
+        to it stands, and the answer is not deferred again."""
         t = obs.chunk.t1
         if heard.about is utt.About.COUNT and state.task.count_sound:
             return self.sound_tasks.count_report(state.task, state.sounds, "asked for the count")
@@ -381,7 +387,7 @@ class ConversationPolicy:
         answer = Decision.respond(Task.ANSWER, f"question ends (segment {segment})", question=text,
                                   about=heard.about.value, question_segment=segment, segment_text=own,
                                   **self.sound_tasks.context(state.task, state.sounds))
-        if state.timing is not None and not state.timing.confirms:
+        if state.timing is not None and not state.timing.confirms and not confirmed:
             state.deferred = (answer, t, segment, state.texts.get(segment, ""))
             return Decision.silent("question: waiting for the decision model")
         return answer
