@@ -633,6 +633,56 @@ def test_the_sentence_of_an_answer_taken_back_is_answered_when_it_ends_without_a
     assert not _acted(alone), [(i, d.reason) for i, d in enumerate(alone)]
 
 
+def _constant_model(p_respond: float):
+    """A decision model that gives every chunk P(response) = p_respond (an answer): zero weights, the output bias set.
+    For the judge's rules about a P, whatever the features."""
+    from listenloop.decision.features import N_FEATURES
+    from listenloop.decision.learned import CLASSES, DecisionModel
+
+    p = np.full(len(CLASSES), 1e-9)
+    p[0], p[1] = 1.0 - p_respond, p_respond
+    return DecisionModel(np.zeros(N_FEATURES, np.float32), np.ones(N_FEATURES, np.float32),
+                         np.zeros((N_FEATURES, 1), np.float32), np.zeros(1, np.float32),
+                         np.zeros((1, len(CLASSES)), np.float32), np.log(p).astype(np.float32), threshold=0.5)
+
+
+def test_a_question_ending_a_sentence_broken_by_a_pause_needs_less_of_the_model_than_one_alone():
+    """As judge, the model is often unsure of a broken sentence's last piece ("Japanese?"). Such a question is answered
+    once the pause reaches PATIENCE_S if the model's P reached JOINED_DOUBT_P; a question alone needs DOUBT_P. Here
+    the model says P = 0.2 (between the two) in every chunk."""
+    import dataclasses
+
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.timing import DOUBT_P, JOINED_DOUBT_P, PATIENCE_S, LearnedTiming
+    from listenloop.perception.observation import FinalText
+    from listenloop.perception.sounds import load_class_names
+
+    assert JOINED_DOUBT_P <= 0.2 < DOUBT_P
+    timing = LearnedTiming(_constant_model(0.2), load_class_names(), decides=True)
+
+    def paused(obs, silence_s: float):
+        return dataclasses.replace(obs, vad=dataclasses.replace(obs.vad, silence_s=silence_s))
+
+    def answered(chunks) -> list:
+        policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT), timing=timing)
+        state = policy.init_state()
+        return [(i, d.payload["question"]) for i, obs in enumerate(chunks) if (d := policy.decide(obs, state)).responds]
+
+    def broken():
+        first, first_final = _pending_end(0, 0.0, 0.8, "How do you say thank you in")
+        yield from (_chunk_obs(0, True, (0, "How do you say thank you in")), _chunk_obs(1, False, ended=first))
+        first_final.set_result(FinalText(0, 0.0, 0.8, "How do you say thank you in", "en"))
+        yield _chunk_obs(2, True, (1, "Japanese?"))
+        yield from (paused(_chunk_obs(i, False), 0.4 * (i - 2)) for i in range(3, 7))
+
+    alone = [_chunk_obs(0, True, (0, "What time is it?")),
+             *(paused(_chunk_obs(i, False), 0.4 * i) for i in range(1, 5))]
+    due = 2 + round(PATIENCE_S / 0.4)  # the chunk where the pause after "Japanese?" reaches PATIENCE_S
+    assert answered(broken()) == [(due, "How do you say thank you in Japanese?")]
+    assert answered(alone) == []
+
+
 def test_the_answer_taken_back_says_nothing(engine):
     """The responder's side of the answer taken back: it waits for its question's final text (real speech, Whisper
     base), which reads "... from Paris to?", and says nothing; the language model is not asked."""

@@ -411,8 +411,9 @@ class ConversationPolicy:
                 own = segment if question == answer.payload["segment_text"] else -1  # no sentence joined before it
                 state.carry = sentence.Unfinished("", question, since, own)
             return None
-        if self.timing.decides:
-            due = state.timing.armed and state.timing.confirms  # the model judges: one it never confirms is not given
+        if self.timing.decides:  # the model judges: one it never confirms is not given
+            joined = answer.payload["question"] != answer.payload["segment_text"]  # ends a sentence broken by a pause
+            due = state.timing.armed and (state.timing.joined_confirms if joined else state.timing.confirms)
         else:
             due = state.timing.confirms or obs.chunk.t1 - since >= self.timing.defer_max_s - 1e-6
         if due:

@@ -48,6 +48,12 @@ DOUBT_P = 0.4  # a hesitation's pause is mostly filled sooner (a filler, the nex
 # interruptions (6.2 %). Over the captions' bar it releases a caption whose P reached DOUBT_P once the pause is 0.8 s:
 # without it (DOUBT_P 0.45) captions-only F1 fell 0.743 -> 0.722. It stays a knob (`bench decisions --patience
 # --doubt`).
+JOINED_DOUBT_P = 0.1  # ... and an answer to a question that ends a sentence broken by a pause ("How do you say thank
+# you in... Japanese?") goes at the same pause once its P reached this. The model is unsure of a last piece ("Japanese?"
+# alone), and with DOUBT_P it answered 2 of the 59 broken questions of b9/val4. Chosen on b9/val4 (129 unfinished
+# sentences), learned decides: 0.05 F1 0.768, 7 interrupted, delay p50 0.43 s; 0.1 0.755, 6, 0.42 s; 0.2 0.741, 6,
+# 0.41 s; none 0.729, 5, 0.40 s (pause 0.7 s or 1.0 s instead of PATIENCE_S: no better); docs/benchmarks/decisions.md,
+# session 20
 
 
 @dataclass
@@ -57,12 +63,14 @@ class TimingState:
     confirms: bool = False  # this chunk: a response the rules want may go (it passes LearnedTiming.confirm, lower or
     # equal to the model's threshold, or the pause reached the patience after a doubtful P)
     caption_confirms: bool = False  # ... a caption may go (LearnedTiming.caption_confirm)
+    joined_confirms: bool = False  # ... an answer to a question that ends a sentence broken by a pause may go
     armed: bool = False  # speech was heard since the last response to speech (one answer per thing said)
     peak: float = 0.0  # highest P(response) since voice was last heard
 
     def reset(self) -> None:
         self.features.reset()
         self.ready, self.confirms, self.caption_confirms, self.armed, self.peak = False, False, False, False, 0.0
+        self.joined_confirms = False
 
 
 class LearnedTiming:
@@ -104,12 +112,13 @@ class LearnedTiming:
         state.caption_confirms = p_respond >= _bar(self.caption_confirm, threshold)
         voiced = obs.vad is not None and (obs.vad.speech or obs.vad.started_at is not None)
         state.peak = 0.0 if voiced else max(state.peak, p_respond)
+        patient = not voiced and obs.vad is not None \
+            and self.patience_s - 1e-6 <= obs.vad.silence_s < self.patience_s + CHUNK_SECONDS
         if voiced:
             state.armed = True
-        elif state.peak >= self.doubt_p and obs.vad is not None:
-            patient = self.patience_s - 1e-6 <= obs.vad.silence_s < self.patience_s + CHUNK_SECONDS
-            state.confirms |= patient
-            state.caption_confirms |= patient
+        elif patient and state.peak >= self.doubt_p:
+            state.confirms = state.caption_confirms = True
+        state.joined_confirms = state.confirms or patient and state.peak >= JOINED_DOUBT_P
         return state.ready
 
 
