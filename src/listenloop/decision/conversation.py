@@ -208,8 +208,7 @@ class ConversationPolicy:
             return
         if unsaid.segment in state.decided:
             state.decided.remove(unsaid.segment)
-        head = question[: len(question) - len(piece)].strip()
-        state.carry = sentence.Unfinished(head, final, unsaid.ended.t1, unsaid.segment)
+        state.carry = sentence.Unfinished(sentence.head_before(question, piece), final, unsaid.ended.t1, unsaid.segment)
         state.taken_back = tuple(utt.words_of(state.carry.text))
         if state.timing is not None:
             state.timing.armed = True  # nothing was said: the rest of the sentence is still to answer

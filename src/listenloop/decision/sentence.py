@@ -82,13 +82,18 @@ def still_open(head: str, piece: str) -> bool:
     return goes_on(text) or bool(head) and open_end(text)
 
 
+def head_before(question: str, piece: str) -> str:
+    """What `question` (a sentence joined from pieces) holds before its last piece `piece`."""
+    return question[: len(question) - len(piece)].strip()
+
+
 def answered_too_soon(question: str, piece: str, final: str) -> bool:
     """An answer to `question`, whose last piece was read as `piece` (tiny.en's partial), came too soon: that
     piece's final text shows the sentence still going on ("How long does it take to fly from Paris?" read by tiny.en,
     "... from Paris to?" by Whisper base)."""
     if not final or final == piece or not piece or not question.endswith(piece):
         return False
-    return still_open(question[: len(question) - len(piece)].strip(), final)
+    return still_open(head_before(question, piece), final)
 
 
 @dataclass(frozen=True)
