@@ -633,6 +633,33 @@ def test_the_sentence_of_an_answer_taken_back_is_answered_when_it_ends_without_a
     assert not _acted(alone), [(i, d.reason) for i, d in enumerate(alone)]
 
 
+def test_an_answer_is_taken_back_even_after_another_was_decided():
+    """Two questions in quick succession, the first answered at its close on tiny.en's partial: when its final text
+    ("... from Paris to?") comes after the second answer was decided, the first is still taken back, and only it; its
+    sentence is not kept open (the talk went on to another question)."""
+    from listenloop.bench.decisions import run_policy
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
+    from listenloop.perception.observation import FinalText
+
+    def chunks():
+        first, first_final = _pending_end(0, 0.0, 0.8, "How long does it take to fly from Paris?")
+        yield from (_chunk_obs(0, True, (0, "How long does it take to fly from Paris?")),
+                    _chunk_obs(1, False, ended=first), _chunk_obs(2, True, (1, "What time is it?")),
+                    _chunk_obs(3, False))
+        first_final.set_result(FinalText(0, 0.0, 0.8, "How long does it take to fly from Paris to?", "en"))
+        yield from (_chunk_obs(4, False), _chunk_obs(5, False))
+
+    policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
+    state = policy.init_state()
+    decisions = [policy.decide(obs, state) for obs in chunks()]
+    assert _acted(decisions) == [(1, "respond", Task.ANSWER, "How long does it take to fly from Paris?"),
+                                 (3, "respond", Task.ANSWER, "What time is it?"),
+                                 (4, "withdraw", Task.ANSWER, None)], [(i, d.reason) for i, d in enumerate(decisions)]
+    assert decisions[4].payload["question_segment"] == 0 and state.carry is None
+    assert run_policy(policy, chunks())[0] == [(pytest.approx(1.6), Task.ANSWER)]
+
+
 def _constant_model(p_respond: float):
     """A decision model that gives every chunk P(response) = p_respond (an answer): zero weights, the output bias set.
     For the judge's rules about a P, whatever the features."""

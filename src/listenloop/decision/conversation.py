@@ -89,8 +89,9 @@ class ConversationState:
     sound_held: tuple[Decision, float] | None = None  # a non-urgent sound response waiting for the clock, since when
     deferred: tuple[Decision, float, int, str] | None = None  # an answer waiting for the clock: the decision, since
     # when, its segment and that segment's text then
-    unsaid: Unsaid | None = None  # the last answer, until its question's final text is in (or FINAL_WAIT_S passed)
-    withdrawn: Decision | None = None  # an answer taken back, to report when no response is decided
+    unsaid: list[Unsaid] = field(default_factory=list)  # answers until their question's final text is in (at most
+    # FINAL_WAIT_S)
+    withdrawn: list[Decision] = field(default_factory=list)  # answers taken back, reported in chunks without a response
     taken_back: tuple[str, ...] = ()  # the words of the last sentence whose answer was taken back (kept open)
 
     def reset(self) -> None:
@@ -103,7 +104,9 @@ class ConversationState:
         self.voice.reset()
         self.sounds.reset()
         self.deferred, self.sound_held = None, None
-        self.unsaid, self.withdrawn, self.taken_back = None, None, ()
+        self.unsaid.clear()
+        self.withdrawn.clear()
+        self.taken_back = ()
         self.captions.reset()
         if self.timing is not None:
             self.timing.reset()
@@ -176,13 +179,13 @@ class ConversationPolicy:
         if obs.extra.get("end_of_stream"):
             self._at_end(state, candidates)
         responding = [c for c in candidates if c.responds]
-        if not responding:
-            withdrawn, state.withdrawn = state.withdrawn, None  # reported in a chunk without a response of its own
-            return withdrawn or Decision.silent(next((c.reason for c in candidates), ""))
+        if not responding:  # an answer taken back is reported in a chunk without a response of its own
+            silent = Decision.silent(next((c.reason for c in candidates), ""))
+            return state.withdrawn.pop(0) if state.withdrawn else silent
         if responding[0].task in SPEECH_TASKS and state.timing is not None:
             state.timing.armed = False  # one response per thing said
         if responding[0].task is Task.ANSWER and "question_segment" in responding[0].payload:
-            state.unsaid = Unsaid(responding[0], t, obs.asr.ended if obs.asr is not None else None)
+            state.unsaid.append(Unsaid(responding[0], t, obs.asr.ended if obs.asr is not None else None))
         return responding[0]
 
     @staticmethod
@@ -190,30 +193,15 @@ class ConversationPolicy:
         """An answer decided on tiny.en's text is taken back, before it is said, when its question's final text
         (Whisper base) shows the sentence goes on: "How long does it take to fly from Paris?" was "... Paris to?".
         The sentence is kept open for the next piece, as if it had not been answered."""
-        unsaid = state.unsaid
-        if unsaid is None:
-            return
         ended = obs.asr.ended if obs.asr is not None else None
-        if unsaid.ended is None and ended is not None and ended.segment == unsaid.segment:
-            unsaid.ended = ended
-        if obs.chunk.t1 - unsaid.t > FINAL_WAIT_S + 1e-9:
-            state.unsaid = None  # the answer did not wait longer either
-            return
-        if unsaid.ended is None or not unsaid.ended.final.done():
-            return
-        state.unsaid = None
-        question, piece = unsaid.answer.payload["question"], unsaid.answer.payload.get("segment_text", "")
-        final = unsaid.ended.settled_text()
-        if not sentence.answered_too_soon(question, piece, final):
-            return
-        if unsaid.segment in state.decided:
-            state.decided.remove(unsaid.segment)
-        state.carry = sentence.Unfinished(sentence.head_before(question, piece), final, unsaid.ended.t1, unsaid.segment)
-        state.taken_back = tuple(utt.words_of(state.carry.text))
-        if state.timing is not None:
-            state.timing.armed = True  # nothing was said: the rest of the sentence is still to answer
-        state.withdrawn = Decision.withdraw(Task.ANSWER, f"answer taken back: the final text goes on "
-                                            f"({final[-32:]!r})", question_segment=unsaid.segment)
+        for unsaid in list(state.unsaid):
+            if unsaid.ended is None and ended is not None and ended.segment == unsaid.segment:
+                unsaid.ended = ended
+            expired = obs.chunk.t1 - unsaid.t > FINAL_WAIT_S + 1e-9  # the answer did not wait longer either
+            if expired or unsaid.ended is not None and unsaid.ended.final.done():
+                state.unsaid.remove(unsaid)
+                if not expired:
+                    _take_back_if_too_soon(state, unsaid)
 
     def _at_end(self, state: ConversationState, candidates: list[Decision]) -> None:
         """The end of the stream: short segments still waiting to ride with a caption get their own; the count is
@@ -478,6 +466,26 @@ def _settle(state: ConversationState, ended: SegmentEnd) -> None:
     final = ended.settled_text()
     if final and state.carry is not None and state.carry.segment == ended.segment:
         state.carry = dataclasses.replace(state.carry, piece=final)
+
+
+def _take_back_if_too_soon(state: ConversationState, unsaid: Unsaid) -> None:
+    """The answer's question's final text is in: if it shows the sentence goes on, the answer is taken back (reported
+    as a `withdraw` decision) and, unless something said after it was decided on already, the sentence is kept open
+    for the next piece; the model's yes to it stands."""
+    question, piece = unsaid.answer.payload["question"], unsaid.answer.payload.get("segment_text", "")
+    final = unsaid.ended.settled_text()
+    if not sentence.answered_too_soon(question, piece, final):
+        return
+    why = f"answer taken back: the final text goes on ({final[-32:]!r})"
+    state.withdrawn.append(Decision.withdraw(Task.ANSWER, why, question_segment=unsaid.segment))
+    if any(later > unsaid.segment for later in state.decided):
+        return  # the talk has gone on to something else: no sentence to keep open
+    if unsaid.segment in state.decided:
+        state.decided.remove(unsaid.segment)
+    state.carry = sentence.Unfinished(sentence.head_before(question, piece), final, unsaid.ended.t1, unsaid.segment)
+    state.taken_back = tuple(utt.words_of(state.carry.text))
+    if state.timing is not None:
+        state.timing.armed = True  # nothing was said: the rest of the sentence is still to answer
 
 
 def _translation(state: ConversationState, pieces: list[SegmentEnd], why: str) -> Decision:
