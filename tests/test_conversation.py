@@ -627,7 +627,7 @@ def test_the_sentence_of_an_answer_taken_back_is_answered_when_it_ends_without_a
     assert _acted(decisions) == PARIS_TO_ROME_ANSWERED, [(i, d.reason) for i, d in enumerate(decisions)]
 
     state = policy.init_state()  # a question of its own, with the model never sure: not answered
-    timing.confirm, timing.model = 2.0, dataclasses.replace(model, threshold=2.0, open_threshold=2.0)
+    never_sure_from_now()
     alone = [policy.decide(obs, state) for obs in (_chunk_obs(0, True, (0, "How long does it take to fly from Paris "
                                                                          "to Rome?")), _chunk_obs(1, False))]
     assert not _acted(alone), [(i, d.reason) for i, d in enumerate(alone)]
