@@ -72,20 +72,18 @@ _piper_lock = threading.Lock()
 
 @lru_cache(maxsize=2)
 def _piper_voice(alignments: bool = False):
-    """The packaged voice; with `alignments`, patched in memory to report where each phoneme lies in its audio (needs
-    the onnx package; only the data builder asks for it)."""
+    """The packaged voice, repeatable (piper_voice.py: one text at one rate is always spoken the same way); with
+    `alignments`, patched in memory to report where each phoneme lies in its audio (only the data builder asks)."""
     try:
-        from piper import PiperVoice
-
-        if alignments:
-            import onnx  # noqa: F401
+        import onnx  # noqa: F401
+        import piper  # noqa: F401
     except ImportError as e:
         raise SynthError("piper is not installed: pip install 'listenloop[tts]'") from e
+    from listenloop.data import piper_voice
     from listenloop.models import model_dir
 
     folder = model_dir("piper-joe")
-    return PiperVoice.load(folder / "en_US-joe-medium.onnx", config_path=folder / "en_US-joe-medium.onnx.json",
-                           include_alignments=alignments)
+    return piper_voice.load(folder / "en_US-joe-medium.onnx", folder / "en_US-joe-medium.onnx.json", alignments)
 
 
 def piper_stream(text: str, rate: float = 1.0):
