@@ -80,3 +80,18 @@ def test_the_learned_deciders_settings_reach_the_contender(monkeypatch):
     shipped = decisions.policies(None)[name](Mode.ASSISTANT).timing
     assert (shipped.confirm, shipped.patience_s, shipped.doubt_p, shipped.caption_confirm) == (
         timing.CONFIRM_P, timing.PATIENCE_S, timing.DOUBT_P, timing.CAPTION_CONFIRM_P)
+
+
+def test_a_rate_on_few_cases_comes_with_its_95_percent_interval():
+    from listenloop.bench.scores import wilson
+
+    low, high = wilson(0, 10)
+    assert low == 0.0 and high == pytest.approx(1.96**2 / (10 + 1.96**2))  # no case in ten: still up to 28 %
+    low, high = wilson(7, 129)
+    assert low < 7 / 129 < high and (low, high) == pytest.approx((0.0266, 0.1078), abs=5e-4)
+    assert wilson(122, 129) == pytest.approx(tuple(1 - x for x in reversed(wilson(7, 129))))
+    assert wilson(70, 1290)[1] - wilson(70, 1290)[0] < (high - low) / 3  # ten times the cases: a third as wide
+    assert wilson(0, 0) == (0.0, 1.0)
+    tally = decisions.Tally(unfinished=129, interrupted=7)
+    assert tally.row("x")["interrupt_unfinished_95"] == wilson(7, 129)
+    assert "(of 129; 0.027-0.108)" in decisions.markdown({"built": {"x": tally}})

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE
 from listenloop.audio.decode import AudioError, load_audio
-from listenloop.bench.scores import ResponseScores
+from listenloop.bench.scores import ResponseScores, wilson
 from listenloop.data.manifest import (
     DUE_WINDOW_S,
     ManifestError,
@@ -101,6 +101,7 @@ class Tally(ResponseScores):
             "right_kind": self.right_kind / max(self.hits, 1),
             "false_per_min": self.false / max(self.free_minutes, 1e-9),
             "interrupt_unfinished": self.interrupted / max(self.unfinished, 1), "unfinished": self.unfinished,
+            "interrupt_unfinished_95": wilson(self.interrupted, self.unfinished),
             "interrupt_any": self.user_interrupted / max(self.user_turns, 1),
             "ignored_not_addressed": 1 - self.answered_not_addressed / max(self.not_addressed, 1),
             "not_addressed": self.not_addressed,
@@ -352,15 +353,16 @@ def markdown(tallies: dict[str, dict[str, Tally]]) -> str:
     lines = []
     for group, by_policy in tallies.items():
         lines += [f"\n### {group} streams\n",
-                  "| policy | due | recall | precision | F1 | right kind | false/min | interrupt unfinished "
+                  "| policy | due | recall | precision | F1 | right kind | false/min | interrupt unfinished (95 %) "
                   "| interrupt any | ignored not-addressed | delay p50 / p95 s | decide ms p50 / p95 |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, tally in by_policy.items():
             r = tally.row(name)
+            low, high = r["interrupt_unfinished_95"]
             lines.append(
                 f"| {name} | {r['due']} | {r['recall']:.3f} | {r['precision']:.3f} | {r['f1']:.3f} | "
                 f"{r['right_kind']:.2f} | {r['false_per_min']:.2f} | {r['interrupt_unfinished']:.3f} "
-                f"(of {r['unfinished']}) | {r['interrupt_any']:.3f} | {r['ignored_not_addressed']:.3f} "
+                f"(of {r['unfinished']}; {low:.3f}-{high:.3f}) | {r['interrupt_any']:.3f} | {r['ignored_not_addressed']:.3f} "
                 f"(of {r['not_addressed']}) | {r['delay_p50']:.2f} / {r['delay_p95']:.2f} | "
                 f"{r['decide_ms_p50']:.3f} / {r['decide_ms_p95']:.3f} |")
     return "\n".join(lines)
