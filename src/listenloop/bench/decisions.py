@@ -363,8 +363,8 @@ def markdown(tallies: dict[str, dict[str, Tally]]) -> str:
                 f"| {name} | {r['due']} | {r['recall']:.3f} | {r['precision']:.3f} | {r['f1']:.3f} | "
                 f"{r['right_kind']:.2f} | {r['false_per_min']:.2f} | {r['interrupt_unfinished']:.3f} "
                 f"(of {r['unfinished']}; {low:.3f}-{high:.3f}) | {r['interrupt_any']:.3f} | "
-                f"{r['ignored_not_addressed']:.3f} (of {r['not_addressed']}) | {r['delay_p50']:.2f} / {r['delay_p95']:.2f} | "
-                f"{r['decide_ms_p50']:.3f} / {r['decide_ms_p95']:.3f} |")
+                f"{r['ignored_not_addressed']:.3f} (of {r['not_addressed']}) | "
+                f"{r['delay_p50']:.2f} / {r['delay_p95']:.2f} | {r['decide_ms_p50']:.3f} / {r['decide_ms_p95']:.3f} |")
     return "\n".join(lines)
 
 
