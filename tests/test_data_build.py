@@ -215,6 +215,21 @@ def test_same_seed_same_streams_whatever_the_workers(tmp_path, sounds_dir, built
     assert (other / build.MANIFEST_NAME).read_text() != (out / build.MANIFEST_NAME).read_text()
 
 
+def test_same_seed_same_streams_with_piper_voices(tmp_path, sounds_dir):
+    """Piper draws noise in its graph: the builder feeds it from what is said (data/piper_voice.py)."""
+    built = []
+    for workers in (1, 2):
+        args = args_for(tmp_path / f"w{workers}", streams=2, seconds=20, seed=3, sounds=sounds_dir,
+                        telephone_fraction=0)
+        args.engines, args.workers = "espeak,piper", workers
+        assert build.run(args) == 0
+        built.append(tmp_path / f"w{workers}")
+    manifest = (built[0] / build.MANIFEST_NAME).read_text()
+    assert '"source": "piper:' in manifest and (built[1] / build.MANIFEST_NAME).read_text() == manifest
+    for stream in read_manifest(built[0] / build.MANIFEST_NAME):
+        assert np.array_equal(load_audio(built[0] / stream.audio_path), load_audio(built[1] / stream.audio_path))
+
+
 def test_telephone_band_removes_what_a_phone_cannot_carry():
     rng = np.random.default_rng(1)
     noise = rng.standard_normal(SAMPLE_RATE).astype(np.float32) * 0.1
