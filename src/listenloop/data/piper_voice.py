@@ -4,8 +4,8 @@ Piper's VITS graph draws two noise tensors (`RandomNormalLike`) on every call, f
 does not let a caller seed (`onnxruntime.set_seed` leaves it alone): the same sentence came out 0.05 s longer or
 shorter on each call, so a data build was not determined by its seed. Here the two nodes are replaced, in memory,
 by slices of two extra graph inputs, and `SeededSession` fills those from a generator seeded by what is spoken (the
-phoneme ids and the scales), so the voice keeps its natural variation from sentence to sentence, as espeak-ng keeps
-none, but says one sentence one way.
+phoneme ids and the scales): sentences still differ in their timing and voice quality as piper's do, but one
+sentence at one rate is spoken one way, as espeak-ng always spoke it.
 """
 
 from __future__ import annotations
