@@ -38,7 +38,7 @@ CAPTION_CONFIRM_P = 0.6  # ... for a caption (transcription mode): a caption ins
 # p50 0.43 and 0.46 s. On the first build with the seeded piper voice (b10/val, 180 streams, 403 unfinished
 # sentences; session 21): 0.5 -> 0.6 interrupted 26 -> 23 at F1 0.754 either way (its transcription streams: 9 -> 6
 # of 85, caption delay p50 0.447 -> 0.470 s); b9/val3 + b9/val4 as rendered in session 21: 22 -> 20 of 262, F1 0.5
-# and 1.0 points lower. 0.6 is the model's own threshold: a caption needs what the model alone would need
+# and 1.0 points lower. 0.6 is the shipped model's own threshold where the text does not end open (there, 0.97)
 PATIENCE_S = 0.8  # ... or, once the pause reaches this long (s), one whose P reached DOUBT_P since the voice stopped:
 DOUBT_P = 0.4  # a hesitation's pause is mostly filled sooner (a filler, the next piece), a question's is not.
 # Chosen on the validation build (120 streams, 242 unfinished sentences), docs/benchmarks/decisions.md: 0.6 / 0.8 s /
