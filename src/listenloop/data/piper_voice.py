@@ -38,10 +38,12 @@ def seed_noise(model: Any) -> None:
     nodes = [n for n in graph.node if n.op_type == NOISE_NODE]
     if len(nodes) != 2:
         raise VoiceGraphError(f"expected 2 {NOISE_NODE} nodes in the piper voice, found {len(nodes)}")
+    names = [DURATION_NOISE if n.name.startswith("/dp/") else LATENT_NOISE for n in nodes]
+    if set(names) != {DURATION_NOISE, LATENT_NOISE}:
+        raise VoiceGraphError("the piper voice's noise nodes are not the duration predictor's and the latent's")
     graph.initializer.append(helper.make_tensor("noise_starts", TensorProto.INT64, [3], [0, 0, 0]))
     graph.initializer.append(helper.make_tensor("noise_axes", TensorProto.INT64, [3], [0, 1, 2]))
-    for node in nodes:
-        name = DURATION_NOISE if node.name.startswith("/dp/") else LATENT_NOISE
+    for node, name in zip(nodes, names, strict=True):
         graph.input.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [None, None, None]))
         shape = f"{name}_shape"
         at = list(graph.node).index(node)
@@ -49,8 +51,6 @@ def seed_noise(model: Any) -> None:
         graph.node.insert(at, helper.make_node("Shape", [node.input[0]], [shape], name=f"{name}/shape"))
         graph.node.insert(at + 1, helper.make_node("Slice", [name, "noise_starts", shape, "noise_axes"],
                                                    [node.output[0]], name=f"{name}/slice"))
-    if {DURATION_NOISE, LATENT_NOISE} - {i.name for i in graph.input}:
-        raise VoiceGraphError("the piper voice's noise nodes are not the duration predictor's and the latent's")
 
 
 class SeededSession:
