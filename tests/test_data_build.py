@@ -10,8 +10,8 @@ import pytest
 
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
-from listenloop.data import build, mixing
-from listenloop.data.compose import REPLY_MIN_DELAY_S, labels_for
+from listenloop.data import build, content, mixing, sentences
+from listenloop.data.compose import REPLY_MIN_DELAY_S, Deck, labels_for
 from listenloop.data.manifest import NO_RESPONSE, SILENT_LABEL, Turn, TurnKind, read_manifest
 from listenloop.data.synth import espeak
 from listenloop.decision.base import Mode, Task
@@ -199,6 +199,36 @@ def test_not_addressed_speech_never_gets_a_label(built):
         for turn in stream.turns:
             if turn.kind in (TurnKind.CROSSTALK, TurnKind.TELEVISION):
                 assert not turn.addressed and turn.task is None
+
+
+def test_a_stream_says_no_sentence_twice(built):
+    _, streams = built
+    for stream in streams:
+        said = [turn.user.replace("... ", " ") for turn in stream.turns
+                if turn.kind in (TurnKind.QUESTION, TurnKind.REQUEST, TurnKind.STATEMENT)]
+        assert len(said) == len(set(said)), f"{stream.id} says a sentence twice: {said}"
+
+
+def test_a_deck_says_every_line_once_before_any_again():
+    deck, rng = Deck(("a", "b", "c")), np.random.default_rng(0)
+    first = [deck.draw(rng) for _ in range(3)]
+    assert sorted(first) == ["a", "b", "c"]
+    assert deck.draw(rng) in ("a", "b", "c")  # all said: the deck starts over rather than running dry
+
+
+def test_the_held_out_half_is_more_than_a_handful_of_sentences_and_each_reads_as_its_kind():
+    """A held-out half of 9 questions let one sentence make a third of a validation build's interruptions."""
+    lists = {"questions": sentences.QUESTIONS, "requests": sentences.REQUESTS, "statements": sentences.STATEMENTS}
+    for name, lines in lists.items():
+        held_out = content.in_split(lines, "test")
+        assert len(held_out) >= 14 and len(lines) - len(held_out) >= 60, name
+        assert len(set(lines)) == len(lines), f"a line is in the {name} twice"
+    everything = [*sentences.QUESTIONS, *sentences.REQUESTS, *sentences.STATEMENTS, *sentences.TELEVISION]
+    assert len(set(everything)) == len(everything), "a line in two lists would get two labels"
+    assert all(q.endswith("?") for q in sentences.QUESTIONS)
+    assert not any(line.endswith("?") for line in sentences.REQUESTS + sentences.STATEMENTS)
+    breakable = [q for q in content.in_split(sentences.QUESTIONS, "test") if content.hesitation_cuts(q.split())]
+    assert len(breakable) >= 25  # held-out questions the builder can break with a pause
 
 
 def test_same_seed_same_streams_whatever_the_workers(tmp_path, sounds_dir, built):

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from listenloop.audio.constants import SAMPLE_RATE
-from listenloop.data import content, mixing
+from listenloop.data import content, mixing, sentences
 from listenloop.data.compose import trim
 from listenloop.data.synth import espeak, espeak_broken, piper, piper_broken
 
@@ -43,7 +43,7 @@ def final_pitch_hz(audio: np.ndarray) -> float:
 def cut_places() -> list[list[str]]:
     """Every sentence of the question and statement lists, cut once at each place the builder may pause."""
     out = []
-    for text in content.QUESTIONS + content.STATEMENTS:
+    for text in sentences.QUESTIONS + sentences.STATEMENTS:
         words = text.split()
         out += [[" ".join(words[:c]), " ".join(words[c:])] for c in content.hesitation_cuts(words)]
     return out

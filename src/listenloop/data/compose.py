@@ -15,7 +15,7 @@ import numpy as np
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
 from listenloop.audio.levels import LEVEL_FRAME_SAMPLES, frame_rms
-from listenloop.data import content, mixing
+from listenloop.data import content, mixing, sentences
 from listenloop.data.manifest import NO_RESPONSE, SILENT_LABEL, Pause, Turn, TurnKind, chunk_of
 from listenloop.data.synth import espeak, espeak_broken, piper, piper_broken
 from listenloop.decision.base import Emotion, Mode, Task
@@ -155,6 +155,24 @@ def pick(rng: np.random.Generator, items: tuple):
     return items[int(rng.integers(0, len(items)))]
 
 
+@dataclass
+class Deck:
+    """Lines drawn at random without repeats within one stream, until all have been said (then all are new again):
+    the same question twice in a minute is not how people talk, and the recognizer conditioned on the first one
+    completes the second from it."""
+
+    items: tuple
+    said: set[int] = field(default_factory=set)
+
+    def draw(self, rng: np.random.Generator):
+        if len(self.said) >= len(self.items):
+            self.said.clear()
+        fresh = [i for i in range(len(self.items)) if i not in self.said]
+        index = fresh[int(rng.integers(0, len(fresh)))]
+        self.said.add(index)
+        return self.items[index]
+
+
 class Composer:
     """Draws and places the turns of one stream."""
 
@@ -165,9 +183,11 @@ class Composer:
         self.line = Timeline()
         self.near = draw_speaker(rng, material.engines)  # the user: one voice per stream
         self.sentences = {
-            TurnKind.QUESTION: content.in_split(content.QUESTIONS, material.split),
-            TurnKind.REQUEST: content.in_split(content.REQUESTS, material.split),
-            TurnKind.STATEMENT: content.in_split(content.STATEMENTS, material.split),
+            TurnKind.QUESTION: Deck(content.in_split(sentences.QUESTIONS, material.split)),
+            TurnKind.REQUEST: Deck(content.in_split(sentences.REQUESTS, material.split)),
+            TurnKind.STATEMENT: Deck(content.in_split(sentences.STATEMENTS, material.split)),
+            TurnKind.CROSSTALK: Deck(content.in_split(sentences.CROSSTALK, material.split, key=lambda d: d[0])),
+            TurnKind.TELEVISION: Deck(content.in_split(sentences.TELEVISION, material.split)),
         }
 
     def _spoken_task(self, kind: TurnKind) -> Task | None:
@@ -188,7 +208,7 @@ class Composer:
             audio, source = trim(_load(path)), str(path)
             kind = TurnKind.QUESTION if text.rstrip().endswith("?") else TurnKind.STATEMENT
         else:
-            text = pick(self.rng, self.sentences[kind])
+            text = self.sentences[kind].draw(self.rng)
             audio, source = self.near.say(text), self.near.tag
         t0, t1 = self.line.append(mixing.set_level(audio, mixing.NEAR_LEVEL_DBFS + self.rng.uniform(-4, 4)))
         self.line.turns.append(self._turn(text, kind, t0, t1, self._spoken_task(kind), source=source))
@@ -196,7 +216,7 @@ class Composer:
     def hesitation(self) -> None:
         """One sentence broken after open words by pauses and fillers; judged only at its real end."""
         kind = TurnKind.QUESTION if self.rng.random() < 0.6 else TurnKind.STATEMENT
-        text = pick(self.rng, self.sentences[kind])
+        text = self.sentences[kind].draw(self.rng)
         words = text.split()
         cuts = content.hesitation_cuts(words)
         if not cuts:
@@ -225,7 +245,7 @@ class Composer:
 
     def crosstalk(self) -> None:
         """Two other people talking to each other, across the room: never for the assistant."""
-        lines = pick(self.rng, content.in_split(content.CROSSTALK, self.material.split, key=lambda d: d[0]))
+        lines = self.sentences[TurnKind.CROSSTALK].draw(self.rng)
         voices = (draw_speaker(self.rng, self.material.engines), draw_speaker(self.rng, self.material.engines))
         level = mixing.NEAR_LEVEL_DBFS - self.rng.uniform(*mixing.FAR_LEVEL_DROP_DB)
         rt60 = self.rng.uniform(*ROOM_RT60_S)
@@ -243,9 +263,8 @@ class Composer:
         voice = draw_speaker(self.rng, self.material.engines)
         level = mixing.NEAR_LEVEL_DBFS - self.rng.uniform(*mixing.FAR_LEVEL_DROP_DB)
         rt60 = self.rng.uniform(*ROOM_RT60_S)
-        lines = content.in_split(content.TELEVISION, self.material.split)
         for _ in range(int(self.rng.integers(1, 3))):
-            text = pick(self.rng, lines)
+            text = self.sentences[TurnKind.TELEVISION].draw(self.rng)
             audio = mixing.room(mixing.loudspeaker(voice.say(text)), self.rng, rt60)
             audio = mixing.set_level(audio, level)
             music = self.material.background_sounds
