@@ -182,7 +182,7 @@ class Composer:
         self.mode = mode
         self.line = Timeline()
         self.near = draw_speaker(rng, material.engines)  # the user: one voice per stream
-        self.sentences = {
+        self.decks = {
             TurnKind.QUESTION: Deck(content.in_split(sentences.QUESTIONS, material.split)),
             TurnKind.REQUEST: Deck(content.in_split(sentences.REQUESTS, material.split)),
             TurnKind.STATEMENT: Deck(content.in_split(sentences.STATEMENTS, material.split)),
@@ -208,7 +208,7 @@ class Composer:
             audio, source = trim(_load(path)), str(path)
             kind = TurnKind.QUESTION if text.rstrip().endswith("?") else TurnKind.STATEMENT
         else:
-            text = self.sentences[kind].draw(self.rng)
+            text = self.decks[kind].draw(self.rng)
             audio, source = self.near.say(text), self.near.tag
         t0, t1 = self.line.append(mixing.set_level(audio, mixing.NEAR_LEVEL_DBFS + self.rng.uniform(-4, 4)))
         self.line.turns.append(self._turn(text, kind, t0, t1, self._spoken_task(kind), source=source))
@@ -216,7 +216,7 @@ class Composer:
     def hesitation(self) -> None:
         """One sentence broken after open words by pauses and fillers; judged only at its real end."""
         kind = TurnKind.QUESTION if self.rng.random() < 0.6 else TurnKind.STATEMENT
-        text = self.sentences[kind].draw(self.rng)
+        text = self.decks[kind].draw(self.rng)
         words = text.split()
         cuts = content.hesitation_cuts(words)
         if not cuts:
@@ -245,7 +245,7 @@ class Composer:
 
     def crosstalk(self) -> None:
         """Two other people talking to each other, across the room: never for the assistant."""
-        lines = self.sentences[TurnKind.CROSSTALK].draw(self.rng)
+        lines = self.decks[TurnKind.CROSSTALK].draw(self.rng)
         voices = (draw_speaker(self.rng, self.material.engines), draw_speaker(self.rng, self.material.engines))
         level = mixing.NEAR_LEVEL_DBFS - self.rng.uniform(*mixing.FAR_LEVEL_DROP_DB)
         rt60 = self.rng.uniform(*ROOM_RT60_S)
@@ -264,7 +264,7 @@ class Composer:
         level = mixing.NEAR_LEVEL_DBFS - self.rng.uniform(*mixing.FAR_LEVEL_DROP_DB)
         rt60 = self.rng.uniform(*ROOM_RT60_S)
         for _ in range(int(self.rng.integers(1, 3))):
-            text = self.sentences[TurnKind.TELEVISION].draw(self.rng)
+            text = self.decks[TurnKind.TELEVISION].draw(self.rng)
             audio = mixing.room(mixing.loudspeaker(voice.say(text)), self.rng, rt60)
             audio = mixing.set_level(audio, level)
             music = self.material.background_sounds

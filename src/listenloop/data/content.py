@@ -1,8 +1,8 @@
 """What the sentences of built streams (data/sentences.py) are split by and broken at, and what each kind of sound
 deserves.
 
-Every line here is original. Sentences are split into a training and a held-out half by a stable hash
-(`split_of`), so the held-out streams of the benchmark use sentences the model never heard.
+Sentences are split into a training and a held-out half by a stable hash (`split_of`), so the held-out streams of
+the benchmark use sentences the model never heard.
 """
 
 from __future__ import annotations
