@@ -10,5 +10,6 @@ demo: install
 test: install
 	.venv/bin/python -m pytest -q
 
-lint:
+lint: install
 	.venv/bin/ruff check src tests
+	.venv/bin/lint-imports  # the layers and no cycles (.importlinter, docs/architecture.md)

@@ -23,12 +23,12 @@ def shared_audio() -> Path:
 @pytest.fixture(scope="session")
 def speech_question() -> np.ndarray:
     """A synthesized question with known words (espeak-ng), 16 kHz float32."""
-    from listenloop.data.synth import espeak
+    from listenloop.synthesis.synth import espeak
 
     return espeak("What time does the library open tomorrow morning?")
 
 
 def pad(samples: np.ndarray, before_s: float = 0.5, after_s: float = 1.5) -> np.ndarray:
-    from listenloop.data.synth import silence
+    from listenloop.synthesis.synth import silence
 
     return np.concatenate([silence(before_s), samples, silence(after_s)])

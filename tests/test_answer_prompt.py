@@ -8,7 +8,7 @@ import weakref
 
 import pytest
 
-from listenloop.decision.base import Decision, Task
+from listenloop.decision.base import Decision
 from listenloop.perception.observation import FinalText
 from listenloop.respond.answer import (
     HEARD_PREFILL_S,
@@ -22,6 +22,7 @@ from listenloop.respond.answer import (
 from listenloop.respond.base import ResponseContext, ResponseRequest
 from listenloop.respond.llm import ChatMessage, Generation, Role, load_backend
 from listenloop.runtime.session import Memory
+from listenloop.vocabulary import Task
 
 QUESTIONS = ("What is the tallest mountain in the world?", "How many days are there in a week?",
              "What is the capital of Italy?")

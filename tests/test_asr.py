@@ -13,11 +13,11 @@ from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, VAD_WINDOW_SA
 from listenloop.audio.decode import load_audio
 from listenloop.bench.corpus import JFK_TEXT
 from listenloop.bench.wer import edit_distance, normalize
-from listenloop.data.synth import silence
 from listenloop.perception.asr import MAX_SEGMENT_S, AsrState, Recognizer
 from listenloop.perception.observation import Confidence, FinalText, PartialText, SegmentEnd
 from listenloop.perception.vad import SileroVad, VadState
 from listenloop.perception.whisper import confidence_of
+from listenloop.synthesis.synth import silence
 
 JFK_MAX_WER = 5.0  # % (the target for jfk.flac)
 STREAM_VS_OFFLINE_MAX_WER = 15.0  # %: segmentation at pauses may change a word or two of a long recording
@@ -135,7 +135,7 @@ def test_a_cough_gives_no_text_not_even_partial(vad, rec, shared_audio):
 
 
 def test_long_speech_is_cut_into_bounded_segments(vad, rec):
-    from listenloop.data.synth import espeak
+    from listenloop.synthesis.synth import espeak
 
     streamed = stream(vad, rec, espeak(LONG_TEXT, rate=0.9))
     assert max(e.t1 - e.t0 for e in streamed.ends) <= MAX_SEGMENT_S + CHUNK_SECONDS
@@ -341,8 +341,8 @@ def test_a_live_source_gets_its_partial_decoded_ahead_of_the_chunk_end(vad, rec,
 def test_a_decode_started_ahead_never_lands_in_the_next_segment(vad, rec, speech_question):
     """A segment that closes while a decode started ahead for it is running (here: the stream ends) discards that
     decode, so the next segment's first partial cannot be the old words."""
-    from listenloop.data.synth import espeak
     from listenloop.perception.pipeline import Perception
+    from listenloop.synthesis.synth import espeak
 
     perception, chunker = Perception(vad, rec), Chunker()
     state = perception.init_state()
@@ -392,7 +392,7 @@ def test_on_telephone_band_speech_each_gate_is_lifted_when_the_other_source_vouc
     is speech (built streams: 87 of 246 such segments got no text). Wideband, either gate still holds."""
     from listenloop.audio.levels import narrowband
     from listenloop.data import mixing
-    from listenloop.data.synth import piper
+    from listenloop.synthesis.synth import piper
 
     voice = mixing.set_level(piper("Should I bring an umbrella today?"), mixing.NEAR_LEVEL_DBFS)
     call = mixing.telephone(voice)

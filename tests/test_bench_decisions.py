@@ -9,7 +9,7 @@ import pytest
 
 from listenloop.audio.constants import SAMPLES_PER_CHUNK
 from listenloop.bench import decisions
-from listenloop.decision.base import Mode
+from listenloop.vocabulary import Mode
 
 
 def test_bench_runs_every_policy_on_spawned_workers_over_the_real_recordings(shared_audio):
@@ -83,7 +83,7 @@ def test_the_learned_deciders_settings_reach_the_contender(monkeypatch):
 
 
 def test_a_rate_on_few_cases_comes_with_its_95_percent_interval():
-    from listenloop.bench.scores import wilson
+    from listenloop.offline.scores import wilson
 
     low, high = wilson(0, 10)
     assert low == 0.0 and high == pytest.approx(1.96**2 / (10 + 1.96**2))  # no case in ten: still up to 28 %

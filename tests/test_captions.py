@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from listenloop.decision import captions
-from listenloop.decision.base import Task
 from listenloop.perception.observation import Confidence, SegmentEnd
+from listenloop.vocabulary import Task
 
 SURE = Confidence()  # tiny.en certain of every token
 
@@ -82,13 +82,13 @@ def _sure_transcription_policy(caption_confirm: float | None = None, model_thres
     too unless given); `model_threshold` replaces the model's own threshold (and the open-text one)."""
     from dataclasses import replace
 
-    from listenloop.decision.base import Mode
     from listenloop.decision.conversation import ConversationPolicy
     from listenloop.decision.instructions import TaskState
     from listenloop.decision.learned import DecisionModel
     from listenloop.decision.sound_policy import SoundPolicy
     from listenloop.decision.timing import LearnedTiming
     from listenloop.perception.sounds import load_class_names
+    from listenloop.vocabulary import Mode
 
     names = load_class_names()
     model = DecisionModel.load()
@@ -146,9 +146,9 @@ def test_segments_with_no_partial_ride_with_the_next_caption_in_order_and_old_on
 def test_a_short_last_segment_waiting_to_ride_is_captioned_alone_at_the_end_of_the_stream(clock):
     """A segment too short for any partial text ("Thanks.") waits to ride with the next caption; when the stream
     ends first, it is captioned on its own rather than lost (with the rules alone and with the model as judge)."""
-    from listenloop.decision.base import Mode
     from listenloop.decision.conversation import ConversationPolicy
     from listenloop.decision.instructions import TaskState
+    from listenloop.vocabulary import Mode
 
     policy = _sure_transcription_policy() if clock else ConversationPolicy(TaskState(mode=Mode.TRANSCRIBE))
     state = policy.init_state()

@@ -37,7 +37,7 @@ def finals(events: list[dict]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def question_wav(tmp_path_factory) -> tuple[Path, int]:
-    from listenloop.data.synth import piper
+    from listenloop.synthesis.synth import piper
 
     audio = pad(piper(QUESTION))
     path = tmp_path_factory.mktemp("cli") / "question.wav"
@@ -68,7 +68,7 @@ def test_the_timeline_shows_marks_transcripts_and_the_summary(capsys, question_w
 def test_any_rate_and_channel_count_is_transcribed(capsys, tmp_path, rate, channels, suffix):
     import soxr
 
-    from listenloop.data.synth import piper
+    from listenloop.synthesis.synth import piper
 
     speech = soxr.resample(pad(piper("Turn off the lights in the kitchen.")), SAMPLE_RATE, rate)
     path = write_audio(tmp_path / f"speech{suffix}", speech.astype(np.float32), rate, channels)
@@ -114,7 +114,7 @@ def test_a_missing_file_is_reported_without_loading_models(tmp_path):
 def test_raw_pcm_on_stdin_at_48k_stereo(tmp_path):
     import soxr
 
-    from listenloop.data.synth import piper
+    from listenloop.synthesis.synth import piper
 
     speech = soxr.resample(pad(piper("The meeting starts at nine.")), SAMPLE_RATE, 48000)
     stereo = np.repeat(speech[:, None], 2, axis=1)

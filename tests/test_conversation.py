@@ -14,8 +14,7 @@ from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.audio.decode import load_audio
 from listenloop.bench.corpus import speech_bounds
 from listenloop.bench.wer import normalize
-from listenloop.data.synth import piper, silence
-from listenloop.decision.base import Decider, Mode, Task
+from listenloop.decision.base import Decider
 from listenloop.respond.answer import AnswerResponder
 from listenloop.respond.llm import Generation
 from listenloop.runtime.engine import Engine
@@ -28,6 +27,8 @@ from listenloop.runtime.events import (
     answers_given,
 )
 from listenloop.runtime.session import SessionOptions
+from listenloop.synthesis.synth import piper, silence
+from listenloop.vocabulary import Mode, Task
 
 CLIP_GAP_S = 1.5  # s of silence between the clips of a sequence.json stream
 BLOCK = 8000  # samples per feed() call (any size works)
@@ -311,7 +312,7 @@ def test_control_instruction_changes_the_task_and_transcription_mode_stays_as_it
 @pytest.fixture(scope="module")
 def talk():
     """The user near the microphone, a television 15 dB quieter, and a backchannel (bench/conversation.py's voices)."""
-    from listenloop.bench.conversation import background, voices
+    from listenloop.bench.talkers import background, voices
 
     near = voices()[0]
     return {"question": near("Tell me a long story about a dragon who learns to fly."),

@@ -13,8 +13,8 @@ from listenloop.audio.decode import load_audio
 from listenloop.data import build, content, mixing, sentences
 from listenloop.data.compose import REPLY_MIN_DELAY_S, Deck, labels_for
 from listenloop.data.manifest import NO_RESPONSE, SILENT_LABEL, Turn, TurnKind, read_manifest
-from listenloop.data.synth import espeak
-from listenloop.decision.base import Mode, Task
+from listenloop.synthesis.synth import espeak
+from listenloop.vocabulary import Mode, Task
 
 
 def args_for(out, **kw) -> argparse.Namespace:
@@ -118,7 +118,7 @@ def test_hesitation_pauses_are_silent_and_inside_their_turn():
 def test_a_broken_sentence_is_spoken_in_one_breath_and_its_first_piece_does_not_fall():
     from listenloop.bench.hesitations import final_pitch_hz
     from listenloop.data.compose import trim
-    from listenloop.data.synth import espeak, espeak_broken
+    from listenloop.synthesis.synth import espeak, espeak_broken
 
     pieces = ["How do I get a red wine stain out of", "a carpet?"]
     head, tail = (trim(x) for x in espeak_broken(pieces))
@@ -131,7 +131,7 @@ def test_a_broken_sentence_is_spoken_in_one_breath_and_its_first_piece_does_not_
 
 def test_piper_cuts_a_sentence_between_words_without_the_final_lengthening():
     from listenloop.data.compose import trim
-    from listenloop.data.synth import piper, piper_broken
+    from listenloop.synthesis.synth import piper, piper_broken
 
     pieces = ["How far is", "the nearest train station from here?"]
     head, tail = (len(trim(x)) for x in piper_broken(pieces))
@@ -144,19 +144,19 @@ def test_piper_cuts_a_sentence_between_words_without_the_final_lengthening():
 
 
 def _piper_elsewhere(text: str) -> np.ndarray:
-    from listenloop.data.synth import piper
+    from listenloop.synthesis.synth import piper
 
     return piper(text)
 
 
 def test_piper_says_one_sentence_one_way_in_any_process():
-    """Piper's graph draws its noise unseeded; the voice feeds it from what is said (data/piper_voice.py), so a build
-    is determined by its seed whichever worker speaks a turn."""
+    """Piper's graph draws its noise unseeded; the voice feeds it from what is said (synthesis/piper_voice.py), so a
+    build is determined by its seed whichever worker speaks a turn."""
     import multiprocessing
 
     from piper import SynthesisConfig
 
-    from listenloop.data.synth import _piper_voice, piper
+    from listenloop.synthesis.synth import _piper_voice, piper
 
     text = "It's on the hook by the door."
     here = piper(text)
@@ -173,7 +173,7 @@ def test_piper_says_one_sentence_one_way_in_any_process():
 def test_a_voice_graph_without_the_noise_nodes_is_refused():
     from onnx import TensorProto, helper
 
-    from listenloop.data.piper_voice import VoiceGraphError, seed_noise
+    from listenloop.synthesis.piper_voice import VoiceGraphError, seed_noise
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
@@ -246,7 +246,7 @@ def test_same_seed_same_streams_whatever_the_workers(tmp_path, sounds_dir, built
 
 
 def test_same_seed_same_streams_with_piper_voices(tmp_path, sounds_dir):
-    """Piper draws noise in its graph: the builder feeds it from what is said (data/piper_voice.py)."""
+    """Piper draws noise in its graph: the builder feeds it from what is said (synthesis/piper_voice.py)."""
     built = []
     for workers in (1, 2):
         args = args_for(tmp_path / f"w{workers}", streams=2, seconds=20, seed=3, sounds=sounds_dir,

@@ -9,10 +9,10 @@ import pytest
 
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.data import build, mixing
-from listenloop.decision.base import Mode, Task
 from listenloop.decision.features import FEATURE_NAMES, N_FEATURES, TEXT_CUES, FeatureExtractor, text_features
 from listenloop.decision.learned import CLASSES, WEIGHTS_PATH, DecisionModel, DecisionModelError, LearnedPolicy
 from listenloop.train import decision as train_decision
+from listenloop.vocabulary import Mode, Task
 
 
 def tiny_model(threshold: float = 0.5) -> DecisionModel:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from listenloop.decision.base import Mode
 from listenloop.decision.instructions import InstructionError, Kind, TaskState, apply, initial_state, parse
+from listenloop.vocabulary import Mode
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from listenloop.data.manifest import (
     stream_to_dict,
     write_manifest,
 )
-from listenloop.decision.base import Mode, Task
+from listenloop.vocabulary import Mode, Task
 
 STREAMAUDIO_LINE = {  # the published corpus' shape, as its README shows it
     "id": "sa2m-000017",

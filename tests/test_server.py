@@ -21,11 +21,11 @@ import pytest
 
 from listenloop.audio.constants import PCM16_BYTES_PER_SAMPLE, SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
-from listenloop.decision.base import Mode
 from listenloop.server import protocol as p
 from listenloop.server.app import TRANSPORT_SIZE_FACTOR, BackgroundServer, create_app, settings_from_args
 from listenloop.server.client import stream_blocks
 from listenloop.server.limits import Limits, ServerSettings
+from listenloop.vocabulary import Mode
 from tests.conftest import pad
 
 ASTERISK = Path("/usr/share/asterisk/sounds/en")

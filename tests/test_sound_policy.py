@@ -10,12 +10,13 @@ import pytest
 from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
-from listenloop.decision.base import Decision, Emotion, Task
+from listenloop.decision.base import Decision
 from listenloop.decision.sound_policy import Combine, PolicyError, RuleAction, SoundPolicy, load_policy
 from listenloop.perception.observation import Observation, SoundResult
 from listenloop.perception.sounds import YamnetTagger, load_class_names
 from listenloop.respond.base import ResponseContext, ResponseRequest
 from listenloop.respond.sounds import SoundResponder, sound_responders
+from listenloop.vocabulary import Emotion, Task
 
 BARK = "streams/01_count_bark/sample01_02.wav"
 COUGH = "streams/03_cough_music/sample03_01.wav"

@@ -10,11 +10,11 @@ import numpy as np
 
 from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLES_PER_CHUNK
-from listenloop.decision.base import Mode, Task
 from listenloop.decision.conversation import HELD_MAX_S, ConversationPolicy
 from listenloop.decision.instructions import TaskState
 from listenloop.decision.timing import LearnedTiming
 from listenloop.perception.observation import AsrResult, FinalText, Observation, SegmentEnd
+from listenloop.vocabulary import Mode, Task
 
 SILENT = np.zeros(SAMPLES_PER_CHUNK, np.float32)
 

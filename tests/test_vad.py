@@ -8,8 +8,8 @@ import pytest
 from listenloop.audio.chunker import Chunker
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.bench.corpus import speech_bounds
-from listenloop.data.synth import silence
 from listenloop.perception.vad import MIN_SILENCE_S, SileroVad
+from listenloop.synthesis.synth import silence
 
 STREAMING_TOLERANCE = 1e-5  # max |p_stream - p_offline|: the same windows in the same order, batched differently
 

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from listenloop.decision.base import DEFAULT_DECIDER, Decider, Mode
+from listenloop.decision.base import DEFAULT_DECIDER, Decider
+from listenloop.vocabulary import Mode
 
 EXIT_USAGE = 2  # bad input or a missing model: one clear line on stderr
 
@@ -92,7 +93,7 @@ def _module_commands(sub) -> None:
 
 
 def session_options(args: argparse.Namespace):
-    from listenloop.runtime.session import SessionOptions
+    from listenloop.runtime.session import SessionOptions, SpeechOutput
 
     return SessionOptions(
         mode=Mode(args.mode),
@@ -101,7 +102,8 @@ def session_options(args: argparse.Namespace):
         instruction=_checked_instruction(args.instruction),
         barge_in=not args.no_barge_in,
         decider=Decider(args.decider),
-        extra={"speak": args.speak, "speak_to": args.speak_to, "gate": not args.no_gate},
+        speech=SpeechOutput(play=args.speak, write_to=args.speak_to, gate=not args.no_gate)
+        if args.speak or args.speak_to else None,
     )
 
 

@@ -88,8 +88,8 @@ def score(hypotheses: list[str], references: list[str], language: str) -> Scores
 
 def build() -> tuple[np.ndarray, list[tuple[float, float]]]:
     """The spoken set (voices alternate, all at a near talker's level) and each sentence's (start, end), s."""
-    from listenloop.bench.conversation import voices
-    from listenloop.data.synth import silence
+    from listenloop.bench.talkers import voices
+    from listenloop.synthesis.synth import silence
 
     talkers = voices()
     parts, spans, t = [silence(1.0)], [], 1.0
@@ -103,9 +103,9 @@ def build() -> tuple[np.ndarray, list[tuple[float, float]]]:
 
 def translate_speech(engine, audio: np.ndarray, spans: list[tuple[float, float]], language: str) -> list[str]:
     """One session told by option to translate; its translations joined per sentence (a sentence may split)."""
-    from listenloop.decision.base import Mode
     from listenloop.runtime.events import ResponseEvent
     from listenloop.runtime.session import SessionOptions
+    from listenloop.vocabulary import Mode
 
     session = engine.session(SessionOptions(mode=Mode.ASSISTANT, instruction=INSTRUCTIONS[language]))
     events = []
@@ -125,7 +125,7 @@ def translate_speech(engine, audio: np.ndarray, spans: list[tuple[float, float]]
 
 def translate_text(engine, language: str) -> list[str]:
     """The same sentences translated from their text (no speech): the model's share of the errors."""
-    from listenloop.decision.base import Task
+    from listenloop.vocabulary import Task
 
     responder = engine.responders[Task.TRANSLATE]
     return ["".join(responder.translate_text(s.en, language)).strip() for s in SENTENCES]

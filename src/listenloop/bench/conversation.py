@@ -10,22 +10,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.bench.talkers import QUESTIONS, STATEMENTS, background, voices
 from listenloop.bench.wer import normalize
 from listenloop.decision.base import DEFAULT_DECIDER, Decider
 
-QUESTIONS = ("What is the tallest mountain in the world?", "How many days are there in a week?",
-             "Can you tell me a short joke?", "What is the capital of Italy?", "Why is the sky blue?",
-             "Who wrote Romeo and Juliet?", "How far away is the moon?", "What should I cook for dinner tonight?")
-STATEMENTS = ("I went to the market yesterday and bought apples.", "The train was late again this morning.",
-              "My sister is visiting us next weekend.", "It has been raining all afternoon.")
-BACKGROUND_DROP_DB = 15.0  # background talk: this much quieter than the user (a television or people across the room)
-TRIM_DB = 40.0  # dB under the loudest 10 ms frame that counts as the synthesizer's silence
 GAP_S = 5.0  # s of silence after each utterance (room for the answer)
 BLOCK = SAMPLE_RATE // 2  # samples per feed() call
 DECIDED_WITHIN_S = 2.0  # s after an utterance's end in which an answer decision counts as its answer
@@ -38,31 +31,6 @@ class Utterance:
     text: str
     t0: float  # s, start in the stream
     t1: float  # s, end
-
-
-def voices() -> tuple[Callable[[str], np.ndarray], ...]:
-    """The synthetic talkers, each at a near talker's level (their raw levels differ by a few dB)."""
-    from listenloop.data.mixing import NEAR_LEVEL_DBFS, set_level
-    from listenloop.data.synth import espeak, piper
-
-    raw = (piper, lambda t: espeak(t, "en-us+m3"), lambda t: espeak(t, "en+f2", rate=0.9))
-    return tuple((lambda t, v=v: set_level(trim(v(t)), NEAR_LEVEL_DBFS)) for v in raw)
-
-
-def trim(audio: np.ndarray, frame: int = SAMPLE_RATE // 100) -> np.ndarray:
-    """The synthesizer's leading and trailing silence cut off (10 ms frames under TRIM_DB of the peak): the
-    utterance's end is then where its speech ends, and the decision delay is measured from there."""
-    n = len(audio) // frame
-    power = np.mean(np.square(audio[: n * frame].reshape(n, frame), dtype=np.float64), axis=1)
-    loud = np.flatnonzero(power > power.max() * 10 ** (-TRIM_DB / 10)) if n else np.zeros(0, int)
-    return audio[loud[0] * frame : (loud[-1] + 1) * frame] if len(loud) else audio
-
-
-def background(audio: np.ndarray) -> np.ndarray:
-    """Talk from a television: band-limited by its small speaker, BACKGROUND_DROP_DB under the user."""
-    from listenloop.data.mixing import NEAR_LEVEL_DBFS, loudspeaker, set_level
-
-    return set_level(loudspeaker(audio), NEAR_LEVEL_DBFS - BACKGROUND_DROP_DB)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -78,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def build(n_questions: int) -> tuple[np.ndarray, list[Utterance]]:
     """The stream and its utterances, in a fixed shuffled order."""
-    from listenloop.data.synth import silence
+    from listenloop.synthesis.synth import silence
 
     talkers = voices()
     items = [("question", q) for q in QUESTIONS[:n_questions]] + [("statement", s) for s in STATEMENTS]
@@ -108,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_questions(args: argparse.Namespace) -> int:
-    from listenloop.decision.base import Mode
     from listenloop.runtime.engine import Engine, EngineConfig
     from listenloop.runtime.session import SessionOptions
+    from listenloop.vocabulary import Mode
 
     audio, utterances = build(min(args.questions, len(QUESTIONS)))
     engine = Engine(EngineConfig(llm=args.llm))

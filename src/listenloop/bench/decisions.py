@@ -12,9 +12,7 @@ decision cost per chunk.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import pickle
 import sys
 import time
 from collections.abc import Callable
@@ -26,7 +24,6 @@ from tqdm import tqdm
 
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE
 from listenloop.audio.decode import AudioError, load_audio
-from listenloop.bench.scores import ResponseScores, wilson
 from listenloop.data.manifest import (
     DUE_WINDOW_S,
     ManifestError,
@@ -36,9 +33,17 @@ from listenloop.data.manifest import (
     read_manifest,
     stream_from_dict,
 )
-from listenloop.decision.base import Action, Decision, Mode, Task
+from listenloop.decision.base import Action, Decision
+from listenloop.offline.observations import (
+    load_observations,
+    observation_fingerprint,
+    observation_key,
+    save_observations,
+)
+from listenloop.offline.scores import ResponseScores, wilson
 from listenloop.perception.observation import Observation
 from listenloop.perception.offline import FINAL_DECODE_S, Replay, ScheduledFinal, build_perception, observe, rescheduled
+from listenloop.vocabulary import Mode, Task
 
 TIMEOUTS_S = (0.5, 0.8, 1.2)  # silence-timeout baselines: respond this long after voice activity ends
 DEV_TRUTH = Path(__file__).with_name("dev_streams.json")  # annotated real recordings
@@ -238,49 +243,6 @@ def policies(model_path: Path | None, note: bool = True, judging: Judge = Judge(
         if note:
             print(f"note: learned policy skipped: {e}", file=sys.stderr)
     return out
-
-
-OBSERVATIONS_FORMAT = 1  # bumped when the layout of an --observations file changes
-OBSERVATION_SOURCES = ("perception", "audio")  # the code observations come from: another hash, perceived again
-
-
-def observation_key(stream: Stream, audio: np.ndarray) -> str:
-    """A stream's observations are reused only for the same stream id and the same samples (also by
-    `listenloop train decision --observations`)."""
-    return f"{stream.id}:{hashlib.sha1(audio.tobytes()).hexdigest()[:16]}"
-
-
-def load_observations(path: Path) -> dict[str, Replay]:
-    """The replays an earlier run wrote to `path`, by observation_key; {} (with a note) when the file is from other
-    perception code or unreadable: the streams are then perceived again and the file rewritten."""
-    try:
-        with path.open("rb") as f:
-            saved = pickle.load(f)  # noqa: S301 (a file this command wrote; see --observations)
-        if saved.get("format") != OBSERVATIONS_FORMAT:
-            raise ValueError(f"format {saved.get('format')}, not {OBSERVATIONS_FORMAT}")
-        if saved.get("fingerprint") != observation_fingerprint():
-            raise ValueError("perceived by other perception code")
-        return dict(saved["streams"])
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, KeyError, AttributeError, TypeError) as e:
-        print(f"note: {path}: observations not used ({e}); perceiving again", file=sys.stderr)
-        return {}
-
-
-def observation_fingerprint() -> str:
-    """Hash of the code the observations come from (OBSERVATION_SOURCES)."""
-    from listenloop.train.decision import perception_fingerprint
-
-    return perception_fingerprint(sources=OBSERVATION_SOURCES)
-
-
-def save_observations(path: Path, replays: dict[str, Replay], fingerprint: str) -> None:
-    """Write every replay, perceived by the code of `fingerprint` (atomically: an interrupted write leaves the old
-    file)."""
-    saved = {"format": OBSERVATIONS_FORMAT, "fingerprint": fingerprint, "streams": replays}
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as f:
-        pickle.dump(saved, f, protocol=pickle.HIGHEST_PROTOCOL)
-    partial.replace(path)
 
 
 _perception = None  # one perception per process

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.data import content, mixing, sentences
 from listenloop.data.compose import trim
-from listenloop.data.synth import espeak, espeak_broken, piper, piper_broken
+from listenloop.synthesis.synth import espeak, espeak_broken, piper, piper_broken
 
 PITCH_FRAME_S = 0.04  # s, autocorrelation frame
 PITCH_RANGE_HZ = (60, 400)  # voice pitch searched

@@ -64,7 +64,7 @@ Piece = tuple[str, np.ndarray]  # (kind: "question" | "answer" (the gap after it
 
 def script() -> tuple[list[Piece], list[Piece]]:
     """The questions, and the statements and sounds, that every repetition draws from: synthesized once."""
-    from listenloop.bench.conversation import QUESTIONS, STATEMENTS, voices
+    from listenloop.bench.talkers import QUESTIONS, STATEMENTS, voices
 
     talkers, rng = voices(), np.random.default_rng(0)
     questions = [talkers[i % len(talkers)](q) for i, q in enumerate(QUESTIONS)]
@@ -75,7 +75,7 @@ def script() -> tuple[list[Piece], list[Piece]]:
 
 def cycle(n: int, questions: list[Piece], others: list[Piece]) -> list[Piece]:
     """Repetition n: a question, two statements or sounds, a sound or statement, gaps; CYCLE_S long."""
-    from listenloop.data.synth import silence
+    from listenloop.synthesis.synth import silence
 
     pieces = [questions[n % len(questions)], ("answer", silence(6.0))]
     for k in range(3):
@@ -85,10 +85,11 @@ def cycle(n: int, questions: list[Piece], others: list[Piece]) -> list[Piece]:
 
 
 def run_hour(args: argparse.Namespace) -> int:
-    from listenloop.decision.base import Decider, Mode
+    from listenloop.decision.base import Decider
     from listenloop.runtime.engine import Engine, EngineConfig
     from listenloop.runtime.events import ResponseEvent
     from listenloop.runtime.session import SessionOptions
+    from listenloop.vocabulary import Mode
 
     if args.minutes <= 0:
         print("error: --minutes must be positive")

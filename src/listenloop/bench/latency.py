@@ -16,7 +16,7 @@ import numpy as np
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE
 from listenloop.audio.sources import LIVE_BLOCK_SECONDS
 from listenloop.bench.corpus import Utterance, asterisk_prompts, default_shared_dir, shared_speech, speech_bounds
-from listenloop.data.synth import silence
+from listenloop.synthesis.synth import silence
 
 GAP_SECONDS = (1.2, 2.4)  # s of silence between utterances (the reference recipe uses 0.8 to 2.4)
 NOISE_FLOOR = 0.002  # amplitude of the background hiss between utterances (about -54 dBFS)
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         elif event.type == "summary":
             summary.append(event)
 
-    from listenloop.decision.base import Mode
+    from listenloop.vocabulary import Mode
 
     session = engine.session(SessionOptions(mode=Mode.TRANSCRIBE, sounds=not args.no_sounds), on_event=on_event)
     step = int(CHUNK_SECONDS * SAMPLE_RATE)

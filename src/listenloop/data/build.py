@@ -21,9 +21,9 @@ from listenloop.audio.decode import AudioError
 from listenloop.data.compose import Material, StreamOptions, compose, labels_for, stitch_clips
 from listenloop.data.manifest import ManifestError, Stream, read_manifest, write_manifest
 from listenloop.data.mixing import write_flac
-from listenloop.data.synth import SynthError
-from listenloop.decision.base import Mode
 from listenloop.parallel import ordered_map
+from listenloop.synthesis.synth import SynthError
+from listenloop.vocabulary import Mode
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".opus")
 SPLIT_CODES = {"train": 0, "test": 1, "all": 2}  # part of every stream's seed: splits never share a stream

@@ -17,8 +17,8 @@ from listenloop.audio.decode import load_audio
 from listenloop.audio.levels import LEVEL_FRAME_SAMPLES, frame_rms
 from listenloop.data import content, mixing, sentences
 from listenloop.data.manifest import NO_RESPONSE, SILENT_LABEL, Pause, Turn, TurnKind, chunk_of
-from listenloop.data.synth import espeak, espeak_broken, piper, piper_broken
-from listenloop.decision.base import Emotion, Mode, Task
+from listenloop.synthesis.synth import espeak, espeak_broken, piper, piper_broken
+from listenloop.vocabulary import Emotion, Mode, Task
 
 REPLY_MIN_DELAY_S = 0.04  # a reply starts 0.04 to 0.4 s after the turn ends (reference recipe)
 GAP_S = (0.8, 2.4)  # background between turns (reference recipe)

@@ -11,7 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from listenloop.decision.base import Emotion, Task
+from listenloop.vocabulary import Emotion, Task
 
 FILLERS = ("um", "uh", "er", "hmm", "you know", "let me see", "like", "I mean", "well")
 

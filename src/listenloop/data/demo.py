@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from listenloop.data.synth import piper, silence
+from listenloop.synthesis.synth import piper, silence
 
 # (seconds of silence before, what is said). A pause inside a sentence, statements, a question, then quiet.
 DEMO_SCRIPT: tuple[tuple[float, str], ...] = (

@@ -15,7 +15,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 
 from listenloop.audio.constants import CHUNK_SECONDS
-from listenloop.decision.base import Mode, Task
+from listenloop.vocabulary import Mode, Task
 
 NO_RESPONSE = "<no need to response>"  # StreamAudio-2M's marker for a turn that must get no reply
 SILENT_LABEL = "silent"  # per-chunk label of a chunk where nothing is due

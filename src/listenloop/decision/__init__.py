@@ -1,5 +1,5 @@
 """The interaction policy: the observations of a chunk become silent, or respond(task)."""
 
-from listenloop.decision.base import Action, Decision, DecisionPolicy, Emotion, Mode, Task
+from listenloop.decision.base import Action, Decision, DecisionPolicy
 
-__all__ = ["Action", "Decision", "DecisionPolicy", "Emotion", "Mode", "Task"]
+__all__ = ["Action", "Decision", "DecisionPolicy"]

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from listenloop.vocabulary import Emotion, Task
+
 if TYPE_CHECKING:
     from listenloop.perception.observation import Observation
 
@@ -16,19 +18,6 @@ class Action(StrEnum):
     WITHDRAW = "withdraw"  # take back a response decided earlier, before anything of it was said (its task, payload)
 
 
-class Task(StrEnum):
-    """What a response does. The session's mode decides which tasks are responses."""
-
-    TRANSCRIBE = "transcribe"  # the final transcript of a spoken segment
-    TRANSLATE = "translate"  # the segment in the target language
-    ANSWER = "answer"  # a reply to a question or request addressed to the assistant
-    ALERT = "alert"  # an urgent sound (alarm, glass, scream)
-    ASK = "ask"  # a concerned check-in (cough, choking)
-    NOTIFY = "notify"  # a sound worth mentioning (doorbell, dog)
-    DESCRIBE = "describe"  # say what is heard
-    ACKNOWLEDGE = "acknowledge"  # short confirmation of a spoken instruction
-
-
 class Decider(StrEnum):
     """Who decides about speech in a conversation session (SessionOptions.decider, --decider)."""
 
@@ -37,20 +26,7 @@ class Decider(StrEnum):
     LEARNED = "learned"  # the learned model decides whether and when, the rules what (decision/timing.py)
 
 
-DEFAULT_DECIDER = Decider.LEARNED  # the engine's default: it beats the rules and the timeouts on F1 and interruptions
-# together (docs/benchmarks.md, issue 6, session 6)
-
-
-class Emotion(StrEnum):
-    """Emotion/urgency tag of a response (the reference system's labels plus `concerned`)."""
-
-    NORMAL = "normal"
-    HAPPY = "happy"
-    SAD = "sad"
-    ANGRY = "angry"
-    SURPRISE = "surprise"
-    CONCERNED = "concerned"
-    URGENT = "urgent"
+DEFAULT_DECIDER = Decider.LEARNED  # beats rules and timeouts on F1 and interruptions together (docs/benchmarks.md)
 
 
 @dataclass(frozen=True)
@@ -86,10 +62,3 @@ class DecisionPolicy(Protocol):
     def decide(self, obs: Observation, state: Any) -> Decision: ...
 
 
-class Mode(StrEnum):
-    """What a session is for; spoken instructions and options change it."""
-
-    ASSISTANT = "assistant"  # answer what is addressed to it, speak up for sounds, silent otherwise
-    TRANSCRIBE = "transcribe"  # every final transcript is a response
-    TRANSLATE = "translate"  # every final segment, translated, is a response
-    QUIET = "quiet"  # "be quiet": only urgent alerts

@@ -16,14 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from listenloop.decision import sentence
-from listenloop.decision.base import Decision, Task
+from listenloop.decision.base import Decision
 from listenloop.perception.observation import Confidence, SegmentEnd
+from listenloop.vocabulary import Task
 
-PAUSE_S = 0.15  # s of pause at which, as judge, the model may release the open segment's caption (before the segment
-# closes at 0.25 s). Validation build (49 unfinished sentences in transcription mode): at 0.1 s 10 interrupted,
-# caption delay p50 0.33 s; at 0.15 s 8, 0.39 s; at the close only, 7, 0.51 s (docs/benchmarks/decisions.md, session 10)
-CAPTION_HOLD_MAX_S = 8.0  # s of speech held at most; then the captions go out even without the model (a monologue
-# must not wait for its end)
+PAUSE_S = 0.15  # s of pause at which, as judge, the model may release the open segment's caption (closes at 0.25 s)
+CAPTION_HOLD_MAX_S = 8.0  # s of speech held at most, then captioned without the model (a monologue must not wait)
 
 
 @dataclass

@@ -23,18 +23,18 @@ import numpy as np
 from listenloop.audio.constants import VAD_WINDOW_SECONDS
 from listenloop.decision import captions, sentence, voice
 from listenloop.decision import utterance as utt
-from listenloop.decision.base import Decision, Emotion, Mode, Task
+from listenloop.decision.base import Decision
 from listenloop.decision.instructions import Instruction, TaskState, acknowledgement, apply, parse
 from listenloop.decision.rules import RulePolicy, RulesState
 from listenloop.decision.sound_tasks import SoundTasks, SoundTaskState
 from listenloop.decision.timing import LearnedTiming, TimingState
 from listenloop.perception.observation import Confidence, Observation, SegmentEnd
+from listenloop.vocabulary import Emotion, Mode, Task
 
 QUESTION_PAUSE_S = 0.1  # s of pause after speech at which a complete question is answered (the ASR's speculation point)
 CLOCK_PAUSE_S = VAD_WINDOW_SECONDS  # s: ... or one unvoiced VAD window when the learned clock says a response is due
 # now (the model has judged the timing; the answer still asks the segment's final text, respond/answer.py)
 HELD_MAX_S = 2.0  # s; a translation piece held for its continuation is translated alone after this long without speech
-SPEECH_TASKS = (Task.ANSWER, Task.TRANSCRIBE, Task.TRANSLATE, Task.ACKNOWLEDGE)  # responses to something said
 CARRY_S = 3.0  # s; an unfinished sentence is joined to speech that resumes within this long (a pause mid-sentence)
 DECIDED_KEEP = 16  # recent segment numbers remembered as decided (bounded)
 FINAL_WAIT_S = 2.5  # s an answer waits at most for its question's final text (respond/answer.py), and the policy
@@ -182,7 +182,7 @@ class ConversationPolicy:
         if not responding:  # an answer taken back is reported in a chunk without a response of its own
             silent = Decision.silent(next((c.reason for c in candidates), ""))
             return state.withdrawn.pop(0) if state.withdrawn else silent
-        if responding[0].task in SPEECH_TASKS and state.timing is not None:
+        if responding[0].task is not None and responding[0].task.answers_speech and state.timing is not None:
             state.timing.armed = False  # one response per thing said
         if responding[0].task is Task.ANSWER and "question_segment" in responding[0].payload:
             state.unsaid.append(Unsaid(responding[0], t, obs.asr.ended if obs.asr is not None else None))

@@ -6,8 +6,6 @@ scores) or from the chunk's samples (level, spectral balance), plus the session'
 The `join_*` cues read the sentence a piece belongs to: the piece joined to the one before when that one left its
 sentence open ("How do you say thank you in" + "Japanese?"), the piece alone after a finished sentence.
 Missing perceivers give zeros, so one model runs with or without recognition. Names are kept for docs/tests.
-No encoder feature: perception fills no pooled encoder state (Observation.encoder_summary is always None), and eight
-inputs that are always zero teach nothing.
 """
 
 from __future__ import annotations
@@ -20,8 +18,8 @@ import numpy as np
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.decision import sentence
 from listenloop.decision import utterance as utt
-from listenloop.decision.base import Mode
 from listenloop.perception.observation import Confidence, FinalText, Observation, english_final
+from listenloop.vocabulary import Mode
 
 QUESTION_WORDS = frozenset("what how when where why who whom whose which is are was were do does did can could "
                            "would will should shall may might have has am".split())

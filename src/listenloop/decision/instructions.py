@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from listenloop.decision.base import Mode
+from listenloop.vocabulary import Mode
 
 # Spoken language name -> ISO 639-1 code (Whisper's codes). English is the source language of the assistant.
 LANGUAGES = {

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from listenloop.decision.base import Decision, Emotion, Mode, Task
+from listenloop.decision.base import Decision
 from listenloop.decision.features import FEATURE_NAMES, N_FEATURES, FeatureExtractor, FeatureState
 from listenloop.perception.observation import Observation
+from listenloop.vocabulary import Emotion, Mode, Task
 
 WEIGHTS_PATH = Path(__file__).parent / "weights" / "decision.npz"  # the shipped model
 CLASSES = (None, Task.ANSWER, Task.TRANSCRIBE, Task.ALERT, Task.ASK, Task.NOTIFY)  # model outputs; None: silent
@@ -176,7 +177,7 @@ class LearnedPolicy:
         payload: dict[str, Any] = {"p": round(p_respond, 3)}
         if state.last_segment is not None:
             payload["segment"] = state.last_segment
-        if task in (Task.ALERT, Task.ASK, Task.NOTIFY) and state.last_sound:
+        if task is not None and task.sound and state.last_sound:
             payload["label"] = state.last_sound
         return Decision.respond(task, f"learned p={p_respond:.2f}", EMOTIONS.get(task, Emotion.NORMAL), **payload)
 

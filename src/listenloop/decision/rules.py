@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from listenloop.decision.base import Decision, Mode, Task
+from listenloop.decision.base import Decision
 from listenloop.perception.observation import Observation
+from listenloop.vocabulary import Mode, Task
 
 
 @dataclass

@@ -23,11 +23,7 @@ SOUNDALIKES = frozenset({"too", "two", "2"})  # how tiny.en writes a dangling "t
 UNSURE_NATS = 2.0  # nats: a partial whose last word's least likely token is this much below certain
 # (Confidence.last_word) may end on tiny.en's guess at how the sentence goes on ("... during the night." for "...
 # during the"): it waits for the final text too. inf: never
-UNSURE_END_NATS = 1.5  # nats: ... or whose end (closing punctuation and end of text, Confidence.ending) is
-# this much below certain: tiny.en stopped where it doubted the sentence ends ("How do I get a red wine?" for "... red
-# wine stain out of..."). inf: never. Validation build (242 unfinished sentences), shipped judge with bars 0.2 / 0.3
-# (decision/timing.py): interruptions 13 -> 10, F1 0.692 -> 0.690, delay p50 0.37 -> 0.38 s. With one bar of 0.2,
-# an end bar of 1.0 nats cut them from 19 to 12, at a delay p50 of 0.43 s (docs/benchmarks/decisions.md, session 12)
+UNSURE_END_NATS = 1.5  # nats: ... or whose end (punctuation, end of text) is this much below certain
 
 
 def is_filler(text: str) -> bool:

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from listenloop.audio.constants import CHUNK_SECONDS
-from listenloop.decision.base import Decision, Emotion, Task
+from listenloop.decision.base import Decision
 from listenloop.perception.observation import Observation
+from listenloop.vocabulary import Emotion, Task
 
 DEFAULT_POLICY = "default_policy.toml"  # package data next to this module
 POLICY_VERSION = 1

@@ -15,12 +15,13 @@ import numpy as np
 
 from listenloop.audio.constants import CHUNK_SECONDS
 from listenloop.decision import utterance as utt
-from listenloop.decision.base import Decision, Emotion, Task
+from listenloop.decision.base import Decision
 from listenloop.decision.counting import CountState, count_patches
 from listenloop.decision.instructions import TaskState
 from listenloop.decision.music import MUSIC_LISTEN_S, MUSIC_SCORE, MusicTrack, music_summary
 from listenloop.perception.observation import Observation
 from listenloop.perception.sounds import PATCH_HOP_SECONDS
+from listenloop.vocabulary import Emotion, Task
 
 RECOUNT_S = 8.0  # s of the tagger's patches kept, so that a count starts where its instruction was said, not where
 # its text came in: the final text comes 0.4 to 0.5 s after the speech here, seconds later on a loaded machine (a

@@ -21,42 +21,12 @@ from listenloop.decision.features import FeatureExtractor, FeatureState
 from listenloop.decision.learned import DecisionModel
 from listenloop.perception.observation import Observation
 
-DEFER_MAX_S = 1.6  # s after the rules wanted to answer; then the answer is given even without the model. Longer
-# than the longest hesitation pause the training streams hold (1.6 s), so the fallback does not answer inside one;
-# 1.0 s answered inside 16.7 % of the hesitations of 45 training streams, no fallback at all 14.4 %
-CONFIRM_P = 0.5  # as judge: the P(response) at which a response to speech that the rules want goes at once (at most
-# the model's own threshold, which a response needs where the model decides alone) ... For the model retrained on the
-# relabelled builds (session 13), on a fresh validation build (b9/val3, 133 unfinished sentences): 0.2 interrupted
-# 13 (9.8 %) at F1 0.689, 0.4 9 (6.8 %) at 0.678, 0.45 to 0.8 (capped by the threshold 0.5) 7 (5.3 %) at 0.680,
-# delay p50 0.39 s; docs/benchmarks/decisions.md, session 14. The model trained on the whole due window (session
-# 17, threshold 0.6): 0.5 answered more (F1 0.704 on b9/val3, 9 of 133 interrupted) than 0.6 (0.698, 8 of 133)
-CAPTION_CONFIRM_P = 0.6  # ... for a caption (transcription mode): a caption inside a sentence splits it, and the
-# rules propose one at every segment's close, so the model carries more of the choice. Validation builds together
-# (b9/val2 + the captions-only b9/valc, 325 unfinished sentences): 0.3 interrupted 25 (7.7 %), 0.4 17, 0.45 14 (4.3 %),
-# 0.5 13 with delay p50 0.41 s on b9/val2 (0.40 at 0.45); docs/benchmarks/decisions.md, session 13. The model of
-# session 17 (threshold 0.6), captions-only b9/valc: 0.5 interrupted 9 of 83 at F1 0.779, 0.6 8 at 0.774, delay
-# p50 0.43 and 0.46 s. On the first build with the seeded piper voice (b10/val, 180 streams, 403 unfinished
-# sentences; session 21): 0.5 -> 0.6 interrupted 26 -> 23 at F1 0.754 either way (its transcription streams: 9 -> 6
-# of 85, caption delay p50 0.447 -> 0.470 s); b9/val3 + b9/val4 as rendered in session 21: 22 -> 20 of 262, F1 0.5
-# and 1.0 points lower. 0.6 is the shipped model's own threshold where the text does not end open (there, 0.97)
+DEFER_MAX_S = 1.6  # s after the rules wanted to answer, then answered without the model: over the longest pause
+CONFIRM_P = 0.5  # as judge: P(response) at which a response to speech the rules want goes at once
+CAPTION_CONFIRM_P = 0.6  # ... for a caption: one inside a sentence splits it (the model's own threshold)
 PATIENCE_S = 0.8  # ... or, once the pause reaches this long (s), one whose P reached DOUBT_P since the voice stopped:
-DOUBT_P = 0.4  # a hesitation's pause is mostly filled sooner (a filler, the next piece), a question's is not.
-# Chosen on the validation build (120 streams, 242 unfinished sentences), docs/benchmarks/decisions.md: 0.6 / 0.8 s /
-# 0.4 for session 8's model (F1 0.685, interruptions 8.3 %, delay p50 0.41 s); the bar 0.45 for five members trained
-# harder against interruptions (0.667, 5.0 %, 0.40 s, session 10); the bar 0.3 for the model that also reads the
-# recognizer's confidence, trained harder still (0.668, 4.1 %, 0.38 s, session 11); 0.2 for answers, 0.3 for captions
-# once a partial that may go on waits for the final text (sentence.may_go_on): 0.690, 4.1 %, 0.38 s on this session's
-# machine, where one bar of 0.3 measured 0.672, 4.5 %, 0.38 s (session 12); captions' bar 0.45 (session 13). With
-# the answers' bar under DOUBT_P the patience rule adds nothing to answers; a lower DOUBT_P (0.2, 0.25) only added
-# interruptions (6.2 %). Over the captions' bar it releases a caption whose P reached DOUBT_P once the pause is 0.8 s:
-# without it (DOUBT_P 0.45) captions-only F1 fell 0.743 -> 0.722. It stays a knob (`bench decisions --patience
-# --doubt`).
-JOINED_DOUBT_P = 0.1  # ... and an answer to a question that ends a sentence broken by a pause ("How do you say thank
-# you in... Japanese?") goes at the same pause once its P reached this. The model is unsure of a last piece ("Japanese?"
-# alone), and with DOUBT_P it answered 2 of the 59 broken questions of b9/val4. Chosen on b9/val4 (129 unfinished
-# sentences), learned decides: 0.05 F1 0.768, 7 interrupted, delay p50 0.43 s; 0.1 0.755, 6, 0.42 s; 0.2 0.741, 6,
-# 0.41 s; none 0.729, 5, 0.40 s (pause 0.7 s or 1.0 s instead of PATIENCE_S: no better); docs/benchmarks/decisions.md,
-# session 20
+DOUBT_P = 0.4  # a hesitation's pause is mostly filled sooner (a filler, the next piece), a question's is not
+JOINED_DOUBT_P = 0.1  # ... the same for a question ending a sentence broken by a pause (its last piece is unsure)
 
 
 @dataclass

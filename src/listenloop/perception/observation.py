@@ -139,5 +139,4 @@ class Observation:
     vad: VadResult | None = None
     sounds: SoundResult | None = None
     asr: AsrResult | None = None
-    encoder_summary: np.ndarray | None = None  # optional pooled Whisper encoder state for learned policies
     extra: dict[str, object] = field(default_factory=dict)

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from listenloop.decision import sentence
-from listenloop.decision.base import Emotion, Mode, Task
 from listenloop.decision.conversation import FINAL_WAIT_S
 from listenloop.respond.base import ResponseContext, ResponseRequest, session_final
 from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, LlmError, Role
+from listenloop.vocabulary import Emotion, Mode, Task
 
 SYSTEM_PROMPT = (
     "You are listenloop, a voice assistant that hears a live audio stream through a microphone. "

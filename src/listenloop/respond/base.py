@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from listenloop.decision.base import Decision, Task
+from listenloop.decision.base import Decision
 from listenloop.perception.observation import FinalText, SegmentEnd
+from listenloop.vocabulary import Task
 
 FINAL_TEXT_TIMEOUT_S = 30.0  # s; a final decode never takes this long on a healthy machine
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from listenloop.decision.base import Task
 from listenloop.respond.base import ResponseContext, ResponseRequest
+from listenloop.vocabulary import Task
 
 TEMPLATES = {
     Task.ALERT: "That sounds like {phrase}. Please check it now.",

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from listenloop.decision.base import Task
 from listenloop.perception.asr import MAX_SEGMENT_S
 from listenloop.respond.base import ResponseContext, ResponseRequest, final_texts, session_final, spoken_pieces
+from listenloop.vocabulary import Task
 
 OPEN_FINAL_WAIT_S = MAX_SEGMENT_S + 2.0  # s a caption released at a pause waits for its segment's final: the speaker
 # may go on in the same segment up to its length limit, then the final decodes; the whole segment is captioned

@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from listenloop.decision.base import Task
 from listenloop.decision.instructions import LANGUAGE_NAMES
 from listenloop.perception.observation import SegmentEnd
 from listenloop.respond.base import ResponseContext, ResponseRequest, final_texts, spoken_pieces
 from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, Role
+from listenloop.vocabulary import Task
 
 TOKENS_PER_CHAR = 1.5  # generous budget for the translation (CJK output takes about one token per character)
 MIN_TOKENS = 32

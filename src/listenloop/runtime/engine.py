@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import threading
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from listenloop.decision.base import Decider, Mode, Task
+from listenloop.decision.base import Decider
 from listenloop.perception.pipeline import Perception
+from listenloop.respond.base import Responder
 from listenloop.respond.transcribe import TranscribeResponder
 from listenloop.runtime.responses import ResponseRunner
 from listenloop.runtime.session import Session, SessionOptions
+from listenloop.vocabulary import Mode, Task
+
+if TYPE_CHECKING:
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.timing import LearnedTiming
 
 ENGINE_CLOSE_TIMEOUT_S = 60.0  # s to wait for a background model load at shutdown
 
@@ -24,7 +30,6 @@ class EngineConfig:
     policy_path: Path | None = None  # default sound policy for all sessions (None: the shipped defaults)
     llm: str = "qwen2.5-0.5b"  # language model: a packaged name or a .gguf path (loaded on first use)
     llm_url: str | None = None  # an OpenAI-compatible endpoint instead of the in-process model
-    extra: dict[str, Any] = field(default_factory=dict)  # options of later capabilities (llm, tts)
 
 
 class Engine:
@@ -32,10 +37,10 @@ class Engine:
         self.config = config or EngineConfig()
         self.perception = Perception(self._load_vad(), self._load_recognizer(), self._load_tagger())
         self.sound_policy = self._load_sound_policy(self.config.policy_path)
-        self.responders: dict[Task, Any] = {Task.TRANSCRIBE: TranscribeResponder()}
+        self.responders: dict[Task, Responder] = {Task.TRANSCRIBE: TranscribeResponder()}
         self.responders.update(self._sound_responders())
         self._llm = None
-        self._timing: dict[Decider, Any] = {}  # LearnedTiming per decider, made on first use
+        self._timing: dict[Decider, LearnedTiming] = {}  # LearnedTiming per decider, made on first use
         self._model = None  # the decision model they share, loaded on first use
         self._load_lock = threading.Lock()
         self._warmers: list[threading.Thread] = []  # background LLM loads, joined by close()
@@ -69,14 +74,14 @@ class Engine:
 
         return SoundPolicy.load([path] if path else [])
 
-    def _sound_responders(self) -> dict[Task, Any]:
+    def _sound_responders(self) -> dict[Task, Responder]:
         if not self.config.sounds:
             return {}
         from listenloop.respond.sounds import sound_responders
 
         return sound_responders()
 
-    def _conversation_responders(self) -> dict[Task, Any]:
+    def _conversation_responders(self) -> dict[Task, Responder]:
         from listenloop.respond.answer import AnswerResponder, FixedTextResponder
         from listenloop.respond.translate import TranslateResponder
 
@@ -97,7 +102,7 @@ class Engine:
     def session(self, options: SessionOptions | None = None, on_event=None) -> Session:
         return Session(self, options or SessionOptions(), on_event)
 
-    def policy_for(self, options: SessionOptions):
+    def policy_for(self, options: SessionOptions) -> ConversationPolicy:
         from listenloop.decision.conversation import ConversationPolicy
         from listenloop.decision.instructions import initial_state
 
@@ -109,7 +114,7 @@ class Engine:
         timing = None if options.decider is Decider.RULES else self.learned_timing(options.decider)
         return ConversationPolicy(task, sound_policy, names, instruction, timing)
 
-    def learned_timing(self, decider: Decider = Decider.CLOCK):
+    def learned_timing(self, decider: Decider = Decider.CLOCK) -> LearnedTiming:
         """The learned decision model as the conversation's clock or judge, loaded once (decision/timing.py)."""
         from listenloop.decision.learned import DecisionModel
         from listenloop.decision.timing import LearnedTiming
@@ -126,12 +131,11 @@ class Engine:
 
     def on_session_start(self, session: Session) -> None:
         """Per-session resources: spoken output; the language model warmed in the background when it will be needed."""
-        extra = session.options.extra
-        if extra.get("speak") or extra.get("speak_to") or extra.get("speech"):  # speech: AudioEvents only (server)
-            from listenloop.respond.speech import Speaker
+        speech = session.options.speech
+        if speech is not None:
+            from listenloop.runtime.speech import Speaker
 
-            session.speaker = Speaker(session._emit, extra.get("speak_to"), play=bool(extra.get("speak")),
-                                      gate=extra.get("gate", True))
+            session.speaker = Speaker(session._emit, speech.write_to, play=speech.play, gate=speech.gate)
         if session.options.mode is not Mode.TRANSCRIBE or session.options.instruction:
             stop = self._watching[id(session)] = threading.Event()
             ref = weakref.ref(session)  # held weakly: a session dropped without finish() is not kept alive

@@ -11,14 +11,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from listenloop.decision.base import Task
 from listenloop.respond.base import Responder, ResponseContext, ResponseRequest
 from listenloop.runtime.events import ErrorEvent, Event, ResponseDeltaEvent, ResponseEvent, ResponseStartEvent
 from listenloop.runtime.stats import LatencyHistogram
+from listenloop.vocabulary import Task
 
 _STOP = object()
 # Barge-in stops what would be talking over the user; captions (transcripts, translations) are never cut.
-INTERRUPTIBLE = frozenset({Task.ANSWER, Task.DESCRIBE, Task.ACKNOWLEDGE, Task.NOTIFY, Task.ASK})
 
 
 class ResponseRunner:
@@ -50,7 +49,7 @@ class ResponseRunner:
         ctx = self._current
         if ctx is None or ctx.cancelled.is_set():
             return False
-        if only_interruptible and self._current_task not in INTERRUPTIBLE:
+        if only_interruptible and not (self._current_task is not None and self._current_task.interruptible):
             return False
         ctx.cancelled.set()
         return True

@@ -22,13 +22,13 @@ from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from listenloop.audio.chunker import Chunk, Chunker
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, SAMPLES_PER_CHUNK
-from listenloop.decision.base import DEFAULT_DECIDER, Decider, Decision, Mode
+from listenloop.decision.base import DEFAULT_DECIDER, Decider, Decision
 from listenloop.perception.observation import FinalText, Observation
 from listenloop.perception.offline import ready_chunk
 from listenloop.respond.base import ResponseRequest
@@ -43,9 +43,12 @@ from listenloop.runtime.events import (
     TranscriptEvent,
 )
 from listenloop.runtime.stats import LatencyHistogram
+from listenloop.vocabulary import Mode
 
 if TYPE_CHECKING:
-    from listenloop.runtime.engine import Engine
+    from listenloop.decision.base import DecisionPolicy
+    from listenloop.perception.pipeline import Perception
+    from listenloop.runtime.responses import ResponseRunner
 
 HISTORY_SEGMENTS = 32  # final transcripts kept for responders (bounded: hour-long sessions stay flat)
 HISTORY_SOUNDS = 64  # sound events kept for responders
@@ -57,6 +60,16 @@ STOP_POLL_S = 0.05  # s between looks at a waiting response's stop event (final_
 
 
 @dataclass(frozen=True)
+class SpeechOutput:
+    """Spoken responses (runtime/speech.py): where the speech goes. With none of play/write_to, speech is sent only
+    as audio events (the server's `speech` option)."""
+
+    play: bool = False  # on the default output device (the `mic` extra)
+    write_to: Path | None = None  # a wav on the input's timeline
+    gate: bool = True  # while playing, the microphone is gated (False: headphones, barge-in by voice stays possible)
+
+
+@dataclass(frozen=True)
 class SessionOptions:
     mode: Mode = Mode.ASSISTANT  # what the session is for at the start (as the CLI; the server protocol's own
     # default is transcription, for caption clients: docs/protocol.md)
@@ -65,7 +78,7 @@ class SessionOptions:
     instruction: str | None = None  # an instruction in force from the start ("translate into Chinese")
     barge_in: bool = True  # user speech during a response stops it
     decider: Decider = DEFAULT_DECIDER  # who decides whether and when speech is answered (decision/timing.py)
-    extra: dict[str, Any] = field(default_factory=dict)  # options of later capabilities (llm, speech output)
+    speech: SpeechOutput | None = None  # speak the responses (None: text only)
 
 
 @dataclass
@@ -77,8 +90,25 @@ class Memory:
     turns: collections.deque = field(default_factory=lambda: collections.deque(maxlen=HISTORY_TURNS))
 
 
+class SessionHost(Protocol):
+    """What a session needs from the engine that made it: the shared models and the per-session hooks. The engine
+    implements it (runtime/engine.py); the session never imports the engine."""
+
+    perception: Perception
+
+    def policy_for(self, options: SessionOptions) -> DecisionPolicy: ...
+
+    def response_runner(self, emit: Callable[[Event], None], session: Session) -> ResponseRunner: ...
+
+    def on_session_start(self, session: Session) -> None: ...
+
+    def on_session_end(self, session: Session) -> None: ...
+
+    def on_barge_in(self, session: Session) -> None: ...
+
+
 class Session:
-    def __init__(self, engine: Engine, options: SessionOptions, on_event: Callable[[Event], None] | None = None):
+    def __init__(self, engine: SessionHost, options: SessionOptions, on_event: Callable[[Event], None] | None = None):
         self.engine = engine
         self.options = options
         self.memory = Memory()
@@ -88,7 +118,7 @@ class Session:
         self._perception = engine.perception.init_state()
         self.policy = engine.policy_for(options)
         self.decision_state = self.policy.init_state()
-        self.speaker = None  # spoken output (respond/speech.py), set by the engine when --speak/--speak-to
+        self.speaker = None  # spoken output (runtime/speech.py), set by the engine when --speak/--speak-to
         self.responses = engine.response_runner(self._emit, self)
         self._ids = itertools.count(1)
         self._chunk_ms = LatencyHistogram()

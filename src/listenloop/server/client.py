@@ -21,8 +21,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
-from listenloop.decision.base import Mode
 from listenloop.server import protocol as p
+from listenloop.vocabulary import Mode
 
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"
 FRAME_SECONDS = 0.1  # s of audio per binary frame (4 frames per 0.4 s chunk, so chunk ends fall on frame ends)

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from listenloop.audio.constants import PCM16_BYTES_PER_SAMPLE, PCM16_FULL_SCALE, SAMPLE_RATE
-from listenloop.decision.base import DEFAULT_DECIDER, Decider, Mode
+from listenloop.decision.base import DEFAULT_DECIDER, Decider
 from listenloop.runtime import events as ev
-from listenloop.runtime.session import SessionOptions
+from listenloop.runtime.session import SessionOptions, SpeechOutput
+from listenloop.vocabulary import Mode
 
 PROTOCOL_VERSION = 1  # bumped on any incompatible change of the messages below
 MAX_INSTRUCTION_CHARS = 500  # characters; an instruction is a sentence, not a document
@@ -74,9 +75,9 @@ class StartOptions:
     decider: Decider = DEFAULT_DECIDER  # who decides whether and when speech is answered (docs/conversation.md)
 
     def session_options(self) -> SessionOptions:
-        extra = {"speech": True} if self.speech else {}
         return SessionOptions(mode=self.mode, sounds=self.sounds, instruction=self.instruction,
-                              barge_in=self.barge_in, decider=self.decider, extra=extra)
+                              barge_in=self.barge_in, decider=self.decider,
+                              speech=SpeechOutput() if self.speech else None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode.value, "sounds": self.sounds, "instruction": self.instruction,

@@ -23,7 +23,6 @@ from tqdm import tqdm
 
 from listenloop.audio.constants import CHUNK_SECONDS
 from listenloop.audio.decode import AudioError, load_audio
-from listenloop.bench.scores import ResponseScores
 from listenloop.data.manifest import (
     DUE_WINDOW_S,
     SILENT_LABEL,
@@ -33,51 +32,37 @@ from listenloop.data.manifest import (
     chunk_of,
     read_manifest,
 )
-from listenloop.decision.base import Task
 from listenloop.decision.features import FEATURE_NAMES, FeatureExtractor
 from listenloop.decision.learned import CLASSES, WEIGHTS_PATH, DecisionModel, chunk_thresholds
+from listenloop.offline.observations import (
+    OBSERVATIONS_NAME,
+    load_observations,
+    observation_key,
+    perception_fingerprint,
+)
+from listenloop.offline.scores import ResponseScores
 from listenloop.perception.offline import FINAL_DECODE_S, Replay, build_perception, observe, rescheduled
+from listenloop.vocabulary import Task
 
-MEMBERS = 5  # networks fitted from seeds seed..seed+4, probabilities averaged: one network's P moves with its seed
-# more than with the inputs; five lift F1 by about a point at the same interruptions (docs/benchmarks/decisions.md,
-# session 10)
+MEMBERS = 5  # networks from seeds seed..seed+4, probabilities averaged: one network's P moves with its seed
 HIDDEN = 96  # hidden units: ~14k weights, well under a millisecond per chunk (5-fold CV: 48 units interrupt more)
 EPOCHS = 30  # passes over the data; with L2 below, 30 generalize better to unseen sentences than 60 (validation)
 BATCH = 256
 LEARNING_RATE = 3e-3  # Adam
-L2 = 1e-2  # weight decay. 1e-4 fitted the training streams perfectly (F1 0.91, no interruption) and interrupted 27 %
-#            of the unfinished sentences of a fresh validation build (docs/benchmarks/decisions.md, session 6)
-HARD_NEGATIVE_WEIGHT = 100.0  # silent chunks inside unfinished sentences: the costliest mistakes (CV: 3 -> 15
-# brought interruptions from 19 % to 14 % at equal F1; 15 -> 45 with five members and the judge's bar at 0.45: 7.9 ->
-# 5.0 % on the validation build at F1 0.687 -> 0.667; 75 with the recognizer's confidence and the bar at 0.3: 4.1 to
-# 4.5 % at F1 0.666 to 0.671 over three seeds; docs/benchmarks/decisions.md, sessions 10 and 11; 100 with the
-# due window's targets below: 75 interrupted 31 of the 458 unfinished sentences of the three validation builds (its
-# best bars, 0.6), 100 interrupted 26 (bars 0.5), at mean F1 0.74 against 0.73, session 17)
-NOT_ADDRESSED_WEIGHT = 10.0  # silent chunks of speech not for us (and DUE_WINDOW_S after it); 5 ignored 92.3 % of
-# them on the captions-only validation build with the due window's targets, 10 ignores 95.2 % (session 17)
+L2 = 1e-2  # weight decay: less fits the training streams and interrupts unseen sentences
+HARD_NEGATIVE_WEIGHT = 100.0  # silent chunks inside unfinished sentences: the costliest mistakes
+NOT_ADDRESSED_WEIGHT = 10.0  # silent chunks of speech not for us (and DUE_WINDOW_S after it)
 POSITIVE_CHUNKS = 2  # chunks labelled with the due reply: the labelled one and the next (3: more interruptions) ...
-ON_TIME_WEIGHT = 2.0  # ... at this weight; the rest of a spoken turn's due window is positive at weight 1: a reply
-# there is still in time, and the last piece of a broken sentence is often read only then (its final text comes
-# late). The due window at weight 1 alone made replies later (delay p50 0.39 -> 0.44 s on b9/val3); doubling the
-# first two chunks keeps them early; docs/benchmarks/decisions.md, session 17
+ON_TIME_WEIGHT = 2.0  # ... at this weight; the rest of a turn's due window weighs 1 (in time, but later)
 VALIDATION_FRACTION = 0.2  # of streams, held out by split_streams (by stream, never by chunk)
 TUNING_FOLDS = 5  # the threshold is tuned on out-of-fold predictions over every training stream (by stream)
 THRESHOLDS = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)  # candidate response thresholds
-OPEN_THRESHOLDS = (None, 0.97, 0.98, 0.99, 0.995, 0.998)  # ... where the text ends open (None: the same one); only
-#                   those above the other threshold are tried
-MAX_INTERRUPTIONS = 0.03  # threshold tuning: at most this share of held-out unfinished sentences interrupted (out of
-#                           fold underestimates unseen sentences: 0.05 chose 0.75, 4.8 % out of fold, 11.8 % on the
-#                           validation build; 0.03 chooses 0.85: 5.9 % there, learned alone) ...
+OPEN_THRESHOLDS = (None, 0.97, 0.98, 0.99, 0.995, 0.998)  # ... where the text ends open (None: the same one)
+MAX_INTERRUPTIONS = 0.03  # tuning: at most this share of unfinished sentences interrupted (out of fold flatters) ...
 MIN_IGNORED = 0.96  # ... and at least this share of held-out speech not for us ignored (the target is 95 %)
 HARD_RESPONSE_COST = 0.5  # when no threshold meets both, each point of either rate costs half a point of F1
 CLASS_INDEX = {task: i for i, task in enumerate(CLASSES)}
-CACHE_VERSION = "7"  # bump when extraction changes (2: more open words; 3: segment text, lag, no encoder; spans;
-#                      4: the perception's source is part of the key, PERCEPTION_SOURCES; 5: finals on schedule;
-#                      6: sentences joined across pauses and fillers, whisper-base tokenizer repaired; 7: joined
-#                      only across a sentence left open, a piece of only fillers)
-# Code that makes the cached inputs: a change to any of it (the pause refresh of b333dd0, Whisper threads of db11d01)
-# makes a new cache
-PERCEPTION_SOURCES = ("perception", "audio", "decision/features.py", "decision/sentence.py", "decision/utterance.py")
+CACHE_VERSION = "7"  # bump when feature extraction changes; a change to PERCEPTION_SOURCES makes a new cache too
 MAX_FINAL_DECODE_S = 5.0  # --final-decode-s: a final this late is no schedule any machine runs
 UNFINISHED, NOT_ADDRESSED, SOUND_DUE = 1, 2, 3  # kinds of judged spans (see targets)
 
@@ -170,9 +155,6 @@ def replay_features(extractor: FeatureExtractor, stream: Stream, replay: Replay)
     return StreamFeatures(stream.id, x, y, w, spans)
 
 
-OBSERVATIONS_NAME = "observations.pkl"  # beside a manifest: what `bench decisions --observations` wrote for it
-
-
 def features_from_observations(manifest: Path, observations: Path | None = None,
                                schedules: tuple[float, ...] = (FINAL_DECODE_S,),
                                progress: bool = True) -> list[StreamFeatures]:
@@ -181,7 +163,6 @@ def features_from_observations(manifest: Path, observations: Path | None = None,
     nearly all of extraction's time. Each stream comes once per schedule of finals (`schedules`: s after a segment's
     end when its final text is in, perception/offline.rescheduled), so a model can learn machines slower than the
     one that perceived. Every stream must be in the file, perceived by the current perception code."""
-    from listenloop.bench.decisions import load_observations, observation_key
     from listenloop.perception.sounds import load_class_names
 
     streams = [s for s in read_manifest(manifest) if s.built]
@@ -200,19 +181,6 @@ def features_from_observations(manifest: Path, observations: Path | None = None,
     return [replay_features(extractor, s, replay if after == FINAL_DECODE_S else rescheduled(replay, after))
             for s, replay, after in tqdm(jobs, desc="features", unit="stream", file=sys.stderr,
                                          disable=not progress)]
-
-
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/listenloop
-
-
-def perception_fingerprint(package: Path = PACKAGE_ROOT, sources: tuple[str, ...] = PERCEPTION_SOURCES) -> str:
-    """Hash of the source files that turn audio into model inputs (PERCEPTION_SOURCES), in a fixed order."""
-    h = hashlib.sha256()
-    for entry in sources:
-        path = package / entry
-        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            h.update(f.relative_to(package).as_posix().encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def _cache_key(manifest: Path, asr: bool, sounds: bool) -> str:

@@ -150,7 +150,7 @@ def write_timeline(path: Path, placed: list[Placed], input_seconds: float) -> No
 
 
 def _piper(text: str) -> np.ndarray:
-    from listenloop.data.synth import piper
+    from listenloop.synthesis.synth import piper
 
     return piper(text)
 

@@ -79,8 +79,8 @@ def _piper_voice(alignments: bool = False):
         import piper  # noqa: F401
     except ImportError as e:
         raise SynthError("piper is not installed: pip install 'listenloop[tts]'") from e
-    from listenloop.data import piper_voice
     from listenloop.models import model_dir
+    from listenloop.synthesis import piper_voice
 
     folder = model_dir("piper-joe")
     return piper_voice.load(folder / "en_US-joe-medium.onnx", folder / "en_US-joe-medium.onnx.json", alignments)
