@@ -11,7 +11,12 @@ from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.data import build, mixing
 from listenloop.decision.features import FEATURE_NAMES, N_FEATURES, TEXT_CUES, FeatureExtractor, text_features
 from listenloop.decision.learned import CLASSES, WEIGHTS_PATH, DecisionModel, DecisionModelError, LearnedPolicy
+from listenloop.offline import observations as offline_observations
 from listenloop.train import decision as train_decision
+from listenloop.train import features as train_features
+from listenloop.train import fit as train_fit
+from listenloop.train import targets as train_targets
+from listenloop.train import tune as train_tune
 from listenloop.vocabulary import Mode, Task
 
 
@@ -85,14 +90,14 @@ def tiny_set(tmp_path_factory):
                               "--engines", "espeak", "--sounds", str(folder), "--workers", "2", "--quiet",
                               "--transcribe-fraction", "0", "--snrs", "none,20"])
     assert build.run(args) == 0
-    return train_decision.load_features(out / build.MANIFEST_NAME, asr=False, progress=False)
+    return train_features.load_features(out / build.MANIFEST_NAME, asr=False, progress=False)
 
 
 def test_training_on_a_tiny_set_beats_chance_on_its_held_out_part(tiny_set):
-    fit_part, held_out = train_decision.split_streams(tiny_set, seed=0)
-    model = train_decision.fit(fit_part, seed=0, epochs=40)
-    threshold, learned = train_decision.tune_threshold(model, fit_part)
-    learned = train_decision.score(model, held_out, threshold)
+    fit_part, held_out = train_tune.split_streams(tiny_set, seed=0)
+    model = train_fit.fit(fit_part, seed=0, epochs=40)
+    threshold, learned = train_tune.tune_threshold(model, fit_part)
+    learned = train_tune.score(model, held_out, threshold)
     assert learned.due > 0
     # chance: the same number of responses at random chunks, averaged over many draws
     rng = np.random.default_rng(0)
@@ -103,7 +108,7 @@ def test_training_on_a_tiny_set_beats_chance_on_its_held_out_part(tiny_set):
 
     chance = []
     for _ in range(50):
-        chance.append(train_decision.score(model, held_out, threshold, respond_fn=fire).f1)
+        chance.append(train_tune.score(model, held_out, threshold, respond_fn=fire).f1)
     assert learned.f1 > np.mean(chance) + 0.15
     # and respond probability is higher where a reply is due than where it is not
     p = np.concatenate([1 - model.probs(f.x)[:, 0] for f in held_out])
@@ -112,9 +117,9 @@ def test_training_on_a_tiny_set_beats_chance_on_its_held_out_part(tiny_set):
 
 
 def test_training_is_identical_for_a_seed(tiny_set):
-    a = train_decision.fit(tiny_set[:4], seed=3, epochs=3)
-    b = train_decision.fit(tiny_set[:4], seed=3, epochs=3)
-    c = train_decision.fit(tiny_set[:4], seed=4, epochs=3)
+    a = train_fit.fit(tiny_set[:4], seed=3, epochs=3)
+    b = train_fit.fit(tiny_set[:4], seed=3, epochs=3)
+    c = train_fit.fit(tiny_set[:4], seed=4, epochs=3)
     assert np.array_equal(a.w1, b.w1) and np.array_equal(a.w2, b.w2)
     assert not np.array_equal(a.w1, c.w1)
 
@@ -278,8 +283,8 @@ def test_benchmark_and_training_judge_interruptions_and_speech_not_for_us_alike(
              Turn("The news at nine.", NO_RESPONSE, kind=TurnKind.TELEVISION, t0=10.0, t1=11.9, addressed=False),
              Turn("[sound: smoke alarm]", "<alert>", kind=TurnKind.SOUND, t0=13.6, t1=15.0, task=Task.ALERT))
     stream = Stream("s", "test", turns, audio_path="s.flac", labels=labels_for(turns, 40))
-    y, w, spans = train_decision.targets(stream, 40)
-    assert w[5] == train_decision.HARD_NEGATIVE_WEIGHT and y[10] == CLASSES.index(Task.ANSWER)
+    y, w, spans = train_targets.targets(stream, 40)
+    assert w[5] == train_targets.HARD_NEGATIVE_WEIGHT and y[10] == CLASSES.index(Task.ANSWER)
     cases = (((2.4, 4.4, 8.0, 13.2), 1, 1, 1), ((4.4, 13.2), 0, 0, 1), ((3.6, 12.8), 1, 1, 0),
              ((4.4, 14.0), 0, 0, 2), ((4.4, 16.0), 0, 0, 2))  # times, interrupted, answered not for us, hits
     for times, interrupted, answered, hits in cases:
@@ -287,8 +292,8 @@ def test_benchmark_and_training_judge_interruptions_and_speech_not_for_us_alike(
         judge(stream, [(t, Task.ANSWER) for t in times], tally, 16.0)
         fired = np.zeros(40, bool)
         fired[[round(t / 0.4) - 1 for t in times]] = True
-        features = train_decision.StreamFeatures("s", np.zeros((40, 1), np.float32), y, w, spans)
-        scored = train_decision.score(None, [features], 0.5, respond_fn=lambda f, fired=fired: fired)
+        features = train_targets.StreamFeatures("s", np.zeros((40, 1), np.float32), y, w, spans)
+        scored = train_tune.score(None, [features], 0.5, respond_fn=lambda f, fired=fired: fired)
         assert (tally.interrupted, tally.answered_not_addressed, tally.hits) == (interrupted, answered, hits)
         assert (scored.interrupted, scored.answered, scored.hits) == (interrupted, answered, tally.hits)
         assert (scored.unfinished, scored.not_addressed) == (tally.unfinished, tally.not_addressed) == (1, 2)
@@ -308,11 +313,11 @@ def test_a_reply_anywhere_in_the_due_window_is_a_target_and_the_first_two_chunks
              Turn("Tell me a joke.", "<answer>", kind=TurnKind.REQUEST, t0=5.0, t1=6.0, task=Task.ANSWER),
              Turn("Sarah, it's on the hook.", NO_RESPONSE, kind=TurnKind.CROSSTALK, t0=6.9, t1=8.0, addressed=False))
     stream = Stream("s", "test", turns, audio_path="s.flac", labels=labels_for(turns, 30))
-    y, w, _ = train_decision.targets(stream, 30)
+    y, w, _ = train_targets.targets(stream, 30)
     assert np.flatnonzero(y).tolist() == [7, 8, 9, 15, 16]
     assert (y[[7, 8, 9, 15, 16]] == answer).all()
-    assert w[7] == w[8] == w[15] == w[16] == train_decision.ON_TIME_WEIGHT and w[9] == 1.0
-    assert w[17] == train_decision.NOT_ADDRESSED_WEIGHT  # a silent chunk of the speech not for us
+    assert w[7] == w[8] == w[15] == w[16] == train_targets.ON_TIME_WEIGHT and w[9] == 1.0
+    assert w[17] == train_targets.NOT_ADDRESSED_WEIGHT  # a silent chunk of the speech not for us
 
 
 def _constant_model(p_respond: float, threshold: float, open_threshold: float | None) -> DecisionModel:
@@ -336,7 +341,7 @@ def test_text_ending_on_an_open_word_needs_the_stricter_threshold_in_policy_and_
         fired = [policy.decide(obs, state).responds for obs in chunks]
         x = np.stack([extractor.step(obs, features) for obs in chunks])
         p = 1 - model.probs(x)[:, 0]
-        return fired, train_decision.simulate(p, x, model.threshold, model.open_threshold).tolist()
+        return fired, train_tune.simulate(p, x, model.threshold, model.open_threshold).tolist()
 
     strict, plain = _constant_model(0.9, 0.5, 0.95), _constant_model(0.9, 0.5, None)
     assert run(strict, "What time is it?") == ([True, False, False, False],) * 2
@@ -363,18 +368,18 @@ def test_a_change_to_perception_code_makes_a_new_feature_cache(tmp_path, monkeyp
     for rel in (*inputs, "decision/rules.py"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("A = 1\n")
-    before = train_decision.perception_fingerprint(tmp_path)
+    before = train_features.perception_fingerprint(tmp_path)
     (tmp_path / "decision/rules.py").write_text("A = 2\n")  # not perception: same inputs
-    assert train_decision.perception_fingerprint(tmp_path) == before
+    assert train_features.perception_fingerprint(tmp_path) == before
     for rel in inputs:
         (tmp_path / rel).write_text("A = 3\n")
-        assert train_decision.perception_fingerprint(tmp_path) != before
-        before = train_decision.perception_fingerprint(tmp_path)
+        assert train_features.perception_fingerprint(tmp_path) != before
+        before = train_features.perception_fingerprint(tmp_path)
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text("{}\n")
-    key = train_decision._cache_key(manifest, True, True)
-    monkeypatch.setattr(train_decision, "perception_fingerprint", lambda: "changed")
-    assert train_decision._cache_key(manifest, True, True) != key
+    key = train_features._cache_key(manifest, True, True)
+    monkeypatch.setattr(train_features, "perception_fingerprint", lambda: "changed")
+    assert train_features._cache_key(manifest, True, True) != key
 
 
 def test_a_segment_heard_without_text_also_needs_the_stricter_threshold():
@@ -401,13 +406,13 @@ def test_a_given_feature_cache_is_read_only_when_it_holds_this_manifests_streams
     np.savez(good, ids=np.array(["s1"]), x0=x)
     np.savez(other, ids=np.array(["s2"]), x0=x)
     np.savez(narrow, ids=np.array(["s1"]), x0=x[:, :-1])
-    (features,) = train_decision.load_features(manifest, progress=False, cache=good)
+    (features,) = train_features.load_features(manifest, progress=False, cache=good)
     np.testing.assert_array_equal(features.x, x)
     assert np.flatnonzero(features.y).tolist() == [5, 6, 7]  # targets come from the manifest: the reply at 2.0 s,
     # in time until 3.2 s
     for bad in (other, narrow, tmp_path / "missing.npz"):
         with pytest.raises(ManifestError):
-            train_decision.load_features(manifest, progress=False, cache=bad)
+            train_features.load_features(manifest, progress=False, cache=bad)
 
 
 def test_training_reads_the_streams_the_decision_bench_perceived(tmp_path):
@@ -426,21 +431,21 @@ def test_training_reads_the_streams_the_decision_bench_perceived(tmp_path):
     assert build.run(parser.parse_args(["--out", str(out), "--streams", "2", "--seconds", "16", "--seed", "3",
                                         "--engines", "espeak", "--sounds", str(sounds), "--quiet"])) == 0
     manifest = out / build.MANIFEST_NAME
-    observations = out / train_decision.OBSERVATIONS_NAME
+    observations = out / offline_observations.OBSERVATIONS_NAME
     streams = bench_decisions.built_streams(manifest, None)
     bench_decisions.bench(streams[:1], progress=False, observations=observations)
     with pytest.raises(ManifestError, match="1 of 2 streams.*bench decisions"):
-        train_decision.features_from_observations(manifest, progress=False)
+        train_features.features_from_observations(manifest, progress=False)
     bench_decisions.bench(streams, progress=False, observations=observations)  # perceives the second one only
 
-    read = train_decision.features_from_observations(manifest, progress=False)
-    extracted = train_decision.load_features(manifest, progress=False)
+    read = train_features.features_from_observations(manifest, progress=False)
+    extracted = train_features.load_features(manifest, progress=False)
     assert [f.stream_id for f in read] == [f.stream_id for f in extracted] == [s.stream.id for s in streams]
     for a, b in zip(read, extracted, strict=True):
         np.testing.assert_allclose(a.x, b.x, atol=1e-5)
         np.testing.assert_array_equal(a.y, b.y)
     final = FEATURE_NAMES.index("txt_final@0")
-    both = train_decision.features_from_observations(manifest, schedules=(0.2, 1.2), progress=False)
+    both = train_features.features_from_observations(manifest, schedules=(0.2, 1.2), progress=False)
     assert [f.stream_id for f in both] == [f.stream_id for f in read] * 2
     for a, b in zip(read, both, strict=False):
         np.testing.assert_array_equal(a.x, b.x)
@@ -512,8 +517,8 @@ def test_a_model_of_several_networks_gives_the_mean_of_their_probabilities(tmp_p
 
 def test_the_shipped_model_is_an_average_of_networks_fitted_from_consecutive_seeds():
     model = DecisionModel.load()
-    assert model.members == train_decision.MEMBERS > 1
-    assert model.meta.get("members") == str(train_decision.MEMBERS)
+    assert model.members == train_fit.MEMBERS > 1
+    assert model.meta.get("members") == str(train_fit.MEMBERS)
 
 
 def test_the_model_reads_how_sure_the_recognizer_was_of_the_text_it_reads():
@@ -562,13 +567,13 @@ def test_a_streams_copies_on_other_schedules_stay_in_one_fold(tiny_set):
     from dataclasses import replace
 
     copies = tiny_set + [replace(f, x=f.x + 1.0) for f in tiny_set]
-    fold = train_decision.fold_of(copies, seed=0)
+    fold = train_tune.fold_of(copies, seed=0)
     n = len(tiny_set)
-    assert fold[:n] == fold[n:] and len(set(fold)) == train_decision.TUNING_FOLDS
-    assert fold[:n] == train_decision.fold_of(tiny_set, seed=0)
-    fitted, held = train_decision.split_streams(copies, seed=0)
+    assert fold[:n] == fold[n:] and len(set(fold)) == train_tune.TUNING_FOLDS
+    assert fold[:n] == train_tune.fold_of(tiny_set, seed=0)
+    fitted, held = train_tune.split_streams(copies, seed=0)
     assert {f.stream_id for f in fitted}.isdisjoint({f.stream_id for f in held})
-    assert len(held) == 2 * round(n * train_decision.VALIDATION_FRACTION)
+    assert len(held) == 2 * round(n * train_tune.VALIDATION_FRACTION)
 
 
 @pytest.mark.parametrize(("argv", "message"), [
