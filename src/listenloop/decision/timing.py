@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from listenloop.audio.constants import CHUNK_SECONDS
-from listenloop.decision.base import Mode
 from listenloop.decision.captions import CAPTION_HOLD_MAX_S
 from listenloop.decision.features import FeatureExtractor, FeatureState
 from listenloop.decision.learned import DecisionModel
 from listenloop.perception.observation import Observation
+from listenloop.vocabulary import Mode
 
 DEFER_MAX_S = 1.6  # s after the rules wanted to answer, then answered without the model: over the longest pause
 CONFIRM_P = 0.5  # as judge: P(response) at which a response to speech the rules want goes at once
