@@ -48,7 +48,9 @@ def test_observations_kept_in_a_file_replay_to_the_same_figures_without_perceivi
         assert _figures(again["all"][name].row(name)) == _figures(tally.row(name))
 
     # a file from other perception code is not trusted: the streams are perceived again (here: refused loudly)
-    monkeypatch.setattr(decisions, "OBSERVATION_SOURCES", ("audio",))
+    from listenloop.offline import observations
+
+    monkeypatch.setattr(observations, "OBSERVATION_SOURCES", ("audio",))
     with pytest.raises(AssertionError, match="perceived again"):
         decisions.bench(streams, progress=False, observations=kept)
     assert "perceived by other perception code" in capsys.readouterr().err
