@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from listenloop.runtime.events import (
     ResponseEvent,
     ResponseStartEvent,
 )
+
+if TYPE_CHECKING:
+    from listenloop.runtime.timeline import Timeline
 
 GATE_TAIL_S = 0.3  # s the microphone stays gated after playback ends (room echo)
 SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")  # where a sentence can be handed to the synthesizer
@@ -54,8 +58,10 @@ class Speaker:
     """Per session. `observe()` every event; sentences are synthesized in a worker thread, in order."""
 
     def __init__(self, emit: Callable[[Event], None], speak_to: Path | None = None, play: bool = False,
-                 gate: bool = True, synthesize: Callable[[str], np.ndarray] | None = None) -> None:
+                 gate: bool = True, synthesize: Callable[[str], np.ndarray] | None = None,
+                 timeline: Timeline | None = None) -> None:
         self._emit = emit
+        self._timeline = timeline  # a sentence waiting or placed is in flight on it (runtime/timeline.py)
         self.speak_to = speak_to
         self._synthesize = synthesize or _piper
         self._player = _Player() if play else None
@@ -87,6 +93,8 @@ class Speaker:
 
     def _say(self, rid: str, r: _Response, sentence: str) -> None:
         if sentence.strip() and not r.cancelled:
+            if self._timeline is not None:
+                self._timeline.started(r.t, r.wall)  # until it is placed, the sentence is in flight
             self._queue.put((rid, r, sentence.strip()))
 
     @property
@@ -104,6 +112,8 @@ class Speaker:
             except Exception as e:  # noqa: BLE001 - speech output failing must not stop the session
                 self._emit(ErrorEvent(f"speech output failed: {type(e).__name__}: {e}"))
             finally:
+                if self._timeline is not None:
+                    self._timeline.ended()
                 self._queue.task_done()
 
     def _speak(self, rid: str, r: _Response, sentence: str) -> None:
@@ -112,6 +122,8 @@ class Speaker:
             return
         t = max(self._cursor, r.t + (time.perf_counter() - r.wall))
         self._cursor = t + len(samples) / SAMPLE_RATE
+        if self._timeline is not None:
+            self._timeline.speaking_until(self._cursor)
         if self.speak_to is not None:
             self._placed.append(Placed(t, samples))
         self._emit(AudioEvent(rid, round(t, 3), samples, sentence))

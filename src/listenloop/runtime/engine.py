@@ -122,7 +122,7 @@ class Engine:
             return self._timing[decider]
 
     def response_runner(self, emit, session: Session) -> ResponseRunner:
-        return ResponseRunner(self.responders, emit, session)
+        return ResponseRunner(self.responders, emit, session, session.timeline)
 
     def on_session_start(self, session: Session) -> None:
         """Per-session resources: spoken output; the language model warmed in the background when it will be needed."""
@@ -131,7 +131,7 @@ class Engine:
             from listenloop.respond.speech import Speaker
 
             session.speaker = Speaker(session._emit, extra.get("speak_to"), play=bool(extra.get("speak")),
-                                      gate=extra.get("gate", True))
+                                      gate=extra.get("gate", True), timeline=session.timeline)
         if session.options.mode is not Mode.TRANSCRIBE or session.options.instruction:
             stop = self._watching[id(session)] = threading.Event()
             ref = weakref.ref(session)  # held weakly: a session dropped without finish() is not kept alive

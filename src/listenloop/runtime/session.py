@@ -14,6 +14,7 @@ in the next feed()/drain() (or are handed to `on_event` as soon as they exist).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import queue
 import threading
@@ -43,6 +44,7 @@ from listenloop.runtime.events import (
     TranscriptEvent,
 )
 from listenloop.runtime.stats import LatencyHistogram
+from listenloop.runtime.timeline import Timeline
 
 if TYPE_CHECKING:
     from listenloop.runtime.engine import Engine
@@ -89,6 +91,7 @@ class Session:
         self.policy = engine.policy_for(options)
         self.decision_state = self.policy.init_state()
         self.speaker = None  # spoken output (respond/speech.py), set by the engine when --speak/--speak-to
+        self.timeline = Timeline()  # a response in flight keeps the stream's clock to the wall clock's pace
         self.responses = engine.response_runner(self._emit, self)
         self._ids = itertools.count(1)
         self._chunk_ms = LatencyHistogram()
@@ -163,6 +166,8 @@ class Session:
 
     # ---- the loop ----
     def _process(self, chunk: Chunk) -> None:
+        if self.timeline.hold(chunk.t1) > 0:  # a response in flight: the chunk is heard when it is due
+            chunk = dataclasses.replace(chunk, arrived=time.perf_counter())
         start = time.perf_counter()
         obs = self.engine.perception.step(chunk, self._perception)
         self._after_perception(obs)

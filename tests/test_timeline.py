@@ -1,0 +1,82 @@
+"""A file gets the answers a live session would give: a response in flight keeps the stream to the wall clock's pace
+(runtime/timeline.py, docs/events.md "Timeline")."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.audio.sources import FILE_BLOCK_SECONDS, paced
+from listenloop.data.synth import piper, silence
+from listenloop.runtime.events import ResponseEvent
+from listenloop.runtime.session import SessionOptions
+from listenloop.runtime.timeline import Timeline
+
+QUESTIONS = ("What is the capital of France?", "How many legs does a spider have?")
+
+
+def test_nothing_in_flight_lets_the_stream_run_free():
+    timeline = Timeline()
+    assert timeline.hold(100.0) < 0.01
+
+
+def test_a_response_in_flight_holds_the_stream_to_the_wall_clock_until_it_ends():
+    timeline = Timeline()
+    timeline.started(t=10.0, wall=time.perf_counter())
+    assert timeline.hold(10.2) >= 0.15  # 0.2 s of stream after the decision waits for 0.2 s of wall time
+    threading.Timer(0.3, timeline.ended).start()
+    waited = timeline.hold(60.0)  # far ahead: waits until the response ends, not 50 s
+    assert 0.2 <= waited < 2.0
+    assert timeline.hold(120.0) < 0.01  # nothing in flight any more
+
+
+def test_spoken_output_holds_the_stream_until_the_stream_reaches_its_end():
+    timeline = Timeline()
+    timeline.started(t=0.0, wall=time.perf_counter())
+    timeline.speaking_until(0.5)
+    timeline.ended()
+    assert timeline.hold(0.4) > 0.3  # the sentence still plays at 0.4 s
+    assert timeline.hold(5.0) < 0.01  # past its end: free again
+
+
+@pytest.fixture(scope="module")
+def engine():
+    from listenloop.runtime.engine import Engine
+
+    return Engine()
+
+
+@pytest.fixture(scope="module")
+def two_questions() -> np.ndarray:
+    """Two questions 3 s apart (piper), then a long enough silence for the second answer."""
+    first, second = (piper(q) for q in QUESTIONS)
+    return np.concatenate([silence(0.5), first, silence(3.0), second, silence(3.0)])
+
+
+def answers(engine, blocks) -> list[ResponseEvent]:
+    session = engine.session(SessionOptions())
+    events = []
+    for block in blocks:
+        events += session.feed(block)
+    events += session.finish()
+    return [e for e in events if isinstance(e, ResponseEvent) and e.task == "answer"]
+
+
+def file_blocks(audio: np.ndarray):
+    size = int(FILE_BLOCK_SECONDS * SAMPLE_RATE)
+    return (audio[i : i + size] for i in range(0, len(audio), size))
+
+
+def test_a_file_gets_the_whole_answers_a_live_session_gives(engine, two_questions):
+    engine.llm()  # loaded before either run: loading is not part of an answer's time
+    from_file = answers(engine, file_blocks(two_questions))
+    live = answers(engine, paced(file_blocks(two_questions)))
+    for got in (from_file, live):
+        assert len(got) == 2, [(a.text, a.interrupted) for a in got]
+        assert not [a for a in got if a.interrupted], [(a.text, a.interrupted) for a in got]
+    assert [a.extra.get("question") for a in from_file] == [a.extra.get("question") for a in live]
+    assert "paris" in from_file[0].text.lower(), from_file[0].text
