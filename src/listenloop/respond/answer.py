@@ -26,6 +26,7 @@ from listenloop.decision import sentence
 from listenloop.decision.base import Emotion, Mode, Task
 from listenloop.decision.conversation import FINAL_WAIT_S
 from listenloop.respond.base import ResponseContext, ResponseRequest, session_final
+from listenloop.respond.heard import heard_answer
 from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, LlmError, Role
 
 SYSTEM_PROMPT = (
@@ -135,7 +136,7 @@ class AnswerResponder:
 
     def _answer(self, question: str, request: ResponseRequest, ctx: ResponseContext) -> Iterator[str]:
         payload = request.decision.payload
-        canned = _direct_answer(payload)
+        canned = heard_answer(question, payload, getattr(ctx.session, "memory", None), request.t)
         messages = build_messages(question, payload, ctx.session, request.t)
         backend = None
         if canned:
@@ -197,19 +198,6 @@ def _prefill(llm: Callable[[], LlmBackend], messages: list[ChatMessage], open_la
         prefill(messages, open_last=open_last)
 
 
-def _direct_answer(payload: dict) -> str:
-    """Questions about the music are answered from the tagger's genres and instruments, not guessed by the model."""
-    if payload.get("about") != "music":
-        return ""
-    music = payload.get("music") or {}
-    genres = [g.lower().replace(" music", "") for g in music.get("genres", [])]
-    instruments = [i.lower() for i in music.get("instruments", [])]
-    if not genres and not instruments:
-        return "I don't hear any music clearly enough to tell its style."
-    style = f"It sounds like {' or '.join(genres)} music" if genres else "It sounds like instrumental music"
-    return style + (f", with {' and '.join(instruments)}." if instruments else ".")
-
-
 def strip_emotion_tag(pieces: Iterator[str], ctx: ResponseContext) -> Iterator[str]:
     """Pass text through, taking a leading "[emotion]" tag off into ctx.extra["emotion"]."""
     head = ""
@@ -261,8 +249,7 @@ def history_messages(session, number: int) -> list[ChatMessage]:
     for turn in list(getattr(getattr(session, "memory", None), "turns", ())):
         if turn.number >= first:
             messages.append(ChatMessage(Role.USER, turn.prompt or f"{QUESTION_LEAD} {turn.question}"))
-            messages.append(ChatMessage(Role.ASSISTANT,
-                                        turn.answer + (" (interrupted)" if turn.interrupted else "")))
+            messages.append(ChatMessage(Role.ASSISTANT, turn.answer))  # as said: no marker the model could copy
     return messages
 
 
