@@ -18,6 +18,8 @@ def _session_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-sounds", action="store_true", help="no sound tagging or sound responses")
     p.add_argument("--policy", type=Path, help="a sound-policy TOML file overriding the defaults (docs/policy.md)")
     p.add_argument("--instruction", help='an instruction in force from the start, e.g. "translate into Spanish"')
+    p.add_argument("--name", help='the assistant\'s name: "Hey NAME, ...", "NAME, ..." and "..., NAME?" address it')
+    p.add_argument("--alias", action="append", default=[], help="another name it answers to (repeatable)")
     p.add_argument("--no-barge-in", action="store_true", help="do not stop a response when the user speaks")
     p.add_argument("--decider", choices=[d.value for d in Decider], default=DEFAULT_DECIDER.value,
                    help="who decides whether and when speech is answered: the learned model (learned, the default), "
@@ -102,6 +104,8 @@ def session_options(args: argparse.Namespace):
         barge_in=not args.no_barge_in,
         decider=Decider(args.decider),
         extra={"speak": args.speak, "speak_to": args.speak_to, "gate": not args.no_gate},
+        name=args.name,
+        aliases=tuple(args.alias),
     )
 
 
@@ -188,6 +192,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from listenloop.audio.decode import AudioError
+    from listenloop.decision.address import BadName
     from listenloop.decision.instructions import InstructionError
     from listenloop.decision.sound_policy import PolicyError
     from listenloop.models.store import ModelError
@@ -206,12 +211,12 @@ def main(argv: list[str] | None = None) -> int:
 
             return available()[args.bench].run(args)
         return {"run": _run, "listen": _listen, "demo": _demo}[args.command](args)
-    except (AudioError, ModelError, PolicyError, LlmError, InstructionError) as e:
+    except (AudioError, ModelError, PolicyError, LlmError, InstructionError, BadName) as e:
         print(f"listenloop: {e}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         return 0
 
 
-if __name__ == "__main__":  # python -m listenloop.cli
+if __name__ == "__main__":  # python -m listenloop.cli (python -m listenloop: __main__.py)
     sys.exit(main())

@@ -29,11 +29,13 @@ from listenloop.respond.base import ResponseContext, ResponseRequest, session_fi
 from listenloop.respond.heard import heard_answer
 from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, LlmError, Role
 
-SYSTEM_PROMPT = (
-    "You are listenloop, a voice assistant that hears a live audio stream through a microphone. "
+ASSISTANT_NAME = "listenloop"  # the name the model gives itself when the session was given none
+SYSTEM_PROMPT_FORM = (
+    "You are {name}, a voice assistant that hears a live audio stream through a microphone. "
     "You know only what the notes below say about what was heard. Reply in one or two short spoken sentences: "
     "no lists, no code, no markdown."
 )
+SYSTEM_PROMPT = SYSTEM_PROMPT_FORM.format(name=ASSISTANT_NAME)
 # The emotion tag comes from the decision (a cough is "concerned", an alarm "urgent"). Asking the 0.5B model to begin
 # with a tag made it answer with the tag alone, so none is asked for; a leading tag a larger model writes is still
 # taken off and used (strip_emotion_tag).
@@ -245,7 +247,8 @@ def history_messages(session, number: int) -> list[ChatMessage]:
     The window holds the turns from `first` on, where `first` moves only every PROMPT_TURNS_STEP turns, so between
     moves each prompt begins with the previous one (cached by llama.cpp) and the prompt stays bounded."""
     first = max(0, number - PROMPT_TURNS_MIN - (number - PROMPT_TURNS_MIN) % PROMPT_TURNS_STEP)
-    messages = [ChatMessage(Role.SYSTEM, SYSTEM_PROMPT)]
+    name = getattr(getattr(session, "options", None), "name", None) or ASSISTANT_NAME
+    messages = [ChatMessage(Role.SYSTEM, SYSTEM_PROMPT_FORM.format(name=name))]
     for turn in list(getattr(getattr(session, "memory", None), "turns", ())):
         if turn.number >= first:
             messages.append(ChatMessage(Role.USER, turn.prompt or f"{QUESTION_LEAD} {turn.question}"))

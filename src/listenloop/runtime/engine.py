@@ -107,7 +107,7 @@ class Engine:
         task, instruction = initial_state(options.mode, options.instruction)
         names = tuple(getattr(self.perception.tagger, "names", ())) if options.sounds else ()
         timing = None if options.decider is Decider.RULES else self.learned_timing(options.decider)
-        return ConversationPolicy(task, sound_policy, names, instruction, timing)
+        return ConversationPolicy(task, sound_policy, names, instruction, timing, options.names)
 
     def learned_timing(self, decider: Decider = Decider.CLOCK):
         """The learned decision model as the conversation's clock or judge, loaded once (decision/timing.py)."""

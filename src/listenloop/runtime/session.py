@@ -29,6 +29,7 @@ import numpy as np
 
 from listenloop.audio.chunker import Chunk, Chunker
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, SAMPLES_PER_CHUNK
+from listenloop.decision.address import checked_names
 from listenloop.decision.base import DEFAULT_DECIDER, Decider, Decision, Mode
 from listenloop.perception.observation import FinalText, Observation
 from listenloop.perception.offline import ready_chunk
@@ -60,14 +61,23 @@ STOP_POLL_S = 0.05  # s between looks at a waiting response's stop event (final_
 
 @dataclass(frozen=True)
 class SessionOptions:
-    mode: Mode = Mode.ASSISTANT  # what the session is for at the start (as the CLI; the server protocol's own
-    # default is transcription, for caption clients: docs/protocol.md)
+    mode: Mode = Mode.ASSISTANT  # what the session is for at the start (the CLI, the page and the protocol alike)
     sounds: bool = True  # tag sounds and respond to them by the sound policy
     policy_path: Path | None = None  # a sound-policy file overriding the defaults for this session
     instruction: str | None = None  # an instruction in force from the start ("translate into Chinese")
     barge_in: bool = True  # user speech during a response stops it
     decider: Decider = DEFAULT_DECIDER  # who decides whether and when speech is answered (decision/timing.py)
     extra: dict[str, Any] = field(default_factory=dict)  # options of later capabilities (llm, speech output)
+    name: str | None = None  # the assistant's name: "Hey NAME, ...", "NAME, ..." address it (decision/address.py)
+    aliases: tuple[str, ...] = ()  # other names it answers to ("Pascale", a nickname)
+
+    def __post_init__(self) -> None:
+        checked_names(self.name, self.aliases)  # a bad name fails here, with its reason
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The name, then the aliases; empty when the session has no name."""
+        return checked_names(self.name, self.aliases)
 
 
 @dataclass
