@@ -182,6 +182,25 @@ def test_every_command_of_the_issues_is_on_the_command_line():
         assert args.command == argv[0]
 
 
+def test_python_dash_m_listenloop_is_the_listenloop_command(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "listenloop", "run", str(tmp_path / "nope.wav")], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "no such file" in proc.stderr  # the same command, the same clear line
+    helped = subprocess.run([sys.executable, "-m", "listenloop", "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and "demo" in helped.stdout
+
+
+def test_a_name_is_a_session_option_and_a_bad_one_is_refused_in_one_line(question_wav):
+    from listenloop.cli import build_parser, session_options
+
+    args = build_parser().parse_args(["run", "x.wav", "--name", "Pascal", "--alias", "Pascale"])
+    assert session_options(args).names == ("Pascal", "Pascale")
+    path, _ = question_wav
+    proc = subprocess.run(LISTENLOOP + ["run", str(path), "--name", "Pascal, answer me"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "is not a name" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_speak_to_writes_the_spoken_answer_on_the_input_timeline(capsys, tmp_path, question_wav):
     """--speak-to: piper speaks the answer sentence by sentence; the wav is as long as the input at least, silent
     until the answer's decision, then carries the voice, and every sentence is an audio event."""

@@ -138,11 +138,12 @@ def _run(args: argparse.Namespace) -> int:
         path = Path(args.input)
         blocks, total = sources.file_blocks(path), audio_duration(path)
         blocks = _first_block_checked(blocks)
+    options = session_options(args)  # a bad option fails before the models load
     engine = _engine(args)
     if args.realtime:
         blocks = sources.paced(blocks)
     try:
-        drive(engine, session_options(args), blocks, _renderer(args), None if args.realtime else total)
+        drive(engine, options, blocks, _renderer(args), None if args.realtime else total)
     finally:
         engine.close()
     return 0
