@@ -23,7 +23,8 @@ MUSIC_QUESTION = re.compile(r"\b(music|song|style|genre|instrument|instruments|m
 # AudioSet names that read badly in a sentence, as a person would say them.
 SPOKEN_NAMES = {"Speech": "someone talking", "Music": "music", "Bark": "a dog barking", "Dog": "a dog",
                 "Cat": "a cat", "Meow": "a cat meowing", "Laughter": "laughter", "Applause": "applause",
-                "Silence": "", "Inside, small room": "", "Inside, large room or hall": "", "Outside, urban or manmade": ""}
+                "Silence": "", "Inside, small room": "", "Inside, large room or hall": "",
+                "Outside, urban or manmade": ""}
 MASS_NOUNS = frozenset({"music", "laughter", "applause", "rain", "wind", "water", "traffic", "noise", "static",
                         "speech", "singing", "percussion", "white noise", "pink noise", "hubbub", "chatter"})
 

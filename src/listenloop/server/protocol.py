@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from listenloop.audio.constants import PCM16_BYTES_PER_SAMPLE, PCM16_FULL_SCALE, SAMPLE_RATE
+from listenloop.decision.address import BadName, checked_names
 from listenloop.decision.base import DEFAULT_DECIDER, Decider, Mode
 from listenloop.runtime import events as ev
-from listenloop.decision.address import BadName, checked_names
 from listenloop.runtime.session import SessionOptions
 
 PROTOCOL_VERSION = 1  # bumped on any incompatible change of the messages below
