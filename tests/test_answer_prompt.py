@@ -110,7 +110,7 @@ def test_follow_up_questions_evaluate_only_their_own_tokens_and_answers_stay_rig
             time.sleep(4 * HEARD_PREFILL_S)  # a pause before the question: the watcher prefills what was heard
             answer, extra = ask(responder, listener, question, 10.0 * (k + 1))
             assert word in answer.lower().replace("seven", "7")
-            assert extra["prompt_tokens"] - extra["cached_tokens"] < 25 + EVAL_BLOCK_TOKENS, extra  # turns, notes cached
+            assert extra["prompt_tokens"] - extra["cached_tokens"] < 25 + EVAL_BLOCK_TOKENS, extra  # in cache
     finally:
         stop.set()
         watcher.join()
