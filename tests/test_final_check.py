@@ -9,6 +9,8 @@ def test_a_phrase_the_final_repeats_but_the_partial_heard_once_is_taken_out():
     heard = "I have been reading about streaming speech models, and"
     final = "I have been reading about streaming speech models and streaming speech models."
     assert checked_final(final, heard) == "I have been reading about streaming speech models and"
+    looped = "I have been reading about streaming speech models and streaming speech models and streaming"
+    assert checked_final(looped, heard) == "I have been reading about streaming speech models and"  # the demo's
 
 
 def test_words_said_twice_stay_and_a_final_without_repeats_is_untouched():

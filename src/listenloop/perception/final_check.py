@@ -3,7 +3,7 @@
 Whisper base, given a segment that stops on an open word ("... streaming speech models, and") and the padding after
 it, may loop and repeat a phrase it already wrote ("... models and streaming speech models."). A run of words that the
 final repeats while the last partial (tiny.en on the same audio) says it once was not said twice: the repeat is taken
-out. Words said twice on purpose ("thank you, thank you") are in the partial twice and stay.
+out, with the start of its next turn that the end of the text cut off. Words said twice on purpose ("thank you, thank you") are in the partial twice and stay.
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ def checked_final(final: str, heard: str) -> str:
     if not heard_keys:
         return final
     tokens = final.split()
-    while (found := _repeat([_key(t) for t in tokens], heard_keys)) is not None:
+    while (found := _repeat(keys := [_key(t) for t in tokens], heard_keys)) is not None:
         start, n = found
-        tokens = tokens[:start] + tokens[start + n :]
+        run, rest = keys[start : start + n], keys[start + n :]
+        if len(rest) < n and rest == run[: len(rest)]:
+            rest = []  # the loop's next turn, cut off by the end of the text ("... models and streaming")
+        tokens = tokens[:start] + tokens[len(tokens) - len(rest) :] if rest else tokens[:start]
     return " ".join(tokens)
