@@ -1,9 +1,10 @@
 """A final text is checked against what the partials heard before it replaces them.
 
 Whisper base, given a segment that stops on an open word ("... streaming speech models, and") and the padding after
-it, may loop and repeat a phrase it already wrote ("... models and streaming speech models."). A run of words that the
-final repeats while the last partial (tiny.en on the same audio) says it once was not said twice: the repeat is taken
-out, with the start of its next turn that the end of the text cut off. Words said twice on purpose ("thank you, thank you") are in the partial twice and stay.
+it, may loop and repeat a phrase it already wrote ("... models and streaming speech models and streaming"). A run of
+words that the final repeats while the last partial (tiny.en on the same audio) says it once was not said twice: the
+repeat is taken out, with the start of its next turn that the end of the text cut off. Words said twice on purpose
+("thank you, thank you") are in the partial twice and stay.
 """
 
 from __future__ import annotations
