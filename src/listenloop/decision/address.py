@@ -29,13 +29,17 @@ class AddressCues:
     wake_words: tuple[str, ...]  # always the assistant ("computer, ...")
     greetings: tuple[str, ...]  # words that open a call by name ("hey", "hi")
     not_names: frozenset[str]  # capitalized words that open a sentence with a comma but are no names ("Well, ...")
+    openers: tuple[str, ...]  # words that open a question after a name the recognizer wrote without its comma
 
 
 ENGLISH = AddressCues(
     wake_words=("assistant", "listenloop", "listen loop", "computer"),
     greetings=("hey", "hi", "hello", "ok", "okay", "yo", "excuse me"),
     not_names=frozenset("""what who where when why how which well yes no please thanks thank sorry so ok okay oh
-    um uh yeah right now and but hey hi hello alright also then actually honestly look listen wait""".split()),
+    um uh yeah right now and but hey hi hello alright also then actually honestly look listen wait sure great fine
+    good cool nice exactly absolutely maybe indeed true""".split()),
+    openers=("did", "do", "does", "can", "could", "will", "would", "have", "what", "where", "when", "why",
+             "how", "who", "which"),
 )
 
 
@@ -55,18 +59,32 @@ def addressee(raw: str, names: tuple[str, ...] = (), cues: AddressCues = ENGLISH
     name and aliases; empty when the session was given none)."""
     greeting = "|".join(re.escape(g) for g in cues.greetings)
     own = _alternatives(names + cues.wake_words)
-    for pattern in (rf"^\W*(?:{greeting})\b[\s,!.]*({own})\b", rf"^\W*({own})\s*[,!?.]", rf",\s*({own})\W*$"):
+    opener = "|".join(cues.openers)
+    for pattern in (rf"^\W*(?:{greeting})\b[\s,!.]*({own})\b", rf"^\W*({own})\s*[,!?.]", rf",\s*({own})\W*$",
+                    rf"^\W*({own})\s+(?:{opener})\b"):
         match = re.search(pattern, raw, flags=re.IGNORECASE)
         if match:
             return Address(Addressee.ASSISTANT, match.group(1))
     greeted = re.search(rf"^\W*(?i:{greeting})\b[\s,!.]*([A-Z][a-z]+)\b", raw)  # the name keeps its capital
     if greeted and greeted.group(1).lower() not in cues.not_names:
         return Address(Addressee.OTHER if names else Addressee.ASSISTANT, greeted.group(1))
-    for pattern in (r"^\W*([A-Z][a-z]+),", r",\s*([A-Z][a-z]+)[?.!]?\s*$"):
+    for pattern in (r"^\W*([A-Z][a-z]+),", r",\s*([A-Z][a-z]+)[?.!]?\s*$", rf"^\W*([A-Z][a-z]+)\s+(?i:{opener})\b"):
         match = re.search(pattern, raw)
         if match and match.group(1).lower() not in cues.not_names:
             return Address(Addressee.OTHER, match.group(1))
     return Address(Addressee.NONE)
+
+
+def is_call(raw: str, names: tuple[str, ...] = (), cues: AddressCues = ENGLISH) -> bool:
+    """The whole utterance is a call by name ("John.", "Hey Pascal,"): the speaker paused after it, and what they
+    say next is addressed by it (the recognizer often makes the name a segment of its own)."""
+    greeting = "|".join(re.escape(g) for g in cues.greetings)
+    own = _alternatives(names + cues.wake_words)
+    greeted = re.fullmatch(rf"\W*(?i:{greeting})\b[\s,!.]*((?i:{own})|[A-Z][a-z]+)[\s,!.?]*", raw)
+    # a name alone only without a full stop: "Great." is a reply, "John" or "John," a call that goes on
+    alone = re.fullmatch(rf"\W*((?i:{own})|[A-Z][a-z]+)\s*,?\s*", raw)
+    match = greeted or alone
+    return match is not None and match.group(1).lower() not in cues.not_names
 
 
 NAME_MAX_CHARS = 40  # characters; a name is a word or three, not a sentence

@@ -327,7 +327,7 @@ class ConversationPolicy:
         if voice.is_background(level, state.voice, t):
             return Decision.silent(f"background talk ({level:.0f} dBFS, reference "
                                    f"{voice.reference(state.voice, t):.0f})")
-        return self._answer(obs, state, full, heard, segment, text, confirmed=resumed)
+        return self._answer(obs, state, full, heard, segment, text, confirmed=resumed or heard.named)
 
     def _translate(self, state: ConversationState, ended: SegmentEnd, text: str, t: float) -> Decision:
         """A closed segment into the target language. A piece that does not end its sentence (cut at the segment

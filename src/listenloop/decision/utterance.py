@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from listenloop.decision.address import Addressee, addressee
+from listenloop.decision.address import Addressee, addressee, is_call
 
 
 class Kind(StrEnum):
@@ -32,6 +32,8 @@ class Heard:
     addressed: bool  # meant for the assistant (not for someone else by name)
     about: About
     why: str = ""  # for the decision's reason
+    named: bool = False  # the assistant was called by its name (or, with none set, greeted by one): no doubt it is
+    # meant for it, so the answer does not wait for the decision model (decision/address.py)
 
 
 WH_WORDS = ("what", "what's", "whats", "who", "who's", "where", "where's", "when", "why", "how", "how's", "which",
@@ -66,13 +68,15 @@ def analyse(text: str, names: tuple[str, ...] = ()) -> Heard:
     if not words:
         return Heard(Kind.STATEMENT, False, About.GENERAL, "no words")
     about = _about(" ".join(words))
+    if is_call(raw, names):  # "John." / "Hey Pascal,": the call's sentence follows the pause
+        return Heard(Kind.INCOMPLETE, False, about, "a call by name")
     if _unfinished(raw, words):
         return Heard(Kind.INCOMPLETE, False, about, f"unfinished ({words[-1]!r})")
     kind = _kind(raw, words)
     to = addressee(raw, names)
     if to.who is Addressee.ASSISTANT:  # called by name: "Hey Pascal." asks for attention, "Pascal, introduce yourself"
         kind = Kind.REQUEST if kind is Kind.STATEMENT else kind
-        return Heard(kind, True, about, f"{kind.value}, addressed by name ({to.name})")
+        return Heard(kind, True, about, f"{kind.value}, addressed by name ({to.name})", named=True)
     if kind is Kind.STATEMENT:
         return Heard(kind, False, about, "a statement")
     if to.who is Addressee.OTHER:
