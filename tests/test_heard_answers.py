@@ -65,3 +65,13 @@ def test_spoken_names_read_like_words():
     assert spoken_name("Applause") == "applause"
     assert spoken_name("Alarm clock") == "an alarm clock"
     assert spoken_name("Pop music") == "pop music"
+
+
+def test_a_named_assistant_is_told_its_name_in_the_system_prompt():
+    from listenloop.runtime.session import SessionOptions
+
+    listener = Listener()
+    listener.options = SessionOptions(name="Pascal")
+    messages = build_messages("What's your name?", {}, listener, 3.0)
+    assert messages[0].content.startswith("You are Pascal, a voice assistant")
+    assert build_messages("What's your name?", {}, Listener(), 3.0)[0].content.startswith("You are listenloop,")
