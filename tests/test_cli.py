@@ -222,3 +222,5 @@ def test_speak_to_writes_the_spoken_answer_on_the_input_timeline(capsys, tmp_pat
     voiced = np.flatnonzero(np.abs(spoken) > 0.02)
     assert voiced.size >= 0.1 * SAMPLE_RATE, "almost no voice in the spoken output"
     assert voiced[0] / SAMPLE_RATE >= answers[0]["t"] - 0.01, (voiced[0] / SAMPLE_RATE, answers[0]["t"])
+    # the voice starts no sooner than a live session's could: after the time to the answer's first text
+    assert sentences[0]["t"] >= answers[0]["t"] + answers[0]["latency_ms"] / 1000.0 - 0.05, (sentences[0], answers[0])

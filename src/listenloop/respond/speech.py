@@ -1,7 +1,8 @@
 """Spoken output: responses become piper (joe voice) speech, sentence by sentence as their text arrives.
 
-Each synthesized sentence is an AudioEvent (16 kHz float32) placed on the input's timeline: at the response's
-decision time plus the time synthesis took, and never over the previous sentence. --speak-to writes those events
+Each synthesized sentence is an AudioEvent (16 kHz float32) placed on the input's timeline where the stream is, on
+the live clock, once it is synthesized: the response's decision time plus the wall time since (the time to its first
+text and its synthesis), never over the previous sentence. --speak-to writes those events
 into one wav as long as the input. While the voice plays on a loudspeaker the microphone is gated (its samples are
 replaced by silence until the playback ends plus a short tail), so the session never answers its own voice; the
 cost is that barge-in by voice cannot happen while it speaks (use headphones and --no-gate to keep it).
@@ -120,7 +121,7 @@ class Speaker:
         samples = self._synthesize(sentence)
         if not len(samples) or r.cancelled:
             return
-        t = max(self._cursor, r.t + (time.perf_counter() - r.wall))
+        t = max(self._cursor, self._stream_now(r))
         self._cursor = t + len(samples) / SAMPLE_RATE
         if self._timeline is not None:
             self._timeline.speaking_until(self._cursor)
@@ -131,6 +132,14 @@ class Speaker:
             start = max(time.perf_counter(), self._playing_until)
             self._playing_until = start + len(samples) / SAMPLE_RATE
             self._player.play(samples)
+
+    def _stream_now(self, r: _Response) -> float:
+        """Where the stream is now on the live clock: from the timeline's anchor (the deciding chunk's arrival, so
+        the time to the first text counts), else from the response's first text."""
+        anchor = self._timeline.anchor if self._timeline is not None else None
+        if anchor is not None:
+            return anchor.t + (time.perf_counter() - anchor.wall)
+        return r.t + (time.perf_counter() - r.wall)
 
     def finish(self, input_seconds: float) -> None:
         """Wait for every queued sentence, then write --speak-to (as long as the input, or the last sentence)."""
