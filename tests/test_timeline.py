@@ -85,3 +85,29 @@ def test_a_file_gets_the_whole_answers_a_live_session_gives(engine, two_question
         assert not [a for a in got if a.interrupted], [(a.text, a.interrupted) for a in got]
     assert [a.extra.get("question") for a in from_file] == [a.extra.get("question") for a in live]
     assert "paris" in from_file[0].text.lower(), from_file[0].text
+
+
+def test_barge_in_cuts_spoken_output_where_the_user_spoke_and_an_alert_goes_on(tmp_path):
+    from listenloop.respond.speech import Speaker
+    from listenloop.runtime.events import ResponseDeltaEvent, ResponseStartEvent
+
+    def say(speaker, rid, task, text):
+        speaker.observe(ResponseStartEvent(rid, 1.0, task, "normal"))
+        speaker.observe(ResponseDeltaEvent(rid, text))
+        speaker.observe(ResponseEvent(rid, 1.0, task, text, 10.0))
+        speaker._queue.join()  # the real piper voice synthesized it
+
+    timeline, emitted = Timeline(), []
+    speaker = Speaker(emitted.append, tmp_path / "answer.wav", timeline=timeline)  # --speak-to keeps what is said
+    say(speaker, "r1", "answer", "The capital of France is Paris. It is on the Seine.")
+    start = speaker._placed[0].t
+    assert timeline.speaking_at(start + 0.5)
+    speaker.cut(start + 0.5)  # the user spoke half a second into the answer
+    assert sum(len(p.samples) for p in speaker._placed) / SAMPLE_RATE <= 0.5 + 1e-3
+    assert not timeline.speaking_at(start + 0.6)  # nothing said after the cut, nothing holds the stream
+
+    alerting = Speaker(emitted.append, tmp_path / "alert.wav", timeline=Timeline())
+    say(alerting, "r2", "alert", "Smoke alarm! Please check the kitchen.")
+    spoken = sum(len(p.samples) for p in alerting._placed)
+    alerting.cut(alerting._placed[0].t + 0.3)
+    assert sum(len(p.samples) for p in alerting._placed) == spoken  # an urgent alert is said to the end

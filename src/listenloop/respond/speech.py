@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 GATE_TAIL_S = 0.3  # s the microphone stays gated after playback ends (room echo)
 SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")  # where a sentence can be handed to the synthesizer
+UNCUT_TASKS = frozenset({"alert"})  # said to the end even when the user talks over them (runtime/responses.py)
 SPOKEN_TASKS = frozenset({"answer", "acknowledge", "alert", "ask", "notify", "describe"})  # joe speaks English only
 
 
@@ -45,6 +46,7 @@ class _Response:
     wall: float  # perf_counter when its first text arrived
     text: str = ""  # text not yet handed to the synthesizer
     cancelled: bool = False
+    cuttable: bool = True  # barge-in stops it (not an urgent alert)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Placed:
 
     t: float  # s, stream time where it starts
     samples: np.ndarray = field(repr=False)
+    cuttable: bool = True  # barge-in cuts it (not an urgent alert)
 
 
 class Speaker:
@@ -78,7 +81,7 @@ class Speaker:
     # ---- input ----
     def observe(self, event: Event) -> None:
         if isinstance(event, ResponseStartEvent) and event.task in SPOKEN_TASKS:
-            self._responses[event.id] = _Response(event.t, time.perf_counter())
+            self._responses[event.id] = _Response(event.t, time.perf_counter(), cuttable=event.task not in UNCUT_TASKS)
         elif isinstance(event, ResponseDeltaEvent) and event.id in self._responses:
             r = self._responses[event.id]
             r.text += event.text
@@ -126,7 +129,7 @@ class Speaker:
         if self._timeline is not None:
             self._timeline.speaking_until(self._cursor)
         if self.speak_to is not None:
-            self._placed.append(Placed(t, samples))
+            self._placed.append(Placed(t, samples, r.cuttable))
         self._emit(AudioEvent(rid, round(t, 3), samples, sentence))
         if self._player is not None:
             start = max(time.perf_counter(), self._playing_until)
@@ -148,6 +151,20 @@ class Speaker:
         self._thread.join(5.0)
         if self.speak_to is not None:
             write_timeline(self.speak_to, self._placed, input_seconds)
+
+    def cut(self, t: float) -> None:
+        """Barge-in at stream time `t`: what is not yet said is not said (queued sentences dropped, placed ones
+        cut at `t`; --speak-to then holds only what was heard before the user spoke)."""
+        for r in self._responses.values():
+            r.cancelled = r.cancelled or r.cuttable
+        if any(not p.cuttable and p.t + len(p.samples) / SAMPLE_RATE > t for p in self._placed):
+            return  # an alert is being said: it goes on, and what follows it waits
+        self._placed = [p if p.t + len(p.samples) / SAMPLE_RATE <= t else
+                        Placed(p.t, p.samples[: int(round((t - p.t) * SAMPLE_RATE))], p.cuttable)
+                        for p in self._placed if p.t < t]
+        self._cursor = min(self._cursor, t)
+        if self._timeline is not None:
+            self._timeline.cut_speech(t)
 
     def cancel_all(self) -> None:
         for r in self._responses.values():

@@ -176,6 +176,9 @@ class Engine:
         if self.perception.recognizer is not None:
             self.perception.recognizer.close()
 
-    def on_barge_in(self, session: Session) -> None:
-        """The user spoke while a response was running: stop it, unless it is a caption."""
+    def on_barge_in(self, session: Session, t: float | None = None) -> None:
+        """The user spoke (at stream time `t`) while a response was running or being said: stop it, unless it is
+        a caption, and cut its spoken output there."""
         session.responses.cancel_current(only_interruptible=True)
+        if session.speaker is not None and t is not None:
+            session.speaker.cut(t)

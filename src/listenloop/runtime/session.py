@@ -184,8 +184,9 @@ class Session:
         waited = self._keep_final_schedule(chunk)
         decision = self.policy.decide(obs, self.decision_state)
         self._report_tasks()
-        if self.options.barge_in and self.responses.busy and getattr(self.decision_state, "interrupt", False):
-            self.engine.on_barge_in(self)  # the policy heard the user really talking (decision/voice.py)
+        talking = self.responses.busy or self.timeline.speaking_at(chunk.t1)  # writing or saying a response
+        if self.options.barge_in and talking and getattr(self.decision_state, "interrupt", False):
+            self.engine.on_barge_in(self, chunk.t1)  # the policy heard the user really talking (decision/voice.py)
         self._act(obs, decision)
         self._last_chunk = chunk
         self._chunk_ms.add((time.perf_counter() - start - waited) * 1000.0)  # work, not the wait for the schedule

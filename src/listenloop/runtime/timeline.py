@@ -55,6 +55,16 @@ class Timeline:
             self._speech_end = max(self._speech_end, t_end)
             self._cond.notify_all()
 
+    def speaking_at(self, t: float) -> bool:
+        """Spoken output is still playing at stream time `t` (barge-in may stop it)."""
+        return t < self._speech_end
+
+    def cut_speech(self, t: float) -> None:
+        """Spoken output was stopped at stream time `t`."""
+        with self._cond:
+            self._speech_end = min(self._speech_end, t)
+            self._cond.notify_all()
+
     @property
     def anchor(self) -> Anchor | None:
         return self._anchor
