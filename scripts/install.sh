@@ -20,8 +20,12 @@ if [ -n "$missing" ]; then
     echo "install.sh: cannot install Debian packages:$missing (not root, no sudo); tests that need them will skip" >&2
   else
     echo "install.sh: installing Debian packages:$missing" >&2
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+    # Another apt or dpkg (unattended upgrades, a second install) may hold the package lock: wait for it
+    # (APT_LOCK_WAIT_S, default 600 s) instead of failing at once.
+    LOCK_WAIT="-o DPkg::Lock::Timeout=${APT_LOCK_WAIT_S:-600}"
+    # (the lists lock of `update` is not covered by that option in every apt: retry it a few times)
+    for try in 1 2 3 4 5 6; do $SUDO apt-get $LOCK_WAIT update -qq && break; echo "install.sh: apt busy, retrying" >&2; sleep 20; done
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get $LOCK_WAIT install -y -qq $missing >/dev/null
   fi
 fi
 

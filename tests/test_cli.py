@@ -164,8 +164,13 @@ def test_demo_runs_on_speech_it_synthesizes_itself(tmp_path):
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     assert saved.exists() and saved.stat().st_size > SAMPLE_RATE * 2 * 5
-    assert any(e["type"] == "transcript" and e["final"] and "capital" in e["text"].lower() for e in events)
-    assert any(e["type"] == "response" for e in events)
+    said = [e["text"] for e in events if e["type"] == "transcript" and e["final"]]
+    assert any("capital" in t.lower() for t in said)
+    # the final of the sentence broken by a pause neither repeats nor invents a phrase (perception/final_check.py)
+    broken = [t for t in said if "streaming speech models" in t.lower()]
+    assert broken and all(t.lower().count("streaming speech models") == 1 for t in broken), said
+    answers = [e for e in events if e["type"] == "response" and e["task"] == "answer"]
+    assert answers and "paris" in answers[-1]["text"].lower(), answers
     assert events[-1]["type"] == "summary"
     # every chunk's decision reaches stdout, also while the language model loads in the background
     assert [e["chunk"] for e in events if e["type"] == "decision"] == list(range(events[-1]["chunks"]))
@@ -180,6 +185,25 @@ def test_every_command_of_the_issues_is_on_the_command_line():
                  ["bench", "conversation"], ["bench", "decisions"], ["bench", "server"], ["demo"], ["listen"]):
         args = parser.parse_args(argv)
         assert args.command == argv[0]
+
+
+def test_python_dash_m_listenloop_is_the_listenloop_command(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "listenloop", "run", str(tmp_path / "nope.wav")], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "no such file" in proc.stderr  # the same command, the same clear line
+    helped = subprocess.run([sys.executable, "-m", "listenloop", "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and "demo" in helped.stdout
+
+
+def test_a_name_is_a_session_option_and_a_bad_one_is_refused_in_one_line(question_wav):
+    from listenloop.cli import build_parser, session_options
+
+    args = build_parser().parse_args(["run", "x.wav", "--name", "Pascal", "--alias", "Pascale"])
+    assert session_options(args).names == ("Pascal", "Pascale")
+    path, _ = question_wav
+    proc = subprocess.run(LISTENLOOP + ["run", str(path), "--name", "Pascal, answer me"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "is not a name" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_speak_to_writes_the_spoken_answer_on_the_input_timeline(capsys, tmp_path, question_wav):
@@ -198,3 +222,5 @@ def test_speak_to_writes_the_spoken_answer_on_the_input_timeline(capsys, tmp_pat
     voiced = np.flatnonzero(np.abs(spoken) > 0.02)
     assert voiced.size >= 0.1 * SAMPLE_RATE, "almost no voice in the spoken output"
     assert voiced[0] / SAMPLE_RATE >= answers[0]["t"] - 0.01, (voiced[0] / SAMPLE_RATE, answers[0]["t"])
+    # the voice starts no sooner than a live session's could: after the time to the answer's first text
+    assert sentences[0]["t"] >= answers[0]["t"] + answers[0]["latency_ms"] / 1000.0 - 0.05, (sentences[0], answers[0])

@@ -74,6 +74,12 @@ def test_the_page_listens_live_and_shows_decisions_transcripts_and_instructions(
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(server.http + "/")
         expect(page.locator("#state")).to_have_attribute("data-state", "idle")
+        # it starts as an assistant, like the CLI and the protocol, and says so and how to change it
+        expect(page.locator("#mode-now")).to_have_text("assistant")
+        expect(page.locator("#mode-line")).to_contain_text("answers questions addressed to it")
+        expect(page.locator("#mode-line")).to_contain_text("mode menu")
+        page.select_option("#mode", "transcribe")  # captions as responses: this test reads them
+        expect(page.locator("#mode-help")).to_contain_text("caption")
 
         page.click("#toggle")
         expect(page.locator("#state")).to_have_attribute("data-state", re.compile("listening|answering"))

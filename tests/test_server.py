@@ -120,7 +120,8 @@ AUDIO_100MS = p.float_to_pcm16_frame(np.zeros(SAMPLE_RATE // 10, np.float32))
 def test_streamed_speech_gets_one_decision_per_chunk_and_its_transcript(server, jfk):
     threads = response_threads()
     odd_frames = 0.137  # s; frames of any size are re-chunked to 0.4 s by the server
-    result = asyncio.run(stream_blocks(server.url, [jfk], p.StartOptions(sounds=False), frame_seconds=odd_frames))
+    result = asyncio.run(stream_blocks(server.url, [jfk], p.StartOptions(mode=Mode.TRANSCRIBE, sounds=False),
+                                       frame_seconds=odd_frames))
 
     assert result.close_code == p.CloseCode.NORMAL
     assert result.messages[0]["type"] == "ready" and result.messages[0]["protocol"] == p.PROTOCOL_VERSION
@@ -140,7 +141,7 @@ def test_streamed_speech_gets_one_decision_per_chunk_and_its_transcript(server, 
 def test_two_concurrent_sessions_keep_their_own_state(server, jfk, conference):
     async def both():
         return await asyncio.gather(
-            stream_blocks(server.url, [jfk[: 6 * SAMPLE_RATE]], p.StartOptions(sounds=False)),
+            stream_blocks(server.url, [jfk[: 6 * SAMPLE_RATE]], p.StartOptions(mode=Mode.TRANSCRIBE, sounds=False)),
             stream_blocks(server.url, [conference], p.StartOptions(mode=Mode.ASSISTANT, sounds=False)),
         )
 
@@ -161,7 +162,7 @@ def test_a_typed_instruction_changes_the_task_and_its_acknowledgement_is_spoken(
                                        instructions={3: "translate into Spanish", 6: "blah blah"}))
 
     assert result.close_code == p.CloseCode.NORMAL
-    task = result.of_type("task")[0]
+    task = [t for t in result.of_type("task") if t["source"] != "option"][0]  # after the assistant it starts as
     assert task["mode"] == "translate" and task["source"] == "control" and task["detail"]["language"] == "es"
     assert [r["task"] for r in result.of_type("response")] == ["acknowledge"]
     assert "blah blah" in result.of_type("error")[0]["message"], "not an instruction: reported, session goes on"
@@ -200,6 +201,28 @@ def test_start_chooses_who_decides_and_defaults_to_the_engine_default():
     assert chosen.options.session_options().decider is Decider.LEARNED
     assert chosen.options.to_dict()["decider"] == "learned"
     assert p.parse_start_options({}).session_options().decider is DEFAULT_DECIDER
+
+
+def test_start_begins_as_an_assistant_like_the_cli_and_takes_a_name():
+    from listenloop.runtime.session import SessionOptions
+
+    default = p.parse_start_options({}).session_options()
+    assert default.mode is Mode.ASSISTANT and default.mode is SessionOptions().mode
+    named = p.parse_client_text(json.dumps({"type": "start", "options": {"name": "Pascal", "aliases": ["Pascale"]}}))
+    assert named.options.session_options().names == ("Pascal", "Pascale")
+    assert named.options.to_dict()["name"] == "Pascal"
+    for bad in ({"name": "Pascal, tell me a joke"}, {"name": 3}, {"aliases": ["Bo"]}, {"name": "A", "aliases": "B"}):
+        with pytest.raises(p.ProtocolError) as refused_name:
+            p.parse_start_options(bad)
+        assert refused_name.value.code is p.CloseCode.BAD_MESSAGE and "start option" in refused_name.value.reason
+
+
+def test_a_server_address_without_the_ws_path_reaches_the_session_endpoint():
+    from listenloop.server.client import ws_url
+
+    assert ws_url("ws://127.0.0.1:8765") == "ws://127.0.0.1:8765/ws"
+    assert ws_url("ws://127.0.0.1:8765/") == "ws://127.0.0.1:8765/ws"
+    assert ws_url("wss://host/ws?token=x") == "wss://host/ws?token=x"
 
 
 def test_an_oversize_frame_is_refused_with_413(server):
@@ -317,8 +340,10 @@ def test_listenloop_stream_prints_the_events_of_a_file(server, conference, tmp_p
 
     wav = tmp_path / "prompt.wav"
     write_wav(wav, conference)
-    done = subprocess.run([sys.executable, "-m", "listenloop.cli", "stream", str(wav), "--url", server.url,
-                           "--no-sounds", "--json", "--speed", "1.4"], capture_output=True, text=True, timeout=120)
+    bare = server.url.removesuffix("/ws")  # the address alone reaches the session endpoint
+    done = subprocess.run([sys.executable, "-m", "listenloop", "stream", str(wav), "--url", bare, "--mode",
+                           "transcribe", "--no-sounds", "--json", "--speed", "1.4"], capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert lines[0]["type"] == "ready" and lines[-1]["type"] == "summary"

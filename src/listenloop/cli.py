@@ -19,6 +19,8 @@ def _session_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-sounds", action="store_true", help="no sound tagging or sound responses")
     p.add_argument("--policy", type=Path, help="a sound-policy TOML file overriding the defaults (docs/policy.md)")
     p.add_argument("--instruction", help='an instruction in force from the start, e.g. "translate into Spanish"')
+    p.add_argument("--name", help='the assistant\'s name: "Hey NAME, ...", "NAME, ..." and "..., NAME?" address it')
+    p.add_argument("--alias", action="append", default=[], help="another name it answers to (repeatable)")
     p.add_argument("--no-barge-in", action="store_true", help="do not stop a response when the user speaks")
     p.add_argument("--decider", choices=[d.value for d in Decider], default=DEFAULT_DECIDER.value,
                    help="who decides whether and when speech is answered: the learned model (learned, the default), "
@@ -104,6 +106,8 @@ def session_options(args: argparse.Namespace):
         decider=Decider(args.decider),
         speech=SpeechOutput(play=args.speak, write_to=args.speak_to, gate=not args.no_gate)
         if args.speak or args.speak_to else None,
+        name=args.name,
+        aliases=tuple(args.alias),
     )
 
 
@@ -136,11 +140,12 @@ def _run(args: argparse.Namespace) -> int:
         path = Path(args.input)
         blocks, total = sources.file_blocks(path), audio_duration(path)
         blocks = _first_block_checked(blocks)
+    options = session_options(args)  # a bad option fails before the models load
     engine = _engine(args)
     if args.realtime:
         blocks = sources.paced(blocks)
     try:
-        drive(engine, session_options(args), blocks, _renderer(args), None if args.realtime else total)
+        drive(engine, options, blocks, _renderer(args), None if args.realtime else total)
     finally:
         engine.close()
     return 0
@@ -190,6 +195,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from listenloop.audio.decode import AudioError
+    from listenloop.decision.address import BadName
     from listenloop.decision.instructions import InstructionError
     from listenloop.decision.sound_policy import PolicyError
     from listenloop.models.store import ModelError
@@ -208,12 +214,12 @@ def main(argv: list[str] | None = None) -> int:
 
             return available()[args.bench].run(args)
         return {"run": _run, "listen": _listen, "demo": _demo}[args.command](args)
-    except (AudioError, ModelError, PolicyError, LlmError, InstructionError) as e:
+    except (AudioError, ModelError, PolicyError, LlmError, InstructionError, BadName) as e:
         print(f"listenloop: {e}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         return 0
 
 
-if __name__ == "__main__":  # python -m listenloop.cli
+if __name__ == "__main__":  # python -m listenloop.cli (python -m listenloop: __main__.py)
     sys.exit(main())

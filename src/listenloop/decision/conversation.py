@@ -116,8 +116,10 @@ class ConversationPolicy:
     """DecisionPolicy of a conversational session (any mode: assistant, transcribe, translate, quiet)."""
 
     def __init__(self, task: TaskState, sound_policy: Any | None = None, class_names: tuple[str, ...] = (),
-                 initial: Instruction | None = None, timing: LearnedTiming | None = None) -> None:
+                 initial: Instruction | None = None, timing: LearnedTiming | None = None,
+                 names: tuple[str, ...] = ()) -> None:
         self.task = task
+        self.names = names  # the assistant's name and aliases (decision/address.py); empty: it has none
         self.timing = timing  # when set, the learned model says when a spoken question is answered (timing.py)
         self.initial = initial
         self.rules = RulePolicy(task.mode, sound_policy)
@@ -312,7 +314,7 @@ class ConversationPolicy:
         # the sentence of an answer taken back: the model's yes to it stands
         resumed = bool(state.taken_back) and tuple(utt.words_of(head)[: len(state.taken_back)]) == state.taken_back
         full = sentence.join(head, text)
-        heard = utt.analyse(full)
+        heard = utt.analyse(full, self.names)
         if sentence.still_open(head, text):
             return None if ended is None else Decision.silent(f"not addressed: unfinished ({full[-24:]!r})")
         if heard.kind is utt.Kind.STATEMENT:
@@ -325,7 +327,7 @@ class ConversationPolicy:
         if voice.is_background(level, state.voice, t):
             return Decision.silent(f"background talk ({level:.0f} dBFS, reference "
                                    f"{voice.reference(state.voice, t):.0f})")
-        return self._answer(obs, state, full, heard, segment, text, confirmed=resumed)
+        return self._answer(obs, state, full, heard, segment, text, confirmed=resumed or heard.named)
 
     def _translate(self, state: ConversationState, ended: SegmentEnd, text: str, t: float) -> Decision:
         """A closed segment into the target language. A piece that does not end its sentence (cut at the segment

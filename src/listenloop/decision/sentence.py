@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from listenloop.decision import utterance as utt
+from listenloop.decision.address import is_call
 from listenloop.perception.observation import Confidence
 
 # Spoken fillers a speaker says while looking for the next word: a segment of only these is not a sentence.
@@ -42,6 +43,8 @@ def join(before: str, text: str) -> str:
     head = before.strip().rstrip(".?!。？！…").rstrip()
     if head.endswith(".."):
         head = head.rstrip(".")
+    if head and is_call(head):
+        head = head.rstrip(",") + ","  # "John | Did you call her?" is a question to John (decision/address.py)
     return f"{head} {text.strip()}".strip() if head else text.strip()
 
 

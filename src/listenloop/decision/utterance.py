@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from listenloop.decision.address import Addressee, addressee, is_call
+
 
 class Kind(StrEnum):
     QUESTION = "question"  # asks something ("what time is it?")
@@ -30,6 +32,8 @@ class Heard:
     addressed: bool  # meant for the assistant (not for someone else by name)
     about: About
     why: str = ""  # for the decision's reason
+    named: bool = False  # the assistant was called by its name (or, with none set, greeted by one): no doubt it is
+    # meant for it, so the answer does not wait for the decision model (decision/address.py)
 
 
 WH_WORDS = ("what", "what's", "whats", "who", "who's", "where", "where's", "when", "why", "how", "how's", "which",
@@ -56,21 +60,27 @@ MUSIC_WORDS = re.compile(r"\b(music|song|style|genre|instrument|instruments|melo
 COUNT_WORDS = re.compile(r"\bhow many (times|barks|times did)\b|\bhow often\b|\bcount\b")
 
 
-def analyse(text: str) -> Heard:
-    """Classify one utterance (the recognizer's text, punctuation included)."""
+def analyse(text: str, names: tuple[str, ...] = ()) -> Heard:
+    """Classify one utterance (the recognizer's text, punctuation included); `names`: the assistant's name and
+    aliases, if the session has them (decision/address.py)."""
     raw = text.strip()
     words = words_of(raw)
     if not words:
         return Heard(Kind.STATEMENT, False, About.GENERAL, "no words")
     about = _about(" ".join(words))
+    if is_call(raw, names):  # "John." / "Hey Pascal,": the call's sentence follows the pause
+        return Heard(Kind.INCOMPLETE, False, about, "a call by name")
     if _unfinished(raw, words):
         return Heard(Kind.INCOMPLETE, False, about, f"unfinished ({words[-1]!r})")
     kind = _kind(raw, words)
+    to = addressee(raw, names)
+    if to.who is Addressee.ASSISTANT:  # called by name: "Hey Pascal." asks for attention, "Pascal, introduce yourself"
+        kind = Kind.REQUEST if kind is Kind.STATEMENT else kind
+        return Heard(kind, True, about, f"{kind.value}, addressed by name ({to.name})", named=True)
     if kind is Kind.STATEMENT:
         return Heard(kind, False, about, "a statement")
-    other = _vocative(raw)
-    if other:
-        return Heard(kind, False, about, f"addressed to {other}")
+    if to.who is Addressee.OTHER:
+        return Heard(kind, False, about, f"addressed to {to.name}")
     return Heard(kind, True, about, kind.value)
 
 
@@ -132,18 +142,3 @@ def _strip_interjections(words: list[str]) -> list[str]:
     while i < len(words) and (words[i] in INTERJECTIONS or words[i] in WAKE_WORDS):
         i += 1
     return words[i:]
-
-
-def _vocative(raw: str) -> str:
-    """A name the talk is addressed to ("John, did you ...?", "... did you, Mary?"), other than the assistant's."""
-    for pattern in (r"^\s*(?:hey |so |ok |okay )?([A-Z][a-z]+),", r",\s*([A-Z][a-z]+)[?.!]?\s*$"):
-        match = re.search(pattern, raw)
-        if match is None:
-            continue
-        name = match.group(1)
-        if name.lower() not in INTERJECTIONS and name.lower() not in WAKE_WORDS and name.lower() not in _NOT_NAMES:
-            return name
-    return ""
-
-
-_NOT_NAMES = frozenset("what who where when why how which well yes no please thanks thank sorry".split())

@@ -33,6 +33,7 @@ from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK, VAD_WINDO
 from listenloop.audio.levels import frame_rms, narrowband
 from listenloop.models import model_dir
 from listenloop.perception.agreement import common_prefix
+from listenloop.perception.final_check import checked_final
 from listenloop.perception.observation import (
     AsrResult,
     Confidence,
@@ -313,7 +314,8 @@ class Recognizer:
             state.speculative = None
             return
         audio = state.clip(state.seg_start, end)
-        state.speculative = self._submit(audio, state.segments, state.seg_start, end, self._context(state))
+        state.speculative = self._submit(audio, state.segments, state.seg_start, end, self._context(state),
+                                         state.hypothesis)
         state.speculative_end, state.speculative_heard = end, min(end, state.heard)
 
     def _close(self, state: AsrState, end: int, cut: bool = False) -> SegmentEnd:
@@ -333,7 +335,7 @@ class Recognizer:
         else:
             if state.speculative is not None:
                 state.speculative.cancel()  # it missed part of the tail that has sound in it (a final "s")
-            final = self._submit(audio, state.segments, state.seg_start, end, self._context(state))
+            final = self._submit(audio, state.segments, state.seg_start, end, self._context(state), state.hypothesis)
         ended = SegmentEnd(
             segment=state.segments,
             t0=state.seconds(state.seg_start),
@@ -424,17 +426,19 @@ class Recognizer:
     # -- finals -----------------------------------------------------------------------------------------------------
 
     def _submit(
-        self, audio: np.ndarray, segment: int, start: int, end: int, context: Future[FinalText] | None
+        self, audio: np.ndarray, segment: int, start: int, end: int, context: Future[FinalText] | None, heard: str
     ) -> Future[FinalText]:
-        return self._executor.submit(self._final, audio, segment, start / _SR, end / _SR, context)
+        return self._executor.submit(self._final, audio, segment, start / _SR, end / _SR, context, heard)
 
     def _final(
-        self, audio: np.ndarray, segment: int, t0: float, t1: float, context: Future[FinalText] | None
+        self, audio: np.ndarray, segment: int, t0: float, t1: float, context: Future[FinalText] | None, heard: str
     ) -> FinalText:
+        """Whisper base on the segment, its text checked against `heard`, the last partial (final_check.py)."""
         # finals run in submission order, so the context's decode has finished unless it was cancelled or failed
         previous = context.result().text if context is not None and context.done() and not context.cancelled() \
             and context.exception() is None else ""
-        return replace(self.transcribe_segment(audio, previous=previous), segment=segment, t0=t0, t1=t1)
+        final = self.transcribe_segment(audio, previous=previous)
+        return replace(final, segment=segment, t0=t0, t1=t1, text=checked_final(final.text, heard))
 
     def transcribe_segment(
         self, audio: np.ndarray, task: str = "transcribe", language: str | None = None, previous: str = ""

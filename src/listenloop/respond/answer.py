@@ -25,14 +25,17 @@ from typing import Any
 from listenloop.decision import sentence
 from listenloop.decision.conversation import FINAL_WAIT_S
 from listenloop.respond.base import ResponseContext, ResponseRequest, session_final
+from listenloop.respond.heard import heard_answer
 from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, LlmError, Role
 from listenloop.vocabulary import Emotion, Mode, Task
 
-SYSTEM_PROMPT = (
-    "You are listenloop, a voice assistant that hears a live audio stream through a microphone. "
+ASSISTANT_NAME = "listenloop"  # the name the model gives itself when the session was given none
+SYSTEM_PROMPT_FORM = (
+    "You are {name}, a voice assistant that hears a live audio stream through a microphone. "
     "You know only what the notes below say about what was heard. Reply in one or two short spoken sentences: "
     "no lists, no code, no markdown."
 )
+SYSTEM_PROMPT = SYSTEM_PROMPT_FORM.format(name=ASSISTANT_NAME)
 # The emotion tag comes from the decision (a cough is "concerned", an alarm "urgent"). Asking the 0.5B model to begin
 # with a tag made it answer with the tag alone, so none is asked for; a leading tag a larger model writes is still
 # taken off and used (strip_emotion_tag).
@@ -135,7 +138,7 @@ class AnswerResponder:
 
     def _answer(self, question: str, request: ResponseRequest, ctx: ResponseContext) -> Iterator[str]:
         payload = request.decision.payload
-        canned = _direct_answer(payload)
+        canned = heard_answer(question, payload, getattr(ctx.session, "memory", None), request.t)
         messages = build_messages(question, payload, ctx.session, request.t)
         backend = None
         if canned:
@@ -197,19 +200,6 @@ def _prefill(llm: Callable[[], LlmBackend], messages: list[ChatMessage], open_la
         prefill(messages, open_last=open_last)
 
 
-def _direct_answer(payload: dict) -> str:
-    """Questions about the music are answered from the tagger's genres and instruments, not guessed by the model."""
-    if payload.get("about") != "music":
-        return ""
-    music = payload.get("music") or {}
-    genres = [g.lower().replace(" music", "") for g in music.get("genres", [])]
-    instruments = [i.lower() for i in music.get("instruments", [])]
-    if not genres and not instruments:
-        return "I don't hear any music clearly enough to tell its style."
-    style = f"It sounds like {' or '.join(genres)} music" if genres else "It sounds like instrumental music"
-    return style + (f", with {' and '.join(instruments)}." if instruments else ".")
-
-
 def strip_emotion_tag(pieces: Iterator[str], ctx: ResponseContext) -> Iterator[str]:
     """Pass text through, taking a leading "[emotion]" tag off into ctx.extra["emotion"]."""
     head = ""
@@ -257,12 +247,12 @@ def history_messages(session, number: int) -> list[ChatMessage]:
     The window holds the turns from `first` on, where `first` moves only every PROMPT_TURNS_STEP turns, so between
     moves each prompt begins with the previous one (cached by llama.cpp) and the prompt stays bounded."""
     first = max(0, number - PROMPT_TURNS_MIN - (number - PROMPT_TURNS_MIN) % PROMPT_TURNS_STEP)
-    messages = [ChatMessage(Role.SYSTEM, SYSTEM_PROMPT)]
+    name = getattr(getattr(session, "options", None), "name", None) or ASSISTANT_NAME
+    messages = [ChatMessage(Role.SYSTEM, SYSTEM_PROMPT_FORM.format(name=name))]
     for turn in list(getattr(getattr(session, "memory", None), "turns", ())):
         if turn.number >= first:
             messages.append(ChatMessage(Role.USER, turn.prompt or f"{QUESTION_LEAD} {turn.question}"))
-            messages.append(ChatMessage(Role.ASSISTANT,
-                                        turn.answer + (" (interrupted)" if turn.interrupted else "")))
+            messages.append(ChatMessage(Role.ASSISTANT, turn.answer))  # as said: no marker the model could copy
     return messages
 
 

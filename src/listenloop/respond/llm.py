@@ -24,6 +24,8 @@ from typing import Protocol
 # (docs/benchmarks/conversation.md). It also leaves a core to the listening loop while an answer is written.
 LLM_THREADS = 1
 LLM_CONTEXT_TOKENS = 2048  # n_ctx: prompts are bounded (recent transcript + a short rolling history)
+EVAL_BLOCK_TOKENS = 16  # prompts are evaluated in blocks at multiples of this: the same prompt gives the same
+# numbers (so the same greedy answer) however its prefills were timed; a question pays at most this many more tokens
 LLM_TEMPERATURE = 0.0  # greedy: the same question gets the same answer (reproducible replies and tests)
 HTTP_TIMEOUT_S = 60.0  # s, connect + read timeout of one OpenAI-compatible request
 PACKAGED_LLMS = ("qwen2.5-0.5b", "qwen2.5-1.5b")  # names accepted by --llm (see models/registry.py)
@@ -167,13 +169,15 @@ class LlamaCppBackend:
                                  n_threads_batch=threads)
         self._reply_template, self._turns_template, self._end = _chat_templates(self._llm)
         self.last_prompt: PromptStats | None = None  # set when a stream starts (read it while iterating)
+        self._blocked = 0  # the KV cache's first this many positions were evaluated block by block (_blocks)
         self._llm.create_completion("Hello", max_tokens=1)  # the first call allocates; pay that at load time
 
     def stream(self, messages: list[ChatMessage], options: Generation = Generation()) -> Iterator[str]:
         tokens = self._tokens(messages, self._reply_template)
         with self._lock:
-            self.last_prompt = PromptStats(len(tokens), self._cached(tokens))
-            chunks = self._llm.create_completion(
+            reused = self._blocks(tokens, (len(tokens) - 1) // EVAL_BLOCK_TOKENS * EVAL_BLOCK_TOKENS)
+            self.last_prompt = PromptStats(len(tokens), reused)
+            chunks = self._llm.create_completion(  # evaluates the rest (under one block) in one batch
                 tokens,
                 max_tokens=options.max_tokens,
                 temperature=options.temperature,
@@ -189,11 +193,21 @@ class LlamaCppBackend:
     def prefill(self, messages: list[ChatMessage], open_last: bool = False) -> PromptStats:
         tokens = self._tokens(messages, self._turns_template, open_last)
         with self._lock:
-            cached = self._cached(tokens)
-            if cached < len(tokens):
-                self._llm.n_tokens = cached  # eval() drops the cache from here on, then appends the rest
-                self._llm.eval(tokens[cached:])
-            return PromptStats(len(tokens), cached)
+            reused = self._blocks(tokens, len(tokens) // EVAL_BLOCK_TOKENS * EVAL_BLOCK_TOKENS)
+            return PromptStats(len(tokens), reused)
+
+    def _blocks(self, tokens: list[int], upto: int) -> int:
+        """Have `tokens[:upto]` (`upto` a multiple of EVAL_BLOCK_TOKENS) in the KV cache, each block evaluated on its
+        own: a position's numbers then depend on the prompt alone, not on where earlier prefills stopped (llama.cpp
+        computes a token differently in batches of different sizes, and the greedy answer to a question could
+        change from run to run). What was evaluated otherwise (a question's last tokens, the reply) is redone.
+        Returns how many tokens came from the cache."""
+        start = min(self._cached(tokens), self._blocked) // EVAL_BLOCK_TOKENS * EVAL_BLOCK_TOKENS
+        self._llm.n_tokens = start  # eval() drops the cache from here on, then appends
+        for first in range(start, upto, EVAL_BLOCK_TOKENS):
+            self._llm.eval(tokens[first : first + EVAL_BLOCK_TOKENS])
+        self._blocked = max(start, upto)
+        return start
 
     def _tokens(self, messages: list[ChatMessage], template, open_last: bool = False) -> list[int]:
         rendered = template(messages=[m.to_wire() for m in messages])

@@ -112,7 +112,7 @@ class Engine:
         task, instruction = initial_state(options.mode, options.instruction)
         names = tuple(getattr(self.perception.tagger, "names", ())) if options.sounds else ()
         timing = None if options.decider is Decider.RULES else self.learned_timing(options.decider)
-        return ConversationPolicy(task, sound_policy, names, instruction, timing)
+        return ConversationPolicy(task, sound_policy, names, instruction, timing, options.names)
 
     def learned_timing(self, decider: Decider = Decider.CLOCK) -> LearnedTiming:
         """The learned decision model as the conversation's clock or judge, loaded once (decision/timing.py)."""
@@ -127,7 +127,7 @@ class Engine:
             return self._timing[decider]
 
     def response_runner(self, emit, session: Session) -> ResponseRunner:
-        return ResponseRunner(self.responders, emit, session)
+        return ResponseRunner(self.responders, emit, session, session.timeline)
 
     def on_session_start(self, session: Session) -> None:
         """Per-session resources: spoken output; the language model warmed in the background when it will be needed."""
@@ -135,7 +135,8 @@ class Engine:
         if speech is not None:
             from listenloop.runtime.speech import Speaker
 
-            session.speaker = Speaker(session._emit, speech.write_to, play=speech.play, gate=speech.gate)
+            session.speaker = Speaker(session._emit, speech.write_to, play=speech.play, gate=speech.gate,
+                                      timeline=session.timeline)
         if session.options.mode is not Mode.TRANSCRIBE or session.options.instruction:
             stop = self._watching[id(session)] = threading.Event()
             ref = weakref.ref(session)  # held weakly: a session dropped without finish() is not kept alive
@@ -180,6 +181,9 @@ class Engine:
         if self.perception.recognizer is not None:
             self.perception.recognizer.close()
 
-    def on_barge_in(self, session: Session) -> None:
-        """The user spoke while a response was running: stop it, unless it is a caption."""
+    def on_barge_in(self, session: Session, t: float | None = None) -> None:
+        """The user spoke (at stream time `t`) while a response was running or being said: stop it, unless it is
+        a caption, and cut its spoken output there."""
         session.responses.cancel_current(only_interruptible=True)
+        if session.speaker is not None and t is not None:
+            session.speaker.cut(t)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from listenloop.respond.base import Responder, ResponseContext, ResponseRequest
 from listenloop.runtime.events import ErrorEvent, Event, ResponseDeltaEvent, ResponseEvent, ResponseStartEvent
 from listenloop.runtime.stats import LatencyHistogram
+from listenloop.runtime.timeline import Timeline
 from listenloop.vocabulary import Task
 
 _STOP = object()
@@ -21,8 +22,10 @@ _STOP = object()
 
 
 class ResponseRunner:
-    def __init__(self, responders: dict[Task, Responder], emit: Callable[[Event], None], session: object) -> None:
+    def __init__(self, responders: dict[Task, Responder], emit: Callable[[Event], None], session: object,
+                 timeline: Timeline | None = None) -> None:
         self._responders = responders
+        self._timeline = timeline  # paces the stream while a response that barge-in could stop is in flight
         self._emit = emit
         self._session = session
         self._queue: queue.Queue = queue.Queue()
@@ -38,7 +41,15 @@ class ResponseRunner:
     def submit(self, request: ResponseRequest) -> None:
         with self._idle:
             self._pending += 1
+        if self._paced(request):
+            self._timeline.started(request.t, request.arrived)
         self._queue.put(request)
+
+    def _paced(self, request: ResponseRequest) -> bool:
+        """Responses that talk to the user take their time on the stream's clock (runtime/timeline.py); captions
+        are never cut, so they need not."""
+        task = request.decision.task
+        return self._timeline is not None and task is not None and task.interruptible
 
     @property
     def busy(self) -> bool:
@@ -70,6 +81,8 @@ class ResponseRunner:
             except Exception as e:  # noqa: BLE001 - a failing responder must never stop the session
                 self._emit(ErrorEvent(f"response {request.id} failed: {type(e).__name__}: {e}"))
             finally:
+                if self._paced(request):
+                    self._timeline.ended()
                 with self._idle:
                     self._pending -= 1
                     self._idle.notify_all()

@@ -14,6 +14,7 @@ in the next feed()/drain() (or are handed to `on_event` as soon as they exist).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import queue
 import threading
@@ -28,6 +29,7 @@ import numpy as np
 
 from listenloop.audio.chunker import Chunk, Chunker
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, SAMPLES_PER_CHUNK
+from listenloop.decision.address import checked_names
 from listenloop.decision.base import DEFAULT_DECIDER, Decider, Decision
 from listenloop.perception.observation import FinalText, Observation
 from listenloop.perception.offline import ready_chunk
@@ -43,6 +45,7 @@ from listenloop.runtime.events import (
     TranscriptEvent,
 )
 from listenloop.runtime.stats import LatencyHistogram
+from listenloop.runtime.timeline import Timeline
 from listenloop.vocabulary import Mode
 
 if TYPE_CHECKING:
@@ -71,14 +74,23 @@ class SpeechOutput:
 
 @dataclass(frozen=True)
 class SessionOptions:
-    mode: Mode = Mode.ASSISTANT  # what the session is for at the start (as the CLI; the server protocol's own
-    # default is transcription, for caption clients: docs/protocol.md)
+    mode: Mode = Mode.ASSISTANT  # what the session is for at the start (the CLI, the page and the protocol alike)
     sounds: bool = True  # tag sounds and respond to them by the sound policy
     policy_path: Path | None = None  # a sound-policy file overriding the defaults for this session
     instruction: str | None = None  # an instruction in force from the start ("translate into Chinese")
     barge_in: bool = True  # user speech during a response stops it
     decider: Decider = DEFAULT_DECIDER  # who decides whether and when speech is answered (decision/timing.py)
     speech: SpeechOutput | None = None  # speak the responses (None: text only)
+    name: str | None = None  # the assistant's name: "Hey NAME, ...", "NAME, ..." address it (decision/address.py)
+    aliases: tuple[str, ...] = ()  # other names it answers to ("Pascale", a nickname)
+
+    def __post_init__(self) -> None:
+        checked_names(self.name, self.aliases)  # a bad name fails here, with its reason
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The name, then the aliases; empty when the session has no name."""
+        return checked_names(self.name, self.aliases)
 
 
 @dataclass
@@ -119,6 +131,7 @@ class Session:
         self.policy = engine.policy_for(options)
         self.decision_state = self.policy.init_state()
         self.speaker = None  # spoken output (runtime/speech.py), set by the engine when --speak/--speak-to
+        self.timeline = Timeline()  # a response in flight keeps the stream's clock to the wall clock's pace
         self.responses = engine.response_runner(self._emit, self)
         self._ids = itertools.count(1)
         self._chunk_ms = LatencyHistogram()
@@ -193,14 +206,17 @@ class Session:
 
     # ---- the loop ----
     def _process(self, chunk: Chunk) -> None:
+        if self.timeline.hold(chunk.t1) > 0:  # a response in flight: the chunk is heard when it is due
+            chunk = dataclasses.replace(chunk, arrived=time.perf_counter())
         start = time.perf_counter()
         obs = self.engine.perception.step(chunk, self._perception)
         self._after_perception(obs)
         waited = self._keep_final_schedule(chunk)
         decision = self.policy.decide(obs, self.decision_state)
         self._report_tasks()
-        if self.options.barge_in and self.responses.busy and getattr(self.decision_state, "interrupt", False):
-            self.engine.on_barge_in(self)  # the policy heard the user really talking (decision/voice.py)
+        talking = self.responses.busy or self.timeline.speaking_at(chunk.t1)  # writing or saying a response
+        if self.options.barge_in and talking and getattr(self.decision_state, "interrupt", False):
+            self.engine.on_barge_in(self, chunk.t1)  # the policy heard the user really talking (decision/voice.py)
         self._act(obs, decision)
         self._last_chunk = chunk
         self._chunk_ms.add((time.perf_counter() - start - waited) * 1000.0)  # work, not the wait for the schedule

@@ -1,7 +1,8 @@
 """Spoken output: responses become piper (joe voice) speech, sentence by sentence as their text arrives.
 
-Each synthesized sentence is an AudioEvent (16 kHz float32) placed on the input's timeline: at the response's
-decision time plus the time synthesis took, and never over the previous sentence. --speak-to writes those events
+Each synthesized sentence is an AudioEvent (16 kHz float32) placed on the input's timeline where the stream is, on
+the live clock, once it is synthesized: the response's decision time plus the wall time since (the time to its first
+text and its synthesis), never over the previous sentence. --speak-to writes those events
 into one wav as long as the input. While the voice plays on a loudspeaker the microphone is gated (its samples are
 replaced by silence until the playback ends plus a short tail), so the session never answers its own voice; the
 cost is that barge-in by voice cannot happen while it speaks (use headphones and --no-gate to keep it).
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,8 +31,12 @@ from listenloop.runtime.events import (
     ResponseStartEvent,
 )
 
+if TYPE_CHECKING:
+    from listenloop.runtime.timeline import Timeline
+
 GATE_TAIL_S = 0.3  # s the microphone stays gated after playback ends (room echo)
 SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")  # where a sentence can be handed to the synthesizer
+UNCUT_TASKS = frozenset({"alert"})  # said to the end even when the user talks over them (runtime/responses.py)
 SPOKEN_TASKS = frozenset({"answer", "acknowledge", "alert", "ask", "notify", "describe"})  # joe speaks English only
 
 
@@ -40,6 +46,7 @@ class _Response:
     wall: float  # perf_counter when its first text arrived
     text: str = ""  # text not yet handed to the synthesizer
     cancelled: bool = False
+    cuttable: bool = True  # barge-in stops it (not an urgent alert)
 
 
 @dataclass
@@ -48,14 +55,17 @@ class Placed:
 
     t: float  # s, stream time where it starts
     samples: np.ndarray = field(repr=False)
+    cuttable: bool = True  # barge-in cuts it (not an urgent alert)
 
 
 class Speaker:
     """Per session. `observe()` every event; sentences are synthesized in a worker thread, in order."""
 
     def __init__(self, emit: Callable[[Event], None], speak_to: Path | None = None, play: bool = False,
-                 gate: bool = True, synthesize: Callable[[str], np.ndarray] | None = None) -> None:
+                 gate: bool = True, synthesize: Callable[[str], np.ndarray] | None = None,
+                 timeline: Timeline | None = None) -> None:
         self._emit = emit
+        self._timeline = timeline  # a sentence waiting or placed is in flight on it (runtime/timeline.py)
         self.speak_to = speak_to
         self._synthesize = synthesize or _piper
         self._player = _Player() if play else None
@@ -71,7 +81,7 @@ class Speaker:
     # ---- input ----
     def observe(self, event: Event) -> None:
         if isinstance(event, ResponseStartEvent) and event.task in SPOKEN_TASKS:
-            self._responses[event.id] = _Response(event.t, time.perf_counter())
+            self._responses[event.id] = _Response(event.t, time.perf_counter(), cuttable=event.task not in UNCUT_TASKS)
         elif isinstance(event, ResponseDeltaEvent) and event.id in self._responses:
             r = self._responses[event.id]
             r.text += event.text
@@ -87,6 +97,8 @@ class Speaker:
 
     def _say(self, rid: str, r: _Response, sentence: str) -> None:
         if sentence.strip() and not r.cancelled:
+            if self._timeline is not None:
+                self._timeline.started(r.t, r.wall)  # until it is placed, the sentence is in flight
             self._queue.put((rid, r, sentence.strip()))
 
     @property
@@ -104,21 +116,33 @@ class Speaker:
             except Exception as e:  # noqa: BLE001 - speech output failing must not stop the session
                 self._emit(ErrorEvent(f"speech output failed: {type(e).__name__}: {e}"))
             finally:
+                if self._timeline is not None:
+                    self._timeline.ended()
                 self._queue.task_done()
 
     def _speak(self, rid: str, r: _Response, sentence: str) -> None:
         samples = self._synthesize(sentence)
         if not len(samples) or r.cancelled:
             return
-        t = max(self._cursor, r.t + (time.perf_counter() - r.wall))
+        t = max(self._cursor, self._stream_now(r))
         self._cursor = t + len(samples) / SAMPLE_RATE
+        if self._timeline is not None:
+            self._timeline.speaking_until(self._cursor)
         if self.speak_to is not None:
-            self._placed.append(Placed(t, samples))
+            self._placed.append(Placed(t, samples, r.cuttable))
         self._emit(AudioEvent(rid, round(t, 3), samples, sentence))
         if self._player is not None:
             start = max(time.perf_counter(), self._playing_until)
             self._playing_until = start + len(samples) / SAMPLE_RATE
             self._player.play(samples)
+
+    def _stream_now(self, r: _Response) -> float:
+        """Where the stream is now on the live clock: from the timeline's anchor (the deciding chunk's arrival, so
+        the time to the first text counts), else from the response's first text."""
+        anchor = self._timeline.anchor if self._timeline is not None else None
+        if anchor is not None:
+            return anchor.t + (time.perf_counter() - anchor.wall)
+        return r.t + (time.perf_counter() - r.wall)
 
     def finish(self, input_seconds: float) -> None:
         """Wait for every queued sentence, then write --speak-to (as long as the input, or the last sentence)."""
@@ -127,6 +151,20 @@ class Speaker:
         self._thread.join(5.0)
         if self.speak_to is not None:
             write_timeline(self.speak_to, self._placed, input_seconds)
+
+    def cut(self, t: float) -> None:
+        """Barge-in at stream time `t`: what is not yet said is not said (queued sentences dropped, placed ones
+        cut at `t`; --speak-to then holds only what was heard before the user spoke)."""
+        for r in self._responses.values():
+            r.cancelled = r.cancelled or r.cuttable
+        if any(not p.cuttable and p.t + len(p.samples) / SAMPLE_RATE > t for p in self._placed):
+            return  # an alert is being said: it goes on, and what follows it waits
+        self._placed = [p if p.t + len(p.samples) / SAMPLE_RATE <= t else
+                        Placed(p.t, p.samples[: int(round((t - p.t) * SAMPLE_RATE))], p.cuttable)
+                        for p in self._placed if p.t < t]
+        self._cursor = min(self._cursor, t)
+        if self._timeline is not None:
+            self._timeline.cut_speech(t)
 
     def cancel_all(self) -> None:
         for r in self._responses.values():

@@ -50,6 +50,16 @@ class StreamResult:
         return found[-1] if found else None
 
 
+WS_PATH = "/ws"  # where the server listens (server/app.py)
+
+
+def ws_url(url: str) -> str:
+    """The session endpoint of a server URL: ws://HOST:PORT alone means ws://HOST:PORT/ws (as clients of other
+    servers expect to give just the address)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=WS_PATH)) if parts.path in ("", "/") else url
+
+
 def with_token(url: str, token: str | None) -> str:
     if not token:
         return url
@@ -83,7 +93,7 @@ async def stream_blocks(url: str, blocks: Iterable[np.ndarray], options: p.Start
 
     result = StreamResult()
     sent_at: dict[int, float] = {}
-    async with connect(with_token(url, token), max_size=RECEIVE_MAX_BYTES, compression=None) as ws:
+    async with connect(with_token(ws_url(url), token), max_size=RECEIVE_MAX_BYTES, compression=None) as ws:
         receiver = asyncio.create_task(_receive(ws, result, sent_at, on_message))
         try:
             await ws.send(p.start_message(options or p.StartOptions()))
@@ -147,7 +157,9 @@ def add_arguments(p_: argparse.ArgumentParser) -> None:
     p_.add_argument("input", help="audio file (wav, flac, mp3, ogg, ...)")
     p_.add_argument("--url", default=DEFAULT_URL, help=f"server WebSocket URL (default {DEFAULT_URL})")
     p_.add_argument("--token", help="the server's token, when it needs one")
-    p_.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.TRANSCRIBE.value)
+    p_.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.ASSISTANT.value,
+                    help="what the session is for at the start (default assistant, as `listenloop run`)")
+    p_.add_argument("--name", help="the assistant's name (docs/conversation.md, Names)")
     p_.add_argument("--no-sounds", action="store_true", help="no sound tagging or sound responses")
     p_.add_argument("--instruction", help="an instruction in force from the start")
     p_.add_argument("--speech", action="store_true", help="ask for spoken responses (see --save-audio)")
@@ -163,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         raise SystemExit("listenloop stream: --speed must be positive")
     options = p.StartOptions(mode=Mode(args.mode), sounds=not args.no_sounds, instruction=args.instruction,
-                             speech=args.speech or args.save_audio is not None)
+                             speech=args.speech or args.save_audio is not None, name=args.name)
     renderer = TimelineRenderer()
 
     def show(message: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from listenloop.audio.constants import PCM16_BYTES_PER_SAMPLE, PCM16_FULL_SCALE, SAMPLE_RATE
+from listenloop.decision.address import BadName, checked_names
 from listenloop.decision.base import DEFAULT_DECIDER, Decider
 from listenloop.runtime import events as ev
 from listenloop.runtime.session import SessionOptions, SpeechOutput
@@ -67,21 +68,24 @@ class ProtocolError(Exception):
 class StartOptions:
     """The `start` message's options. Server-side paths (policy files) are never taken from a client."""
 
-    mode: Mode = Mode.TRANSCRIBE  # what the session is for at the start
+    mode: Mode = Mode.ASSISTANT  # what the session is for at the start (as the CLI and the page)
     sounds: bool = True  # tag sounds and respond to them (only when the server loaded the tagger)
     instruction: str | None = None  # an instruction in force from the start
     barge_in: bool = True  # user speech during a response stops it
     speech: bool = False  # spoken responses: `audio` headers + binary PCM16 frames (when the server can speak)
     decider: Decider = DEFAULT_DECIDER  # who decides whether and when speech is answered (docs/conversation.md)
+    name: str | None = None  # the assistant's name ("Hey Pascal, ..."); None: it has none (docs/conversation.md)
+    aliases: tuple[str, ...] = ()  # other names it answers to
 
     def session_options(self) -> SessionOptions:
         return SessionOptions(mode=self.mode, sounds=self.sounds, instruction=self.instruction,
-                              barge_in=self.barge_in, decider=self.decider,
+                              barge_in=self.barge_in, decider=self.decider, name=self.name, aliases=self.aliases,
                               speech=SpeechOutput() if self.speech else None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode.value, "sounds": self.sounds, "instruction": self.instruction,
-                "barge_in": self.barge_in, "speech": self.speech, "decider": self.decider.value}
+                "barge_in": self.barge_in, "speech": self.speech, "decider": self.decider.value, "name": self.name,
+                "aliases": list(self.aliases)}
 
 
 @dataclass(frozen=True)
@@ -138,8 +142,9 @@ def parse_start_options(options: Any) -> StartOptions:
     unknown = sorted(set(options) - known)
     if unknown:
         raise _bad(f"unknown start option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    mode = _choice(options, "mode", Mode, Mode.TRANSCRIBE)
+    mode = _choice(options, "mode", Mode, Mode.ASSISTANT)
     instruction = options.get("instruction")
+    name, aliases = _names(options)
     return StartOptions(
         mode=mode,
         sounds=_bool(options, "sounds", True),
@@ -147,7 +152,22 @@ def parse_start_options(options: Any) -> StartOptions:
         barge_in=_bool(options, "barge_in", True),
         speech=_bool(options, "speech", False),
         decider=_choice(options, "decider", Decider, DEFAULT_DECIDER),
+        name=name,
+        aliases=aliases,
     )
+
+
+def _names(options: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+    name, aliases = options.get("name"), options.get("aliases", [])
+    if name is not None and not isinstance(name, str):
+        raise _bad(f"start option 'name' must be a string or null, not {name!r}")
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise _bad("start option 'aliases' must be a list of strings")
+    try:
+        names = checked_names(name, tuple(aliases))
+    except BadName as e:
+        raise _bad(f"start option 'name': {e}") from None
+    return (names[0], names[1:]) if names else (None, ())
 
 
 def parse_client_text(text: str) -> ClientMessage:

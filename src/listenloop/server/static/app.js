@@ -123,11 +123,24 @@ function onMessage(conn, data) {
   if (handler) handler(conn, m);
 }
 
+// What each mode does, in a line the page shows beside the mode it is in.
+const MODE_HELP = {
+  assistant: "it answers questions addressed to it and stays silent otherwise.",
+  transcribe: "every sentence heard comes back as a caption; questions are not answered.",
+  translate: "what is said comes back translated; questions are not answered.",
+  quiet: "it listens and speaks up only for alarms; nothing else is answered.",
+};
+
+function showMode(mode) {
+  ui.modeNow.textContent = mode;
+  $("mode-help").textContent = MODE_HELP[mode] || "";
+}
+
 const HANDLERS = {
   ready(conn, m) {
     conn.ready = true;
     setState("listening");
-    ui.modeNow.textContent = $("mode").value;
+    showMode($("mode").value);
     if (!m.capabilities.sounds) $("sounds").checked = false;
   },
   decision(conn, m) {
@@ -178,7 +191,7 @@ const HANDLERS = {
     li.textContent = `${m.t0.toFixed(1)} s ${m.label} (${m.score.toFixed(2)})`;
     ui.sounds.prepend(li);
   },
-  task(conn, m) { ui.modeNow.textContent = m.mode; },
+  task(conn, m) { showMode(m.mode); },
   error(conn, m) { showError(m.message); },
   closing(conn, m) { showError(`${m.name}: ${m.reason}`); },
   summary(conn, m) {
@@ -237,3 +250,5 @@ $("instruction-form").addEventListener("submit", (e) => {
   live.ws.send(JSON.stringify({ type: "instruction", text }));
   ui.instruction.value = "";
 });
+
+$("mode").addEventListener("change", () => { if (!live) showMode($("mode").value); });
