@@ -38,21 +38,24 @@ def _import_server():
         raise SystemExit(f"listenloop serve needs the server extra: pip install 'listenloop[server]' ({e.name})") from e
 
 
-def create_app(engine, settings: ServerSettings | None = None):
-    """The ASGI app: GET / (the page), /static/*, GET /healthz, WebSocket /ws. One engine serves every session."""
+def create_app(engine, settings: ServerSettings | None = None, replica: str = ""):
+    """The ASGI app: GET / (the page), /static/*, GET /healthz, GET /metrics (Prometheus), WebSocket /ws.
+    One engine serves every session; `replica` labels the metrics of one of several (Ray Serve)."""
     _import_server()
     from starlette.applications import Starlette
-    from starlette.responses import FileResponse, JSONResponse
+    from starlette.responses import FileResponse, JSONResponse, Response
     from starlette.routing import Mount, Route, WebSocketRoute
     from starlette.staticfiles import StaticFiles
 
     from listenloop.server.connection import Connection, Hub
+    from listenloop.server.metrics import ServerMetrics
     from listenloop.server.protocol import PROTOCOL_VERSION
 
     settings = settings or ServerSettings()
     executor = ThreadPoolExecutor(settings.limits.max_sessions + WORKER_THREADS_EXTRA,
                                   thread_name_prefix="listenloop-session")
     hub = Hub(engine, settings, executor)
+    hub.metrics = ServerMetrics(engine, replica)
 
     async def page(request):
         return FileResponse(STATIC_DIR / "index.html", headers={"Content-Security-Policy": PAGE_POLICY,
@@ -61,6 +64,9 @@ def create_app(engine, settings: ServerSettings | None = None):
     async def health(request):
         return JSONResponse({"status": "ok", "protocol": PROTOCOL_VERSION, "sessions": hub.active,
                              "max_sessions": settings.limits.max_sessions, "capabilities": hub.capabilities()})
+
+    async def metrics(request):
+        return Response(hub.metrics.render(), media_type=hub.metrics.content_type)
 
     async def stream(ws):
         await Connection(ws, hub).serve()
@@ -73,6 +79,7 @@ def create_app(engine, settings: ServerSettings | None = None):
     app = Starlette(routes=[
         Route("/", page),
         Route("/healthz", health),
+        Route("/metrics", metrics),
         WebSocketRoute("/ws", stream),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ], lifespan=lifespan)

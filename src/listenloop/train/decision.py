@@ -37,6 +37,7 @@ from listenloop.decision.base import Task
 from listenloop.decision.features import FEATURE_NAMES, FeatureExtractor
 from listenloop.decision.learned import CLASSES, WEIGHTS_PATH, DecisionModel, chunk_thresholds
 from listenloop.perception.offline import FINAL_DECODE_S, Replay, build_perception, observe, rescheduled
+from listenloop.scale.ray_backend import add_ray_argument
 
 MEMBERS = 5  # networks fitted from seeds seed..seed+4, probabilities averaged: one network's P moves with its seed
 # more than with the inputs; five lift F1 by about a point at the same interruptions (docs/benchmarks/decisions.md,
@@ -234,7 +235,8 @@ def _extract_in_worker(job: tuple[Stream, Path, bool, bool]) -> StreamFeatures:
 
 
 def load_features(manifest: Path, asr: bool = True, sounds: bool = True, progress: bool = True,
-                  perception=None, workers: int = 1, cache: Path | None = None) -> list[StreamFeatures]:
+                  perception=None, workers: int = 1, cache: Path | None = None,
+                  ray: str | None = None) -> list[StreamFeatures]:
     """Features of every stream of a built manifest, from the cache when it matches (else extracted in order), or
     from the given cache file (inputs extracted earlier from this manifest, on the perception of that time)."""
     streams = [s for s in read_manifest(manifest) if s.built]
@@ -252,12 +254,12 @@ def load_features(manifest: Path, asr: bool = True, sounds: bool = True, progres
                                 "features")
         return [StreamFeatures(s.id, xs[s.id], *targets(s, len(xs[s.id]))) for s in streams]
     bar = tqdm(total=len(streams), desc="features", unit="stream", file=sys.stderr, disable=not progress)
-    if workers > 1 and perception is None:
+    if (workers > 1 or ray is not None) and perception is None:
         from listenloop.parallel import ordered_map
 
         jobs = [(s, manifest.parent, asr, sounds) for s in streams]
         out = []
-        for f in ordered_map(_extract_in_worker, jobs, workers):
+        for f in ordered_map(_extract_in_worker, jobs, workers, ray):
             out.append(f)
             bar.update()
     else:
@@ -507,6 +509,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "%(default)s; a slower machine's schedule, as `bench decisions --final-decode-s`); several: "
                         "every stream once on each, so the model learns machines of several speeds")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -526,7 +529,7 @@ def run(args: argparse.Namespace) -> int:
                 data += features_from_observations(path, schedules=schedules, progress=not args.quiet)
                 continue
             data += load_features(path, asr=not args.no_asr, progress=not args.quiet, workers=args.workers,
-                                  cache=args.features)
+                                  cache=args.features, ray=args.ray)
         model, held = train(data, args.seed, args.epochs, schedules)
     except (ManifestError, AudioError) as e:
         print(f"listenloop train decision: {e}", file=sys.stderr)
