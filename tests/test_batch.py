@@ -16,8 +16,7 @@ from listenloop.batch import command
 from listenloop.batch.worker import EVENTS_SUFFIX, RESULT_SUFFIX, FileResult
 from listenloop.data.mixing import write_flac
 from listenloop.data.synth import espeak
-
-from conftest import pad
+from tests.conftest import pad
 
 TIMING_FIELDS = {"latency_ms", "duration_ms", "wall_s", "rtf", "chunk_ms_p50", "chunk_ms_p95", "chunk_ms_max",
                  "response_latency_ms_p50"}  # wall-clock figures: they differ from run to run by nature

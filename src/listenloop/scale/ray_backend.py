@@ -18,6 +18,7 @@ R = TypeVar("R")
 RAY_LOCAL = "local"  # --ray with no address: join the cluster in $RAY_ADDRESS, else start one on this machine
 RAY_PIN = "2.60.0"  # the version the extra pins (pyproject.toml) and the tests ran on
 LOOPBACK = "127.0.0.1"  # a cluster started here listens on this machine only
+OMP_ENV = "OMP_NUM_THREADS"
 
 
 def add_ray_argument(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +69,8 @@ def ray_ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int,
         return
     started = connect(address)
     mapper = ray.remote(num_cpus=1)(_Mapper)
-    actors = [mapper.remote() for _ in range(max(1, min(workers, len(items))))]
+    threads = os.environ.get(OMP_ENV)
+    actors = [mapper.remote(threads) for _ in range(max(1, min(workers, len(items))))]
     try:
         pool = ActorPool(actors)
         yield from pool.map(lambda actor, item: actor.call.remote(fn, item), items)
@@ -86,5 +88,18 @@ def ray_ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int,
 class _Mapper:
     """A Ray actor that runs worker functions; their module-level caches live as long as it does."""
 
+    def __init__(self, driver_threads: str | None) -> None:
+        use_driver_threads(driver_threads)
+
     def call(self, fn: Callable[[T], R], item: T) -> R:
         return fn(item)
+
+
+def use_driver_threads(driver_threads: str | None) -> None:
+    """In an actor, before any model loads: the driver's OpenMP thread setting, as a local worker process inherits
+    it. Ray sets its own (OMP_NUM_THREADS = the actor's CPUs) when the driver has none, and CTranslate2's int8
+    Whisper then writes other words at times (same audio, other thread count): outputs would differ from local."""
+    if driver_threads is None:
+        os.environ.pop(OMP_ENV, None)
+    else:
+        os.environ[OMP_ENV] = driver_threads

@@ -8,6 +8,7 @@ The wire protocol is in docs/protocol.md. Binding anything but loopback needs a 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import os
@@ -65,8 +66,9 @@ def create_app(engine, settings: ServerSettings | None = None, replica: str = ""
         return JSONResponse({"status": "ok", "protocol": PROTOCOL_VERSION, "sessions": hub.active,
                              "max_sessions": settings.limits.max_sessions, "capabilities": hub.capabilities()})
 
-    async def metrics(request):
-        return Response(hub.metrics.render(), media_type=hub.metrics.content_type)
+    async def metrics(request):  # off the loop: on Ray Serve it asks the other replicas (scale/serve.py)
+        view = getattr(app.state, "metrics_view", None) or hub.metrics.render
+        return Response(await asyncio.to_thread(view), media_type=hub.metrics.content_type)
 
     async def stream(ws):
         await Connection(ws, hub).serve()
@@ -117,6 +119,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="language model for answers and translation: a packaged name or a .gguf path")
     p.add_argument("--llm-url", help="an OpenAI-compatible server (llama.cpp, Ollama, vLLM) instead of --llm")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    from listenloop.scale import serve as on_ray
+
+    on_ray.add_arguments(p)
 
 
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
@@ -145,9 +150,13 @@ def run(args: argparse.Namespace) -> int:
     from listenloop.runtime.engine import Engine, EngineConfig
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    config = EngineConfig(sounds=not args.no_sounds, policy_path=args.policy, llm=args.llm, llm_url=args.llm_url)
+    if args.ray is not None:
+        from listenloop.scale import serve as on_ray
+
+        return on_ray.run(args, settings, config)
     print("listenloop serve: loading models ...", file=sys.stderr)
-    engine = Engine(EngineConfig(sounds=not args.no_sounds, policy_path=args.policy, llm=args.llm,
-                                 llm_url=args.llm_url))
+    engine = Engine(config)
     app = create_app(engine, settings)
     query = "?token=..." if settings.token else ""
     print(f"listenloop serve: http://{settings.host}:{settings.port}/{query}  (WebSocket /ws)", file=sys.stderr)
