@@ -20,7 +20,7 @@ import numpy as np
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
-from listenloop.runtime.events import ErrorEvent, Event, SummaryEvent
+from listenloop.runtime.events import DecisionEvent, ErrorEvent, Event, SummaryEvent
 from listenloop.runtime.session import Session
 from listenloop.server import protocol as p
 from listenloop.server.limits import FrameGate, ServerSettings
@@ -74,6 +74,7 @@ class Connection:
         self._pending_samples = 0
         self._wake = asyncio.Event()
         self._finished = False  # finish() ran: the summary is on its way
+        self._decided = 0  # decisions so far (metrics: which feed completed a chunk)
 
     # ---- the whole life of a connection ----
     async def serve(self) -> None:
@@ -218,9 +219,10 @@ class Connection:
     async def _feed_samples(self, samples: np.ndarray) -> None:
         for i in range(0, len(samples), SAMPLES_PER_CHUNK):
             piece = samples[i : i + SAMPLES_PER_CHUNK]
-            started = time.perf_counter()
+            started, decided = time.perf_counter(), self._decided
             await self.loop.run_in_executor(self.hub.executor, self.session.feed, piece)
-            self._metrics("chunk", time.perf_counter() - started)
+            if self._decided > decided:  # this piece completed a chunk: the time is that chunk's processing
+                self._metrics("chunk", time.perf_counter() - started)
             self._pending_samples -= len(piece)
             self._metrics("backlog_change", -len(piece) / SAMPLE_RATE)
 
@@ -249,6 +251,8 @@ class Connection:
     def _on_event(self, event: Event) -> None:
         """Called from worker threads: hand the event to the loop (dropped once the loop is gone)."""
         self._metrics("event", event)
+        if isinstance(event, DecisionEvent):
+            self._decided += 1
         try:
             self.loop.call_soon_threadsafe(self._outbox.put_nowait, event)
         except RuntimeError:

@@ -33,9 +33,10 @@ class ServerMetrics:
                                  registry=self.registry)
         self.sessions_total = pc.Counter(f"{PREFIX}_sessions", "sessions started", list(labels),
                                          registry=self.registry)
-        self.chunk_seconds = pc.Histogram(f"{PREFIX}_chunk_processing_seconds", "wall time to process one 0.4 s "
-                                          "chunk of one session", list(labels), buckets=CHUNK_BUCKETS_S,
-                                          registry=self.registry)
+        self.chunk_seconds = pc.Histogram(
+            f"{PREFIX}_chunk_processing_seconds",
+            "wall time of the feed that completed a 0.4 s chunk of one session (its perception and decision)",
+            list(labels), buckets=CHUNK_BUCKETS_S, registry=self.registry)
         self.backlog = pc.Gauge(f"{PREFIX}_backlog_seconds", "audio received and not yet processed, all sessions, s",
                                 list(labels), registry=self.registry)
         self.decisions = pc.Counter(f"{PREFIX}_decisions", "decisions per chunk, by action and task",
