@@ -61,8 +61,9 @@ def test_a_session_shows_in_sessions_chunks_decisions_responses_and_models(serve
     assert seen_open and seen_open[0] == 1.0
     assert value(after, "listenloop_sessions_open") == 0.0
     assert value(after, "listenloop_sessions_total") - value(before, "listenloop_sessions_total") == 1
-    assert value(after, "listenloop_chunk_processing_seconds_count") - \
-        value(before, "listenloop_chunk_processing_seconds_count") == chunks
+    timed = value(after, "listenloop_chunk_processing_seconds_count") - \
+        value(before, "listenloop_chunk_processing_seconds_count")
+    assert chunks - 1 <= timed <= chunks  # every chunk a feed completed; the padded last one is decided at stop
     decided = sum(v for (name, _), v in after.items() if name == "listenloop_decisions_total") - \
         sum(v for (name, _), v in before.items() if name == "listenloop_decisions_total")
     assert decided == len(result.of_type("decision"))

@@ -98,28 +98,28 @@ class ListenloopReplica:
         from listenloop.server.app import create_app
 
         use_driver_threads(driver_threads)
-        self.name = _replica_name()
-        self.app = create_app(Engine(config), settings, replica=self.name)
-        self.metrics = self.app.state.hub.metrics
-        self.board = ray.remote(num_cpus=0)(MetricsBoard).options(name=BOARD_NAME, get_if_exists=True,
+        self._replica = _replica_name()
+        self._server_app = create_app(Engine(config), settings, replica=self._replica)
+        self._metrics = self._server_app.state.hub.metrics
+        self._board = ray.remote(num_cpus=0)(MetricsBoard).options(name=BOARD_NAME, get_if_exists=True,
                                                                   lifetime="detached").remote()
-        self.app.state.metrics_view = self.every_replica
+        self._server_app.state.metrics_view = self.every_replica
         threading.Thread(target=self._report, name="listenloop-metrics-report", daemon=True).start()
 
     def __serve_build_asgi_app__(self):  # noqa: N807 - the name Ray Serve looks for
-        return self.app
+        return self._server_app
 
     def _report(self) -> None:
         while True:
-            self.board.put.remote(self.name, self.metrics.render().decode())
+            self._board.put.remote(self._replica, self._metrics.render().decode())
             time.sleep(METRICS_PUSH_S)
 
     def every_replica(self) -> bytes:
         """This replica's metrics now, and every other replica's latest report."""
         import ray
 
-        ray.get(self.board.put.remote(self.name, self.metrics.render().decode()))
-        return merge_exposition(ray.get(self.board.all.remote()))
+        ray.get(self._board.put.remote(self._replica, self._metrics.render().decode()))
+        return merge_exposition(ray.get(self._board.all.remote()))
 
 
 def deployment(settings: ServerSettings, config: EngineConfig, bounds: ReplicaBounds):

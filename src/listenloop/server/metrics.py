@@ -50,6 +50,8 @@ class ServerMetrics:
         self._labels = labels
         for name, is_loaded in _model_states(engine).items():
             loaded.labels(**labels, model=name).set_function(is_loaded)
+        for metric in (self.sessions, self.sessions_total, self.chunk_seconds, self.backlog):
+            self._l(metric)  # a labelled metric shows (at 0) before its first change: every replica is visible
 
     def _l(self, metric, **extra):
         return metric.labels(**self._labels, **extra) if (self._labels or extra) else metric
