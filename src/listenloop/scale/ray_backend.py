@@ -26,7 +26,7 @@ def add_ray_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray", nargs="?", const=RAY_LOCAL, metavar="ADDRESS",
                         help="run the workers as Ray actors: on the cluster at ADDRESS (ray://host:10001 or "
                              "host:6379), or with no ADDRESS on $RAY_ADDRESS or a cluster started on this machine "
-                             "(needs listenloop[ray]; docs/scaling.md)")
+                             "(needs listenloop[ray]; docs/scaling.md). Before positional inputs, write --ray=ADDRESS")
 
 
 class RayUnavailable(ImportError):
