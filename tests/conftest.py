@@ -36,7 +36,8 @@ def pad(samples: np.ndarray, before_s: float = 0.5, after_s: float = 1.5) -> np.
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """A Ray cluster of 2 CPUs on loopback for this test session, stopped at its end; skipped without ray."""
+    """A Ray cluster of 2 CPUs, node address 127.0.0.1, for this test session, stopped at its end; skipped without
+    ray. (Ray 2.60 still listens on every interface for its GCS and raylet ports: docs/scaling.md.)"""
     ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'listenloop[ray]')")
     from listenloop.scale.ray_backend import LOOPBACK
 

@@ -17,7 +17,7 @@ R = TypeVar("R")
 
 RAY_LOCAL = "local"  # --ray with no address: join the cluster in $RAY_ADDRESS, else start one on this machine
 RAY_PIN = "2.60.0"  # the version the extra pins (pyproject.toml) and the tests ran on
-LOOPBACK = "127.0.0.1"  # a cluster started here listens on this machine only
+LOOPBACK = "127.0.0.1"  # the node address of a cluster started here: its nodes talk over loopback
 OMP_ENV = "OMP_NUM_THREADS"
 
 
@@ -46,7 +46,8 @@ def import_ray():
 def connect(address: str = RAY_LOCAL, num_cpus: int | None = None) -> bool:
     """Attach to (or start) a Ray cluster once per process; True when this call started the connection.
 
-    A cluster started here binds loopback only and stops with this process (ray.shutdown or exit)."""
+    A cluster started here has node address 127.0.0.1 and stops with this process (ray.shutdown or exit). Ray 2.60
+    still listens on every interface for some ports (GCS, raylet); its token auth guards them (docs/scaling.md)."""
     ray = import_ray()
     if ray.is_initialized():
         return False

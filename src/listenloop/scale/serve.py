@@ -50,9 +50,6 @@ class MetricsBoard:
     def put(self, replica: str, text: str) -> None:
         self.texts[replica] = (time.time(), text)
 
-    def drop(self, replica: str) -> None:
-        self.texts.pop(replica, None)
-
     def all(self) -> list[str]:
         return [text for _, text in self.texts.values()]
 
@@ -149,10 +146,15 @@ def start(settings: ServerSettings, config: EngineConfig, bounds: ReplicaBounds,
 
 
 def stop() -> None:
+    import ray
     from ray import serve
 
     serve.delete(APP_NAME)
     serve.shutdown()
+    try:
+        ray.kill(ray.get_actor(BOARD_NAME))  # detached: it would outlive the deployment on a lasting cluster
+    except ValueError:  # never made (no replica started)
+        pass
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
