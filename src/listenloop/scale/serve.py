@@ -98,8 +98,9 @@ class ListenloopReplica:
         self._replica = _replica_name()
         self._server_app = create_app(Engine(config), settings, replica=self._replica)
         self._metrics = self._server_app.state.hub.metrics
-        self._board = ray.remote(num_cpus=0)(MetricsBoard).options(name=BOARD_NAME, get_if_exists=True,
-                                                                  lifetime="detached").remote()
+        board = ray.remote(num_cpus=0)(MetricsBoard)
+        self._board = board.options(name=BOARD_NAME, namespace=APP_NAME, get_if_exists=True,
+                                    lifetime="detached").remote()
         self._server_app.state.metrics_view = self.every_replica
         threading.Thread(target=self._report, name="listenloop-metrics-report", daemon=True).start()
 
@@ -152,7 +153,8 @@ def stop() -> None:
     serve.delete(APP_NAME)
     serve.shutdown()
     try:
-        ray.kill(ray.get_actor(BOARD_NAME))  # detached: it would outlive the deployment on a lasting cluster
+        # detached: it would outlive the deployment on a lasting cluster
+        ray.kill(ray.get_actor(BOARD_NAME, namespace=APP_NAME))
     except ValueError:  # never made (no replica started)
         pass
 
