@@ -32,3 +32,16 @@ def pad(samples: np.ndarray, before_s: float = 0.5, after_s: float = 1.5) -> np.
     from listenloop.synthesis.synth import silence
 
     return np.concatenate([silence(before_s), samples, silence(after_s)])
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A Ray cluster of 2 CPUs, node address 127.0.0.1, for this test session, stopped at its end; skipped without
+    ray. (Ray 2.60 still listens on every interface for its GCS and raylet ports: docs/scaling.md.)"""
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'listenloop[ray]')")
+    from listenloop.parallel.ray_backend import LOOPBACK
+
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address=LOOPBACK, log_to_driver=False,
+             configure_logging=False)
+    yield ray
+    ray.shutdown()

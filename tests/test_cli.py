@@ -182,7 +182,8 @@ def test_every_command_of_the_issues_is_on_the_command_line():
     parser = build_parser()
     for argv in (["data", "build", "--out", "x"], ["train", "decision", "m.jsonl"], ["serve"], ["stream", "f.wav"],
                  ["models", "fetch"], ["bench", "asr"], ["bench", "latency"], ["bench", "sounds"],
-                 ["bench", "conversation"], ["bench", "decisions"], ["bench", "server"], ["demo"], ["listen"]):
+                 ["bench", "conversation"], ["bench", "decisions"], ["bench", "server"], ["demo"], ["listen"],
+                 ["batch", "x.wav", "--out", "o"]):
         args = parser.parse_args(argv)
         assert args.command == argv[0]
 

@@ -22,8 +22,9 @@ import pytest
 from listenloop.audio.constants import PCM16_BYTES_PER_SAMPLE, SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
 from listenloop.server import protocol as p
-from listenloop.server.app import TRANSPORT_SIZE_FACTOR, BackgroundServer, create_app, settings_from_args
+from listenloop.server.app import TRANSPORT_SIZE_FACTOR, BackgroundServer, create_app
 from listenloop.server.client import stream_blocks
+from listenloop.server.command import settings_from_args
 from listenloop.server.limits import Limits, ServerSettings
 from listenloop.vocabulary import Mode
 from tests.conftest import pad
@@ -316,7 +317,7 @@ def test_a_page_from_another_origin_is_refused_with_403(server):
 def test_binding_beyond_loopback_needs_a_token():
     import argparse
 
-    from listenloop.server.app import add_arguments
+    from listenloop.server.command import add_arguments
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

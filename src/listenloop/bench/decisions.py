@@ -41,6 +41,7 @@ from listenloop.offline.observations import (
     save_observations,
 )
 from listenloop.offline.scores import ResponseScores, wilson
+from listenloop.parallel.ray_backend import add_ray_argument
 from listenloop.perception.observation import Observation
 from listenloop.perception.offline import FINAL_DECODE_S, Replay, ScheduledFinal, build_perception, observe, rescheduled
 from listenloop.vocabulary import Mode, Task
@@ -281,7 +282,7 @@ def _picklable(observations: Replay) -> bool:
 
 def bench(streams: list[BenchStream], model_path: Path | None = None, workers: int = 1, progress: bool = True,
           observations: Path | None = None, judging: Judge = Judge(),
-          final_decode_s: float = FINAL_DECODE_S) -> dict[str, dict[str, Tally]]:
+          final_decode_s: float = FINAL_DECODE_S, ray: str | None = None) -> dict[str, dict[str, Tally]]:
     """Tallies per stream group and policy (plus the group "all"); streams run on spawned workers (parallel.py).
     With `observations`, streams perceived by an earlier run are read from that file and the others added to it.
     `final_decode_s`: s after a segment's end when its final text is in (perception/offline.py)."""
@@ -294,7 +295,7 @@ def bench(streams: list[BenchStream], model_path: Path | None = None, workers: i
     jobs = [(item, model_path, judging, kept.get(key), observations is not None and key not in kept, final_decode_s)
             for item, key in zip(streams, keys, strict=True)]
     bar = tqdm(total=len(streams), desc="streams", unit="stream", file=sys.stderr, disable=not progress)
-    results = ordered_map(_run_stream, jobs, workers)
+    results = ordered_map(_run_stream, jobs, workers, ray)
     tallies: dict[str, dict[str, Tally]] = {}
     for item, key, (duration, by_policy, perceived) in zip(streams, keys, results, strict=True):
         bar.update()
@@ -340,6 +341,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--workers", type=int, default=1, help="processes (each perceives its own streams)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_argument(parser)
     parser.add_argument("--observations", type=Path, help="perceive once, replay many times: observations of every "
                         "stream are kept in this file (a pickle: give only one this command wrote) and read on the "
                         "next run; streams it lacks or changed, or a change to perception, are perceived again")
@@ -368,7 +370,7 @@ def run(args: argparse.Namespace) -> int:
             raise ManifestError("no streams to run: give --streams DIR or the real recordings")
         tallies = bench(streams, args.model, args.workers, progress=not args.quiet, observations=args.observations,
                         judging=Judge(args.confirm, args.patience, args.doubt, args.caption_confirm),
-                        final_decode_s=args.final_decode_s)
+                        final_decode_s=args.final_decode_s, ray=args.ray)
     except (ManifestError, AudioError) as e:
         print(f"listenloop bench decisions: {e}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ from listenloop.data.compose import Material, StreamOptions, compose, labels_for
 from listenloop.data.manifest import ManifestError, Stream, read_manifest, write_manifest
 from listenloop.data.mixing import write_flac
 from listenloop.parallel import ordered_map
+from listenloop.parallel.ray_backend import add_ray_argument
 from listenloop.synthesis.synth import SynthError
 from listenloop.vocabulary import Mode
 
@@ -80,12 +81,12 @@ def _safe_build(job: BuildJob) -> Stream | str:
         return f"stream {job.index}: {e}"
 
 
-def build(jobs: list[BuildJob], out: Path, workers: int, progress: bool = True) -> list[Stream]:
-    """Run the jobs over `workers` processes (in order), write the manifest, return the streams."""
+def build(jobs: list[BuildJob], out: Path, workers: int, progress: bool = True, ray: str | None = None) -> list[Stream]:
+    """Run the jobs over `workers` processes (or Ray actors at `ray`), in order; write the manifest."""
     (out / "audio").mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(jobs), desc="streams", unit="stream", file=sys.stderr, disable=not progress)
     results: list[Stream | str] = []
-    for result in ordered_map(_safe_build, jobs, workers):
+    for result in ordered_map(_safe_build, jobs, workers, ray):
         results.append(result)
         bar.update()
     bar.close()
@@ -138,6 +139,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="SNRs (dB) of background over whole streams, drawn per stream; none: room floor only")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_argument(parser)
 
 
 def parse_snrs(text: str) -> tuple[float | None, ...]:
@@ -173,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         jobs = jobs_from_args(args)
-        streams = build(jobs, args.out, max(1, args.workers), progress=not args.quiet)
+        streams = build(jobs, args.out, max(1, args.workers), progress=not args.quiet, ray=args.ray)
     except (BuildError, ManifestError) as e:
         print(f"listenloop data build: {e}", file=sys.stderr)
         return 2

@@ -7,19 +7,14 @@ The wire protocol is in docs/protocol.md. Binding anything but loopback needs a 
 
 from __future__ import annotations
 
-import argparse
+import asyncio
 import contextlib
-import logging
-import os
-import secrets
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from listenloop.audio.constants import PCM16_BYTES_PER_SAMPLE, SAMPLE_RATE
-from listenloop.server.limits import DEFAULT_HOST, DEFAULT_PORT, Limits, ServerSettings, is_loopback
+from listenloop.server.limits import ServerSettings
 
 STATIC_DIR = Path(__file__).with_name("static")
 TOKEN_ENV = "LISTENLOOP_TOKEN"  # a token from the environment stays out of the process list
@@ -38,21 +33,24 @@ def _import_server():
         raise SystemExit(f"listenloop serve needs the server extra: pip install 'listenloop[server]' ({e.name})") from e
 
 
-def create_app(engine, settings: ServerSettings | None = None):
-    """The ASGI app: GET / (the page), /static/*, GET /healthz, WebSocket /ws. One engine serves every session."""
+def create_app(engine, settings: ServerSettings | None = None, replica: str = ""):
+    """The ASGI app: GET / (the page), /static/*, GET /healthz, GET /metrics (Prometheus), WebSocket /ws.
+    One engine serves every session; `replica` labels the metrics of one of several (Ray Serve)."""
     _import_server()
     from starlette.applications import Starlette
-    from starlette.responses import FileResponse, JSONResponse
+    from starlette.responses import FileResponse, JSONResponse, Response
     from starlette.routing import Mount, Route, WebSocketRoute
     from starlette.staticfiles import StaticFiles
 
     from listenloop.server.connection import Connection, Hub
+    from listenloop.server.metrics import ServerMetrics
     from listenloop.server.protocol import PROTOCOL_VERSION
 
     settings = settings or ServerSettings()
     executor = ThreadPoolExecutor(settings.limits.max_sessions + WORKER_THREADS_EXTRA,
                                   thread_name_prefix="listenloop-session")
     hub = Hub(engine, settings, executor)
+    hub.metrics = ServerMetrics(engine, replica)
 
     async def page(request):
         return FileResponse(STATIC_DIR / "index.html", headers={"Content-Security-Policy": PAGE_POLICY,
@@ -61,6 +59,10 @@ def create_app(engine, settings: ServerSettings | None = None):
     async def health(request):
         return JSONResponse({"status": "ok", "protocol": PROTOCOL_VERSION, "sessions": hub.active,
                              "max_sessions": settings.limits.max_sessions, "capabilities": hub.capabilities()})
+
+    async def metrics(request):  # off the loop: on Ray Serve it asks the other replicas (server/ray_serve.py)
+        view = getattr(app.state, "metrics_view", None) or hub.metrics.render
+        return Response(await asyncio.to_thread(view), media_type=hub.metrics.content_type)
 
     async def stream(ws):
         await Connection(ws, hub).serve()
@@ -73,6 +75,7 @@ def create_app(engine, settings: ServerSettings | None = None):
     app = Starlette(routes=[
         Route("/", page),
         Route("/healthz", health),
+        Route("/metrics", metrics),
         WebSocketRoute("/ws", stream),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ], lifespan=lifespan)
@@ -86,66 +89,6 @@ def uvicorn_config(app, settings: ServerSettings, log_level: str = "info"):
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
                           ws_max_size=settings.limits.max_frame_bytes * TRANSPORT_SIZE_FACTOR,
                           ws_per_message_deflate=False, lifespan="on")
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    d = Limits()
-    p.add_argument("--host", default=DEFAULT_HOST,
-                   help=f"interface to bind (default {DEFAULT_HOST}: this machine only)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
-    p.add_argument("--token", help=f"require this token from clients (?token=...); also read from ${TOKEN_ENV}")
-    p.add_argument("--allow-no-token", action="store_true", help="bind a non-loopback host without a token")
-    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                   help="a browser origin allowed besides the server's own (repeatable)")
-    p.add_argument("--max-sessions", type=int, default=d.max_sessions,
-                   help=f"concurrent sessions (default {d.max_sessions})")
-    p.add_argument("--max-session-minutes", type=float, default=d.max_session_seconds / 60,
-                   help=f"audio per session, minutes (default {d.max_session_seconds / 60:.0f})")
-    p.add_argument("--max-frame-ms", type=float,
-                   default=d.max_frame_bytes / PCM16_BYTES_PER_SAMPLE / SAMPLE_RATE * 1000,
-                   help="largest binary frame, ms of audio (default %(default).0f)")
-    p.add_argument("--no-sounds", action="store_true", help="do not load the sound tagger")
-    p.add_argument("--policy", type=Path, help="a sound-policy TOML file for every session (docs/policy.md)")
-    p.add_argument("--llm", default="qwen2.5-0.5b",
-                   help="language model for answers and translation: a packaged name or a .gguf path")
-    p.add_argument("--llm-url", help="an OpenAI-compatible server (llama.cpp, Ollama, vLLM) instead of --llm")
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-
-
-def settings_from_args(args: argparse.Namespace) -> ServerSettings:
-    """Validated settings; SystemExit with one clear line for a setting that would be unsafe or impossible."""
-    token = args.token or os.environ.get(TOKEN_ENV) or None
-    if not is_loopback(args.host) and token is None and not args.allow_no_token:
-        raise SystemExit(f"listenloop serve: binding {args.host} exposes the microphone stream endpoint to the "
-                         f"network; give --token (or ${TOKEN_ENV}), e.g. --token {secrets.token_urlsafe(16)}, "
-                         "or --allow-no-token")
-    if args.max_sessions < 1 or args.max_session_minutes <= 0 or args.max_frame_ms <= 0:
-        raise SystemExit("listenloop serve: --max-sessions, --max-session-minutes and --max-frame-ms must be positive")
-    limits = Limits(
-        max_sessions=args.max_sessions,
-        max_session_seconds=args.max_session_minutes * 60,
-        max_frame_bytes=int(args.max_frame_ms / 1000 * SAMPLE_RATE) * PCM16_BYTES_PER_SAMPLE,
-    )
-    return ServerSettings(host=args.host, port=args.port, token=token,
-                          allowed_origins=tuple(args.allow_origin), limits=limits)
-
-
-def run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    _import_server()
-    import uvicorn
-
-    from listenloop.runtime.engine import Engine, EngineConfig
-
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    print("listenloop serve: loading models ...", file=sys.stderr)
-    engine = Engine(EngineConfig(sounds=not args.no_sounds, policy_path=args.policy, llm=args.llm,
-                                 llm_url=args.llm_url))
-    app = create_app(engine, settings)
-    query = "?token=..." if settings.token else ""
-    print(f"listenloop serve: http://{settings.host}:{settings.port}/{query}  (WebSocket /ws)", file=sys.stderr)
-    uvicorn.Server(uvicorn_config(app, settings, args.log_level)).run()
-    return 0
 
 
 class BackgroundServer:

@@ -11,6 +11,7 @@ import collections
 import hmac
 import itertools
 import logging
+import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -19,7 +20,7 @@ import numpy as np
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
-from listenloop.runtime.events import ErrorEvent, Event, SummaryEvent
+from listenloop.runtime.events import DecisionEvent, ErrorEvent, Event, SummaryEvent
 from listenloop.runtime.session import Session
 from listenloop.server import protocol as p
 from listenloop.server.limits import FrameGate, ServerSettings
@@ -49,6 +50,7 @@ class Hub:
         self.executor = executor
         self.active = 0
         self._ids = itertools.count(1)
+        self.metrics = None  # server/metrics.py ServerMetrics, set by create_app
 
     def next_id(self) -> str:
         return f"s{next(self._ids)}"
@@ -72,6 +74,7 @@ class Connection:
         self._pending_samples = 0
         self._wake = asyncio.Event()
         self._finished = False  # finish() ran: the summary is on its way
+        self._decided = 0  # decisions so far (metrics: which feed completed a chunk)
 
     # ---- the whole life of a connection ----
     async def serve(self) -> None:
@@ -85,10 +88,13 @@ class Connection:
                                               f"server busy: {self.limits.max_sessions} sessions already running"))
             return
         self.hub.active += 1
+        self._metrics("session_opened")
         try:
             await self._serve_admitted()
         finally:
             self.hub.active -= 1
+            self._metrics("session_closed")
+            self._metrics("backlog_change", -self._pending_samples / SAMPLE_RATE)
             if self.session is not None and not self._finished:
                 await self.loop.run_in_executor(self.hub.executor, self.session.close)
             self.session = None
@@ -186,6 +192,7 @@ class Connection:
             return
         self._pending.append(samples)
         self._pending_samples += len(samples)
+        self._metrics("backlog_change", len(samples) / SAMPLE_RATE)
         self._wake.set()
         backlog = self._pending_samples / SAMPLE_RATE
         if backlog > self.limits.max_backlog_seconds:
@@ -212,8 +219,12 @@ class Connection:
     async def _feed_samples(self, samples: np.ndarray) -> None:
         for i in range(0, len(samples), SAMPLES_PER_CHUNK):
             piece = samples[i : i + SAMPLES_PER_CHUNK]
+            started, decided = time.perf_counter(), self._decided
             await self.loop.run_in_executor(self.hub.executor, self.session.feed, piece)
+            if self._decided > decided:  # this piece completed a chunk: the time is that chunk's processing
+                self._metrics("chunk", time.perf_counter() - started)
             self._pending_samples -= len(piece)
+            self._metrics("backlog_change", -len(piece) / SAMPLE_RATE)
 
     def _instruct(self, text: str) -> None:
         """A typed instruction that is not one the session understands is reported, and the session goes on."""
@@ -239,14 +250,22 @@ class Connection:
 
     def _on_event(self, event: Event) -> None:
         """Called from worker threads: hand the event to the loop (dropped once the loop is gone)."""
+        self._metrics("event", event)
+        if isinstance(event, DecisionEvent):
+            self._decided += 1
         try:
             self.loop.call_soon_threadsafe(self._outbox.put_nowait, event)
         except RuntimeError:
             pass
 
+    def _metrics(self, what: str, *args) -> None:
+        if self.hub.metrics is not None:
+            getattr(self.hub.metrics, what)(*args)
+
     # ---- closing ----
     async def _close(self, error: p.ProtocolError) -> None:
         log.info("session %s closed: %s %s", self.session_id or "-", error.code.name, error.reason)
+        self._metrics("closed", error.code.name)
         try:
             await self.ws.send_text(p.closing_message(error.code, error.reason))
         except (WebSocketDisconnect, RuntimeError, OSError):

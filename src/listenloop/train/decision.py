@@ -20,6 +20,7 @@ from listenloop.audio.decode import AudioError
 from listenloop.data.manifest import ManifestError
 from listenloop.decision.learned import WEIGHTS_PATH
 from listenloop.offline.observations import OBSERVATIONS_NAME
+from listenloop.parallel.ray_backend import add_ray_argument
 from listenloop.perception.offline import FINAL_DECODE_S
 from listenloop.train.features import features_from_observations, load_features
 from listenloop.train.fit import EPOCHS
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "%(default)s; a slower machine's schedule, as `bench decisions --final-decode-s`); several: "
                         "every stream once on each, so the model learns machines of several speeds")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 data += features_from_observations(path, schedules=schedules, progress=not args.quiet)
                 continue
             data += load_features(path, asr=not args.no_asr, progress=not args.quiet, workers=args.workers,
-                                  cache=args.features)
+                                  cache=args.features, ray=args.ray)
         model, held = train(data, args.seed, args.epochs, schedules)
     except (ManifestError, AudioError) as e:
         print(f"listenloop train decision: {e}", file=sys.stderr)

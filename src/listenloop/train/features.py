@@ -82,7 +82,8 @@ def _extract_in_worker(job: tuple[Stream, Path, bool, bool]) -> StreamFeatures:
 
 
 def load_features(manifest: Path, asr: bool = True, sounds: bool = True, progress: bool = True,
-                  perception=None, workers: int = 1, cache: Path | None = None) -> list[StreamFeatures]:
+                  perception=None, workers: int = 1, cache: Path | None = None,
+                  ray: str | None = None) -> list[StreamFeatures]:
     """Features of every stream of a built manifest, from the cache when it matches (else extracted in order), or
     from the given cache file (inputs extracted earlier from this manifest, on the perception of that time)."""
     streams = [s for s in read_manifest(manifest) if s.built]
@@ -100,12 +101,12 @@ def load_features(manifest: Path, asr: bool = True, sounds: bool = True, progres
                                 "features")
         return [StreamFeatures(s.id, xs[s.id], *targets(s, len(xs[s.id]))) for s in streams]
     bar = tqdm(total=len(streams), desc="features", unit="stream", file=sys.stderr, disable=not progress)
-    if workers > 1 and perception is None:
+    if (workers > 1 or ray is not None) and perception is None:
         from listenloop.parallel import ordered_map
 
         jobs = [(s, manifest.parent, asr, sounds) for s in streams]
         out = []
-        for f in ordered_map(_extract_in_worker, jobs, workers):
+        for f in ordered_map(_extract_in_worker, jobs, workers, ray):
             out.append(f)
             bar.update()
     else:

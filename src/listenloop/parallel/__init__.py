@@ -20,9 +20,15 @@ class WorkerCrashed(RuntimeError):
     """A worker process died (killed or crashed); the work it held is lost."""
 
 
-def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
-    """fn over items, results in input order; fn and items must be picklable (module-level functions)."""
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, ray: str | None = None) -> Iterator[R]:
+    """fn over items, results in input order; fn and items must be picklable (module-level functions).
+    `ray`: a Ray cluster address (or scale.ray_backend.RAY_LOCAL) to run on its actors instead of local processes."""
     items = list(items)
+    if ray is not None:
+        from listenloop.parallel.ray_backend import ray_ordered_map
+
+        yield from ray_ordered_map(fn, items, workers, ray)
+        return
     if workers <= 1 or len(items) <= 1:
         yield from map(fn, items)
         return
