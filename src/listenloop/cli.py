@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from listenloop.decision.base import DEFAULT_DECIDER, Decider, Mode
+from listenloop.perception.language import SPOKEN, Script
 
 EXIT_USAGE = 2  # bad input or a missing model: one clear line on stderr
 
@@ -19,6 +20,9 @@ def _session_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", type=Path, help="a sound-policy TOML file overriding the defaults (docs/policy.md)")
     p.add_argument("--instruction", help='an instruction in force from the start, e.g. "translate into Spanish"')
     p.add_argument("--no-barge-in", action="store_true", help="do not stop a response when the user speaks")
+    p.add_argument("--language", choices=SPOKEN, help="the language spoken (default: identified per segment)")
+    p.add_argument("--script", choices=[s.value for s in Script], default=Script.SIMPLIFIED.value,
+                   help="how Chinese is written (default: simplified)")
     p.add_argument("--decider", choices=[d.value for d in Decider], default=DEFAULT_DECIDER.value,
                    help="who decides whether and when speech is answered: the learned model (learned, the default), "
                         "the rules with the model's timing (clock), or the rules alone (rules); docs/conversation.md")
@@ -101,6 +105,8 @@ def session_options(args: argparse.Namespace):
         instruction=_checked_instruction(args.instruction),
         barge_in=not args.no_barge_in,
         decider=Decider(args.decider),
+        language=args.language,
+        script=Script(args.script),
         extra={"speak": args.speak, "speak_to": args.speak_to, "gate": not args.no_gate},
     )
 

@@ -13,6 +13,7 @@ BENCHES = {
     "decisions": "listenloop.bench.decisions",
     "server": "listenloop.bench.server",
     "hesitations": "listenloop.bench.hesitations",
+    "translation": "listenloop.bench.translation",
 }
 
 

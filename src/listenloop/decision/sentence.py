@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from listenloop.decision import multilingual
 from listenloop.decision import utterance as utt
 from listenloop.perception.observation import Confidence
 
@@ -30,8 +31,12 @@ UNSURE_END_NATS = 1.5  # nats: ... or whose end (closing punctuation and end of 
 # an end bar of 1.0 nats cut them from 19 to 12, at a delay p50 of 0.43 s (docs/benchmarks/decisions.md, session 12)
 
 
-def is_filler(text: str) -> bool:
-    """The whole piece is fillers ("Um.", "You know.", "Let me see...", "Well, I mean")."""
+def is_filler(text: str, lang: str | None = None) -> bool:
+    """The whole piece is fillers ("Um.", "You know.", "Let me see...", "Well, I mean"; "嗯。", "euh" in their
+    language, decision/multilingual.py)."""
+    lex = multilingual.lexicon_for(text, lang)
+    if lex is not None:
+        return multilingual.is_filler(text, lex)
     rest = " ".join(utt.words_of(text))
     if not rest:
         return False
@@ -49,9 +54,9 @@ def join(before: str, text: str) -> str:
     return f"{head} {text.strip()}".strip() if head else text.strip()
 
 
-def goes_on(text: str) -> bool:
+def goes_on(text: str, lang: str | None = None) -> bool:
     """The sentence so far stops where it cannot end ("... bus to the", "... going to?"): the next piece joins."""
-    return utt.analyse(text).kind is utt.Kind.INCOMPLETE
+    return utt.analyse(text, lang).kind is utt.Kind.INCOMPLETE
 
 
 def open_end(text: str) -> bool:
@@ -75,11 +80,11 @@ def may_go_on(partial: str, confidence: Confidence) -> bool:
     return soundalike_end(partial) or -confidence.last_word >= UNSURE_NATS or -confidence.ending >= UNSURE_END_NATS
 
 
-def still_open(head: str, piece: str) -> bool:
+def still_open(head: str, piece: str, lang: str | None = None) -> bool:
     """Whether the sentence `piece` goes on with (`head`, "" if none) is still open after it. Once the speaker has
     paused mid-sentence, a piece that stops on a dangling word ("... rain this.") does not end it either."""
     text = join(head, piece)
-    return goes_on(text) or bool(head) and open_end(text)
+    return goes_on(text, lang) or bool(head) and open_end(text)
 
 
 def head_before(question: str, piece: str) -> str:

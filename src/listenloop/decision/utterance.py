@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from listenloop.decision import multilingual
+
 
 class Kind(StrEnum):
     QUESTION = "question"  # asks something ("what time is it?")
@@ -56,8 +58,14 @@ MUSIC_WORDS = re.compile(r"\b(music|song|style|genre|instrument|instruments|melo
 COUNT_WORDS = re.compile(r"\bhow many (times|barks|times did)\b|\bhow often\b|\bcount\b")
 
 
-def analyse(text: str) -> Heard:
-    """Classify one utterance (the recognizer's text, punctuation included)."""
+def analyse(text: str, lang: str | None = None) -> Heard:
+    """Classify one utterance (the recognizer's text, punctuation included) in `lang` (None: English, unless the
+    text is written in Chinese characters or kana); other languages than English are read with their lexicon."""
+    lex = multilingual.lexicon_for(text, lang)
+    if lex is not None:
+        kind, why = multilingual.kind(text, lex)
+        asks = kind in (Kind.QUESTION, Kind.REQUEST)
+        return Heard(Kind(kind), asks, _about(" ".join(words_of(text))), why if not asks else kind)
     raw = text.strip()
     words = words_of(raw)
     if not words:

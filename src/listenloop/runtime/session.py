@@ -29,6 +29,7 @@ import numpy as np
 from listenloop.audio.chunker import Chunk, Chunker
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.decision.base import DEFAULT_DECIDER, Decider, Decision, Mode
+from listenloop.perception.language import Script, check_language
 from listenloop.perception.observation import FinalText, Observation
 from listenloop.perception.offline import ready_chunk
 from listenloop.respond.base import ResponseRequest
@@ -65,6 +66,9 @@ class SessionOptions:
     instruction: str | None = None  # an instruction in force from the start ("translate into Chinese")
     barge_in: bool = True  # user speech during a response stops it
     decider: Decider = DEFAULT_DECIDER  # who decides whether and when speech is answered (decision/timing.py)
+    language: str | None = None  # the language spoken (ISO 639-1, one of perception/language.py SPOKEN); None:
+    # identified per segment
+    script: Script = Script.SIMPLIFIED  # how Chinese transcripts are written
     extra: dict[str, Any] = field(default_factory=dict)  # options of later capabilities (llm, speech output)
 
 
@@ -86,6 +90,9 @@ class Session:
         self._outbox: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._chunker = Chunker()
         self._perception = engine.perception.init_state()
+        if self._perception.asr is not None:
+            self._perception.asr.language = check_language(options.language)
+            self._perception.asr.script = Script(options.script)
         self.policy = engine.policy_for(options)
         self.decision_state = self.policy.init_state()
         self.speaker = None  # spoken output (respond/speech.py), set by the engine when --speak/--speak-to
@@ -226,7 +233,7 @@ class Session:
             if asr.partial is not None and asr.partial.text:
                 p = asr.partial
                 self._emit(
-                    TranscriptEvent(round(p.t0, 3), round(p.t1, 3), p.text, False, None, p.stable, p.segment)
+                    TranscriptEvent(round(p.t0, 3), round(p.t1, 3), p.text, False, p.lang, p.stable, p.segment)
                 )
             if asr.ended is not None:
                 self._watch_final(asr.ended)

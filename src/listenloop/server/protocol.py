@@ -18,6 +18,7 @@ import numpy as np
 
 from listenloop.audio.constants import PCM16_BYTES_PER_SAMPLE, PCM16_FULL_SCALE, SAMPLE_RATE
 from listenloop.decision.base import DEFAULT_DECIDER, Decider, Mode
+from listenloop.perception.language import SPOKEN, Script
 from listenloop.runtime import events as ev
 from listenloop.runtime.session import SessionOptions
 
@@ -72,15 +73,19 @@ class StartOptions:
     barge_in: bool = True  # user speech during a response stops it
     speech: bool = False  # spoken responses: `audio` headers + binary PCM16 frames (when the server can speak)
     decider: Decider = DEFAULT_DECIDER  # who decides whether and when speech is answered (docs/conversation.md)
+    language: str | None = None  # the language spoken (ISO 639-1); None: identified per segment
+    script: Script = Script.SIMPLIFIED  # how Chinese transcripts are written
 
     def session_options(self) -> SessionOptions:
         extra = {"speech": True} if self.speech else {}
         return SessionOptions(mode=self.mode, sounds=self.sounds, instruction=self.instruction,
-                              barge_in=self.barge_in, decider=self.decider, extra=extra)
+                              barge_in=self.barge_in, decider=self.decider, language=self.language,
+                              script=self.script, extra=extra)
 
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode.value, "sounds": self.sounds, "instruction": self.instruction,
-                "barge_in": self.barge_in, "speech": self.speech, "decider": self.decider.value}
+                "barge_in": self.barge_in, "speech": self.speech, "decider": self.decider.value,
+                "language": self.language, "script": self.script.value}
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,15 @@ def parse_start_options(options: Any) -> StartOptions:
         barge_in=_bool(options, "barge_in", True),
         speech=_bool(options, "speech", False),
         decider=_choice(options, "decider", Decider, DEFAULT_DECIDER),
+        language=_language(options.get("language")),
+        script=_choice(options, "script", Script, Script.SIMPLIFIED),
     )
+
+
+def _language(value: Any) -> str | None:
+    if value is not None and value not in SPOKEN:
+        raise _bad(f"start option 'language' must be null or one of {', '.join(SPOKEN)}, not {value!r}")
+    return value
 
 
 def parse_client_text(text: str) -> ClientMessage:
