@@ -6,6 +6,7 @@ users' recordings in ../shared (skipped with a reason when absent)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +161,52 @@ def test_instructions_spoken_in_chinese_change_the_task():
     assert parse("停止翻译").kind is Kind.STOP_TRANSLATING
     assert parse("换一首歌") is None
     assert parse("translate everything into Chinese").language == "zh"
+
+
+# ---- the decision on real speech, and the answer's language ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def french_replay():
+    """A French statement, then a French question (real prompts), perceived once by the real models."""
+    from listenloop.perception.offline import build_perception, observe
+
+    audio = np.concatenate([silence(0.5), prompt(FRENCH, FRENCH_STATEMENT), silence(3.0),
+                            prompt(FRENCH, FRENCH_QUESTION), silence(4.0)])
+    return observe(build_perception(), audio)
+
+
+@pytest.mark.parametrize("decider", ["conversation rules", "conversation rules, learned decides"])
+def test_a_real_french_question_is_answered_and_a_french_statement_is_not(french_replay, decider):
+    from listenloop.bench.decisions import policies
+    from listenloop.decision.base import Mode, Task
+
+    policy = policies(None, note=False)[decider](Mode.ASSISTANT)
+    state = policy.init_state()
+    answers = [d for d in (policy.decide(obs, state) for obs in french_replay)
+               if d.responds and d.task is Task.ANSWER]
+    assert len(answers) == 1
+    assert answers[0].payload["question_segment"] == 1 and answers[0].payload["lang"] == "fr"
+    assert "dossier" in answers[0].payload["question"].lower()
+
+
+def test_a_question_in_another_language_is_answered_in_that_language():
+    """The real model, told the question's language (respond/answer.py): its reply is in it, not in English."""
+    from listenloop.respond.answer import build_messages
+    from listenloop.respond.llm import load_backend
+
+    llm = load_backend()
+    chinese = llm_reply(llm, build_messages("今天天气怎么样？", {"lang": "zh"}, None))
+    assert multilingual.lexicon_for(chinese, None) is not None, chinese  # written in Chinese characters
+    spanish = llm_reply(llm, build_messages("¿Qué hora es?", {"lang": "es"}, None))
+    words = set(re.findall(r"\w+", spanish.lower()))
+    assert words & SPANISH_WORDS and not words & {"the", "is", "it", "time"}, spanish
+
+
+SPANISH_WORDS = frozenset("es son la las el los de en que un una hora horas lo siento no puedo".split())
+
+
+def llm_reply(llm, messages) -> str:
+    from listenloop.respond.llm import Generation
+
+    assert messages[-1].content.endswith(".)") and "(Reply in " in messages[-1].content
+    return "".join(llm.stream(messages, Generation(max_tokens=40)))
