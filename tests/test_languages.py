@@ -6,6 +6,7 @@ users' recordings in ../shared (skipped with a reason when absent)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -210,3 +211,43 @@ def llm_reply(llm, messages) -> str:
 
     assert messages[-1].content.endswith(".)") and "(Reply in " in messages[-1].content
     return "".join(llm.stream(messages, Generation(max_tokens=40)))
+
+
+# ---- translation in the stream: short utterances are not dropped -----------------------------------------------
+
+SHORT_FRENCH = ("auth-thankyou", "activated", "added", "agent-loggedoff", "call-forwarding")  # "Merci.", "activé"...
+
+
+@pytest.fixture(scope="module")
+def short_french_replay():
+    """Short real French prompts, 1.2 s apart, perceived once by the real models."""
+    from listenloop.perception.offline import build_perception, observe
+
+    parts = [silence(0.5)]
+    for name in SHORT_FRENCH:
+        parts += [prompt(FRENCH, name), silence(1.2)]
+    return observe(build_perception(), np.concatenate([*parts, silence(3.0)]))
+
+
+@pytest.mark.parametrize("final_after_s", [0.2, 2.0])
+def test_every_short_utterance_is_translated_however_late_its_final_text_comes(short_french_replay, final_after_s):
+    """Finals 0.2 s after the speech (this machine, quiet) or 2 s (loaded: after the next prompt has closed). Each
+    segment with words in its final text is in one translation; none is dropped."""
+    from listenloop.bench.decisions import policies
+    from listenloop.decision.base import Mode, Task
+    from listenloop.perception.offline import rescheduled
+    from listenloop.respond.base import spoken_pieces
+
+    replay = rescheduled(short_french_replay, final_after_s)
+    policy = policies(None, note=False)["conversation rules"](Mode.TRANSLATE)
+    state = policy.init_state()
+    state.task = dataclasses.replace(state.task, language="en")
+    translated = set()
+    for obs in replay:
+        decision = policy.decide(obs, state)
+        if decision.responds and decision.task is Task.TRANSLATE:
+            translated |= {p.segment for p in spoken_pieces(decision.payload)}
+    worded = {obs.asr.ended.segment for obs in replay.observations if obs.asr is not None
+              and obs.asr.ended is not None and obs.asr.ended.final.result().text}
+    assert len(worded) >= len(SHORT_FRENCH) - 1
+    assert worded <= translated

@@ -28,7 +28,7 @@ from listenloop.decision.instructions import Instruction, TaskState, acknowledge
 from listenloop.decision.rules import RulePolicy, RulesState
 from listenloop.decision.sound_tasks import SoundTasks, SoundTaskState
 from listenloop.decision.timing import LearnedTiming, TimingState
-from listenloop.perception.observation import Confidence, Observation, SegmentEnd, final_lang
+from listenloop.perception.observation import Confidence, Observation, SegmentEnd, final_lang, spoken_final
 
 QUESTION_PAUSE_S = 0.1  # s of pause after speech at which a complete question is answered (the ASR's speculation point)
 CLOCK_PAUSE_S = VAD_WINDOW_SECONDS  # s: ... or one unvoiced VAD window when the learned clock says a response is due
@@ -295,6 +295,9 @@ class ConversationPolicy:
     def _judge(self, obs: Observation, state: ConversationState, segment: int, text: str,
                ended: SegmentEnd | None) -> Decision | None:
         lang = final_lang(ended.final) if ended is not None and ended.final.done() else state.lang
+        if ended is not None and state.task.mode is Mode.TRANSLATE and not text.strip() and not ended.final.done() \
+                and segment not in state.decided:  # too short for a partial: held until its final text is in
+            return self._translate(state, ended, text, obs.chunk.t1)
         if segment in state.decided or not text.strip() or sentence.is_filler(text, lang):
             return None  # a filler ("you know") neither ends the sentence before it nor is one
         partial = state.confidence if ended is None else ended.last_confidence
@@ -357,7 +360,8 @@ class ConversationPolicy:
         elif state.held_for_model:
             why = "the decision model" if state.timing is not None and state.timing.caption_confirms else ""
         else:
-            why = "nothing followed" if obs.chunk.t1 - state.held_at >= HELD_MAX_S else ""
+            why = "nothing followed" if obs.chunk.t1 - state.held_at >= HELD_MAX_S \
+                else "its final text ends the sentence" if _final_ends_sentence(state.held[-1]) else ""
         if not why:
             return None
         pieces, state.held = state.held, []
@@ -496,6 +500,12 @@ def _translation(state: ConversationState, pieces: list[SegmentEnd], why: str) -
     joined = {"before": pieces[:-1]} if len(pieces) > 1 else {}
     return Decision.respond(Task.TRANSLATE, f"segment {pieces[-1].segment}: {why}", segment=pieces[-1],
                             language=state.task.language, **joined)
+
+
+def _final_ends_sentence(piece: SegmentEnd) -> bool:
+    """A piece held before any text of it was known (too short for a partial) has its final text, which ends its
+    sentence: it is translated now. (One held for its partial text, with no full stop, still waits.)"""
+    return not piece.cut and not piece.last_partial.strip() and utt.ends_sentence(spoken_final(piece.final))
 
 
 def _voiced(obs: Observation) -> bool:
