@@ -45,52 +45,61 @@ def rec():
 
 
 def stream(rec, audio: np.ndarray, language: str | None = None, script: Script = Script.SIMPLIFIED):
-    """Partials and segment ends of `audio` streamed chunk by chunk (0.5 s of silence before, 1.5 s after)."""
+    """Partials, segment ends and the recognizer's reasons to skip a partial, of `audio` streamed as a live source
+    does (0.1 s blocks, `listen` between chunks; 0.5 s of silence before, 1.5 s after)."""
     from listenloop.audio.chunker import Chunker
+    from listenloop.perception.pipeline import Perception
 
-    vad = SileroVad()
-    vs, st = vad.init_state(), rec.init_state()
-    st.language, st.script = language, script
-    chunker = Chunker()
-    partials, ends = [], []
-    for chunk in chunker.push(np.concatenate([silence(0.5), audio, silence(1.5)])) + chunker.flush():
-        result = rec.step(chunk, vad.step(chunk, vs), None, st)
-        partials += [result.partial] if result.partial is not None else []
-        ends += [result.ended] if result.ended is not None else []
-    ends += [rec.flush(st).ended] if st.open else []
-    return partials, [e.final.result(timeout=60) for e in ends]
+    perception, chunker = Perception(SileroVad(), rec), Chunker()
+    state = perception.init_state()
+    state.asr.language, state.asr.script = language, script
+    partials, ends, skipped = [], [], []
+    audio = np.concatenate([silence(0.5), audio, silence(1.5)])
+    for i in range(0, len(audio), 1600):
+        for chunk in chunker.push(audio[i : i + 1600]):
+            result = perception.step(chunk, state).asr
+            partials += [result.partial] if result.partial is not None else []
+            ends += [result.ended] if result.ended is not None else []
+            skipped.append(result.suppressed)
+        perception.listen(chunker.take_ahead(), state)
+    ends += [rec.flush(state.asr).ended] if state.asr.open else []
+    return partials, [e.final.result(timeout=60) for e in ends], skipped
 
 
 # ---- perception: language per segment, partials, script -------------------------------------------------------
 
-def test_french_speech_is_identified_and_its_partials_are_french_not_english_gibberish(rec):
-    partials, finals = stream(rec, prompt(FRENCH, FRENCH_QUESTION))
+def test_french_speech_is_identified_and_decoded_in_french_not_as_english_gibberish(rec):
+    audio = prompt(FRENCH, FRENCH_QUESTION)
+    partials, finals, skipped = stream(rec, audio)
     spoken = [f for f in finals if f.text]
     assert spoken and all(f.lang == "fr" for f in spoken)
     assert "dossier" in " ".join(f.text.lower() for f in spoken)
-    late = [p for p in partials if p.t1 - p.t0 >= 1.0]  # identified on the segment's first second
-    assert late and all(p.lang == "fr" for p in late)
-    assert any("dossier" in p.text.lower() for p in late)
+    assert all(p.lang == "fr" for p in partials if p.t1 - p.t0 >= 1.0)  # identified on the segment's first second
+    assert "partial: speech not in English is decoded at pauses" in skipped  # Whisper base only where it is read
+    assert "dossier" in rec._decode(audio, "", "fr").text.lower()  # the partial decoder, in the segment's language
+    assert "dossier" not in rec._decode(audio, "", "en").text.lower()  # tiny.en: English gibberish
 
 
 def test_a_pinned_language_decodes_partials_and_finals_in_it_from_the_start(rec):
-    partials, finals = stream(rec, prompt(SPANISH, "vm-savefolder"), language="es")
-    assert partials and all(p.lang == "es" for p in partials)
-    assert all(f.lang == "es" and f.lang_prob == 1.0 for f in finals if f.text)
+    partials, finals, skipped = stream(rec, prompt(SPANISH, "vm-savefolder"), language="es")
+    assert all(p.lang == "es" for p in partials)
+    assert all(f.lang == "es" and f.lang_prob == 1.0 for f in finals if f.text) and any(f.text for f in finals)
+    assert "partial: speech not in English is decoded at pauses" in skipped
 
 
-def test_english_partials_stay_with_tiny_en(rec, speech_question):
-    partials, finals = stream(rec, speech_question)
-    assert partials and all(p.lang == "en" for p in partials)
+def test_english_partials_stay_with_tiny_en_every_chunk(rec, speech_question):
+    partials, finals, skipped = stream(rec, speech_question)
+    assert len(partials) >= 3 and all(p.lang == "en" for p in partials)
     assert all(f.lang == "en" for f in finals if f.text)
+    assert "partial: speech not in English is decoded at pauses" not in skipped
 
 
 def test_real_mandarin_is_written_in_simplified_characters_unless_traditional_is_asked(rec, shared_audio):
     audio = load_audio(shared_audio / "users" / MANDARIN_USER)
     assert rec.transcribe_segment(audio).text.startswith("哈歐")  # Whisper base itself writes traditional here
-    _, finals = stream(rec, audio)
+    _, finals, _ = stream(rec, audio)
     simplified = "".join(f.text for f in finals)
-    _, finals = stream(rec, audio, script=Script.TRADITIONAL)
+    _, finals, _ = stream(rec, audio, script=Script.TRADITIONAL)
     traditional = "".join(f.text for f in finals)
     assert all(f.lang == "zh" for f in finals)
     assert simplified.startswith("哈欧") and in_script(simplified, "zh") == simplified

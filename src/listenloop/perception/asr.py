@@ -80,6 +80,8 @@ LANGUAGES = SPOKEN  # languages the finals may be in (perception/language.py); s
 # was identified as Burmese (p=0.40) with all 99 open. None opens them all.
 LANG_DETECT_S = 1.0  # s of a segment (pre-roll included) on which its language is identified for its partials, once
 # (Whisper base's encoder on that second); until then a segment's partials take the previous segment's language
+# Whisper base partials (a segment not in English) are decoded at pauses only, the partial the decision reads: one
+# every chunk cost 1.5 to 2.3 times tiny.en's (docs/benchmarks/languages.md), past the 150 ms per-chunk budget
 CONTEXT_GAP_S = 3.0  # s; a final is conditioned on the previous segment's text when that ended at most this long
 # before it began (one speaker's sentence split at a pause: LibriSpeech "easy | till I have" came out "to live")
 FINAL_WORKERS = 1  # base decodes at a time, for all sessions
@@ -224,7 +226,8 @@ class Recognizer:
             )
         chunk_end = -(-now // SAMPLES_PER_CHUNK) * SAMPLES_PER_CHUNK
         fresh = state.voiced_end > state.partial_end
-        return state.ahead is None and fresh and 0 < chunk_end - now <= AHEAD_S * _SR
+        english = self._partial_lang(state, now) == ENGLISH  # others are decoded at pauses only
+        return english and state.ahead is None and fresh and 0 < chunk_end - now <= AHEAD_S * _SR
 
     def _advance(self, state: AsrState, now: int, may_close: bool) -> AsrResult:
         """The open segment after a chunk: close it, split it, speculate on its pause, or refresh its partial."""
@@ -242,6 +245,8 @@ class Recognizer:
         if state.speculative is not None:  # speech resumed after a pause: that decode is stale
             state.speculative.cancel()
             state.speculative = None
+        if self._partial_lang(state, now) != ENGLISH and state.ahead is None:  # (one `listen` started at a pause)
+            return AsrResult(suppressed="partial: speech not in English is decoded at pauses")
         return self._partial(state, now)
 
     def flush(self, state: AsrState) -> AsrResult:
