@@ -14,6 +14,7 @@ BENCHES = {
     "server": "listenloop.bench.server",
     "hesitations": "listenloop.bench.hesitations",
     "translation": "listenloop.bench.translation",
+    "partials": "listenloop.bench.partials",
 }
 
 

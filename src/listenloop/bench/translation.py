@@ -93,12 +93,11 @@ def streamed(engine, utts: list[Utterance], instruction: str,
     delays: list[float | None] = [None] * len(utts)
     for e in (e for _, e in heard if isinstance(e, ResponseEvent) and e.task == "translate"):
         s0, s1 = float(e.extra.get("t0", e.t)), float(e.extra.get("t1", e.t))
-        for k, (b0, b1) in enumerate(ends):
+        for k, (b0, b1) in enumerate(ends):  # a translation of two prompts joined counts for both
             if s0 < b1 + SLACK_S and s1 > b0 - SLACK_S:
                 texts[k].append(e.text.strip())
                 if delays[k] is None and e.id in firsts:
                     delays[k] = firsts[e.id] - b1
-                break
     return [("" if target_cjk else " ").join(p) for p in texts], delays
 
 
