@@ -260,3 +260,26 @@ def test_every_short_utterance_is_translated_however_late_its_final_text_comes(s
               and obs.asr.ended is not None and obs.asr.ended.final.result().text}
     assert len(worded) >= len(SHORT_FRENCH) - 1
     assert worded <= translated
+
+
+def test_the_start_message_pins_the_language_and_the_script():
+    from listenloop.server import protocol as p
+
+    start = p.parse_client_text('{"type": "start", "options": {"language": "zh", "script": "traditional"}}')
+    options = start.options.session_options()
+    assert options.language == "zh" and options.script is Script.TRADITIONAL
+    assert start.options.to_dict()["language"] == "zh"
+    assert p.parse_start_options({}).session_options().language is None
+    for bad in ({"language": "klingon"}, {"script": "cursive"}):
+        with pytest.raises(p.ProtocolError, match="language|script"):
+            p.parse_start_options(bad)
+
+
+def test_the_cli_pins_the_language():
+    from listenloop.cli import build_parser, session_options
+
+    args = build_parser().parse_args(["run", "x.wav", "--language", "fr", "--script", "traditional"])
+    options = session_options(args)
+    assert options.language == "fr" and options.script is Script.TRADITIONAL
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "x.wav", "--language", "xx"])
