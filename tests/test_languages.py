@@ -283,3 +283,9 @@ def test_the_cli_pins_the_language():
     assert options.language == "fr" and options.script is Script.TRADITIONAL
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "x.wav", "--language", "xx"])
+
+
+def test_pieces_of_a_chinese_sentence_join_without_a_space():
+    assert sentence.join("我想要的", "那首歌。") == "我想要的那首歌。"
+    assert sentence.join("换一首，", "歌。") == "换一首，歌。"
+    assert sentence.join("How do you say?", "Japanese?") == "How do you say Japanese?"

@@ -19,6 +19,7 @@ QUESTION_MARKS = ("?", "？")  # what Whisper ends a question with (half- and fu
 SENTENCE_ENDS = (".", "?", "!", "。", "？", "！")
 OPEN_ENDS = ("...", "…", ",", "，", "、", "-", "—", ":", "：")  # a text ending so stops mid-sentence
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")  # kana and Han characters
+_CJK_TEXT = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")  # ... and their punctuation
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _STRIP = "".join(SENTENCE_ENDS) + "".join(OPEN_ENDS) + "¿¡\"'“”«» "
 
@@ -80,6 +81,11 @@ def lexicon_for(text: str, lang: str | None) -> Lexicon | None:
     if lang is None and _CJK.search(text):
         return lexicon("ja" if _KANA.search(text) else "zh")
     return None
+
+
+def joiner(before: str, after: str) -> str:
+    """What goes between two pieces of one sentence: nothing between Chinese or Japanese characters, else a space."""
+    return "" if before and after and _CJK_TEXT.match(before[-1]) and _CJK_TEXT.match(after[0]) else " "
 
 
 def _words(text: str) -> list[str]:

@@ -51,7 +51,7 @@ def join(before: str, text: str) -> str:
     head = before.strip().rstrip(".?!。？！…").rstrip()
     if head.endswith(".."):
         head = head.rstrip(".")
-    return f"{head} {text.strip()}".strip() if head else text.strip()
+    return f"{head}{multilingual.joiner(head, text.strip())}{text.strip()}".strip() if head else text.strip()
 
 
 def goes_on(text: str, lang: str | None = None) -> bool:
