@@ -15,6 +15,7 @@ BENCHES = {
     "hesitations": "listenloop.bench.hesitations",
     "translation": "listenloop.bench.translation",
     "partials": "listenloop.bench.partials",
+    "voices": "listenloop.bench.voices",
 }
 
 
