@@ -25,6 +25,8 @@ from listenloop.bench.corpus import Utterance, asterisk_prompts, asterisk_prompt
 GAP_S = 2.5  # s of silence after each prompt: each one closes its own segment and is translated alone
 BLOCK_S = 0.1  # s of audio per feed() call, as a microphone delivers it
 SLACK_S = 0.5  # s; a translation belongs to the prompt whose speech it overlaps (with this slack)
+FINISH_WAIT_S = 900.0  # s the end of the stream waits for queued translations (a loaded machine falls behind; the
+# session's own 120 s would drop them and count them empty)
 DIRECTIONS = {  # name -> (source language, target language, instruction)
     "fr-en": ("fr", "en", "translate everything into English"),
     "es-en": ("es", "en", "translate everything into English"),
@@ -87,7 +89,7 @@ def streamed(engine, utts: list[Utterance], instruction: str,
         if wait > 0:
             time.sleep(wait)
         session.feed(audio[i : i + block])
-    session.finish()
+    session.finish(timeout=FINISH_WAIT_S)
     firsts = {e.id: at for at, e in heard if isinstance(e, ResponseStartEvent)}
     texts: list[list[str]] = [[] for _ in utts]
     delays: list[float | None] = [None] * len(utts)
