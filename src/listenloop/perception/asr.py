@@ -127,11 +127,12 @@ class AsrState:
     language: str | None = None  # the session's pinned language (ISO 639-1); None: identified per segment
     script: Script = Script.SIMPLIFIED  # how Chinese text is written (finals and partials)
     seg_lang: str | None = None  # the open segment's language, once identified on its first LANG_DETECT_S
+    identifying: Future[tuple[str, float]] | None = None  # that identification, running on a worker
     last_lang: str | None = None  # the language of the last segment identified (partials start in it)
     partial_lang: str = ENGLISH  # the language the open segment's last partial was decoded in
 
     def reset(self) -> None:
-        for future in (self.speculative, self.ahead):
+        for future in (self.speculative, self.ahead, self.identifying):
             if future is not None:
                 future.cancel()
         fresh = AsrState(language=self.language, script=self.script)  # the session's options stay
@@ -282,7 +283,7 @@ class Recognizer:
         state.partial_end = 0
         state.speech_score, state.tagger_seen = 0.0, False
         state.speculative, state.speculative_end = None, 0
-        state.seg_lang, state.partial_lang = None, ENGLISH
+        state.seg_lang, state.partial_lang, state.identifying = None, ENGLISH, None
         known = final_lang(state.last_final) if state.last_final is not None else None
         state.last_lang = known or state.last_lang  # the last segment's final, when it is in
 
@@ -416,11 +417,19 @@ class Recognizer:
         once on its first LANG_DETECT_S; before that, the last segment's (English at first)."""
         if state.language is not None:
             return state.language
-        if state.seg_lang is None and now - state.seg_start >= LANG_DETECT_S * _SR:
+        if state.seg_lang is None and state.identifying is None and now - state.seg_start >= LANG_DETECT_S * _SR:
             first = state.clip(state.seg_start, state.seg_start + int(LANG_DETECT_S * _SR))
-            state.seg_lang, _ = self.base.detect_language(self.base.encode(first), self.languages)
+            state.identifying = self._ahead.submit(self._identify, first)  # off the chunk loop: as costly as a
+            # tiny.en partial, it would double the chunk that pays it
+        if state.seg_lang is None and state.identifying is not None and state.identifying.done() \
+                and not state.identifying.cancelled() and state.identifying.exception() is None:
+            state.seg_lang, _ = state.identifying.result()
             state.last_lang = state.seg_lang
         return state.seg_lang or state.last_lang or ENGLISH
+
+    def _identify(self, audio: np.ndarray) -> tuple[str, float]:
+        """The language of a segment's first second, among the recognizer's languages (thread-safe)."""
+        return self.base.detect_language(self.base.encode(audio), self.languages)
 
     def _partial(self, state: AsrState, now: int, heard_all: bool = False) -> AsrResult:
         """Re-decode the open segment with tiny.en, forcing the agreed prefix; report what changed. The decode
