@@ -8,8 +8,10 @@ PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 
 # System packages: espeak-ng (synthetic speech), chromium (browser test of the page), PortAudio (microphone),
-# Debian's asterisk prompts (real telephone speech for the recognition benchmark and tests).
-APT_PACKAGES="espeak-ng chromium libportaudio2 asterisk-core-sounds-en-wav asterisk-core-sounds-en"
+# Debian's asterisk prompts (real telephone speech for the recognition benchmark and tests; French and Spanish
+# for the language and translation tests, bench translation).
+APT_PACKAGES="espeak-ng chromium libportaudio2 asterisk-core-sounds-en-wav asterisk-core-sounds-en
+  asterisk-core-sounds-fr-wav asterisk-core-sounds-fr asterisk-core-sounds-es-wav asterisk-core-sounds-es"
 missing=""
 for pkg in $APT_PACKAGES; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"

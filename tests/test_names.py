@@ -36,7 +36,7 @@ def test_who_a_sentence_is_for_comes_from_the_names_in_it(text, names, who):
 
 
 def test_called_by_name_even_a_statement_is_for_the_assistant_and_a_question_to_john_is_not():
-    assert analyse("Pascal, introduce yourself.", ("Pascal",)).addressed
+    assert analyse("Pascal, introduce yourself.", names=("Pascal",)).addressed
     assert not analyse("Pascal, introduce yourself.").addressed  # no name set and no greeting: a statement
     assert not analyse("John, did you call her?").addressed
     assert not analyse("Yes, this morning.").addressed
@@ -48,7 +48,7 @@ def test_a_name_said_alone_waits_for_the_sentence_it_calls():
     assert analyse("John").kind.value == "incomplete" and analyse("Hey Pascal.").kind.value == "incomplete"
     assert analyse("Great.").kind.value == "statement" and analyse("Sure").kind.value == "statement"
     assert not analyse(join("John", "Did you call her?")).addressed  # the recognizer split the call from it
-    assert analyse(join("Hey, Pascal,", "Are you here?"), ("Pascal",)).named
+    assert analyse(join("Hey, Pascal,", "Are you here?"), names=("Pascal",)).named
 
 
 def test_a_name_must_look_like_one():

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from listenloop.decision.base import DEFAULT_DECIDER, Decider
+from listenloop.perception.language import SPOKEN, Script
 from listenloop.vocabulary import Mode
 
 EXIT_USAGE = 2  # bad input or a missing model: one clear line on stderr
@@ -22,6 +23,9 @@ def _session_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help='the assistant\'s name: "Hey NAME, ...", "NAME, ..." and "..., NAME?" address it')
     p.add_argument("--alias", action="append", default=[], help="another name it answers to (repeatable)")
     p.add_argument("--no-barge-in", action="store_true", help="do not stop a response when the user speaks")
+    p.add_argument("--language", choices=SPOKEN, help="the language spoken (default: identified per segment)")
+    p.add_argument("--script", choices=[s.value for s in Script], default=Script.SIMPLIFIED.value,
+                   help="how Chinese is written (default: simplified)")
     p.add_argument("--decider", choices=[d.value for d in Decider], default=DEFAULT_DECIDER.value,
                    help="who decides whether and when speech is answered: the learned model (learned, the default), "
                         "the rules with the model's timing (clock), or the rules alone (rules); docs/conversation.md")
@@ -109,6 +113,8 @@ def session_options(args: argparse.Namespace):
         if args.speak or args.speak_to else None,
         name=args.name,
         aliases=tuple(args.alias),
+        language=args.language,
+        script=Script(args.script),
     )
 
 

@@ -14,6 +14,9 @@ BENCHES = {
     "server": "listenloop.bench.server",
     "hesitations": "listenloop.bench.hesitations",
     "users": "listenloop.bench.users",
+    "translation": "listenloop.bench.translation",
+    "partials": "listenloop.bench.partials",
+    "voices": "listenloop.bench.voices",
 }
 
 

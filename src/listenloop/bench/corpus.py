@@ -66,6 +66,28 @@ def asterisk_prompts(limit: int | None = None, min_words: int = 4) -> list[Utter
     return out
 
 
+def asterisk_prompts_in(lang: str, limit: int | None = None, min_words: int = 3) -> list[Utterance]:
+    """Debian's asterisk prompts in another language (`fr`: Canadian French, `es`: Mexican Spanish; 8 kHz studio
+    speech, one voice each), with their texts; words only (accented letters kept), no bracketed sounds."""
+    sounds = Path(f"/usr/share/asterisk/sounds/{lang}")
+    texts = Path(f"/usr/share/doc/asterisk-core-sounds-{lang}/core-sounds-{lang}.txt.gz")
+    if not texts.exists() or not sounds.is_dir():
+        return []
+    out = []
+    with gzip.open(texts, "rt", errors="replace") as f:
+        for line in f:
+            name, sep, text = line.partition(":")
+            text, path = text.strip(), sounds / f"{name.strip()}.wav"
+            if not sep or "/" in name or line.startswith(";") or not path.exists():
+                continue
+            if re.search(r"[^\w ,.'?!¿¡-]|\d", text) or len(text.split()) < min_words:
+                continue
+            out.append(Utterance(name.strip(), load_audio(path), text, "asterisk"))
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
 def speech_bounds(audio: np.ndarray) -> tuple[float, float]:
     """(start, end) in seconds of the part louder than SPEECH_FLOOR_DB below the peak, in 10 ms frames."""
     energy = frame_rms(audio) + 1e-9

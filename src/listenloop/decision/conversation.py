@@ -28,7 +28,7 @@ from listenloop.decision.instructions import Instruction, TaskState, acknowledge
 from listenloop.decision.rules import RulePolicy, RulesState
 from listenloop.decision.sound_tasks import SoundTasks, SoundTaskState
 from listenloop.decision.timing import LearnedTiming, TimingState
-from listenloop.perception.observation import Confidence, Observation, SegmentEnd
+from listenloop.perception.observation import Confidence, Observation, SegmentEnd, final_lang, spoken_final
 from listenloop.vocabulary import Emotion, Mode, Task
 
 QUESTION_PAUSE_S = 0.1  # s of pause after speech at which a complete question is answered (the ASR's speculation point)
@@ -72,6 +72,7 @@ class ConversationState:
     control: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)  # instructions from session.instruct()
     texts: dict[int, str] = field(default_factory=dict)  # segment -> latest partial text (open segments only)
     confidence: Confidence = Confidence()  # of the open segment's latest partial text (tiny.en's)
+    lang: str | None = None  # language of the open segment's latest partial text (ISO 639-1)
     segment: int | None = None  # the segment being spoken
     seg_t0: float = 0.0  # s, its start
     decided: collections.deque = field(default_factory=lambda: collections.deque(maxlen=DECIDED_KEEP))
@@ -267,6 +268,7 @@ class ConversationPolicy:
             state.segment, state.seg_t0 = asr.partial.segment, asr.partial.t0
             state.texts[asr.partial.segment] = asr.partial.text
             state.confidence = asr.partial.confidence
+            state.lang = asr.partial.lang
         ended: SegmentEnd | None = asr.ended if asr is not None else None
         if ended is None and state.awaiting is not None and state.awaiting.final.done():
             ended, state.awaiting = state.awaiting, None  # the final text is in: judge the segment again with it
@@ -294,7 +296,11 @@ class ConversationPolicy:
 
     def _judge(self, obs: Observation, state: ConversationState, segment: int, text: str,
                ended: SegmentEnd | None) -> Decision | None:
-        if segment in state.decided or not text.strip() or sentence.is_filler(text):
+        lang = final_lang(ended.final) if ended is not None and ended.final.done() else state.lang
+        if ended is not None and state.task.mode is Mode.TRANSLATE and not text.strip() and not ended.final.done() \
+                and segment not in state.decided:  # too short for a partial: held until its final text is in
+            return self._translate(state, ended, text, obs.chunk.t1)
+        if segment in state.decided or not text.strip() or sentence.is_filler(text, lang):
             return None  # a filler ("you know") neither ends the sentence before it nor is one
         partial = state.confidence if ended is None else ended.last_confidence
         if (ended is None or not ended.final.done()) and sentence.may_go_on(text, partial):
@@ -314,8 +320,8 @@ class ConversationPolicy:
         # the sentence of an answer taken back: the model's yes to it stands
         resumed = bool(state.taken_back) and tuple(utt.words_of(head)[: len(state.taken_back)]) == state.taken_back
         full = sentence.join(head, text)
-        heard = utt.analyse(full, self.names)
-        if sentence.still_open(head, text):
+        heard = utt.analyse(full, lang, names=self.names)
+        if sentence.still_open(head, text, lang):
             return None if ended is None else Decision.silent(f"not addressed: unfinished ({full[-24:]!r})")
         if heard.kind is utt.Kind.STATEMENT:
             return None if ended is None else Decision.silent(f"not addressed: {heard.kind.value}")
@@ -327,7 +333,7 @@ class ConversationPolicy:
         if voice.is_background(level, state.voice, t):
             return Decision.silent(f"background talk ({level:.0f} dBFS, reference "
                                    f"{voice.reference(state.voice, t):.0f})")
-        return self._answer(obs, state, full, heard, segment, text, confirmed=resumed or heard.named)
+        return self._answer(obs, state, full, heard, segment, text, confirmed=resumed or heard.named, lang=lang)
 
     def _translate(self, state: ConversationState, ended: SegmentEnd, text: str, t: float) -> Decision:
         """A closed segment into the target language. A piece that does not end its sentence (cut at the segment
@@ -356,14 +362,15 @@ class ConversationPolicy:
         elif state.held_for_model:
             why = "the decision model" if state.timing is not None and state.timing.caption_confirms else ""
         else:
-            why = "nothing followed" if obs.chunk.t1 - state.held_at >= HELD_MAX_S else ""
+            why = "nothing followed" if obs.chunk.t1 - state.held_at >= HELD_MAX_S \
+                else "its final text ends the sentence" if _final_ends_sentence(state.held[-1]) else ""
         if not why:
             return None
         pieces, state.held = state.held, []
         return _translation(state, pieces, why) if state.task.mode is Mode.TRANSLATE else None
 
     def _answer(self, obs: Observation, state: ConversationState, text: str, heard: utt.Heard,
-                segment: int, own: str, confirmed: bool = False) -> Decision | None:
+                segment: int, own: str, confirmed: bool = False, lang: str | None = None) -> Decision | None:
         """`text`: the question (with an unfinished sentence before it joined); `own`: its segment's text as judged,
         which the responder replaces by the segment's final text if that comes soon (respond/answer.py).
         `confirmed`: the question ends a sentence whose answer was taken back for coming too soon; the model's yes
@@ -374,7 +381,7 @@ class ConversationPolicy:
         if self.sound_tasks.wait_for_music(state.sounds, text, t, heard.about):
             return Decision.silent("question about music: listening first")  # "what style is the music below?"
         answer = Decision.respond(Task.ANSWER, f"question ends (segment {segment})", question=text,
-                                  about=heard.about.value, question_segment=segment, segment_text=own,
+                                  about=heard.about.value, question_segment=segment, segment_text=own, lang=lang,
                                   **self.sound_tasks.context(state.task, state.sounds))
         if state.timing is not None and not state.timing.confirms and not confirmed:
             state.deferred = (answer, t, segment, state.texts.get(segment, ""))
@@ -495,6 +502,12 @@ def _translation(state: ConversationState, pieces: list[SegmentEnd], why: str) -
     joined = {"before": pieces[:-1]} if len(pieces) > 1 else {}
     return Decision.respond(Task.TRANSLATE, f"segment {pieces[-1].segment}: {why}", segment=pieces[-1],
                             language=state.task.language, **joined)
+
+
+def _final_ends_sentence(piece: SegmentEnd) -> bool:
+    """A piece held before any text of it was known (too short for a partial) has its final text, which ends its
+    sentence: it is translated now. (One held for its partial text, with no full stop, still waits.)"""
+    return not piece.cut and not piece.last_partial.strip() and utt.ends_sentence(spoken_final(piece.final))
 
 
 def _voiced(obs: Observation) -> bool:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
-from listenloop.decision import sentence
+from listenloop.decision import multilingual, sentence
 from listenloop.decision import utterance as utt
-from listenloop.perception.observation import Confidence, FinalText, Observation, english_final
+from listenloop.perception.observation import Confidence, FinalText, Observation, spoken_final
 from listenloop.vocabulary import Mode
 
 QUESTION_WORDS = frozenset("what how when where why who whom whose which is are was were do does did can could "
@@ -134,7 +134,11 @@ def doubt_features(confidence: Confidence) -> list[float]:
 
 
 def text_features(text: str, stable: str) -> list[float]:
-    """Cues in the partial text: is it a question or request, does it stop on an open word or a filler."""
+    """Cues in the partial text: is it a question or request, does it stop on an open word or a filler (text in
+    Chinese characters or kana: the same cues from its lexicon, decision/multilingual.py)."""
+    lex = multilingual.lexicon_for(text, None)
+    if lex is not None:
+        return multilingual.text_cues(text, stable, lex)
     words = utt.words_of(text)
     if not words:
         return [0.0] * TEXT_CUES
@@ -228,7 +232,7 @@ class FeatureExtractor:
         if state.final is None or not state.final.done():
             return
         future, segment, state.final = state.final, state.final_segment, None
-        text = english_final(future)
+        text = spoken_final(future)
         if not text:
             return
         if segment == state.segment and not state.segment_open:

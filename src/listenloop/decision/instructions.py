@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from listenloop.decision import multilingual
 from listenloop.vocabulary import Mode
 
 # Spoken language name -> ISO 639-1 code (Whisper's codes). English is the source language of the assistant.
@@ -135,7 +136,11 @@ def normalize(text: str) -> str:
 
 
 def parse(text: str) -> Instruction | None:
-    """The instruction in `text`, or None when it is not one (a question, a statement)."""
+    """The instruction in `text`, or None when it is not one (a question, a statement). Spoken in another language
+    than English, it is read with that language's lexicon (decision/multilingual.py)."""
+    spoken = multilingual.instruction(text, None)
+    if spoken is not None:
+        return Instruction(Kind(spoken[0]), text, language=spoken[1])
     words = normalize(text)
     if not words:
         return None

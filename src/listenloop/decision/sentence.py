@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from listenloop.decision import multilingual
 from listenloop.decision import utterance as utt
 from listenloop.decision.address import is_call
 from listenloop.perception.observation import Confidence
@@ -27,8 +28,12 @@ UNSURE_NATS = 2.0  # nats: a partial whose last word's least likely token is thi
 UNSURE_END_NATS = 1.5  # nats: ... or whose end (punctuation, end of text) is this much below certain
 
 
-def is_filler(text: str) -> bool:
-    """The whole piece is fillers ("Um.", "You know.", "Let me see...", "Well, I mean")."""
+def is_filler(text: str, lang: str | None = None) -> bool:
+    """The whole piece is fillers ("Um.", "You know.", "Let me see...", "Well, I mean"; "嗯。", "euh" in their
+    language, decision/multilingual.py)."""
+    lex = multilingual.lexicon_for(text, lang)
+    if lex is not None:
+        return multilingual.is_filler(text, lex)
     rest = " ".join(utt.words_of(text))
     if not rest:
         return False
@@ -45,12 +50,12 @@ def join(before: str, text: str) -> str:
         head = head.rstrip(".")
     if head and is_call(head):
         head = head.rstrip(",") + ","  # "John | Did you call her?" is a question to John (decision/address.py)
-    return f"{head} {text.strip()}".strip() if head else text.strip()
+    return f"{head}{multilingual.joiner(head, text.strip())}{text.strip()}".strip() if head else text.strip()
 
 
-def goes_on(text: str) -> bool:
+def goes_on(text: str, lang: str | None = None) -> bool:
     """The sentence so far stops where it cannot end ("... bus to the", "... going to?"): the next piece joins."""
-    return utt.analyse(text).kind is utt.Kind.INCOMPLETE
+    return utt.analyse(text, lang).kind is utt.Kind.INCOMPLETE
 
 
 def open_end(text: str) -> bool:
@@ -74,11 +79,11 @@ def may_go_on(partial: str, confidence: Confidence) -> bool:
     return soundalike_end(partial) or -confidence.last_word >= UNSURE_NATS or -confidence.ending >= UNSURE_END_NATS
 
 
-def still_open(head: str, piece: str) -> bool:
+def still_open(head: str, piece: str, lang: str | None = None) -> bool:
     """Whether the sentence `piece` goes on with (`head`, "" if none) is still open after it. Once the speaker has
     paused mid-sentence, a piece that stops on a dangling word ("... rain this.") does not end it either."""
     text = join(head, piece)
-    return goes_on(text) or bool(head) and open_end(text)
+    return goes_on(text, lang) or bool(head) and open_end(text)
 
 
 def head_before(question: str, piece: str) -> str:

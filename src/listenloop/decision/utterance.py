@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from listenloop.decision import multilingual
 from listenloop.decision.address import Addressee, addressee, is_call
 
 
@@ -60,9 +61,15 @@ MUSIC_WORDS = re.compile(r"\b(music|song|style|genre|instrument|instruments|melo
 COUNT_WORDS = re.compile(r"\bhow many (times|barks|times did)\b|\bhow often\b|\bcount\b")
 
 
-def analyse(text: str, names: tuple[str, ...] = ()) -> Heard:
-    """Classify one utterance (the recognizer's text, punctuation included); `names`: the assistant's name and
-    aliases, if the session has them (decision/address.py)."""
+def analyse(text: str, lang: str | None = None, names: tuple[str, ...] = ()) -> Heard:
+    """Classify one utterance (the recognizer's text, punctuation included) in `lang` (None: English, unless the
+    text is written in Chinese characters or kana); other languages than English are read with their lexicon.
+    `names`: the assistant's name and aliases, if the session has them (decision/address.py)."""
+    lex = multilingual.lexicon_for(text, lang)
+    if lex is not None:
+        kind, why = multilingual.kind(text, lex)
+        asks = kind in (Kind.QUESTION, Kind.REQUEST)
+        return Heard(Kind(kind), asks, _about(" ".join(words_of(text))), why if not asks else kind)
     raw = text.strip()
     words = words_of(raw)
     if not words:

@@ -34,6 +34,7 @@ from listenloop.audio.levels import frame_rms, narrowband
 from listenloop.models import model_dir
 from listenloop.perception.agreement import common_prefix
 from listenloop.perception.final_check import checked_final
+from listenloop.perception.language import ENGLISH, SPOKEN, Script, in_script
 from listenloop.perception.observation import (
     AsrResult,
     Confidence,
@@ -42,6 +43,7 @@ from listenloop.perception.observation import (
     SegmentEnd,
     SoundResult,
     VadResult,
+    final_lang,
 )
 from listenloop.perception.vad import SPEECH_OFF_PROB
 from listenloop.perception.whisper import WHISPER_WINDOW_SAMPLES, Hypothesis, Whisper
@@ -75,8 +77,12 @@ SOUND_SPEECH_MIN = 0.2  # the tagger's AudioSet "Speech" score a segment must re
 # coughs out). Far speech on the call (television, crosstalk) opens too: 11 of its 28 segments
 NARROWBAND_SPEECH_MIN = 0.5  # the tagger's "Speech" score that vouches for narrowband voice silero never found clear
 NARROWBAND_CONFIDENT_WINDOWS = 20  # clear silero windows (0.64 s) that vouch for narrowband voice the tagger missed
-LANGUAGES = ("en", "zh")  # languages the finals may be in: the engine's pair; short telephone-band English
+LANGUAGES = SPOKEN  # languages the finals may be in (perception/language.py); short telephone-band English
 # was identified as Burmese (p=0.40) with all 99 open. None opens them all.
+LANG_DETECT_S = 1.0  # s of a segment (pre-roll included) on which its language is identified for its partials, once
+# (Whisper base's encoder on that second); until then a segment's partials take the previous segment's language
+# Whisper base partials (a segment not in English) are decoded at pauses only, the partial the decision reads: one
+# every chunk cost 1.5 to 2.3 times tiny.en's (docs/benchmarks/languages.md), past the 150 ms per-chunk budget
 CONTEXT_GAP_S = 3.0  # s; a final is conditioned on the previous segment's text when that ended at most this long
 # before it began (one speaker's sentence split at a pause: LibriSpeech "easy | till I have" came out "to live")
 FINAL_WORKERS = 1  # base decodes at a time, for all sessions
@@ -119,12 +125,18 @@ class AsrState:
     weak_end: int = 0  # where that segment ended
     ahead: Future[Hypothesis] | None = None  # the partial `listen` started for the chunk being heard
     ahead_end: int = 0  # stream sample up to which it hears the segment
+    language: str | None = None  # the session's pinned language (ISO 639-1); None: identified per segment
+    script: Script = Script.SIMPLIFIED  # how Chinese text is written (finals and partials)
+    seg_lang: str | None = None  # the open segment's language, once identified on its first LANG_DETECT_S
+    identifying: Future[tuple[str, float]] | None = None  # that identification, running on a worker
+    last_lang: str | None = None  # the language of the last segment identified (partials start in it)
+    partial_lang: str = ENGLISH  # the language the open segment's last partial was decoded in
 
     def reset(self) -> None:
-        for future in (self.speculative, self.ahead):
+        for future in (self.speculative, self.ahead, self.identifying):
             if future is not None:
                 future.cancel()
-        fresh = AsrState()
+        fresh = AsrState(language=self.language, script=self.script)  # the session's options stay
         self.__dict__.update(fresh.__dict__)
 
     def seconds(self, sample: int) -> float:
@@ -202,7 +214,8 @@ class Recognizer:
             self._speculate(state)
         if self._ahead_wanted(state, now, pause) and not self._no_partial(state, now):
             self._drop_ahead(state)
-            state.ahead = self._ahead.submit(self._decode, state.clip(state.seg_start, now), state.stable)
+            lang = self._partial_lang(state, now)
+            state.ahead = self._ahead.submit(self._decode, state.clip(state.seg_start, now), state.stable, lang)
             state.ahead_end = now
         return None
 
@@ -215,7 +228,8 @@ class Recognizer:
             )
         chunk_end = -(-now // SAMPLES_PER_CHUNK) * SAMPLES_PER_CHUNK
         fresh = state.voiced_end > state.partial_end
-        return state.ahead is None and fresh and 0 < chunk_end - now <= AHEAD_S * _SR
+        english = self._partial_lang(state, now) == ENGLISH  # others are decoded at pauses only
+        return english and state.ahead is None and fresh and 0 < chunk_end - now <= AHEAD_S * _SR
 
     def _advance(self, state: AsrState, now: int, may_close: bool) -> AsrResult:
         """The open segment after a chunk: close it, split it, speculate on its pause, or refresh its partial."""
@@ -233,6 +247,8 @@ class Recognizer:
         if state.speculative is not None:  # speech resumed after a pause: that decode is stale
             state.speculative.cancel()
             state.speculative = None
+        if self._partial_lang(state, now) != ENGLISH and state.ahead is None:  # (one `listen` started at a pause)
+            return AsrResult(suppressed="partial: speech not in English is decoded at pauses")
         return self._partial(state, now)
 
     def flush(self, state: AsrState) -> AsrResult:
@@ -268,6 +284,9 @@ class Recognizer:
         state.partial_end = 0
         state.speech_score, state.tagger_seen = 0.0, False
         state.speculative, state.speculative_end = None, 0
+        state.seg_lang, state.partial_lang, state.identifying = None, ENGLISH, None
+        known = final_lang(state.last_final) if state.last_final is not None else None
+        state.last_lang = known or state.last_lang  # the last segment's final, when it is in
 
     def _track(self, state: AsrState, probs: np.ndarray, first_window: int, sounds: SoundResult | None) -> None:
         state.probs.extend(float(p) for p in probs)
@@ -314,8 +333,7 @@ class Recognizer:
             state.speculative = None
             return
         audio = state.clip(state.seg_start, end)
-        state.speculative = self._submit(audio, state.segments, state.seg_start, end, self._context(state),
-                                         state.hypothesis)
+        state.speculative = self._submit(audio, state, end)
         state.speculative_end, state.speculative_heard = end, min(end, state.heard)
 
     def _close(self, state: AsrState, end: int, cut: bool = False) -> SegmentEnd:
@@ -335,7 +353,7 @@ class Recognizer:
         else:
             if state.speculative is not None:
                 state.speculative.cancel()  # it missed part of the tail that has sound in it (a final "s")
-            final = self._submit(audio, state.segments, state.seg_start, end, self._context(state), state.hypothesis)
+            final = self._submit(audio, state, end)
         ended = SegmentEnd(
             segment=state.segments,
             t0=state.seconds(state.seg_start),
@@ -387,10 +405,32 @@ class Recognizer:
         reason = self._gate(state)
         return f"partial: {reason}" if reason else ""
 
-    def _decode(self, audio: np.ndarray, stable: str) -> Hypothesis:
-        """tiny.en on the segment heard so far, forcing the agreed prefix (thread-safe: touches no state)."""
+    def _decode(self, audio: np.ndarray, stable: str, lang: str = ENGLISH) -> Hypothesis:
+        """The segment heard so far, forcing the agreed prefix (thread-safe: touches no state): tiny.en for English,
+        Whisper base in `lang` for any other language (tiny.en reads Chinese as English gibberish)."""
         audio = _padded(audio, PARTIAL_PAD_S)
-        return self.tiny.decode(self.tiny.encode(audio), prefix=self.tiny.encode_prefix(stable))
+        model = self.tiny if lang == ENGLISH else self.base
+        hyp = model.decode(model.encode(audio), language=lang, prefix=model.encode_prefix(stable))
+        return hyp if lang == ENGLISH else replace(hyp, lang=lang)
+
+    def _partial_lang(self, state: AsrState, now: int) -> str:
+        """The language the open segment's partial is decoded in: the pinned one; else the segment's own, identified
+        once on its first LANG_DETECT_S; before that, the last segment's (English at first)."""
+        if state.language is not None:
+            return state.language
+        if state.seg_lang is None and state.identifying is None and now - state.seg_start >= LANG_DETECT_S * _SR:
+            first = state.clip(state.seg_start, state.seg_start + int(LANG_DETECT_S * _SR))
+            state.identifying = self._ahead.submit(self._identify, first)  # off the chunk loop: as costly as a
+            # tiny.en partial, it would double the chunk that pays it
+        if state.seg_lang is None and state.identifying is not None and state.identifying.done() \
+                and not state.identifying.cancelled() and state.identifying.exception() is None:
+            state.seg_lang, _ = state.identifying.result()
+            state.last_lang = state.seg_lang
+        return state.seg_lang or state.last_lang or ENGLISH
+
+    def _identify(self, audio: np.ndarray) -> tuple[str, float]:
+        """The language of a segment's first second, among the recognizer's languages (thread-safe)."""
+        return self.base.detect_language(self.base.encode(audio), self.languages)
 
     def _partial(self, state: AsrState, now: int, heard_all: bool = False) -> AsrResult:
         """Re-decode the open segment with tiny.en, forcing the agreed prefix; report what changed. The decode
@@ -403,14 +443,19 @@ class Recognizer:
         skip = self._no_partial(state, now)
         if skip:
             return AsrResult(suppressed=skip)
+        lang = self._partial_lang(state, now)
+        if ahead is not None and (ahead.result().lang or ENGLISH) != lang:
+            ahead = None  # decoded in a language the segment turned out not to be in
+        if lang != state.partial_lang:  # the agreed prefix was in another language
+            state.partial_lang, state.hypothesis, state.stable = lang, "", ""
         if ahead is not None:
             hyp, heard = ahead.result(), state.ahead_end
         else:
-            hyp, heard = self._decode(state.clip(state.seg_start, now), state.stable), now
+            hyp, heard = self._decode(state.clip(state.seg_start, now), state.stable, lang), now
         state.partial_end = heard
         if not hyp.text:
             return AsrResult(suppressed=f"partial: {hyp.rejected}")
-        text = hyp.text
+        text = in_script(hyp.text, lang, state.script)
         stable = common_prefix(state.hypothesis, text) if state.hypothesis else ""
         if len(stable) < len(state.stable) or not text.startswith(state.stable):
             stable = state.stable
@@ -421,24 +466,27 @@ class Recognizer:
         state.confidence = hyp.confidence
         t0, t1 = state.seconds(state.seg_start), state.seconds(heard)
         return AsrResult(partial=PartialText(segment=state.segments, t0=t0, t1=t1, text=text, stable=stable,
-                                             confidence=hyp.confidence))
+                                             confidence=hyp.confidence, lang=lang))
 
     # -- finals -----------------------------------------------------------------------------------------------------
 
-    def _submit(
-        self, audio: np.ndarray, segment: int, start: int, end: int, context: Future[FinalText] | None, heard: str
-    ) -> Future[FinalText]:
-        return self._executor.submit(self._final, audio, segment, start / _SR, end / _SR, context, heard)
+    def _submit(self, audio: np.ndarray, state: AsrState, end: int) -> Future[FinalText]:
+        """The open segment's final decode (up to `end`), in the session's pinned language and script; checked
+        against what the partials heard (perception/final_check.py)."""
+        return self._executor.submit(self._final, audio, state.segments, state.seg_start / _SR, end / _SR,
+                                     self._context(state), state.hypothesis, state.language, state.script)
 
     def _final(
-        self, audio: np.ndarray, segment: int, t0: float, t1: float, context: Future[FinalText] | None, heard: str
+        self, audio: np.ndarray, segment: int, t0: float, t1: float, context: Future[FinalText] | None, heard: str,
+        language: str | None = None, script: Script = Script.SIMPLIFIED,
     ) -> FinalText:
         """Whisper base on the segment, its text checked against `heard`, the last partial (final_check.py)."""
         # finals run in submission order, so the context's decode has finished unless it was cancelled or failed
         previous = context.result().text if context is not None and context.done() and not context.cancelled() \
             and context.exception() is None else ""
-        final = self.transcribe_segment(audio, previous=previous)
-        return replace(final, segment=segment, t0=t0, t1=t1, text=checked_final(final.text, heard))
+        final = self.transcribe_segment(audio, language=language, previous=previous)
+        text = checked_final(final.text, heard)
+        return replace(final, segment=segment, t0=t0, t1=t1, text=in_script(text, final.lang, script))
 
     def transcribe_segment(
         self, audio: np.ndarray, task: str = "transcribe", language: str | None = None, previous: str = ""

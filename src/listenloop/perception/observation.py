@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from listenloop.audio.chunker import Chunk
+from listenloop.perception.language import SPOKEN
 
 
 @dataclass(frozen=True)
@@ -52,17 +53,25 @@ class FinalText:
     confidence: Confidence = Confidence()
 
 
-def english_final(final: Future[FinalText]) -> str:
-    """The final's text if its decode is in, succeeded and heard English words (what the assistant reads), else ""."""
+def spoken_final(final: Future[FinalText]) -> str:
+    """The final's text if its decode is in, succeeded and heard words in a language listenloop reads (what the
+    assistant reads), else ""."""
     if not final.done() or final.cancelled() or final.exception() is not None:
         return ""
     result = final.result()
-    return result.text if result.text and result.lang in (None, "en") else ""
+    return result.text if result.text and result.lang in (None, *SPOKEN) else ""
+
+
+def final_lang(final: Future[FinalText]) -> str | None:
+    """The language of a final whose decode is in and succeeded, else None."""
+    if not final.done() or final.cancelled() or final.exception() is not None:
+        return None
+    return final.result().lang
 
 
 @dataclass(frozen=True)
 class PartialText:
-    """The fast hypothesis (Whisper tiny.en) for the segment in progress."""
+    """The fast hypothesis for the segment in progress (Whisper tiny.en; Whisper base for other languages)."""
 
     segment: int
     t0: float
@@ -70,6 +79,7 @@ class PartialText:
     text: str  # full hypothesis of the segment so far
     stable: str  # prefix agreed on by successive hypotheses
     confidence: Confidence = Confidence()
+    lang: str | None = None  # language it was decoded in (ISO 639-1): "en" by tiny.en, else by Whisper base
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,7 @@ class SegmentEnd:
 
     def settled_text(self) -> str:
         """The final text if it is in already (the decode often finishes during the pause), else the last partial."""
-        return english_final(self.final) or self.last_partial
+        return spoken_final(self.final) or self.last_partial
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from typing import Any
 
 from listenloop.decision import sentence
 from listenloop.decision.conversation import FINAL_WAIT_S
+from listenloop.decision.instructions import LANGUAGE_NAMES
+from listenloop.perception.language import ENGLISH, SPOKEN
 from listenloop.respond.base import ResponseContext, ResponseRequest, session_final
 from listenloop.respond.heard import heard_answer
 from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, LlmError, Role
@@ -49,6 +51,7 @@ PROMPT_TURNS_STEP = 3  # the window moves every this many turns: 1 to 3 earlier 
 QUESTION_LEAD = "Question:"  # the question's line starts with this (prefilled with the notes before it is asked)
 HEARD_PREFILL_S = 0.5  # s between looks at what the session heard, to prefill it before a question comes
 ANSWER_TOKENS = 80  # ~ two spoken sentences
+REPLY_IN = "Reply in {}."  # after a question in another language than English
 TAG_MAX_CHARS = 16  # a reply's leading "[emotion]" tag is at most this long
 TAG = re.compile(r"^\s*\[\s*([a-zA-Z]+)\s*\]\s*")
 
@@ -133,13 +136,14 @@ class AnswerResponder:
         if ctx.cancelled.is_set() or question is None:
             return  # stopped (barge-in) while it waited for the final text, or taken back: nothing said or remembered
         ctx.extra["question"] = question
+        ctx.extra.setdefault("lang", payload.get("lang") or ENGLISH)
         with self._turn:
             yield from self._answer(question, request, ctx)
 
     def _answer(self, question: str, request: ResponseRequest, ctx: ResponseContext) -> Iterator[str]:
         payload = request.decision.payload
         canned = heard_answer(question, payload, getattr(ctx.session, "memory", None), request.t)
-        messages = build_messages(question, payload, ctx.session, request.t)
+        messages = build_messages(question, {**payload, "lang": ctx.extra.get("lang")}, ctx.session, request.t)
         backend = None
         if canned:
             pieces: Iterator[str] = iter([canned])
@@ -174,8 +178,9 @@ def _with_final_text(question: str, payload: dict, ctx: ResponseContext) -> str 
     if segment is None or not own or not question.endswith(own):
         return question
     final = session_final(ctx, int(segment), FINAL_WAIT_S)
-    if final is None or final.lang not in (None, "en"):
+    if final is None or final.lang not in (None, *SPOKEN):
         return question
+    ctx.extra["lang"] = final.lang or ctx.extra.get("lang")
     if sentence.answered_too_soon(question, own, final.text):
         return None
     if final.text != own:
@@ -228,6 +233,9 @@ def build_messages(question: str, payload: dict, session, t: float = 0.0) -> lis
     since = turns[-1].t if turns else float("-inf")
     notes = heard_notes(question, payload, getattr(session, "memory", None), since, t)
     content = (notes + "\n\n" if notes else "") + f"{QUESTION_LEAD} {question}"
+    lang = payload.get("lang")
+    if lang not in (None, ENGLISH):  # answered in the language it was asked in
+        content += f"\n({REPLY_IN.format(LANGUAGE_NAMES.get(lang, lang))})"
     messages.append(ChatMessage(Role.USER, content))
     return messages
 

@@ -85,6 +85,7 @@ class ResponseEvent(Event):
     label: str | None = None  # the sound class behind a sound response
     interrupted: bool = False  # stopped by barge-in before it was complete
     duration_ms: float = 0.0  # wall time from the decision to the complete text, ms
+    lang: str | None = None  # language of the text (ISO 639-1), when the responder knows it
     extra: dict[str, Any] = field(default_factory=dict)  # task-specific details (segment, language, ...)
 
 

@@ -126,6 +126,7 @@ class ResponseRunner:
                 emotion=ctx.extra.pop("emotion", emotion),
                 label=request.decision.payload.get("label"),
                 interrupted=ctx.cancelled.is_set(),
+                lang=ctx.extra.get("lang"),
                 duration_ms=round((time.perf_counter() - request.arrived) * 1000.0, 1),
                 extra={k: v for k, v in ctx.extra.items() if isinstance(v, (str, int, float, bool, type(None)))},
             )

@@ -31,6 +31,7 @@ from listenloop.audio.chunker import Chunk, Chunker
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.decision.address import checked_names
 from listenloop.decision.base import DEFAULT_DECIDER, Decider, Decision
+from listenloop.perception.language import Script, check_language
 from listenloop.perception.observation import FinalText, Observation
 from listenloop.perception.offline import ready_chunk
 from listenloop.respond.base import ResponseRequest
@@ -83,6 +84,9 @@ class SessionOptions:
     speech: SpeechOutput | None = None  # speak the responses (None: text only)
     name: str | None = None  # the assistant's name: "Hey NAME, ...", "NAME, ..." address it (decision/address.py)
     aliases: tuple[str, ...] = ()  # other names it answers to ("Pascale", a nickname)
+    language: str | None = None  # the language spoken (ISO 639-1, one of perception/language.py SPOKEN); None:
+    # identified per segment
+    script: Script = Script.SIMPLIFIED  # how Chinese transcripts are written
 
     def __post_init__(self) -> None:
         checked_names(self.name, self.aliases)  # a bad name fails here, with its reason
@@ -128,6 +132,9 @@ class Session:
         self._outbox: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._chunker = Chunker()
         self._perception = engine.perception.init_state()
+        if self._perception.asr is not None:
+            self._perception.asr.language = check_language(options.language)
+            self._perception.asr.script = Script(options.script)
         self.policy = engine.policy_for(options)
         self.decision_state = self.policy.init_state()
         self.speaker = None  # spoken output (runtime/speech.py), set by the engine when --speak/--speak-to
@@ -272,7 +279,7 @@ class Session:
             if asr.partial is not None and asr.partial.text:
                 p = asr.partial
                 self._emit(
-                    TranscriptEvent(round(p.t0, 3), round(p.t1, 3), p.text, False, None, p.stable, p.segment)
+                    TranscriptEvent(round(p.t0, 3), round(p.t1, 3), p.text, False, p.lang, p.stable, p.segment)
                 )
             if asr.ended is not None:
                 self._watch_final(asr.ended)

@@ -19,6 +19,7 @@ import numpy as np
 from listenloop.audio.constants import PCM16_BYTES_PER_SAMPLE, PCM16_FULL_SCALE, SAMPLE_RATE
 from listenloop.decision.address import BadName, checked_names
 from listenloop.decision.base import DEFAULT_DECIDER, Decider
+from listenloop.perception.language import SPOKEN, Script
 from listenloop.runtime import events as ev
 from listenloop.runtime.session import SessionOptions, SpeechOutput
 from listenloop.vocabulary import Mode
@@ -76,16 +77,19 @@ class StartOptions:
     decider: Decider = DEFAULT_DECIDER  # who decides whether and when speech is answered (docs/conversation.md)
     name: str | None = None  # the assistant's name ("Hey Pascal, ..."); None: it has none (docs/conversation.md)
     aliases: tuple[str, ...] = ()  # other names it answers to
+    language: str | None = None  # the language spoken (ISO 639-1); None: identified per segment
+    script: Script = Script.SIMPLIFIED  # how Chinese transcripts are written
 
     def session_options(self) -> SessionOptions:
         return SessionOptions(mode=self.mode, sounds=self.sounds, instruction=self.instruction,
                               barge_in=self.barge_in, decider=self.decider, name=self.name, aliases=self.aliases,
+                              language=self.language, script=self.script,
                               speech=SpeechOutput() if self.speech else None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode.value, "sounds": self.sounds, "instruction": self.instruction,
                 "barge_in": self.barge_in, "speech": self.speech, "decider": self.decider.value, "name": self.name,
-                "aliases": list(self.aliases)}
+                "aliases": list(self.aliases), "language": self.language, "script": self.script.value}
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,8 @@ def parse_start_options(options: Any) -> StartOptions:
         decider=_choice(options, "decider", Decider, DEFAULT_DECIDER),
         name=name,
         aliases=aliases,
+        language=_language(options.get("language")),
+        script=_choice(options, "script", Script, Script.SIMPLIFIED),
     )
 
 
@@ -168,6 +174,12 @@ def _names(options: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
     except BadName as e:
         raise _bad(f"start option 'name': {e}") from None
     return (names[0], names[1:]) if names else (None, ())
+
+
+def _language(value: Any) -> str | None:
+    if value is not None and value not in SPOKEN:
+        raise _bad(f"start option 'language' must be null or one of {', '.join(SPOKEN)}, not {value!r}")
+    return value
 
 
 def parse_client_text(text: str) -> ClientMessage:

@@ -1,0 +1,153 @@
+"""Streamed translation against the same models offline, per direction: BLEU and chrF, empty outputs, delay.
+
+Real telephone prompts (Debian's asterisk sounds: French, Spanish and English, one voice each) are stitched with
+pauses and played to one session, paced as a live microphone, with the instruction in force from the start:
+"translate everything into English" for French and Spanish (Whisper base's translate task), "translate everything
+into Chinese" for English (the language model). The reference for each prompt is the same models run offline on
+the same audio, whole: Whisper base translating the prompt (X -> English), or Whisper base's transcript of it given
+to the language model (English -> X). So the scores measure what streaming loses (cut or joined segments, gating,
+dropped short utterances), not the models' own quality. Delay: from the end of the prompt's speech to the
+translation's first text, wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.bench.bilingual import score
+from listenloop.bench.corpus import Utterance, asterisk_prompts, asterisk_prompts_in, speech_bounds
+
+GAP_S = 2.5  # s of silence after each prompt: each one closes its own segment and is translated alone
+BLOCK_S = 0.1  # s of audio per feed() call, as a microphone delivers it
+SLACK_S = 0.5  # s; a translation belongs to the prompt whose speech it overlaps (with this slack)
+FINISH_WAIT_S = 900.0  # s the end of the stream waits for queued translations (a loaded machine falls behind; the
+# session's own 120 s would drop them and count them empty)
+DIRECTIONS = {  # name -> (source language, target language, instruction)
+    "fr-en": ("fr", "en", "translate everything into English"),
+    "es-en": ("es", "en", "translate everything into English"),
+    "en-zh": ("en", "zh", "translate everything into Chinese"),
+}
+
+
+@dataclass(frozen=True)
+class DirectionReport:
+    direction: str
+    prompts: int
+    bleu: float  # sacrebleu BLEU of the streamed translations against the offline ones, 0..100
+    chrf: float  # sacrebleu chrF, 0..100
+    empty: int  # prompts the stream translated to nothing where offline has text
+    offline_empty: int  # prompts offline translated to nothing
+    delay_p50_s: float  # from the end of a prompt's speech to its translation's first text, wall time
+    delay_p95_s: float
+    examples: tuple[tuple[str, str], ...]  # (streamed, offline) of the first few prompts
+
+
+def prompts_for(lang: str, limit: int) -> list[Utterance]:
+    return asterisk_prompts(limit, min_words=3) if lang == "en" else asterisk_prompts_in(lang, limit)
+
+
+def offline(engine, utts: list[Utterance], source: str, target: str) -> list[str]:
+    """The same models on each whole prompt: Whisper base's translation, or its transcript through the model."""
+    rec = engine.perception.recognizer
+    if target == "en":
+        return [rec.transcribe_segment(u.audio, task="translate").text.strip() for u in utts]
+    from listenloop.vocabulary import Task
+
+    responder = engine.responders[Task.TRANSLATE]
+    texts = [rec.transcribe_segment(u.audio, language=source).text for u in utts]
+    return ["".join(responder.translate_text(t, target)).strip() if t else "" for t in texts]
+
+
+def streamed(engine, utts: list[Utterance], instruction: str,
+             target_cjk: bool = False) -> tuple[list[str], list[float | None]]:
+    """One live-paced session over the stitched prompts: each prompt's translation (joined when a prompt split) and
+    the delay to its first text (None: none came)."""
+    from listenloop.runtime.events import Event, ResponseEvent, ResponseStartEvent
+    from listenloop.runtime.session import SessionOptions
+    from listenloop.vocabulary import Mode
+
+    parts, ends = [np.zeros(SAMPLE_RATE, np.float32)], []
+    t = 1.0
+    for u in utts:
+        t0, t1 = speech_bounds(u.audio)
+        ends.append((t + t0, t + t1))
+        parts += [u.audio, np.zeros(int(GAP_S * SAMPLE_RATE), np.float32)]
+        t += len(u.audio) / SAMPLE_RATE + GAP_S
+    audio = np.concatenate(parts)
+    heard: list[tuple[float, Event]] = []  # (wall s since the first sample was fed, event)
+    started = time.perf_counter()
+    session = engine.session(SessionOptions(mode=Mode.ASSISTANT, instruction=instruction),
+                             on_event=lambda e: heard.append((time.perf_counter() - started, e)))
+    block = int(BLOCK_S * SAMPLE_RATE)
+    for i in range(0, len(audio), block):
+        wait = i / SAMPLE_RATE - (time.perf_counter() - started)
+        if wait > 0:
+            time.sleep(wait)
+        session.feed(audio[i : i + block])
+    session.finish(timeout=FINISH_WAIT_S)
+    firsts = {e.id: at for at, e in heard if isinstance(e, ResponseStartEvent)}
+    texts: list[list[str]] = [[] for _ in utts]
+    delays: list[float | None] = [None] * len(utts)
+    for e in (e for _, e in heard if isinstance(e, ResponseEvent) and e.task == "translate"):
+        s0, s1 = float(e.extra.get("t0", e.t)), float(e.extra.get("t1", e.t))
+        for k, (b0, b1) in enumerate(ends):  # a translation of two prompts joined counts for both
+            if s0 < b1 + SLACK_S and s1 > b0 - SLACK_S:
+                texts[k].append(e.text.strip())
+                if delays[k] is None and e.id in firsts:
+                    delays[k] = firsts[e.id] - b1
+    return [("" if target_cjk else " ").join(p) for p in texts], delays
+
+
+def measure(engine, direction: str, limit: int) -> DirectionReport:
+    source, target, instruction = DIRECTIONS[direction]
+    utts = prompts_for(source, limit)
+    if not utts:
+        raise SystemExit(f"bench translation: no {source} prompts (apt-get install asterisk-core-sounds-{source}-wav "
+                         f"asterisk-core-sounds-{source})")
+    reference = offline(engine, utts, source, target)
+    stream, delays = streamed(engine, utts, instruction, target in CJK)
+    kept = [(h, r) for h, r in zip(stream, reference, strict=True) if r]
+    scores = score([h for h, _ in kept], [r for _, r in kept], target)
+    known = [d for d in delays if d is not None]
+    return DirectionReport(
+        direction=direction, prompts=len(utts), bleu=scores.bleu, chrf=scores.chrf,
+        empty=sum(1 for h, r in zip(stream, reference, strict=True) if r and not h),
+        offline_empty=sum(1 for r in reference if not r),
+        delay_p50_s=float(np.percentile(known, 50)) if known else float("nan"),
+        delay_p95_s=float(np.percentile(known, 95)) if known else float("nan"),
+        examples=tuple(zip(stream[:3], reference[:3], strict=True)),
+    )
+
+
+CJK = ("zh", "ja")  # targets written without spaces: a prompt's pieces are joined without one
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--directions", default="fr-en,en-zh", help=f"comma-separated, of {', '.join(DIRECTIONS)}")
+    parser.add_argument("--prompts", type=int, default=20, help="prompts per direction (live-paced: ~5 s each)")
+    parser.add_argument("--llm", default="qwen2.5-0.5b", help="language model (packaged name or .gguf)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from listenloop.runtime.engine import Engine, EngineConfig
+
+    directions = [d.strip() for d in args.directions.split(",") if d.strip()]
+    unknown = [d for d in directions if d not in DIRECTIONS]
+    if unknown:
+        print(f"error: unknown direction(s) {', '.join(unknown)}; known: {', '.join(DIRECTIONS)}")
+        return 2
+    engine = Engine(EngineConfig(llm=args.llm))
+    for direction in directions:
+        print(f"{direction}: {args.prompts} prompts, live-paced ...", flush=True)
+        r = measure(engine, direction, args.prompts)
+        print(f"{r.direction}: streamed vs offline BLEU {r.bleu:.1f} chrF {r.chrf:.1f}; empty {r.empty} of "
+              f"{r.prompts} (offline empty {r.offline_empty}); delay p50 {r.delay_p50_s:.2f} s p95 "
+              f"{r.delay_p95_s:.2f} s", flush=True)
+        for stream, ref in r.examples:
+            print(f"  stream {stream!r}\n  offline {ref!r}")
+    return 0
