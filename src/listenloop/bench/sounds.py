@@ -304,11 +304,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="clip level over the background, dB")
     parser.add_argument("--features", choices=[f.value for f in Features], default=Features.BOTH.value,
                         help="log-mel views the tagger scores: as heard, band floor subtracted, or both (default)")
+    parser.add_argument("--real", type=Path, default=None,
+                        help="instead: run the recordings of this folder (class folders, like ../shared/audio/train/"
+                        "sounds) as one stream, learned and class-name policies side by side")
+    parser.add_argument("--split", choices=("validation", "train", "all"), default="validation",
+                        help="with --real and a manifest.csv: the held-out sources (default), the training ones, all")
     parser.add_argument("--json", action="store_true", help="print the summary and outcomes as JSON")
     parser.add_argument("--verbose", action="store_true", help="list every false response and miss")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.real is not None:
+        from listenloop.bench import sounds_real
+
+        return sounds_real.run(args)
     if not args.audio.is_dir():
         print(f"error: {args.audio} is not a folder (pass --audio ../shared/audio/dev)")
         return 2
