@@ -11,15 +11,7 @@ from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
 from listenloop.decision.base import Decision, Emotion, Task
-from listenloop.decision.sound_policy import (
-    AUDIOSET_POLICY,
-    Combine,
-    PolicyError,
-    RuleAction,
-    SoundPolicy,
-    learned_names,
-    load_policy,
-)
+from listenloop.decision.sound_policy import Combine, PolicyError, RuleAction, SoundPolicy, load_policy
 from listenloop.perception.observation import Observation, SoundResult
 from listenloop.perception.sounds import YamnetTagger, load_class_names
 from listenloop.respond.base import ResponseContext, ResponseRequest
@@ -36,7 +28,7 @@ def tagger() -> YamnetTagger:
 
 @pytest.fixture(scope="module")
 def names() -> tuple[str, ...]:
-    return load_class_names() + learned_names()
+    return load_class_names()
 
 
 def decisions(tagger: YamnetTagger, policy: SoundPolicy, x: np.ndarray) -> list[tuple[float, Decision]]:
@@ -112,11 +104,10 @@ def test_a_shorter_cooldown_lets_the_second_burst_through(tagger, shared_audio, 
 
 def test_an_override_can_silence_a_rule_or_move_a_class(names, tmp_path):
     f = tmp_path / "quiet.toml"
-    f.write_text('[rules.dog]\naction = "ignore"\n\n[rules.sneezes]\naction = "notify"\nclasses = ["learned:sneeze"]\n')
+    f.write_text('[rules.dog]\naction = "ignore"\n\n[rules.pets]\naction = "ask"\nclasses = ["Bark"]\n')
     spec = load_policy([f], names)
-    assert spec.rule("dog").action is RuleAction.IGNORE
-    assert spec.rule("cough").classes == ("learned:cough",)  # the sneeze left the cough rule
-    assert spec.rule("sneezes").classes == ("learned:sneeze",) and spec.rule("sneezes").threshold == 0.5
+    assert spec.rule("dog").action is RuleAction.IGNORE and "Bark" not in spec.rule("dog").classes
+    assert spec.rule("pets").classes == ("Bark",) and spec.rule("pets").threshold == 0.5  # defaults apply
     assert spec.rule("gunshot").action is RuleAction.ALERT  # the rest of the defaults stay
 
 
@@ -167,26 +158,17 @@ def test_a_missing_policy_file_is_a_clear_error(names, tmp_path):
 
 
 def test_default_policy_covers_the_issue_defaults(names):
-    """The default reads the learned detector's classes; the class-name policy keeps the AudioSet rules of before."""
-    for spec, alerts, asks, notes in (
-        (load_policy((), names), ("smoke_alarm", "siren", "glass_breaking", "gunshot", "scream", "baby_crying"),
-         ("cough", "sneeze"), ("doorbell", "knock", "phone_ringing", "dog_bark")),
-        (load_policy([AUDIOSET_POLICY], names),
-         ("Smoke detector, smoke alarm", "Siren", "Shatter", "Gunshot, gunfire", "Screaming", "Baby cry, infant cry"),
-         ("Cough", "Sneeze"), ("Doorbell", "Knock", "Telephone bell ringing", "Bark")),
-    ):
-        learned = "learned:" if spec.sources == ("default_policy.toml",) else ""
-        by_class = {c: r for r in spec.rules for c in r.classes}
-        for name in alerts:
-            rule = by_class[learned + name]
-            assert rule.action is RuleAction.ALERT and rule.urgency is Emotion.URGENT, name
-        for name in asks:
-            assert by_class[learned + name].action is RuleAction.ASK
-            assert by_class[learned + name].urgency is Emotion.CONCERNED
-        for name in notes:
-            assert by_class[learned + name].action is RuleAction.NOTIFY, name
-        for name in ("Music", "Rain", "Typing", "Traffic noise, roadway noise", "Wind", "Speech", "Television"):
-            assert by_class[name].action is RuleAction.IGNORE, name
+    spec = load_policy((), names)
+    by_class = {c: r for r in spec.rules for c in r.classes}
+    for name in ("Smoke detector, smoke alarm", "Siren", "Shatter", "Gunshot, gunfire", "Screaming",
+                 "Baby cry, infant cry"):
+        assert by_class[name].action is RuleAction.ALERT and by_class[name].urgency is Emotion.URGENT, name
+    for name in ("Cough", "Sneeze"):
+        assert by_class[name].action is RuleAction.ASK and by_class[name].urgency is Emotion.CONCERNED
+    for name in ("Doorbell", "Knock", "Telephone bell ringing", "Bark"):
+        assert by_class[name].action is RuleAction.NOTIFY, name
+    for name in ("Music", "Rain", "Typing", "Traffic noise, roadway noise", "Wind", "Speech", "Television"):
+        assert by_class[name].action is RuleAction.IGNORE, name
 
 
 def test_responder_stays_quiet_when_cancelled():
@@ -221,7 +203,7 @@ def respond_times(policy: SoundPolicy, chunks: list[np.ndarray]) -> list[tuple[f
 
 
 def test_weak_evidence_needs_a_second_chunk_a_confident_one_responds_at_once(names):
-    policy = SoundPolicy(load_policy([AUDIOSET_POLICY], names), names)
+    policy = SoundPolicy(load_policy((), names), names)
     assert policy.spec.rule("dog").min_duration == 0.8 and policy.spec.rule("dog").confident == 0.91
     weak_once = scripted(names, [{}, {"Dog": 0.5}, {}, {}])
     weak_twice = scripted(names, [{}, {"Dog": 0.5}, {}, {"Bark": 0.5}])  # same episode: the gap is 3 s
@@ -235,8 +217,8 @@ def test_weak_evidence_needs_a_second_chunk_a_confident_one_responds_at_once(nam
 
 def test_sum_lets_related_classes_that_half_agree_add_up(names):
     half = scripted(names, [{"Dog": 0.32, "Bark": 0.32}] * 3)
-    by_max = SoundPolicy(load_policy([AUDIOSET_POLICY], names), names)
-    by_sum = SoundPolicy(load_policy([AUDIOSET_POLICY], names, texts=['[rules.dog]\ncombine = "sum"\n']), names)
+    by_max = SoundPolicy(load_policy((), names), names)
+    by_sum = SoundPolicy(load_policy((), names, texts=['[rules.dog]\ncombine = "sum"\n']), names)
     assert by_sum.spec.rule("dog").combine is Combine.SUM and by_max.spec.rule("dog").combine is Combine.MAX
     assert respond_times(by_max, half) == []
     assert respond_times(by_sum, half) == [(0.8, "dog")]  # 0.64 in two chunks
@@ -255,9 +237,9 @@ def test_a_step_written_rounded_in_a_file_means_that_step(names):
 
     step_082 = float(dequantize_scores(np.array([192], np.uint8))[0])
     assert 0.81 < step_082 < 0.82
-    policy = SoundPolicy(load_policy([AUDIOSET_POLICY], names, texts=["[rules.dog]\nconfident = 0.82\n"]), names)
+    policy = SoundPolicy(load_policy((), names, texts=["[rules.dog]\nconfident = 0.82\n"]), names)
     assert respond_times(policy, scripted(names, [{}, {"Bark": step_082}, {}, {}])) == [(0.8, "dog")]
-    stricter = SoundPolicy(load_policy([AUDIOSET_POLICY], names, texts=["[rules.dog]\nconfident = 0.91\n"]), names)
+    stricter = SoundPolicy(load_policy((), names, texts=["[rules.dog]\nconfident = 0.91\n"]), names)
     assert respond_times(stricter, scripted(names, [{}, {"Bark": step_082}, {}, {}])) == []
 
 
@@ -265,9 +247,8 @@ def test_background_takes_a_steady_score_out_and_keeps_a_sound_that_rises_above_
     """A room the model keeps calling Dog 0.50 gets no response with `background`; a real bark over it still does."""
     steady = [{"Dog": 0.5}] * 15
     chunks = scripted(names, steady + [{"Dog": 0.98}] + [{"Dog": 0.5}] * 3)
-    plain = SoundPolicy(load_policy([AUDIOSET_POLICY], names, texts=["[rules.dog]\ncooldown = 1\n"]), names)
-    relative = SoundPolicy(
-        load_policy([AUDIOSET_POLICY], names, texts=["[rules.dog]\ncooldown = 1\nbackground = 4\n"]), names)
+    plain = SoundPolicy(load_policy((), names, texts=["[rules.dog]\ncooldown = 1\n"]), names)
+    relative = SoundPolicy(load_policy((), names, texts=["[rules.dog]\ncooldown = 1\nbackground = 4\n"]), names)
     assert relative.spec.rule("dog").background == 4.0 and plain.spec.rule("dog").background == 0.0
     assert respond_times(plain, chunks)[0] == (0.8, "dog")  # the steady 0.50 itself is answered
     assert respond_times(relative, chunks) == [(6.4, "dog")]  # only the bark: (0.98 - 0.5) / (1 - 0.5) = 0.96
@@ -282,7 +263,7 @@ def test_background_takes_a_steady_score_out_and_keeps_a_sound_that_rises_above_
 def test_one_sound_gets_one_response_while_it_goes_on_a_more_urgent_one_still_speaks(names):
     """The tagger names one siren Siren, then Fire alarm: one alert. Once the siren's episode is over (its 3 s gap),
     a fire alarm is a new sound. A dog's barking does not silence a scream."""
-    policy = SoundPolicy(load_policy([AUDIOSET_POLICY], names), names)
+    policy = SoundPolicy(load_policy((), names), names)
     siren_then_fire = scripted(names, [{"Siren": 0.95}] * 4 + [{"Siren": 0.6, "Fire alarm": 0.95}] * 3 + [{}] * 10
                                + [{"Fire alarm": 0.95}] * 2)
     assert respond_times(policy, siren_then_fire) == [(1.2, "siren"), (7.2, "smoke_alarm")]

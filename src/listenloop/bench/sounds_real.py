@@ -21,7 +21,7 @@ from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
 from listenloop.bench.sounds import active_span
-from listenloop.decision.sound_policy import AUDIOSET_POLICY, SoundPolicy
+from listenloop.decision.sound_policy import LEARNED_POLICY, SoundPolicy
 from listenloop.perception.detector import SoundDetector
 from listenloop.perception.observation import Observation
 from listenloop.perception.sounds import Features, YamnetTagger
@@ -133,7 +133,7 @@ def tally(placed: list[Placed], responses: list[tuple[float, str, int]]) -> Poli
 
 
 def default_policies() -> dict[str, SoundPolicy]:
-    return {"learned": SoundPolicy.load(), "class-name": SoundPolicy.load([AUDIOSET_POLICY])}
+    return {"learned": SoundPolicy.load([LEARNED_POLICY]), "class-name (default)": SoundPolicy.load()}
 
 
 def bench(root: Path, split: Split, seed: int, features: Features) -> tuple[dict[str, PolicyTally], dict[str, float]]:

@@ -26,7 +26,7 @@ from listenloop.decision.base import Decision, Emotion, Task
 from listenloop.perception.observation import Observation
 
 DEFAULT_POLICY = "default_policy.toml"  # package data next to this module
-AUDIOSET_POLICY = Path(__file__).with_name("audioset_policy.toml")  # the rules on AudioSet class names alone
+LEARNED_POLICY = Path(__file__).with_name("learned_policy.toml")  # the rules on the learned detector's classes
 POLICY_VERSION = 1
 
 
