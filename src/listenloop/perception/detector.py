@@ -10,7 +10,9 @@ threshold of 0.5 means "the detector's own operating point" for every class. num
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
@@ -23,6 +25,7 @@ EMBEDDING_SIZE = 1024
 WEIGHTS_PACKAGE = "listenloop.perception.weights"
 WEIGHTS_FILE = "sound_detector.npz"
 CARD_FILE = "sound_detector.json"  # classes, sha256 of the weights, seed, training data list
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member time: np.savez stamps the wall clock, so equal weights differed
 LEARNED_PREFIX = "learned:"  # how learned classes sit beside AudioSet names in a score vector's names
 
 
@@ -60,8 +63,12 @@ class HeadWeights:
     thresholds: np.ndarray  # [classes] probability at which a class counts as present (mapped to score 0.5)
 
     def save(self, path: Path) -> str:
-        """Write the weights (float32 .npz) and return their sha256."""
-        np.savez(path, **{k: np.asarray(getattr(self, k), np.float32) for k in self.__dataclass_fields__})
+        """Write the weights (float32 .npz, byte-identical for identical weights) and return their sha256."""
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+            for k in self.__dataclass_fields__:
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.asarray(getattr(self, k), np.float32), allow_pickle=False)
+                z.writestr(zipfile.ZipInfo(f"{k}.npy", date_time=ZIP_TIME), buf.getvalue())  # no wall-clock stamp
         return hashlib.sha256(path.read_bytes()).hexdigest()
 
     @classmethod

@@ -8,6 +8,8 @@ alarm beeps, and siren sweeps (wail, yelp, two-tone). All randomness comes from 
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
@@ -22,7 +24,10 @@ ACTIVE_DB = 30.0  # 10 ms frames within this many dB of the loudest are the soun
 
 def _microphone(rng: np.random.Generator):
     """A random phone/laptop microphone chain (audiomentations, seeded through numpy's global state per call)."""
-    import audiomentations as am
+    try:
+        import audiomentations as am
+    except ImportError:
+        raise RuntimeError("training the sound detector needs audiomentations: pip install 'listenloop[train]'") from None
 
     return am.Compose([
         am.BandPassFilter(min_center_freq=800.0, max_center_freq=2000.0, min_bandwidth_fraction=1.0,
@@ -63,7 +68,9 @@ def augment(clip: np.ndarray, backgrounds: list[np.ndarray], rng: np.random.Gene
     if backgrounds and rng.random() < MIX_PROBABILITY:
         bg = backgrounds[int(rng.integers(len(backgrounds)))]
         out = mix(clip, bg, float(rng.uniform(*SNR_DB)), rng)
-    np.random.seed(int(rng.integers(2**31)))  # audiomentations draws from numpy's global generator
+    seed = int(rng.integers(2**31))  # audiomentations draws from Python's and numpy's global generators
+    random.seed(seed)
+    np.random.seed(seed)
     out = _microphone(rng)(samples=out.astype(np.float32), sample_rate=SAMPLE_RATE)
     return np.clip(out, -1.0, 1.0).astype(np.float32)
 
