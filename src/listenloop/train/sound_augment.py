@@ -27,7 +27,7 @@ def _microphone(rng: np.random.Generator):
     try:
         import audiomentations as am
     except ImportError:
-        raise RuntimeError("the sound detector's training needs audiomentations: pip install 'listenloop[train]'") from None
+        raise RuntimeError("training needs audiomentations: pip install 'listenloop[train]'") from None
 
     return am.Compose([
         am.BandPassFilter(min_center_freq=800.0, max_center_freq=2000.0, min_bandwidth_fraction=1.0,
