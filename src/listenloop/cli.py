@@ -76,6 +76,7 @@ MODULE_COMMANDS = (
     ("data", "build", "listenloop.data.build", "build labelled training streams (SoundFlow)"),
     ("data", "relabel", "listenloop.data.relabel", "give built streams the builder's current labels, audio kept"),
     ("train", "decision", "listenloop.train.decision", "train the decision model from built streams"),
+    ("train", "sounds", "listenloop.train.sounds", "train the learned sound detector on real recordings"),
     ("batch", None, "listenloop.batch.command", "the events of many files (an archive), resumable; --ray to scale out"),
     ("serve", None, "listenloop.server.command", "serve live streams over WebSocket, with a browser page"),
     ("stream", None, "listenloop.server.client", "stream a file to a running server in real time"),

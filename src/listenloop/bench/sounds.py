@@ -20,6 +20,7 @@ import numpy as np
 from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
+from listenloop.audio.levels import active_span
 from listenloop.decision.sound_policy import SoundPolicy
 from listenloop.perception.observation import Observation
 from listenloop.perception.sounds import Features, YamnetTagger
@@ -29,8 +30,6 @@ STREAM_SECONDS = 20.0  # s, length of one benchmark stream
 OFFSET_RANGE_S = (4.0, 9.0)  # s, where the clip starts in its stream
 LEVELS_DB = (20.0, 10.0, 5.0)  # clip level over the background (active RMS ratio), dB
 NOISE_FLOOR_RMS = 10 ** (-60 / 20)  # the "silence" background: white noise at -60 dBFS
-ACTIVE_DB = 30.0  # 10 ms frames within this many dB of a clip's loudest frame count as the sound being there
-ONSET_DB = 20.0  # the onset is the first 10 ms frame within this many dB of the loudest (ignores faint lead-ins)
 HIT_GRACE_S = 1.5  # s after a clip ends in which its response still counts
 BACKGROUND_ONLY_S = 300.0  # s of pure background per background kind
 FADE_S = 0.02  # s, fade at the joins of background clips
@@ -99,16 +98,6 @@ def synth_clip(name: str) -> np.ndarray:
         phase = 2 * np.pi * np.cumsum(freq) / SAMPLE_RATE
         return (0.3 * 4 / np.pi * _harmonics(phase, freq, range(1, 16, 2))).astype(np.float32)  # odd: a square
     raise ValueError(f"unknown synthetic clip {name!r}")
-
-
-def active_span(clip: np.ndarray) -> tuple[float, float, float]:
-    """(onset s, end s, RMS over active frames) of a clip, from 10 ms frame energies."""
-    hop = SAMPLE_RATE // 100
-    n = max(1, len(clip) // hop)
-    energy = np.square(clip[: n * hop].reshape(n, hop)).mean(axis=1) + 1e-12
-    active = np.flatnonzero(energy >= energy.max() * 10 ** (-ACTIVE_DB / 10))
-    loud = np.flatnonzero(energy >= energy.max() * 10 ** (-ONSET_DB / 10))
-    return loud[0] * hop / SAMPLE_RATE, (active[-1] + 1) * hop / SAMPLE_RATE, float(np.sqrt(energy[active].mean()))
 
 
 @dataclass(frozen=True)
@@ -304,11 +293,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="clip level over the background, dB")
     parser.add_argument("--features", choices=[f.value for f in Features], default=Features.BOTH.value,
                         help="log-mel views the tagger scores: as heard, band floor subtracted, or both (default)")
+    parser.add_argument("--real", type=Path, default=None,
+                        help="instead: run the recordings of this folder (class folders, like ../shared/audio/train/"
+                        "sounds) as one stream, learned and class-name policies side by side")
+    parser.add_argument("--split", choices=("validation", "train", "all"), default="validation",
+                        help="with --real and a manifest.csv: the held-out sources (default), the training ones, all")
     parser.add_argument("--json", action="store_true", help="print the summary and outcomes as JSON")
     parser.add_argument("--verbose", action="store_true", help="list every false response and miss")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.real is not None:
+        from listenloop.bench import sounds_real
+
+        return sounds_real.run(args)
     if not args.audio.is_dir():
         print(f"error: {args.audio} is not a folder (pass --audio ../shared/audio/dev)")
         return 2

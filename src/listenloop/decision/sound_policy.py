@@ -27,6 +27,7 @@ from listenloop.perception.observation import Observation
 from listenloop.vocabulary import Emotion, Task
 
 DEFAULT_POLICY = "default_policy.toml"  # package data next to this module
+LEARNED_POLICY = Path(__file__).with_name("learned_policy.toml")  # the rules on the learned detector's classes
 POLICY_VERSION = 1
 
 
@@ -166,13 +167,13 @@ def _class_hints(name: str, known: Sequence[str]) -> list[str]:
 
 def _check_classes(loc: _Locator, table: str, value: Any, known: Sequence[str]) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value):
-        raise loc.error("classes must be a non-empty list of AudioSet class names", table, "classes")
+        raise loc.error("classes must be a non-empty list of learned or AudioSet class names", table, "classes")
     names = set(known)
     for name in value:
         if name not in names:
             hints = _class_hints(name, known)
-            tip = f"; did you mean {' or '.join(map(repr, hints))}?" if hints else " (see yamnet_class_map.csv)"
-            raise loc.error(f"unknown AudioSet class {name!r}{tip}", table, value=name)
+            tip = f"; did you mean {' or '.join(map(repr, hints))}?" if hints else " (see docs/policy.md)"
+            raise loc.error(f"unknown class {name!r}{tip}", table, value=name)
     return tuple(value)
 
 
@@ -265,7 +266,7 @@ def load_policy(
     if class_names is None:
         from listenloop.perception.sounds import load_class_names
 
-        class_names = load_class_names()
+        class_names = load_class_names() + learned_names()
     layers = []
     for path in files:
         try:
@@ -277,6 +278,16 @@ def load_policy(
     use_base = all(layer.base for layer in layers)
     base = [parse_policy(_default_text(), DEFAULT_POLICY, class_names)] if use_base else []
     return merge_layers(base + layers)
+
+
+def learned_names() -> tuple[str, ...]:
+    """The packaged detector's classes as a policy names them ("learned:cough"); none if it is not packaged."""
+    from listenloop.perception.detector import LEARNED_PREFIX, packaged_classes
+
+    try:
+        return tuple(LEARNED_PREFIX + c for c in packaged_classes())
+    except FileNotFoundError:
+        return ()
 
 
 @dataclass
@@ -327,7 +338,7 @@ class SoundPolicy:
     def load(cls, files: Iterable[str | Path] = (), texts: Iterable[str] = ()) -> SoundPolicy:
         from listenloop.perception.sounds import load_class_names
 
-        names = load_class_names()
+        names = load_class_names() + learned_names()
         return cls(load_policy(files, names, texts), names)
 
     def init_state(self) -> SoundPolicyState:
@@ -337,7 +348,7 @@ class SoundPolicy:
         """Respond in the chunk where a sound becomes certain, once per episode, the most urgent rule first."""
         if obs.sounds is None:
             return Decision.silent()
-        t, scores = obs.chunk.t1, obs.sounds.scores
+        t, scores = obs.chunk.t1, self._scores(obs)
         candidates = []
         for rule, idx in self._rules:
             c = self._update(rule, idx, scores, obs, state)
@@ -356,6 +367,16 @@ class SoundPolicy:
             rule.action.task, reason=f"{rule.name}: {best.label} {best.score:.2f}", emotion=rule.urgency,
             label=best.label, score=best.score, t0=best.episode.t0, rule=rule.name, phrase=rule.phrase, say=rule.say,
         )
+
+    def _scores(self, obs: Observation) -> np.ndarray:
+        """The tagger's AudioSet scores followed by the learned detector's (zeros where it did not run)."""
+        audioset = obs.sounds.scores
+        if len(self.names) == len(audioset):
+            return audioset
+        learned = np.zeros(len(self.names) - len(audioset), np.float32)
+        if obs.sounds.detected is not None:
+            learned[: len(obs.sounds.detected.scores)] = obs.sounds.detected.scores
+        return np.concatenate([audioset, learned])
 
     def _update(self, rule: SoundRule, idx: np.ndarray, scores: np.ndarray, obs: Observation,
                 state: SoundPolicyState) -> _Candidate | None:
@@ -376,9 +397,12 @@ class SoundPolicy:
         episode.hits += 1
         episode.last = t
         sure = rule.confident < 1.0 and score >= rule.confident - SCORE_TOLERANCE
-        if episode.decided or not sure and episode.hits * CHUNK_SECONDS < rule.min_duration - 1e-6:
-            return None
         last = state.last_response.get(rule.name)
+        if episode.decided:  # a sound still going on is reported again once the cooldown is over (a long alarm)
+            again = last is not None and t - last >= rule.cooldown
+            return _Candidate(rule, self.names[idx[k]], score, episode) if again else None
+        if not sure and episode.hits * CHUNK_SECONDS < rule.min_duration - 1e-6:
+            return None
         if last is not None and t - last < rule.cooldown:
             episode.decided = True  # grouped into the earlier response
             return None

@@ -132,6 +132,15 @@ class SoundOffset:
 
 
 @dataclass(frozen=True)
+class DetectedSounds:
+    """The learned detector's scores of one chunk (perception/detector.py): 0.5 is each class's operating point."""
+
+    scores: np.ndarray  # [classes] max over the patches that ended in this chunk
+    patches: np.ndarray  # [n, classes] each patch's scores, in time order
+    classes: tuple[str, ...]  # the learned class names, in score order
+
+
+@dataclass(frozen=True)
 class SoundResult:
     scores: np.ndarray  # [521] max score over the patches that ended in this chunk (zeros if none)
     top: tuple[SoundTag, ...] = ()  # classes above the reporting threshold, best first
@@ -139,6 +148,7 @@ class SoundResult:
     offsets: tuple[SoundOffset, ...] = ()  # sounds that stopped in this chunk
     speech_score: float = 0.0  # AudioSet "Speech" score, used to gate recognition
     patches: np.ndarray | None = None  # [n, 521] the score of each patch that ended in this chunk, in time order
+    detected: DetectedSounds | None = None  # the learned detector's scores, when the tagger runs one
 
 
 @dataclass

@@ -21,7 +21,8 @@ from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.models import model_dir
 from listenloop.perception import yamnet_frontend as fe
-from listenloop.perception.observation import SoundOffset, SoundOnset, SoundResult, SoundTag
+from listenloop.perception.detector import Packaged, SoundDetector, default_detector, embedding_model
+from listenloop.perception.observation import DetectedSounds, SoundOffset, SoundOnset, SoundResult, SoundTag
 
 N_CLASSES = 521  # AudioSet classes scored by YAMNet
 PATCHES_PER_CHUNK = 4  # patches that end in every 0.4 s chunk
@@ -128,7 +129,8 @@ class SoundState:
 class YamnetTagger:
     """YAMNet int8 on 0.975 s patches every 0.1 s. One onnxruntime session (one thread) serves every stream."""
 
-    def __init__(self, folder: Path | None = None, *, features: Features | str = Features.BOTH) -> None:
+    def __init__(self, folder: Path | None = None, *, features: Features | str = Features.BOTH,
+                 detector: SoundDetector | Packaged | None = Packaged.DETECTOR, embeddings: bool = False) -> None:
         import onnxruntime as ort
 
         folder = folder or model_dir("yamnet")
@@ -140,7 +142,12 @@ class YamnetTagger:
         # uint8 x int8 products in saturating 16-bit lanes (vpmaddubsw), and the scores drift (gunfire over rain
         # 0.32 instead of 0.50, a dog's bark no longer counted). The float path scores alike on every CPU.
         opts.add_session_config_entry("session.disable_quant_qdq", "1")
-        self._session = ort.InferenceSession(str(folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+        if detector is Packaged.DETECTOR:
+            detector = default_detector()
+        self.detector = detector  # the learned head: the graph then also returns its pooled embedding
+        # embeddings: the graph also returns its pooled embedding (the detector reads it; training asks for it alone)
+        graph = embedding_model(folder / "model.onnx") if detector or embeddings else str(folder / "model.onnx")
+        self._session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
         self.names = load_class_names(folder / "yamnet_class_map.csv")
         self._index = {name: i for i, name in enumerate(self.names)}
@@ -161,13 +168,18 @@ class YamnetTagger:
 
     def score_patch(self, patch: np.ndarray) -> np.ndarray:
         """[96, 64] log-mel patch -> [521] scores."""
-        (q,) = self._session.run(None, {self._input: fe.quantize_patch(patch)})
-        return fe.dequantize_scores(q)
+        return self.run_patch(patch)[0]
 
-    def _score_views(self, mel: np.ndarray, start: int) -> np.ndarray:
-        """[521] highest score over the tagger's views of the patch at frame `start` of `mel` [2, frames, 64]."""
-        return np.max([self.score_patch(mel[v, start : start + fe.PATCH_FRAMES])
-                       for v, _ in enumerate(self._views)], axis=0)
+    def run_patch(self, patch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """[96, 64] log-mel patch -> [521] scores and, with a detector, the [1024] pooled embedding."""
+        out = self._session.run(None, {self._input: fe.quantize_patch(patch)})
+        return fe.dequantize_scores(out[0]), (out[1].reshape(-1) if len(out) > 1 else None)
+
+    def _score_views(self, mel: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """[521] highest score over the tagger's views of the patch at frame `start` of `mel` [2, frames, 64], and
+        the embedding of the first view (the audio as heard, which the detector was trained on)."""
+        runs = [self.run_patch(mel[v, start : start + fe.PATCH_FRAMES]) for v, _ in enumerate(self._views)]
+        return np.max([r[0] for r in runs], axis=0), runs[0][1]
 
     def step(self, chunk: Chunk | np.ndarray, state: SoundState) -> SoundResult:
         """Score every patch that ends inside this chunk and update the sound events of the stream."""
@@ -184,17 +196,18 @@ class YamnetTagger:
         else:
             state.tail = tail
         first_frame = state.frames - history.shape[1]  # frame number of history[:, 0]
-        rows, onsets, offsets = [], [], []
+        rows, embeddings, onsets, offsets = [], [], [], []
         while FRAMES_PER_HOP * state.next_patch + fe.PATCH_FRAMES <= state.frames:
             start = FRAMES_PER_HOP * state.next_patch - first_frame
-            scores = self._score_views(history, start)
+            scores, emb = self._score_views(history, start)
             rows.append(scores)
+            embeddings.append(emb)
             on, off = self._track(state.tracks, scores, state.next_patch * PATCH_HOP_SAMPLES / SAMPLE_RATE)
             onsets += on
             offsets += off
             state.next_patch += 1
         state.mel = history[:, -fe.PATCH_FRAMES :].copy()
-        return self._result(rows, tuple(onsets), tuple(offsets))
+        return self._result(rows, tuple(onsets), tuple(offsets), embeddings)
 
     def _features(self, samples: np.ndarray, state: SoundState) -> np.ndarray:
         """[2, frames, 64] log-mel of the new frames in each view (an unused second view stays silent)."""
@@ -230,7 +243,7 @@ class YamnetTagger:
         tracks, onsets, offsets = _Tracks(), [], []
         for k in range(n):
             first = (k + 1) * FRAMES_PER_HOP
-            scores[k] = self._score_views(mel, first)
+            scores[k] = self._score_views(mel, first)[0]
             on, off = self._track(tracks, scores[k], (k + 1) * PATCH_HOP_SAMPLES / SAMPLE_RATE)
             onsets += on
             offsets += off
@@ -264,11 +277,18 @@ class YamnetTagger:
         tr.off_run[started] = 0
         return onsets, offsets
 
-    def _result(self, rows: list[np.ndarray], onsets: tuple, offsets: tuple) -> SoundResult:
+    def _result(self, rows: list[np.ndarray], onsets: tuple, offsets: tuple,
+                embeddings: list[np.ndarray | None]) -> SoundResult:
+        detected = None
+        if self.detector is not None:
+            patches = (self.detector.scores(np.stack(embeddings)) if rows
+                       else np.zeros((0, len(self.detector.classes)), np.float32))
+            detected = DetectedSounds(patches.max(axis=0) if rows else np.zeros(patches.shape[1], np.float32),
+                                      patches, self.detector.classes)
         if not rows:
-            return SoundResult(np.zeros(N_CLASSES, np.float32), onsets=onsets, offsets=offsets)
+            return SoundResult(np.zeros(N_CLASSES, np.float32), onsets=onsets, offsets=offsets, detected=detected)
         scores = np.max(rows, axis=0)
         best = [i for i in np.argsort(-scores)[:REPORT_TOP] if scores[i] >= REPORT_SCORE]
         top = tuple(SoundTag(self.names[i], int(i), float(scores[i])) for i in best)
         speech = float(scores[self.speech_classes].max())
-        return SoundResult(scores, top, onsets, offsets, speech, np.asarray(rows))
+        return SoundResult(scores, top, onsets, offsets, speech, np.asarray(rows), detected)

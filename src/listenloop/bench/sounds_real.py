@@ -1,0 +1,209 @@
+"""`listenloop bench sounds --real DIR`: the sound policies on real recordings stitched into one stream.
+
+DIR is laid out like ../shared/audio/train/sounds (class folders; a manifest.csv there allows `--split validation`,
+the sources the shipped detector never saw). Every recording is placed in one stream with room tone (and the gaps'
+background) between clips; the tagger with the learned detector runs chunk by chunk, and each policy decides on the
+same observations. A clip of a target class must get a response of its rule from its onset to HIT_GRACE_S after its
+end; any response to a clip of another class, or in a gap, is a false one. Each clip starts with a fresh policy state
+(a new situation: cooldowns are tested on their own), while the tagger hears the stream as one.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from listenloop.audio.chunker import Chunk
+from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
+from listenloop.audio.decode import load_audio
+from listenloop.audio.levels import active_span
+from listenloop.decision.sound_policy import LEARNED_POLICY, SoundPolicy
+from listenloop.perception.detector import SoundDetector
+from listenloop.perception.observation import Observation
+from listenloop.perception.sounds import Features, YamnetTagger
+from listenloop.train.sound_set import Split, read_manifest, select
+
+GAP_S = (3.0, 6.0)  # s of room tone between clips (drawn per gap)
+ROOM_TONE_RMS = 10 ** (-55 / 20)  # the gaps: a quiet room's noise floor, -55 dBFS
+HIT_GRACE_S = 1.5  # s after a clip's end in which its response still counts
+AUDIO_SUFFIXES = {".flac", ".wav", ".ogg", ".mp3"}
+# Class folder -> the policy rule that must respond (both policies name their rules alike); others call for none.
+RULE_OF_FOLDER = {"alarm": "smoke_alarm", "siren": "siren", "glass_breaking": "glass", "gunshot": "gunshot",
+                  "scream": "scream", "baby_crying": "baby_crying", "cough": "cough", "sneeze": "cough",
+                  "doorbell": "doorbell", "door_knock": "knock", "phone_ringing": "telephone", "dog_bark": "dog"}
+
+
+@dataclass(frozen=True)
+class Placed:
+    folder: str
+    name: str
+    start: float  # s, clip start in the stream
+    onset: float  # s, the sound's onset (first frame within 20 dB of the loudest)
+    end: float  # s, the sound's end
+
+
+@dataclass
+class PolicyTally:
+    """What one policy did on the stream."""
+
+    hits: dict[str, list[float]] = field(default_factory=dict)  # folder -> delays (s) of the clips it caught
+    clips: dict[str, int] = field(default_factory=dict)  # folder -> clips
+    responded: dict[str, int] = field(default_factory=dict)  # folder -> clips that got any response (non-targets)
+    gap_false: int = 0  # responses in the gaps
+
+
+def recordings(root: Path, split: Split, seed: int) -> list[tuple[str, Path]]:
+    """(class folder, file) of every recording to run: the manifest's split where there is one, else every file."""
+    if (root / "manifest.csv").is_file():
+        return [(c.folder, c.path) for c in select(read_manifest(root), split, seed)]
+    if split is not Split.ALL:
+        raise FileNotFoundError(f"{root}/manifest.csv is needed for --split {split.value} (or pass --split all)")
+    return [(d.name, f) for d in sorted(root.iterdir()) if d.is_dir()
+            for f in sorted(d.iterdir()) if f.suffix.lower() in AUDIO_SUFFIXES]
+
+
+def stitch(files: list[tuple[str, Path]], seed: int) -> tuple[np.ndarray, list[Placed]]:
+    """One stream: the recordings in a seeded random order, room tone between them."""
+    rng = np.random.default_rng(seed)
+    parts, placed, t = [], [], 0.0
+    for i in rng.permutation(len(files)):
+        folder, path = files[i]
+        gap = rng.normal(0.0, ROOM_TONE_RMS, int(rng.uniform(*GAP_S) * SAMPLE_RATE)).astype(np.float32)
+        clip = load_audio(path)
+        onset, end, _ = active_span(clip)
+        t += len(gap) / SAMPLE_RATE
+        placed.append(Placed(folder, path.name, t, t + onset, t + end))
+        parts += [gap, clip + rng.normal(0.0, ROOM_TONE_RMS, len(clip)).astype(np.float32)]
+        t += len(clip) / SAMPLE_RATE
+    parts.append(rng.normal(0.0, ROOM_TONE_RMS, int(GAP_S[1] * SAMPLE_RATE)).astype(np.float32))
+    return np.concatenate(parts), placed
+
+
+def run_policies(samples: np.ndarray, placed: list[Placed], tagger: YamnetTagger,
+                 policies: dict[str, SoundPolicy]) -> tuple[dict[str, list[tuple[float, str, int]]], list[float]]:
+    """Per policy: its responses as (time s, rule, index of the clip whose window holds it, or -1 in a gap)."""
+    starts = np.array([p.start for p in placed])
+    sounds = tagger.init_state()
+    states = {name: p.init_state() for name, p in policies.items()}
+    out: dict[str, list[tuple[float, str, int]]] = {name: [] for name in policies}
+    costs, current = [], -1
+    for k in range(len(samples) // SAMPLES_PER_CHUNK):
+        chunk = Chunk(k, samples[k * SAMPLES_PER_CHUNK : (k + 1) * SAMPLES_PER_CHUNK])
+        began = time.perf_counter()
+        obs = Observation(chunk, sounds=tagger.step(chunk, sounds))
+        costs.append((time.perf_counter() - began) * 1000)
+        clip = int(np.searchsorted(starts, chunk.t1, side="right")) - 1
+        if clip != current and clip >= 0 and chunk.t1 >= placed[clip].start:
+            current = clip
+            for state in states.values():
+                state.reset()  # a new clip is a new situation
+        inside = clip >= 0 and chunk.t0 <= placed[clip].end + HIT_GRACE_S
+        for name, policy in policies.items():
+            d = policy.decide(obs, states[name])
+            if d.responds:
+                out[name].append((chunk.t1, str(d.payload["rule"]), clip if inside else -1))
+        if k % 2000 == 0:
+            print(f"  {chunk.t1 / 60:.0f} of {len(samples) / SAMPLE_RATE / 60:.0f} min", file=sys.stderr, flush=True)
+    return out, costs
+
+
+def tally(placed: list[Placed], responses: list[tuple[float, str, int]]) -> PolicyTally:
+    t = PolicyTally()
+    by_clip: dict[int, list[tuple[float, str]]] = {}
+    for when, rule, clip in responses:
+        if clip < 0:
+            t.gap_false += 1
+        else:
+            by_clip.setdefault(clip, []).append((when, rule))
+    for i, p in enumerate(placed):
+        t.clips[p.folder] = t.clips.get(p.folder, 0) + 1
+        mine = by_clip.get(i, [])
+        want = RULE_OF_FOLDER.get(p.folder)
+        if want is None:
+            t.responded[p.folder] = t.responded.get(p.folder, 0) + bool(mine)
+            continue
+        right = [when for when, rule in mine if rule == want and when >= p.onset]
+        if right:
+            t.hits.setdefault(p.folder, []).append(right[0] - p.onset)
+    return t
+
+
+def default_policies() -> dict[str, SoundPolicy]:
+    return {"learned": SoundPolicy.load([LEARNED_POLICY]), "class-name (default)": SoundPolicy.load()}
+
+
+def bench(root: Path, split: Split, seed: int, features: Features) -> tuple[dict[str, PolicyTally], dict[str, float]]:
+    files = recordings(root, split, seed)
+    samples, placed = stitch(files, seed)
+    tagger = YamnetTagger(features=features, detector=SoundDetector())
+    started = time.perf_counter()
+    print(f"bench sounds --real: {len(files)} recordings, {len(samples) / SAMPLE_RATE / 60:.1f} min", file=sys.stderr)
+    responses, costs = run_policies(samples, placed, tagger, default_policies())
+    background_s = len(samples) / SAMPLE_RATE - sum(p.end - p.start for p in placed if p.folder in RULE_OF_FOLDER)
+    info = {"minutes": len(samples) / SAMPLE_RATE / 60, "recordings": len(files), "background_h": background_s / 3600,
+            "chunk_ms_mean": float(np.mean(costs)), "chunk_ms_p95": float(np.percentile(costs, 95)),
+            "wall_s": time.perf_counter() - started}
+    return {name: tally(placed, r) for name, r in responses.items()}, info
+
+
+def _pct(num: int, den: int) -> str:
+    return f"{num}/{den} = {num / den:.0%}" if den else "-"
+
+
+def report(tallies: dict[str, PolicyTally], info: dict[str, float]) -> str:
+    """A markdown table: per class, each policy's recall (targets) or response rate (others), then the totals."""
+    names = list(tallies)
+    head = "| class | " + " | ".join(names) + " |\n|---|" + "---|" * len(names)
+    rows = [head]
+    first = tallies[names[0]]
+    for folder in sorted(first.clips, key=lambda f: (f not in RULE_OF_FOLDER, f)):
+        cells = []
+        for n in names:
+            t = tallies[n]
+            got = len(t.hits.get(folder, [])) if folder in RULE_OF_FOLDER else t.responded.get(folder, 0)
+            cells.append(_pct(got, t.clips[folder]))
+        kind = "recall" if folder in RULE_OF_FOLDER else "responded"
+        rows.append(f"| {folder} ({kind}) | " + " | ".join(cells) + " |")
+    lines = {"recall, all target clips": [], "worst target class recall": [], "responses to non-target clips": [],
+             "false responses per hour (gaps and non-target clips)": [], "delay p50 / p95 (s)": []}
+    for n in names:
+        t = tallies[n]
+        targets = [f for f in t.clips if f in RULE_OF_FOLDER]
+        hits = sum(len(t.hits.get(f, [])) for f in targets)
+        n_targets = sum(t.clips[f] for f in targets)
+        others = [f for f in t.clips if f not in RULE_OF_FOLDER]
+        responded = sum(t.responded.get(f, 0) for f in others)
+        n_others = sum(t.clips[f] for f in others)
+        worst = min((len(t.hits.get(f, [])) / t.clips[f], f) for f in targets) if targets else (0.0, "-")
+        delays = [d for f in targets for d in t.hits.get(f, [])]
+        lines["recall, all target clips"].append(_pct(hits, n_targets))
+        lines["worst target class recall"].append(f"{worst[0]:.0%} ({worst[1]})")
+        lines["responses to non-target clips"].append(_pct(responded, n_others))
+        lines["false responses per hour (gaps and non-target clips)"].append(
+            f"{(t.gap_false + responded) / max(info['background_h'], 1e-9):.1f}")
+        lines["delay p50 / p95 (s)"].append(
+            f"{np.percentile(delays, 50):.2f} / {np.percentile(delays, 95):.2f}" if delays else "-")
+    rows += [f"| **{k}** | " + " | ".join(v) + " |" for k, v in lines.items()]
+    rows.append(f"\n{info['recordings']:.0f} recordings, {info['minutes']:.1f} min stitched, "
+                f"{info['background_h'] * 60:.1f} min calling for no response; tagger + detector "
+                f"{info['chunk_ms_mean']:.1f} ms per 0.4 s chunk (p95 {info['chunk_ms_p95']:.1f}), "
+                f"{info['wall_s']:.0f} s wall")
+    return "\n".join(rows)
+
+
+def run(args) -> int:
+    """Entry from `listenloop bench sounds --real DIR`."""
+    if not args.real.is_dir():
+        print(f"error: {args.real} is not a folder (pass one laid out like ../shared/audio/train/sounds)")
+        return 2
+    try:
+        tallies, info = bench(args.real, Split(args.split), args.seed, Features(args.features))
+    except FileNotFoundError as e:
+        print(f"error: {e}")
+        return 2
+    print(report(tallies, info))
+    return 0

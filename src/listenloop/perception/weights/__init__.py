@@ -1,0 +1,1 @@
+"""Packaged weights of the learned sound detector (see docs/models/sound-detector.md)."""

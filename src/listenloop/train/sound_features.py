@@ -1,0 +1,104 @@
+"""Training examples for the sound detector: YAMNet embeddings of real clips, their augmented copies and synthetic
+alarms and sirens, with one label per patch.
+
+A clip's label covers only the patches where its sound is: a patch of a target clip is positive when its loudest
+10 ms frame is within POSITIVE_DB of the clip's loudest, negative ("none of these") below QUIET_DB, and left out
+between the two. Augmented copies keep the clean clip's patch labels.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from listenloop.audio.decode import load_audio
+from listenloop.perception import yamnet_frontend as fe
+from listenloop.perception.sounds import FRAMES_PER_HOP, YamnetTagger
+from listenloop.train.sound_augment import SYNTHESIZERS, augment
+from listenloop.train.sound_set import LEARNED_CLASSES, Clip
+
+TRAIN_HOP_PATCHES = 3  # one training patch every 0.3 s (the tagger runs every 0.1 s; neighbours are near copies)
+POSITIVE_DB = 12.0  # a patch whose loudest frame is this close to the clip's loudest holds the sound
+QUIET_DB = 25.0  # a patch this far below holds none of it
+IGNORE = -1  # label of a patch that is left out
+
+
+@dataclass
+class Examples:
+    emb: np.ndarray  # [n, 1024] pooled YAMNet embeddings
+    label: np.ndarray  # [n] learned class index, len(LEARNED_CLASSES) for "none", IGNORE for left out
+    clip: np.ndarray  # [n] index of the source clip (synthetic clips: -1 - k)
+    group: list[str]  # [n] source group of each patch (for cross-validation by source)
+
+    @staticmethod
+    def concat(parts: list[Examples]) -> Examples:
+        return Examples(np.concatenate([p.emb for p in parts]), np.concatenate([p.label for p in parts]),
+                        np.concatenate([p.clip for p in parts]), [g for p in parts for g in p.group])
+
+
+def patch_starts(n_frames: int, hop: int) -> np.ndarray:
+    last = max(0, n_frames - fe.PATCH_FRAMES)
+    return np.arange(0, last + 1, FRAMES_PER_HOP * hop)
+
+
+def fit_length(audio: np.ndarray) -> np.ndarray:
+    """Clips shorter than a patch are centred in digital silence."""
+    if len(audio) >= fe.PATCH_SAMPLES:
+        return audio
+    pad = fe.PATCH_SAMPLES - len(audio)
+    return np.pad(audio, (pad // 2, pad - pad // 2))
+
+
+def embeddings(tagger: YamnetTagger, audio: np.ndarray, hop: int = TRAIN_HOP_PATCHES) -> np.ndarray:
+    """[n, 1024] embeddings of the patches of a clip, one every `hop` tagger patches (audio as heard)."""
+    mel = fe.log_mel(fit_length(audio))
+    return np.stack([tagger.run_patch(mel[s : s + fe.PATCH_FRAMES])[1] for s in patch_starts(len(mel), hop)])
+
+
+def patch_labels(audio: np.ndarray, target: int | None, hop: int = TRAIN_HOP_PATCHES) -> np.ndarray:
+    """Per patch: `target` where the sound is, "none" where it is not, IGNORE in between (see module doc)."""
+    none = len(LEARNED_CLASSES)
+    audio = fit_length(audio)
+    n_frames = 1 + (len(audio) - fe.WINDOW_SAMPLES) // fe.HOP_SAMPLES
+    starts = patch_starts(n_frames, hop)
+    if target is None:
+        return np.full(len(starts), none)
+    frames = audio[: n_frames * fe.HOP_SAMPLES].reshape(n_frames, fe.HOP_SAMPLES)
+    energy_db = 10 * np.log10((frames**2).mean(axis=1) + 1e-10)
+    peak = np.array([energy_db[s : s + fe.PATCH_FRAMES].max() for s in starts]) - energy_db.max()
+    return np.where(peak >= -POSITIVE_DB, target, np.where(peak < -QUIET_DB, none, IGNORE))
+
+
+def clip_examples(tagger: YamnetTagger, clips: list[Clip], copies: int, negatives_copies: int,
+                  backgrounds: list[np.ndarray], rng: np.random.Generator) -> Examples:
+    """The clips as they are plus augmented copies (`copies` per target clip, `negatives_copies` per negative)."""
+    parts = []
+    for i, clip in enumerate(clips):
+        audio = load_audio(clip.path)
+        target = None if clip.target is None else LEARNED_CLASSES.index(clip.target)
+        labels = patch_labels(audio, target)
+        versions = [audio] + [augment(fit_length(audio), backgrounds, rng)
+                              for _ in range(copies if target is not None else negatives_copies)]
+        for v in versions:
+            emb = embeddings(tagger, fit_length(v))
+            parts.append(Examples(emb, labels[: len(emb)], np.full(len(emb), i), [clip.group] * len(emb)))
+        if (i + 1) % 50 == 0:
+            print(f"  embeddings: {i + 1}/{len(clips)} clips", file=sys.stderr, flush=True)
+    return Examples.concat(parts)
+
+
+def synthetic_examples(tagger: YamnetTagger, per_class: int, backgrounds: list[np.ndarray],
+                       rng: np.random.Generator) -> Examples:
+    """Synthetic smoke alarms and sirens, each masked and through a microphone like the real clips."""
+    parts = []
+    for name, synth in SYNTHESIZERS.items():
+        target = LEARNED_CLASSES.index(name)
+        for k in range(per_class):
+            clean = synth(rng)
+            labels = patch_labels(clean, target)
+            emb = embeddings(tagger, augment(clean, backgrounds, rng))
+            parts.append(Examples(emb, labels[: len(emb)], np.full(len(emb), -1 - k),
+                                  [f"synth:{name}:{k % 4}"] * len(emb)))
+    return Examples.concat(parts)

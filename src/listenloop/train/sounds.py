@@ -1,0 +1,88 @@
+"""`listenloop train sounds`: train the learned sound detector on real recordings, split by source.
+
+Reads a folder laid out like ../shared/audio/train/sounds (class folders, manifest.csv), holds out whole source groups
+for validation (train/sound_set.py), embeds the training clips and their augmented copies plus synthetic alarms and
+sirens with the int8 YAMNet, chooses thresholds by cross-validation over training sources, fits the head and writes
+the weights (.npz), their card (.json: classes, sha256, seed, training clips) next to them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from listenloop.audio.decode import load_audio
+from listenloop.perception.detector import CARD_FILE, WEIGHTS_FILE
+from listenloop.perception.sounds import YamnetTagger
+from listenloop.train import sound_head
+from listenloop.train.sound_features import Examples, clip_examples, synthetic_examples
+from listenloop.train.sound_set import DEFAULT_ROOT, LEARNED_CLASSES, Split, read_manifest, select
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "perception" / "weights"
+COPIES = 3  # augmented copies of each target clip
+NEGATIVE_COPIES = 1  # ... and of each negative clip (so that microphones and masking are not a target cue)
+SYNTH_PER_CLASS = 40  # synthetic smoke alarms and sirens
+# Negative folders whose clips make backgrounds to mask targets under (speech, music, rain, household, outdoors).
+BACKGROUND_FOLDERS = frozenset({"speech", "music", "rain", "household_misc", "outdoor_ambience", "traffic_vehicle",
+                                "water_waves", "wind", "fire_crackling", "clock_tick", "footsteps", "birds", "typing"})
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=DEFAULT_ROOT, help="the recordings (class folders, manifest.csv)")
+    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="folder for the weights and their card")
+    parser.add_argument("--seed", type=int, default=0, help="split, augmentation and training are identical per seed")
+    parser.add_argument("--split", choices=[s.value for s in Split], default=Split.TRAIN.value,
+                        help="train on the training sources (default) or on all (then nothing is held out)")
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N training clips (quick checks)")
+    parser.add_argument("--epochs", type=int, default=sound_head.EPOCHS)
+    parser.add_argument("--copies", type=int, default=COPIES, help="augmented copies per target clip")
+    parser.add_argument("--synth", type=int, default=SYNTH_PER_CLASS, help="synthetic clips per synthesized class")
+
+
+def build_examples(args: argparse.Namespace, tagger: YamnetTagger) -> tuple[Examples, list]:
+    clips = select(read_manifest(args.data), Split(args.split), args.seed)
+    if args.limit:
+        clips = clips[:: max(1, len(clips) // args.limit)][: args.limit]
+    rng = np.random.default_rng(args.seed)
+    backgrounds = [load_audio(c.path) for c in clips if c.folder in BACKGROUND_FOLDERS]
+    print(f"train sounds: {len(clips)} clips, {len(backgrounds)} backgrounds, seed {args.seed}", file=sys.stderr)
+    parts = [clip_examples(tagger, clips, args.copies, NEGATIVE_COPIES, backgrounds, rng)]
+    if args.synth:
+        parts.append(synthetic_examples(tagger, args.synth, backgrounds, rng))
+    return Examples.concat(parts), clips
+
+
+def train(args: argparse.Namespace, tagger: YamnetTagger | None = None) -> Path:
+    """Train and write the weights and card; returns the weights' path."""
+    tagger = tagger or YamnetTagger(features="raw", detector=None, embeddings=True)
+    ex, clips = build_examples(args, tagger)
+    probs = sound_head.out_of_fold(ex, args.seed, args.epochs)
+    thresholds = sound_head.choose_thresholds(*sound_head.clip_maxima(ex, probs))
+    head = sound_head.fit(ex, args.seed, args.epochs)
+    head = type(head)(**{**head.__dict__, "thresholds": thresholds})
+    args.out.mkdir(parents=True, exist_ok=True)
+    weights = args.out / WEIGHTS_FILE
+    digest = head.save(weights)
+    card = {"classes": list(LEARNED_CLASSES), "sha256": digest, "seed": args.seed, "split": args.split,
+            "thresholds": [round(float(t), 4) for t in thresholds], "patches": int(len(ex.label)),
+            "data": hashlib.sha256("\n".join(sorted(str(c.path.name) for c in clips)).encode()).hexdigest(),
+            "training_clips": sorted(str(c.path.relative_to(args.data)) for c in clips)}
+    (args.out / CARD_FILE).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    return weights
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    try:
+        weights = train(args)
+    except (FileNotFoundError, RuntimeError) as e:
+        print(f"listenloop train sounds: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {weights} and {weights.with_suffix('.json').name} in {time.perf_counter() - started:.0f} s")
+    return 0

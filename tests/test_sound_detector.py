@@ -1,0 +1,158 @@
+"""The learned sound detector: packaged weights checked by sha256, behaviour on recordings from held-out sources,
+reproducible training, the policy reading learned classes, and a continuing alarm reported again after its cooldown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from listenloop.audio.chunker import Chunk
+from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
+from listenloop.audio.decode import load_audio
+from listenloop.decision.sound_policy import LEARNED_POLICY, SoundPolicy, learned_names, load_policy
+from listenloop.perception.detector import (
+    CARD_FILE,
+    WEIGHTS_FILE,
+    DetectorError,
+    SoundDetector,
+    packaged_classes,
+)
+from listenloop.perception.observation import DetectedSounds, Observation, SoundResult
+from listenloop.perception.sounds import N_CLASSES, YamnetTagger, load_class_names
+from listenloop.train.sound_set import DEFAULT_ROOT, Split, read_manifest, select
+
+needs_set = pytest.mark.skipif(not (DEFAULT_ROOT / "manifest.csv").is_file(),
+                               reason="../shared/audio/train/sounds is not here (real recordings)")
+
+
+@pytest.fixture(scope="module")
+def tagger() -> YamnetTagger:
+    return YamnetTagger()
+
+
+@pytest.fixture(scope="module")
+def names() -> tuple[str, ...]:
+    return load_class_names() + learned_names()
+
+
+def test_the_packaged_detector_loads_and_a_changed_file_is_refused(tmp_path):
+    detector = SoundDetector()
+    assert detector.classes == packaged_classes() and "cough" in detector.classes
+    scores = detector.scores(np.zeros((3, 1024), np.float32))
+    assert scores.shape == (3, len(detector.classes)) and ((scores >= 0) & (scores <= 1)).all()
+    copy = tmp_path / WEIGHTS_FILE
+    shutil.copy(detector.path, copy)
+    shutil.copy(detector.card_path, tmp_path / CARD_FILE)
+    SoundDetector(copy)  # an intact copy loads
+    data = bytearray(copy.read_bytes())
+    data[-100] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(DetectorError, match="does not match"):
+        SoundDetector(copy)
+
+
+def held_out(folder: str) -> list[Path]:
+    """Recordings of a class from the sources the packaged detector never saw (its card's seed)."""
+    seed = SoundDetector().card["seed"]
+    return [c.path for c in select(read_manifest(), Split.VALIDATION, seed) if c.folder == folder]
+
+
+def responses(tagger: YamnetTagger, policy: SoundPolicy, clip: np.ndarray) -> list[str]:
+    """The rules that respond when the clip is heard between 1 s of room tone and 2 s after it."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.zeros(SAMPLE_RATE), clip, np.zeros(2 * SAMPLE_RATE)]).astype(np.float32)
+    x += rng.normal(0, 10 ** (-55 / 20), len(x)).astype(np.float32)
+    sounds, state, out = tagger.init_state(), policy.init_state(), []
+    for k in range(len(x) // SAMPLES_PER_CHUNK):
+        chunk = Chunk(k, x[k * SAMPLES_PER_CHUNK : (k + 1) * SAMPLES_PER_CHUNK])
+        d = policy.decide(Observation(chunk, sounds=tagger.step(chunk, sounds)), state)
+        if d.responds:
+            out.append(str(d.payload["rule"]))
+    return out
+
+
+@needs_set
+@pytest.mark.parametrize(("folder", "rule"), [("cough", "cough"), ("alarm", "smoke_alarm")])
+def test_held_out_coughs_and_alarms_are_answered(tagger, folder, rule):
+    clips = held_out(folder)[:3]
+    assert clips, f"no held-out {folder} recordings"
+    policy = SoundPolicy.load([LEARNED_POLICY])
+    caught = [rule in responses(tagger, policy, load_audio(p)) for p in clips]
+    assert sum(caught) >= max(1, len(clips) - 1), dict(zip([p.name for p in clips], caught, strict=True))
+
+
+@needs_set
+@pytest.mark.parametrize("folder", [
+    pytest.param("laughing", marks=pytest.mark.xfail(strict=True, reason="measured: the shipped head answers one of "
+                                                     "the two held-out laughs as a cough (docs/benchmarks/sounds.md)")),
+    pytest.param("clapping", marks=pytest.mark.xfail(strict=True, reason="measured: the one held-out clap sample "
+                                                     "is answered as a gunshot (docs/benchmarks/sounds.md)")),
+])
+def test_held_out_laughter_and_clapping_get_no_response(tagger, folder):
+    clips = held_out(folder)
+    assert clips, f"no held-out {folder} recordings"
+    policy = SoundPolicy.load([LEARNED_POLICY])
+    heard = {p.name: responses(tagger, policy, load_audio(p)) for p in clips}
+    assert all(not r for r in heard.values()), heard
+
+
+@needs_set
+def test_training_is_identical_for_a_seed(tmp_path):
+    """A tiny subset (8 clips, 2 synthetic clips per class, 2 epochs) trained twice from one seed: same weights."""
+    from listenloop.train.sounds import train
+
+    tagger = YamnetTagger(features="raw", detector=None, embeddings=True)
+
+    def once(out: Path) -> dict:
+        args = argparse.Namespace(data=DEFAULT_ROOT, out=out, seed=3, split="train", limit=8, epochs=2, copies=1,
+                                  synth=2)
+        train(args, tagger)
+        return json.loads((out / CARD_FILE).read_text())
+
+    first, again = once(tmp_path / "a"), once(tmp_path / "b")
+    assert first["sha256"] == again["sha256"] and first["training_clips"] == again["training_clips"]
+    assert len(first["training_clips"]) == 8
+
+
+def detected(classes: tuple[str, ...], scores: dict[str, float]) -> SoundResult:
+    """A chunk's observation with the detector's scores written by hand (the policy's input)."""
+    v = np.array([scores.get(c, 0.0) for c in classes], np.float32)
+    return SoundResult(np.zeros(N_CLASSES, np.float32), detected=DetectedSounds(v, v[None], classes))
+
+
+def respond_times(policy: SoundPolicy, chunks: list[SoundResult]) -> list[tuple[float, str]]:
+    state, out = policy.init_state(), []
+    for k, sounds in enumerate(chunks):
+        d = policy.decide(Observation(Chunk(k, np.zeros(SAMPLES_PER_CHUNK, np.float32)), sounds=sounds), state)
+        if d.responds:
+            out.append((round((k + 1) * SAMPLES_PER_CHUNK / SAMPLE_RATE, 1), str(d.payload["rule"])))
+    return out
+
+
+def test_the_learned_policy_reads_learned_classes_and_a_user_can_regroup_them(names):
+    classes = packaged_classes()
+    policy = SoundPolicy(load_policy([LEARNED_POLICY], names), names)
+    assert policy.spec.rule("cough").classes == ("learned:cough", "learned:sneeze")
+    sneeze = [detected(classes, {}), detected(classes, {"sneeze": 0.8}), detected(classes, {})]
+    assert respond_times(policy, sneeze) == [(0.8, "cough")]
+    quiet = [detected(classes, {"sneeze": 0.4})] * 5  # below the operating point
+    assert respond_times(policy, quiet) == []
+    mine = SoundPolicy(load_policy([LEARNED_POLICY], names, texts=['[rules.sneezes]\naction = "notify"\n'
+                                                     'classes = ["learned:sneeze"]\n']), names)
+    assert respond_times(mine, sneeze) == [(0.8, "sneezes")]  # the class left the cough rule
+
+
+def test_a_continuing_alarm_is_reported_once_then_again_after_the_cooldown(names):
+    classes = packaged_classes()
+    policy = SoundPolicy(load_policy([LEARNED_POLICY], names), names)
+    cooldown = policy.spec.rule("smoke_alarm").cooldown
+    chunks = [detected(classes, {"smoke_alarm": 0.9})] * int((cooldown + 5) / 0.4)
+    times = respond_times(policy, chunks)
+    assert [rule for _, rule in times] == ["smoke_alarm", "smoke_alarm"]
+    assert times[0][0] == 0.4 and times[1][0] - times[0][0] == pytest.approx(cooldown, abs=0.41)
