@@ -22,7 +22,7 @@ the chunk loop as before.
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -129,6 +129,7 @@ class AsrState:
     script: Script = Script.SIMPLIFIED  # how Chinese text is written (finals and partials)
     seg_lang: str | None = None  # the open segment's language, once identified on its first LANG_DETECT_S
     identifying: Future[tuple[str, float]] | None = None  # that identification, running on a worker
+    identified_by: int = 0  # stream sample from which its result is used (waited for if late): one chunk after it
     last_lang: str | None = None  # the language of the last segment identified (partials start in it)
     partial_lang: str = ENGLISH  # the language the open segment's last partial was decoded in
 
@@ -422,10 +423,10 @@ class Recognizer:
             first = state.clip(state.seg_start, state.seg_start + int(LANG_DETECT_S * _SR))
             state.identifying = self._ahead.submit(self._identify, first)  # off the chunk loop: as costly as a
             # tiny.en partial, it would double the chunk that pays it
-        if state.seg_lang is None and state.identifying is not None and state.identifying.done() \
-                and not state.identifying.cancelled() and state.identifying.exception() is None:
-            state.seg_lang, _ = state.identifying.result()
-            state.last_lang = state.seg_lang
+            state.identified_by = now + SAMPLES_PER_CHUNK
+        if state.seg_lang is None and state.identifying is not None and now >= state.identified_by:
+            state.seg_lang = _identified(state.identifying)  # on the stream's clock, not the worker's: the same
+            state.last_lang = state.seg_lang or state.last_lang  # partials on any machine and under any load
         return state.seg_lang or state.last_lang or ENGLISH
 
     def _identify(self, audio: np.ndarray) -> tuple[str, float]:
@@ -522,6 +523,14 @@ class Recognizer:
             hyp = whisper.transcribe(piece, pad_to=WHISPER_WINDOW_SAMPLES, languages=self.languages)
             texts.append(hyp.text)
         return " ".join(t for t in texts if t)
+
+
+def _identified(future: Future[tuple[str, float]]) -> str | None:
+    """The language an identification found, waiting for it; None when it failed or was cancelled."""
+    try:
+        return future.result()[0]
+    except (CancelledError, RuntimeError, ValueError):
+        return None
 
 
 def _heard_pause(state: AsrState, end: int) -> bool:
