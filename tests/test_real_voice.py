@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from listenloop.audio.decode import load_audio
-from listenloop.data import build, content
+from listenloop.data import build
 from listenloop.data.manifest import TurnKind, read_manifest
 from listenloop.data.real_voice import ASTERISK_HINT, ASTERISK_TEXTS, asterisk_prompts, load_real_voices
 
@@ -29,15 +29,14 @@ def voices():
 
 
 def breakable(voices):
-    """Prompts without digits (read as numbers either way) that can be broken after an open word."""
-    return [r for r in voices.recordings
-            if content.hesitation_cuts(r.text.split()) and not re.search(r"\d", r.text) and len(r.words) >= 5]
+    """Prompts without digits (read as numbers either way) that have a clean cut after an open word."""
+    return [r for r in voices.recordings if r.cuts and not re.search(r"\d", r.text) and len(r.words) >= 5]
 
 
 def test_most_prompts_align_and_are_sorted_into_kinds(voices):
-    assert len(voices.recordings) >= 400  # of the ~530 spoken prompts of two words or more
+    assert len(voices.recordings) >= 200  # of the 240 prompts that may end a sentence (230 align here)
     kinds = {k: len(voices.of_kind(k)) for k in (TurnKind.QUESTION, TurnKind.REQUEST, TurnKind.STATEMENT)}
-    assert kinds[TurnKind.QUESTION] >= 2 and kinds[TurnKind.REQUEST] >= 20 and kinds[TurnKind.STATEMENT] >= 300
+    assert kinds[TurnKind.QUESTION] >= 2 and kinds[TurnKind.REQUEST] >= 40 and kinds[TurnKind.STATEMENT] >= 150
     for r in voices.recordings[:50]:
         assert all(a.start <= a.end <= b.start + 0.5 for a, b in zip(r.words, r.words[1:], strict=False))
 
@@ -52,9 +51,8 @@ def test_a_cut_piece_transcribes_as_its_own_words(voices):
     right = 0
     for r in chosen:
         words = r.text.split()
-        n = content.hesitation_cuts(words)[0]
+        n, cut = r.cuts[0]
         audio = load_audio(r.path)
-        cut = r.cut_points(audio, [n])[0]
         head = normalized(" ".join(w for w, *_ in aligner.transcribed_words(audio[:cut])))
         tail = normalized(" ".join(w for w, *_ in aligner.transcribed_words(audio[cut:])))
         right += int(head == normalized(" ".join(words[:n])) and tail == normalized(" ".join(words[n:])))

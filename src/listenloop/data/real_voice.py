@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +24,15 @@ from listenloop.data.manifest import TurnKind
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en")  # Debian asterisk-core-sounds-en-wav
 ASTERISK_TEXTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")  # "name: text" lines
 ASTERISK_HINT = "apt-get install asterisk-core-sounds-en asterisk-core-sounds-en-wav"
-MIN_WORDS = 2  # a one-word prompt ("Added.") is no turn of a conversation
-CUT_SEARCH_S = 0.08  # the cut is looked for this far around the aligned gap between two words (alignment jitter)
+MIN_WORDS = 3  # "Added.", "Invalid choice" are no turns of a conversation
+MAX_WORDS = 30  # a whole voicemail menu (18 s) is no turn of a conversation either
+CUT_SEARCH_S = 0.04  # the cut is looked for this far around the aligned gap between two words (alignment jitter)
 CUT_FRAME_S = 0.01  # energy frame in which the quietest point between two words is found
+CUT_DIP_DB = -25.0  # a cut is clean where its 10 ms are this far under the speech level: words run together
+# elsewhere ("when our"), and a cut there leaves a sound of one word in the other piece (docs/soundflow.md)
+SPEECH_FLOOR = 0.01  # samples above this (full scale 1.0) count towards the speech level
+FRAGMENT_ENDS = frozenset("currently have has".split())  # last words of the pieces a phone menu joins, beside
+# content.OPEN_WORDS ("There are currently", "You have")
 REQUEST_WORDS = frozenset(  # first words of an instruction (a request to the listener)
     "please press enter dial say record leave try hang remain call stay listen".split())
 
@@ -50,6 +56,7 @@ class Recording:
     text: str
     words: tuple[Word, ...]
     source: str  # how the manifest names it: "asterisk:vm-login", "list:jfk.flac"
+    cuts: tuple[tuple[int, int], ...] = ()  # clean hesitation cuts: (words before the cut, sample at 16 kHz)
 
     @property
     def kind(self) -> TurnKind:
@@ -79,6 +86,22 @@ class Recording:
         return cuts
 
 
+def clean_cuts(recording: Recording, audio: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """The cuts after an open word (content.hesitation_cuts) that fall in a real gap between the words."""
+    loud = audio[np.abs(audio) > SPEECH_FLOOR]
+    if not len(loud):
+        return ()
+    level = float(np.sqrt(np.mean(loud.astype(np.float64) ** 2)))
+    after = content.hesitation_cuts(recording.text.split())
+    half = int(CUT_FRAME_S * SAMPLE_RATE) // 2
+    out = []
+    for n, at in zip(after, recording.cut_points(audio, after), strict=True):
+        around = audio[max(at - half, 0): at + half].astype(np.float64)
+        if len(around) and np.sqrt(np.mean(around ** 2)) <= level * 10 ** (CUT_DIP_DB / 20):
+            out.append((n, at))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class RealVoices:
     """Every aligned recording of a build, in a fixed order (the build is determined by its seed)."""
@@ -100,7 +123,7 @@ class RealDecks:
         held = content.in_split(voices.recordings, split, key=lambda r: r.text)
         decks = {k: deck(tuple(r for r in held if r.kind is k)) for k in SPOKEN_KINDS}
         self.by_kind = {k: d for k, d in decks.items() if d.items}
-        self.breakable = deck(tuple(r for r in held if content.hesitation_cuts(r.text.split())))
+        self.breakable = deck(tuple(r for r in held if r.cuts))
 
     def spoken(self, rng: np.random.Generator, kind: TurnKind) -> Recording:
         """A recording of `kind` (of another kind when the recordings hold none)."""
@@ -108,17 +131,18 @@ class RealDecks:
 
     def broken(self, rng: np.random.Generator,
                load: Callable[[Path], np.ndarray]) -> tuple[Recording, list[str], list[np.ndarray]] | None:
-        """A recording cut after one or two open words (content.hesitation_cuts): the recording, the words of each
-        piece and each piece's audio; None when no recording can be broken."""
+        """A recording cut at one or two of its clean cuts: the recording, the words of each piece and each piece's
+        audio; None when no recording can be broken."""
         if not self.breakable.items:
             return None
         recording = self.breakable.draw(rng)
         words = recording.text.split()
-        cuts = content.hesitation_cuts(words)
-        chosen = sorted(int(c) for c in rng.choice(cuts, size=min(len(cuts), int(rng.integers(1, 3))),
-                                                   replace=False))
+        drawn = rng.choice(len(recording.cuts), size=min(len(recording.cuts), int(rng.integers(1, 3))),
+                           replace=False)
+        chosen = sorted(recording.cuts[int(i)] for i in drawn)
         audio = load(recording.path)
-        bounds = [0, *recording.cut_points(audio, chosen), len(audio)]
+        bounds = [0, *(at for _, at in chosen), len(audio)]
+        chosen = [n for n, _ in chosen]
         pieces = [" ".join(words[a:b]) for a, b in zip([0, *chosen], [*chosen, len(words)], strict=True)]
         return recording, pieces, [mixing.fade(audio[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
@@ -128,8 +152,10 @@ def _clean(text: str) -> str:
 
 
 def asterisk_prompts(sounds: Path = ASTERISK_SOUNDS, texts: Path = ASTERISK_TEXTS) -> list[tuple[Path, str, str]]:
-    """(wav, transcript, source) of every spoken asterisk prompt of MIN_WORDS or more words, sorted by name; tones
-    ("[this is a simple beep tone]") are left out."""
+    """(wav, transcript, source) of every spoken asterisk prompt of MIN_WORDS to MAX_WORDS words that may end a
+    sentence, sorted by name. Left out: tones ("[this is a simple beep tone]", "<beep ascending>"), stage directions
+    ("(simple tone sound plays)") and the pieces a phone menu joins that end on an open word ("There are currently",
+    "Press 1 for", "You have"). Many whole sentences are written without a full stop ("You are now muted")."""
     if not texts.is_file() or not sounds.is_dir():
         raise RealVoiceError(f"the asterisk prompts are not installed ({texts}): {ASTERISK_HINT}")
     out = []
@@ -140,7 +166,12 @@ def asterisk_prompts(sounds: Path = ASTERISK_SOUNDS, texts: Path = ASTERISK_TEXT
             name, text = (x.strip() for x in line.split(":", 1))
             wav = sounds / f"{name}.wav"
             text = _clean(text)
-            if "[" in text or not wav.is_file() or len(text.split()) < MIN_WORDS:
+            last = re.sub(r"[^a-z']", "", text.split()[-1].lower()) if text else ""
+            if any(c in text for c in "[(<") or not MIN_WORDS <= len(text.split()) <= MAX_WORDS:
+                continue
+            if last in content.OPEN_WORDS or last in FRAGMENT_ENDS:
+                continue
+            if not wav.is_file():
                 continue
             out.append((wav, text, f"asterisk:{name}"))
     return sorted(out, key=lambda x: x[2])
@@ -152,13 +183,17 @@ def listed_speech(items: tuple[tuple[Path, str], ...]) -> list[tuple[Path, str, 
 
 
 def load_real_voices(prompts: list[tuple[Path, str, str]], progress: bool = True) -> RealVoices:
-    """Align every prompt (cached: data/alignment.py) and keep those whose every word has a time."""
+    """Align every prompt (cached: data/alignment.py), keep those whose every word has a time, find their clean
+    cuts."""
+    from listenloop.audio.decode import load_audio
     from listenloop.data.alignment import align_all
 
     aligned = align_all([(path, text) for path, text, _ in prompts], progress=progress)
-    recordings = [Recording(path, text, words, source)
-                  for (path, text, source), words in zip(prompts, aligned, strict=True)
-                  if words is not None and len(words) == len(text.split())]
+    recordings = []
+    for (path, text, source), words in zip(prompts, aligned, strict=True):
+        if words is not None and len(words) == len(text.split()):
+            recording = Recording(path, text, words, source)
+            recordings.append(replace(recording, cuts=clean_cuts(recording, load_audio(path))))
     if not recordings:
         raise RealVoiceError("no real recording could be aligned to its transcript")
     return RealVoices(tuple(recordings))
