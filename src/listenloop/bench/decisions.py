@@ -186,10 +186,15 @@ class BenchStream:
     group: str  # "built" | "real"
 
 
-def built_streams(manifest: Path, limit: int | None) -> list[BenchStream]:
+def built_streams(manifest: Path, limit: int | None, group: str = "built") -> list[BenchStream]:
     path = manifest / "manifest.jsonl" if manifest.is_dir() else manifest
     streams = [s for s in read_manifest(path) if s.built][:limit]
-    return [BenchStream(s, load_audio(path.parent / s.audio_path), "built") for s in streams]
+    return [BenchStream(s, load_audio(path.parent / s.audio_path), group) for s in streams]
+
+
+def build_group(manifest: Path) -> str:
+    """The group of a build when several are compared (a real-voice build beside a synthetic one): its folder's name."""
+    return f"built {(manifest if manifest.is_dir() else manifest.parent).name}"
 
 
 def real_streams(shared: Path) -> list[BenchStream]:
@@ -252,15 +257,16 @@ _factories: dict[tuple[Path | None, Judge], dict[str, PolicyFactory]] = {}  # th
 
 
 StreamResult = tuple[float, dict[str, tuple[list, list[float]]], Replay | None]
-Job = tuple[BenchStream, Path | None, Judge, Replay | None, bool, float]
+Job = tuple[BenchStream, Path | None, Judge, Replay | None, bool, float, tuple[float, ...]]
+_smart_turn = None  # the Smart Turn model, loaded once per process when asked for (bench/smart_turn.py)
 
 
 def _run_stream(job: Job) -> StreamResult:
     """Perceive one stream once (unless its observations are given), run every policy on the same observations (in a
     worker process or here), their finals ready `decode_s` after each segment's end; the observations come back too
     (on the default schedule) when they are to be kept."""
-    global _perception
-    item, model_path, judging, observations, keep, decode_s = job
+    global _perception, _smart_turn
+    item, model_path, judging, observations, keep, decode_s, smart_turn = job
     if observations is None:
         if _perception is None:
             _perception = build_perception(asr=True, sounds=True)
@@ -269,8 +275,14 @@ def _run_stream(job: Job) -> StreamResult:
         _factories[model_path, judging] = policies(model_path, note=False, judging=judging)
     duration = len(observations) * CHUNK_SECONDS
     replay = observations if decode_s == FINAL_DECODE_S else rescheduled(observations, decode_s)
-    ran = {name: run_policy(factory(item.stream.mode), replay)
-           for name, factory in _factories[model_path, judging].items()}
+    contenders = dict(_factories[model_path, judging])
+    if smart_turn:
+        from listenloop.bench.smart_turn import gated_policies
+        from listenloop.perception.smart_turn import SmartTurn
+
+        _smart_turn = _smart_turn or SmartTurn()
+        contenders.update(gated_policies(contenders, _smart_turn, item.audio, smart_turn))
+    ran = {name: run_policy(factory(item.stream.mode), replay) for name, factory in contenders.items()}
     return duration, ran, observations if keep and _picklable(observations) else None
 
 
@@ -282,18 +294,20 @@ def _picklable(observations: Replay) -> bool:
 
 def bench(streams: list[BenchStream], model_path: Path | None = None, workers: int = 1, progress: bool = True,
           observations: Path | None = None, judging: Judge = Judge(),
-          final_decode_s: float = FINAL_DECODE_S, ray: str | None = None) -> dict[str, dict[str, Tally]]:
+          final_decode_s: float = FINAL_DECODE_S, ray: str | None = None,
+          smart_turn: tuple[float, ...] = ()) -> dict[str, dict[str, Tally]]:
     """Tallies per stream group and policy (plus the group "all"); streams run on spawned workers (parallel.py).
     With `observations`, streams perceived by an earlier run are read from that file and the others added to it.
-    `final_decode_s`: s after a segment's end when its final text is in (perception/offline.py)."""
+    `final_decode_s`: s after a segment's end when its final text is in (perception/offline.py); `smart_turn`: the
+    thresholds of Smart Turn gates tried on the default decision (bench/smart_turn.py)."""
     from listenloop.parallel import ordered_map
 
     policies(model_path)  # the note about a missing model, once
     fingerprint = observation_fingerprint()  # of the code perceiving now (it may be edited while this runs)
     kept = load_observations(observations) if observations is not None and observations.is_file() else {}
     keys = [observation_key(item.stream, item.audio) for item in streams]
-    jobs = [(item, model_path, judging, kept.get(key), observations is not None and key not in kept, final_decode_s)
-            for item, key in zip(streams, keys, strict=True)]
+    jobs = [(item, model_path, judging, kept.get(key), observations is not None and key not in kept, final_decode_s,
+             smart_turn) for item, key in zip(streams, keys, strict=True)]
     bar = tqdm(total=len(streams), desc="streams", unit="stream", file=sys.stderr, disable=not progress)
     results = ordered_map(_run_stream, jobs, workers, ray)
     tallies: dict[str, dict[str, Tally]] = {}
@@ -332,7 +346,8 @@ def markdown(tallies: dict[str, dict[str, Tally]]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--streams", type=Path, help="held-out built streams (manifest or its folder)")
+    parser.add_argument("--streams", type=Path, nargs="+", help="held-out built streams (manifest or its folder); "
+                        "several builds (synthetic, real voices) are reported side by side, each by its folder name")
     parser.add_argument("--limit", type=int, help="use at most this many built streams")
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[3].parent / "shared"
                         / "audio" / "dev", help="the real recordings (../shared/audio/dev)")
@@ -356,11 +371,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--final-decode-s", type=float, default=FINAL_DECODE_S, help="s after a segment's end when "
                         "its final text counts as in, for every policy (default %(default)s, perception/offline.py); "
                         "give a slower machine's `bench latency` final text p50 to replay on its schedule")
+    parser.add_argument("--smart-turn", type=float, nargs="+", default=(), metavar="P", help="also run the default "
+                        "decision with Smart Turn v3.2 gating its responses to speech at these thresholds "
+                        "(bench/smart_turn.py; `listenloop models fetch smart-turn`)")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        streams = built_streams(args.streams, args.limit) if args.streams else []
+        builds = args.streams or []
+        streams = [item for b in builds
+                   for item in built_streams(b, args.limit, build_group(b) if len(builds) > 1 else "built")]
         if not args.no_real:
             if args.shared.is_dir():
                 streams += real_streams(args.shared)
@@ -370,7 +390,7 @@ def run(args: argparse.Namespace) -> int:
             raise ManifestError("no streams to run: give --streams DIR or the real recordings")
         tallies = bench(streams, args.model, args.workers, progress=not args.quiet, observations=args.observations,
                         judging=Judge(args.confirm, args.patience, args.doubt, args.caption_confirm),
-                        final_decode_s=args.final_decode_s, ray=args.ray)
+                        final_decode_s=args.final_decode_s, ray=args.ray, smart_turn=tuple(args.smart_turn))
     except (ManifestError, AudioError) as e:
         print(f"listenloop bench decisions: {e}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from listenloop.audio.decode import AudioError
 from listenloop.data.compose import Material, StreamOptions, compose, labels_for, stitch_clips
 from listenloop.data.manifest import ManifestError, Stream, read_manifest, write_manifest
 from listenloop.data.mixing import write_flac
+from listenloop.data.real_voice import RealVoiceError, RealVoices, asterisk_prompts, listed_speech, load_real_voices
 from listenloop.parallel import ordered_map
 from listenloop.parallel.ray_backend import add_ray_argument
 from listenloop.synthesis.synth import SynthError
@@ -132,7 +133,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sounds", type=Path, help="folder of sound files (events and backgrounds)")
     parser.add_argument("--speech-list", type=Path, help="TSV of 'audio path<TAB>transcript' utterances")
     parser.add_argument("--from-manifest", type=Path, help="stitch the clips of a StreamAudio-2M manifest instead")
-    parser.add_argument("--engines", default="espeak,piper", help="synthesizers for spoken turns")
+    parser.add_argument("--engines", "--talkers", dest="engines", default="espeak,piper",
+                        help="the user's voices: espeak, piper and/or real (recorded speech: the Debian asterisk "
+                        "prompts and --real-speech, cut at aligned word boundaries)")
+    parser.add_argument("--real-speech", type=Path, help="TSV of 'audio path<TAB>transcript' real recordings for "
+                        "the real talker (read in place, aligned once and cached)")
     parser.add_argument("--transcribe-fraction", type=float, default=0.25, help="streams in transcription mode")
     parser.add_argument("--telephone-fraction", type=float, default=0.15, help="streams through a phone band")
     parser.add_argument("--snrs", default="none,none,20,10,5,0",
@@ -152,14 +157,31 @@ def parse_snrs(text: str) -> tuple[float | None, ...]:
     return snrs
 
 
+def real_voices(speech_list: Path | None, progress: bool) -> RealVoices:
+    """The asterisk prompts (when installed) and the listed recordings, aligned."""
+    prompts = []
+    try:
+        prompts = asterisk_prompts()
+    except RealVoiceError as e:
+        if speech_list is None:
+            raise BuildError(f"--engines real: {e}") from None
+    if speech_list is not None:
+        prompts += listed_speech(read_speech_list(speech_list))
+    try:
+        return load_real_voices(prompts, progress)
+    except RealVoiceError as e:
+        raise BuildError(str(e)) from None
+
+
 def jobs_from_args(args: argparse.Namespace) -> list[BuildJob]:
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
-    unknown = set(engines) - {"espeak", "piper"}
+    unknown = set(engines) - {"espeak", "piper", "real"}
     if not engines or unknown:
-        raise BuildError(f"--engines must name espeak and/or piper, got {args.engines!r}")
+        raise BuildError(f"--engines must name espeak, piper and/or real, got {args.engines!r}")
     material = Material(sounds=list_sounds(args.sounds),
                         speech=read_speech_list(args.speech_list) if args.speech_list else (),
-                        split=args.split, engines=engines)
+                        split=args.split, engines=engines,
+                        real=real_voices(args.real_speech, not args.quiet) if "real" in engines else None)
     options = StreamOptions(seconds=args.seconds, transcribe_fraction=args.transcribe_fraction,
                             telephone_fraction=args.telephone_fraction, snrs_db=parse_snrs(args.snrs))
     if args.from_manifest:

@@ -15,7 +15,7 @@ import numpy as np
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
 from listenloop.audio.levels import LEVEL_FRAME_SAMPLES, frame_rms
-from listenloop.data import content, mixing, sentences
+from listenloop.data import content, mixing, real_voice, sentences
 from listenloop.data.manifest import NO_RESPONSE, SILENT_LABEL, Pause, Turn, TurnKind, chunk_of
 from listenloop.synthesis.synth import espeak, espeak_broken, piper, piper_broken
 from listenloop.vocabulary import Emotion, Mode, Task
@@ -25,6 +25,7 @@ GAP_S = (0.8, 2.4)  # background between turns (reference recipe)
 CROSSTALK_GAP_S = (0.15, 0.6)  # people answering each other leave short gaps
 PAUSE_S = (0.7, 1.6)  # pauses inside an unfinished sentence: longer than the 0.5-0.8 s silence timeouts
 SOUND_S = (1.2, 4.0)  # length of a sound event excerpt
+SYNTH_ENGINES = ("espeak", "piper")
 ESPEAK_VOICES = ("en-us", "en-gb", "en-029", "en-gb-scotland", "en-gb-x-rp", "en-us-nyc", "en-gb-x-gbclan")
 ESPEAK_VARIANTS = ("", "+m1", "+m2", "+m3", "+m4", "+m7", "+f1", "+f2", "+f3", "+f4", "+f5")
 RATE_RANGE = (0.8, 1.3)  # speaking-rate factor
@@ -48,7 +49,13 @@ class Material:
     sounds: tuple[Path, ...] = ()  # sound-event and background files
     speech: tuple[tuple[Path, str], ...] = ()  # (audio file, transcript)
     split: str = "train"  # "train" | "test" | "all": which half of the sentences to use
-    engines: tuple[str, ...] = ("espeak", "piper")  # synthesizers to draw voices from
+    engines: tuple[str, ...] = ("espeak", "piper")  # talkers to draw the user's voice from ("real": recordings)
+    real: real_voice.RealVoices | None = None  # aligned real recordings, when "real" is among the engines
+
+    @property
+    def synth_engines(self) -> tuple[str, ...]:
+        """The synthesizers for other people in the room (real recordings are one voice: the user's)."""
+        return tuple(e for e in self.engines if e != "real") or SYNTH_ENGINES
 
     @property
     def event_sounds(self) -> tuple[Path, ...]:
@@ -119,6 +126,8 @@ class Speaker:
     pitch: int
 
     def say(self, text: str) -> np.ndarray:
+        if self.engine == "real":
+            raise ValueError("a real talker says only its recordings (Composer.spoken)")
         if self.engine == "piper":
             return trim(piper(text, self.rate))
         return trim(espeak(text, self.voice, self.rate, self.pitch))
@@ -134,6 +143,8 @@ class Speaker:
 
     @property
     def tag(self) -> str:
+        if self.engine == "real":
+            return "real"
         if self.engine == "piper":
             return f"piper:{self.rate:.2f}"
         return f"espeak:{self.voice}:{self.rate:.2f}:{self.pitch}"
@@ -182,6 +193,7 @@ class Composer:
         self.mode = mode
         self.line = Timeline()
         self.near = draw_speaker(rng, material.engines)  # the user: one voice per stream
+        self.real = real_voice.RealDecks(material.real, material.split, Deck) if material.real else None
         self.decks = {
             TurnKind.QUESTION: Deck(content.in_split(sentences.QUESTIONS, material.split)),
             TurnKind.REQUEST: Deck(content.in_split(sentences.REQUESTS, material.split)),
@@ -203,7 +215,10 @@ class Composer:
 
     def spoken(self, kind: TurnKind) -> None:
         """A question, request or statement by the user (a speech file when given, sometimes)."""
-        if self.material.speech and self.rng.random() < 0.3:
+        if self.near.engine == "real" and self.real is not None:
+            recording = self.real.spoken(self.rng, kind)
+            audio, source, text, kind = trim(_load(recording.path)), recording.source, recording.text, recording.kind
+        elif self.material.speech and self.rng.random() < 0.3:
             path, text = pick(self.rng, self.material.speech)
             audio, source = trim(_load(path)), str(path)
             kind = TurnKind.QUESTION if text.rstrip().endswith("?") else TurnKind.STATEMENT
@@ -215,6 +230,13 @@ class Composer:
 
     def hesitation(self) -> None:
         """One sentence broken after open words by pauses and fillers; judged only at its real end."""
+        if self.near.engine == "real" and self.real is not None:
+            broken = self.real.broken(self.rng, _load)
+            if broken is None:
+                return self.spoken(TurnKind.STATEMENT)
+            recording, pieces, audios = broken
+            return self._broken(recording.kind, recording.text, pieces, [trim(a) for a in audios],
+                                recording.source, fillers=False)
         kind = TurnKind.QUESTION if self.rng.random() < 0.6 else TurnKind.STATEMENT
         text = self.decks[kind].draw(self.rng)
         words = text.split()
@@ -223,15 +245,20 @@ class Composer:
             return self.spoken(kind)
         chosen = sorted(self.rng.choice(cuts, size=min(len(cuts), int(self.rng.integers(1, 3))), replace=False))
         pieces = [" ".join(words[a:b]) for a, b in zip([0, *chosen], [*chosen, len(words)], strict=True)]
+        self._broken(kind, text, pieces, self.near.say_broken(pieces), self.near.tag, fillers=True)
+
+    def _broken(self, kind: TurnKind, text: str, pieces: list[str], audios: list[np.ndarray], source: str,
+                fillers: bool) -> None:
+        """Place the pieces of a broken sentence with pauses (and, from a synthesizer, fillers) between them."""
         level = mixing.NEAR_LEVEL_DBFS + self.rng.uniform(-4, 4)
         t_start, pauses, shown = self.line.t, [], []
-        for i, (piece, audio) in enumerate(zip(pieces, self.near.say_broken(pieces), strict=True)):
+        for i, (piece, audio) in enumerate(zip(pieces, audios, strict=True)):
             _, end = self.line.append(mixing.set_level(audio, level))
             shown.append(piece)
             if i == len(pieces) - 1:
                 break
             self.line.gap(self.rng.uniform(*PAUSE_S) / 2)
-            if self.rng.random() < 0.6:  # a filler inside the pause ("I was thinking... um... about")
+            if fillers and self.rng.random() < 0.6:  # a filler inside the pause ("I was thinking... um... about")
                 filler = pick(self.rng, content.FILLERS)
                 self.line.append(mixing.set_level(self.near.say(filler), level - 3))
                 shown.append(filler)
@@ -240,13 +267,14 @@ class Composer:
         user = "... ".join(shown)
         task = self._spoken_task(kind)
         turn = self._turn(user, TurnKind.HESITATION, t_start, self.line.t, task, pauses=tuple(pauses),
-                          source=self.near.tag, reply=text if task is Task.TRANSCRIBE else None)
+                          source=source, reply=text if task is Task.TRANSCRIBE else None)
         self.line.turns.append(turn)
 
     def crosstalk(self) -> None:
         """Two other people talking to each other, across the room: never for the assistant."""
         lines = self.decks[TurnKind.CROSSTALK].draw(self.rng)
-        voices = (draw_speaker(self.rng, self.material.engines), draw_speaker(self.rng, self.material.engines))
+        engines = self.material.synth_engines
+        voices = (draw_speaker(self.rng, engines), draw_speaker(self.rng, engines))
         level = mixing.NEAR_LEVEL_DBFS - self.rng.uniform(*mixing.FAR_LEVEL_DROP_DB)
         rt60 = self.rng.uniform(*ROOM_RT60_S)
         for i, text in enumerate(lines):
@@ -260,7 +288,7 @@ class Composer:
 
     def television(self) -> None:
         """Broadcast speech from a small speaker across the room, often over music."""
-        voice = draw_speaker(self.rng, self.material.engines)
+        voice = draw_speaker(self.rng, self.material.synth_engines)
         level = mixing.NEAR_LEVEL_DBFS - self.rng.uniform(*mixing.FAR_LEVEL_DROP_DB)
         rt60 = self.rng.uniform(*ROOM_RT60_S)
         for _ in range(int(self.rng.integers(1, 3))):

@@ -124,6 +124,18 @@ QWEN_15B = ModelSpec(
     used_for="--llm qwen2.5-1.5b",
 )
 
+SMART_TURN = ModelSpec(
+    name="smart-turn",
+    title="Smart Turn v3.2 ONNX (BSD-2-Clause, pipecat): is a turn finished, from its sound",
+    packages=("pipecat-ai==1.14.0",),
+    assembly=Assembly.COPY,
+    members={"pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx": "smart-turn-v3.2-cpu.onnx"},
+    checked_file="smart-turn-v3.2-cpu.onnx",
+    sha256="2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f",
+    size_mb=12,
+    used_for="the end-of-turn cue (perception/smart_turn.py; bench smart-turn)",
+)
+
 MODELS: dict[str, ModelSpec] = {
-    m.name: m for m in (WHISPER_TINY_EN, WHISPER_BASE, YAMNET, PIPER_JOE, QWEN_05B, QWEN_15B)
+    m.name: m for m in (WHISPER_TINY_EN, WHISPER_BASE, YAMNET, PIPER_JOE, QWEN_05B, QWEN_15B, SMART_TURN)
 }
