@@ -13,7 +13,8 @@ from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, VAD_WINDOW_SA
 from listenloop.audio.decode import load_audio
 from listenloop.bench.corpus import JFK_TEXT
 from listenloop.bench.wer import edit_distance, normalize
-from listenloop.perception.asr import MAX_SEGMENT_S, AsrState, Recognizer
+from listenloop.perception.asr import MAX_SEGMENT_S, Recognizer
+from listenloop.perception.asr_state import AsrState
 from listenloop.perception.observation import Confidence, FinalText, PartialText, SegmentEnd
 from listenloop.perception.vad import SileroVad, VadState
 from listenloop.perception.whisper import confidence_of
@@ -287,7 +288,7 @@ def test_a_speculative_final_is_kept_only_when_the_tail_it_missed_is_quiet(jfk):
     """The final decode starts 0.1 s into a pause, before the whole 0.2 s tail is in. Its text is kept only if what it
     did not hear is silent; a tail with sound in it (a final "s", here noise 20 dB under the speech) is decoded
     again."""
-    from listenloop.perception.asr import TAIL_QUIET_DB, _tail_quiet
+    from listenloop.perception.asr_state import TAIL_QUIET_DB, tail_quiet
 
     speech = jfk[: 2 * SAMPLE_RATE]
     rng = np.random.default_rng(0)
@@ -302,10 +303,10 @@ def test_a_speculative_final_is_kept_only_when_the_tail_it_missed_is_quiet(jfk):
     n = int(tail_s * SAMPLE_RATE)
     hiss = rng.standard_normal(n).astype(np.float32) * level * 10 ** (-20 / 20)
     faint = rng.standard_normal(n).astype(np.float32) * level * 10 ** (-(TAIL_QUIET_DB + 20) / 20)
-    assert not _tail_quiet(state_with_tail(hiss), len(speech) + n)
-    assert _tail_quiet(state_with_tail(faint), len(speech) + n)
-    assert _tail_quiet(state_with_tail(np.zeros(n, np.float32)), len(speech) + n)
-    assert _tail_quiet(state_with_tail(hiss), len(speech))  # nothing missed
+    assert not tail_quiet(state_with_tail(hiss), len(speech) + n)
+    assert tail_quiet(state_with_tail(faint), len(speech) + n)
+    assert tail_quiet(state_with_tail(np.zeros(n, np.float32)), len(speech) + n)
+    assert tail_quiet(state_with_tail(hiss), len(speech))  # nothing missed
 
 
 def live(vad: SileroVad, rec: Recognizer, audio: np.ndarray, block_s: float = 0.1) -> tuple[Streamed, AsrState]:

@@ -117,7 +117,7 @@ def test_hesitation_pauses_are_silent_and_inside_their_turn():
 
 def test_a_broken_sentence_is_spoken_in_one_breath_and_its_first_piece_does_not_fall():
     from listenloop.bench.hesitations import final_pitch_hz
-    from listenloop.data.compose import trim
+    from listenloop.data.speakers import trim
     from listenloop.synthesis.synth import espeak, espeak_broken
 
     pieces = ["How do I get a red wine stain out of", "a carpet?"]
@@ -130,7 +130,7 @@ def test_a_broken_sentence_is_spoken_in_one_breath_and_its_first_piece_does_not_
 
 
 def test_piper_cuts_a_sentence_between_words_without_the_final_lengthening():
-    from listenloop.data.compose import trim
+    from listenloop.data.speakers import trim
     from listenloop.synthesis.synth import piper, piper_broken
 
     pieces = ["How far is", "the nearest train station from here?"]

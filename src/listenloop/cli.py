@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     from listenloop.audio.decode import AudioError
     from listenloop.decision.address import BadName
     from listenloop.decision.instructions import InstructionError
-    from listenloop.decision.sound_policy import PolicyError
+    from listenloop.decision.policy_file import PolicyError
     from listenloop.models.store import ModelError
     from listenloop.respond.llm import LlmError
 

@@ -33,7 +33,8 @@ from listenloop.data.manifest import (
     read_manifest,
     stream_from_dict,
 )
-from listenloop.decision.base import Action, Decision
+from listenloop.decision.base import Action
+from listenloop.offline.contenders import TimeoutPolicy
 from listenloop.offline.observations import (
     load_observations,
     observation_fingerprint,
@@ -42,7 +43,6 @@ from listenloop.offline.observations import (
 )
 from listenloop.offline.scores import ResponseScores, wilson
 from listenloop.parallel.ray_backend import add_ray_argument
-from listenloop.perception.observation import Observation
 from listenloop.perception.offline import FINAL_DECODE_S, Replay, ScheduledFinal, build_perception, observe, rescheduled
 from listenloop.vocabulary import Mode, Task
 
@@ -50,35 +50,6 @@ TIMEOUTS_S = (0.5, 0.8, 1.2)  # silence-timeout baselines: respond this long aft
 DEV_TRUTH = Path(__file__).with_name("dev_streams.json")  # annotated real recordings
 DEV_TAIL_S = 1.6  # s of silence appended to a real recording, so a reply due at its very end can be given
 USER_KINDS = (TurnKind.QUESTION, TurnKind.REQUEST, TurnKind.STATEMENT, TurnKind.HESITATION, TurnKind.CLIP)
-
-
-@dataclass
-class TimeoutState:
-    armed: bool = False
-
-    def reset(self) -> None:
-        self.armed = False
-
-
-class TimeoutPolicy:
-    """Baseline: respond once when voice activity has been off for `seconds` (what many voice bots do)."""
-
-    def __init__(self, seconds: float, mode: Mode) -> None:
-        self.seconds = seconds
-        self.task = {Mode.TRANSCRIBE: Task.TRANSCRIBE, Mode.TRANSLATE: Task.TRANSLATE}.get(mode, Task.ANSWER)
-
-    def init_state(self) -> TimeoutState:
-        return TimeoutState()
-
-    def decide(self, obs: Observation, state: TimeoutState) -> Decision:
-        if obs.vad is None:
-            return Decision.silent()
-        if obs.vad.speech:
-            state.armed = True
-        elif state.armed and obs.vad.silence_s >= self.seconds:
-            state.armed = False
-            return Decision.respond(self.task, f"silence {obs.vad.silence_s:.2f} s")
-        return Decision.silent()
 
 
 @dataclass

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.data import content, mixing, sentences
-from listenloop.data.compose import trim
+from listenloop.data.speakers import trim
 from listenloop.synthesis.synth import espeak, espeak_broken, piper, piper_broken
 
 PITCH_FRAME_S = 0.04  # s, autocorrelation frame

@@ -14,10 +14,9 @@ import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
-from listenloop.audio.levels import LEVEL_FRAME_SAMPLES, frame_rms
 from listenloop.data import content, mixing, real_voice, sentences
 from listenloop.data.manifest import NO_RESPONSE, SILENT_LABEL, Pause, Turn, TurnKind, chunk_of
-from listenloop.synthesis.synth import espeak, espeak_broken, piper, piper_broken
+from listenloop.data.speakers import SYNTH_ENGINES, draw_speaker, trim
 from listenloop.vocabulary import Emotion, Mode, Task
 
 REPLY_MIN_DELAY_S = 0.04  # a reply starts 0.04 to 0.4 s after the turn ends (reference recipe)
@@ -25,11 +24,6 @@ GAP_S = (0.8, 2.4)  # background between turns (reference recipe)
 CROSSTALK_GAP_S = (0.15, 0.6)  # people answering each other leave short gaps
 PAUSE_S = (0.7, 1.6)  # pauses inside an unfinished sentence: longer than the 0.5-0.8 s silence timeouts
 SOUND_S = (1.2, 4.0)  # length of a sound event excerpt
-SYNTH_ENGINES = ("espeak", "piper")
-ESPEAK_VOICES = ("en-us", "en-gb", "en-029", "en-gb-scotland", "en-gb-x-rp", "en-us-nyc", "en-gb-x-gbclan")
-ESPEAK_VARIANTS = ("", "+m1", "+m2", "+m3", "+m4", "+m7", "+f1", "+f2", "+f3", "+f4", "+f5")
-RATE_RANGE = (0.8, 1.3)  # speaking-rate factor
-PITCH_RANGE = (30, 75)  # espeak pitch
 ROOM_RT60_S = (0.25, 0.7)  # reverberation of speech from across the room
 KIND_WEIGHTS = {  # how often each kind of turn is drawn; hard cases are over-represented on purpose
     TurnKind.QUESTION: 0.20,
@@ -103,58 +97,6 @@ class Timeline:
             joined = np.concatenate(self.parts)
             out[: len(joined)] = joined
         return out
-
-
-def trim(x: np.ndarray, floor_db: float = -45.0) -> np.ndarray:
-    """Cut leading and trailing near-silence (synthesizers pad their output), so turn times are exact."""
-    if not len(x):
-        return x
-    energy = frame_rms(x)
-    if not len(energy):
-        return x
-    loud = np.nonzero(energy > np.max(energy) * 10 ** (floor_db / 20))[0]
-    if not len(loud):
-        return x[:0]
-    return x[loud[0] * LEVEL_FRAME_SAMPLES : (loud[-1] + 1) * LEVEL_FRAME_SAMPLES]
-
-
-@dataclass(frozen=True)
-class Speaker:
-    engine: str  # "espeak" | "piper"
-    voice: str  # espeak voice with variant
-    rate: float
-    pitch: int
-
-    def say(self, text: str) -> np.ndarray:
-        if self.engine == "real":
-            raise ValueError("a real talker says only its recordings (Composer.spoken)")
-        if self.engine == "piper":
-            return trim(piper(text, self.rate))
-        return trim(espeak(text, self.voice, self.rate, self.pitch))
-
-    def say_broken(self, pieces: list[str]) -> list[np.ndarray]:
-        """A sentence spoken in one breath and cut into its pieces, so each piece sounds unfinished; spoken piece
-        by piece when the synthesizer cannot cut it (piper joining the words on either side of a cut)."""
-        if self.engine == "piper":
-            cut = piper_broken(pieces, self.rate)
-        else:
-            cut = espeak_broken(pieces, self.voice, self.rate, self.pitch)
-        return [trim(x) for x in cut] if cut else [self.say(p) for p in pieces]
-
-    @property
-    def tag(self) -> str:
-        if self.engine == "real":
-            return "real"
-        if self.engine == "piper":
-            return f"piper:{self.rate:.2f}"
-        return f"espeak:{self.voice}:{self.rate:.2f}:{self.pitch}"
-
-
-def draw_speaker(rng: np.random.Generator, engines: tuple[str, ...]) -> Speaker:
-    engine = engines[int(rng.integers(0, len(engines)))]
-    voice = ESPEAK_VOICES[int(rng.integers(0, len(ESPEAK_VOICES)))]
-    voice += ESPEAK_VARIANTS[int(rng.integers(0, len(ESPEAK_VARIANTS)))]
-    return Speaker(engine, voice, float(rng.uniform(*RATE_RANGE)), int(rng.integers(*PITCH_RANGE)))
 
 
 @lru_cache(maxsize=64)

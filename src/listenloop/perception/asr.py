@@ -22,17 +22,28 @@ the chunk loop as before.
 from __future__ import annotations
 
 import time
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK, VAD_WINDOW_SAMPLES
-from listenloop.audio.levels import frame_rms, narrowband
 from listenloop.models import model_dir
 from listenloop.perception.agreement import common_prefix
+from listenloop.perception.asr_state import (
+    CONFIDENT_PROB,
+    PREROLL_S,
+    SPECULATE_SILENCE_S,
+    WEAK_JOIN_S,
+    AsrState,
+    gate,
+    heard_pause,
+    identified,
+    padded,
+    tail_quiet,
+)
 from listenloop.perception.final_check import checked_final
 from listenloop.perception.language import ENGLISH, SPOKEN, Script, in_script
 from listenloop.perception.observation import (
@@ -43,108 +54,26 @@ from listenloop.perception.observation import (
     SegmentEnd,
     SoundResult,
     VadResult,
-    final_lang,
 )
 from listenloop.perception.vad import SPEECH_OFF_PROB
 from listenloop.perception.whisper import WHISPER_WINDOW_SAMPLES, Hypothesis, Whisper
 
-PREROLL_S = 0.5  # s of audio kept before the VAD onset, so the first word is not clipped (0.3 s lost jfk's "ask")
 CLOSE_SILENCE_S = 0.25  # s of silence after the last voiced window that closes a segment (final latency vs splits)
-SPECULATE_SILENCE_S = 0.1  # s of silence after which the final decode starts speculatively (on the tail heard so far)
-TAIL_S = 0.2  # s after the last voiced window kept in the segment (<= CLOSE_SILENCE_S, so it is heard when the
-# segment closes; a speculative decode may start on less of it); 0.1 s lost final consonants ("locked" -> "log")
-TAIL_QUIET_DB = 35.0  # dB under the segment's speech level: a tail the speculative decode missed that is louder than
-# this has sound in it ("France" lost its "s" to "friends"), and the final is decoded again on the whole tail
-AHEAD_S = 0.1  # s before a chunk ends (a live source's block) at which its partial starts on a worker thread; the
-# partial then lags the chunk end by this much (a pause partial starts when the pause is heard instead)
+TAIL_S = 0.2  # s after the last voiced window kept in the segment (<= CLOSE_SILENCE_S; 0.1 s lost final consonants)
+AHEAD_S = 0.1  # s before a chunk ends at which its partial starts on a worker thread (the partial lags by this)
 PARTIAL_WORKERS = 2  # tiny.en decodes started ahead at a time, for all sessions
 PARTIAL_PAD_S = 1.0  # s of zeros appended before a partial decode: Whisper loops on audio that stops abruptly
 FINAL_PAD_S = 6.0  # s of zeros appended before a final decode: asterisk WER 3.2% with 2 s, 1.7% with 6 s
-MAX_SEGMENT_S = 8.0  # s; longer segments are cut at their quietest point, so per-chunk cost stays flat (a
-# tiny.en re-decode costs one decoder step per token of the whole segment, forced prefix included)
+MAX_SEGMENT_S = 8.0  # s; longer segments are cut at their quietest point, so per-chunk cost stays flat
 SPLIT_SEARCH_S = 3.0  # s before the limit searched for that quietest point
 MIN_PARTIAL_S = 0.6  # s of segment before tiny.en is first run
-MIN_VOICED_S = 0.2  # s of voiced windows a segment needs to be recognized at all (clicks, short coughs)
-WEAK_JOIN_S = 0.5  # s; a piece whose voice was never clear, followed by speech within this, opens that speech (jfk's
-# "ask" peaks at VAD 0.6 and "not" follows 0.1 s later: alone, "ask" was gated as unclear and lost)
-CONFIDENT_PROB = 0.65  # VAD probability that counts as clearly voiced: real speech (184 asterisk prompts, 8 kHz)
-MIN_CONFIDENT_WINDOWS = 3  # had >= 3 windows above 0.74; a cough that base heard as "Who?" peaked at 0.59
-SOUND_SPEECH_MIN = 0.2  # the tagger's AudioSet "Speech" score a segment must reach once (when the tagger is on)
-# Telephone-band speech (audio/levels.narrowband) reads weak to both: silero rarely passes CONFIDENT_PROB on piper's
-# voice through a call, and the tagger's speech score can stay low where silero is sure. There one gate is lifted when
-# the other source vouches for speech. Built streams: 87 of 246 segments of the user's telephone speech were gated
-# (58 voice never clear, 27 tagger, 2 too short), 28 after; wideband gating is unchanged (it keeps far speech and
-# coughs out). Far speech on the call (television, crosstalk) opens too: 11 of its 28 segments
-NARROWBAND_SPEECH_MIN = 0.5  # the tagger's "Speech" score that vouches for narrowband voice silero never found clear
-NARROWBAND_CONFIDENT_WINDOWS = 20  # clear silero windows (0.64 s) that vouch for narrowband voice the tagger missed
-LANGUAGES = SPOKEN  # languages the finals may be in (perception/language.py); short telephone-band English
-# was identified as Burmese (p=0.40) with all 99 open. None opens them all.
-LANG_DETECT_S = 1.0  # s of a segment (pre-roll included) on which its language is identified for its partials, once
-# (Whisper base's encoder on that second); until then a segment's partials take the previous segment's language
-# Whisper base partials (a segment not in English) are decoded at pauses only, the partial the decision reads: one
-# every chunk cost 1.5 to 2.3 times tiny.en's (docs/benchmarks/languages.md), past the 150 ms per-chunk budget
-CONTEXT_GAP_S = 3.0  # s; a final is conditioned on the previous segment's text when that ended at most this long
-# before it began (one speaker's sentence split at a pause: LibriSpeech "easy | till I have" came out "to live")
+LANGUAGES = SPOKEN  # languages the finals may be in: with all 99 open, short telephone English read as Burmese
+LANG_DETECT_S = 1.0  # s of a segment on which its language is identified once, for its partials
+CONTEXT_GAP_S = 3.0  # s; a final is conditioned on the previous segment's text if that ended this recently
 FINAL_WORKERS = 1  # base decodes at a time, for all sessions
-WHISPER_THREADS = 1  # per model: tiny.en partials on one core, base finals on the other. On this 2-core machine
-# (quiet) a second thread made tiny.en slower (4 s partial: 36 + 140 ms vs 27 + 101 ms encode + decode) and base
-# no faster (asterisk prompt: median 362 vs 375 ms), and two 2-thread models fought over both cores
+WHISPER_THREADS = 1  # per model: tiny.en partials on one core, base finals on the other (2 threads: slower)
 
 _SR = SAMPLE_RATE
-
-
-@dataclass
-class AsrState:
-    """One stream's recognition state. `reset()` forgets the stream."""
-
-    audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # recent stream samples
-    audio_start: int = 0  # stream sample index of audio[0]
-    windows: int = 0  # VAD windows seen (window k covers samples [512 k, 512 (k + 1)))
-    segments: int = 0  # segments closed so far (the next segment's number)
-    last_end: int = 0  # stream sample where the last closed segment ended (a pre-roll never reaches back past it)
-    open: bool = False  # a segment is in progress
-    seg_start: int = 0  # stream sample where the open segment starts
-    voiced_end: int = 0  # stream sample just after the last voiced window of the open segment
-    voiced_windows: int = 0  # voiced windows in the open segment
-    confident_windows: int = 0  # windows of the open segment at or above CONFIDENT_PROB
-    probs: list[float] = field(default_factory=list)  # VAD probabilities of the open segment's windows
-    probs_first: int = 0  # window index of probs[0]
-    hypothesis: str = ""  # the last tiny.en hypothesis
-    confidence: Confidence = Confidence()  # ... and how sure tiny.en was of it
-    partial_end: int = 0  # stream sample up to which the last tiny.en decode heard the open segment
-    stable: str = ""  # agreed prefix of the last two hypotheses
-    speech_score: float = 0.0  # max tagger speech score seen in the open segment
-    tagger_seen: bool = False  # the tagger scored at least one patch in the open segment
-    speculative: Future[FinalText] | None = None  # a final decode started during the current silence
-    speculative_end: int = 0  # the segment end (sample) that decode is for
-    speculative_heard: int = 0  # stream sample up to which it heard the segment (short of its end: tail not yet in)
-    heard: int = 0  # stream samples appended so far (by `step` or ahead of the chunk by `listen`)
-    early_end: SegmentEnd | None = None  # a segment `listen` closed, reported by the next `step`
-    last_final: Future[FinalText] | None = None  # the previous segment's final (context for the next one)
-    weak_start: int | None = None  # start (sample) of the last segment gated for weak voice, kept to open the next
-    weak_end: int = 0  # where that segment ended
-    ahead: Future[Hypothesis] | None = None  # the partial `listen` started for the chunk being heard
-    ahead_end: int = 0  # stream sample up to which it hears the segment
-    language: str | None = None  # the session's pinned language (ISO 639-1); None: identified per segment
-    script: Script = Script.SIMPLIFIED  # how Chinese text is written (finals and partials)
-    seg_lang: str | None = None  # the open segment's language, once identified on its first LANG_DETECT_S
-    identifying: Future[tuple[str, float]] | None = None  # that identification, running on a worker
-    identified_by: int = 0  # stream sample from which its result is used (waited for if late): one chunk after it
-    last_lang: str | None = None  # the language of the last segment identified (partials start in it)
-    partial_lang: str = ENGLISH  # the language the open segment's last partial was decoded in
-
-    def reset(self) -> None:
-        for future in (self.speculative, self.ahead, self.identifying):
-            if future is not None:
-                future.cancel()
-        fresh = AsrState(language=self.language, script=self.script)  # the session's options stay
-        self.__dict__.update(fresh.__dict__)
-
-    def seconds(self, sample: int) -> float:
-        return sample / _SR
-
-    def clip(self, start: int, end: int) -> np.ndarray:
-        return self.audio[max(0, start - self.audio_start) : max(0, end - self.audio_start)].copy()
 
 
 class Recognizer:
@@ -177,7 +106,7 @@ class Recognizer:
     def step(self, chunk: Chunk, vad: VadResult, sounds: SoundResult | None, state: AsrState) -> AsrResult:
         """One chunk: track the segment, close it (final decode in the executor) or refresh the partial."""
         now = (chunk.index + 1) * SAMPLES_PER_CHUNK
-        self._hear(state, chunk.samples[max(0, state.heard - chunk.index * SAMPLES_PER_CHUNK) :], now)
+        state.hear(chunk.samples[max(0, state.heard - chunk.index * SAMPLES_PER_CHUNK) :], now)
         probs = vad.probs[max(0, state.windows - vad.first_window) :]  # windows `listen` has not tracked
         first_window = state.windows
         state.windows += len(probs)
@@ -188,25 +117,25 @@ class Recognizer:
             if state.weak_start is not None and started - state.weak_end <= WEAK_JOIN_S * _SR:
                 start = state.weak_start  # the unclear piece just before is this speech's opening
             state.weak_start = None
-            self._open(state, max(state.audio_start, start), first_window)
+            state.open_segment(max(state.audio_start, start), first_window)
         if not state.open:
             return AsrResult(ended=early, suppressed="no voice activity")
-        self._track(state, probs, first_window, sounds)
+        state.track(probs, first_window, sounds)
         result = self._advance(state, now, may_close=early is None)  # one segment end per chunk; a second waits
-        self._drop_ahead(state)  # a decode started for this chunk that it did not use
+        state.drop_ahead()  # a decode started for this chunk that it did not use
         return replace(result, ended=early) if early is not None else result
 
     def listen(self, samples: np.ndarray, probs: np.ndarray, first_window: int, state: AsrState) -> SegmentEnd | None:
         """Audio of the next chunk heard ahead of it, with its VAD windows: close the open segment as soon as its
         silence is long enough (returned, and reported again by the next `step`); start the speculative decode."""
         now = state.heard + len(samples)
-        self._hear(state, samples, now)
+        state.hear(samples, now)
         if not state.open or state.early_end is not None:
             return None  # windows are left for `step`, which opens segments
         probs = probs[max(0, state.windows - first_window) :]
         first = state.windows
         state.windows += len(probs)
-        self._track(state, probs, first, None)
+        state.track(probs, first, None)
         if now - state.voiced_end >= self.close_silence:
             state.early_end = self._close(state, state.voiced_end + int(TAIL_S * _SR))
             return state.early_end
@@ -214,7 +143,7 @@ class Recognizer:
         if pause:
             self._speculate(state)
         if self._ahead_wanted(state, now, pause) and not self._no_partial(state, now):
-            self._drop_ahead(state)
+            state.drop_ahead()
             lang = self._partial_lang(state, now)
             state.ahead = self._ahead.submit(self._decode, state.clip(state.seg_start, now), state.stable, lang)
             state.ahead_end = now
@@ -224,8 +153,8 @@ class Recognizer:
         """Whether `listen` starts a partial now: at a pause, the pause partial (once it has heard the pause, as the
         one on the chunk loop does); else one block before the chunk ends, if there is voice the last did not hear."""
         if pause:
-            return not _heard_pause(state, state.partial_end) and not (
-                state.ahead is not None and _heard_pause(state, state.ahead_end)
+            return not heard_pause(state, state.partial_end) and not (
+                state.ahead is not None and heard_pause(state, state.ahead_end)
             )
         chunk_end = -(-now // SAMPLES_PER_CHUNK) * SAMPLES_PER_CHUNK
         fresh = state.voiced_end > state.partial_end
@@ -235,13 +164,13 @@ class Recognizer:
     def _advance(self, state: AsrState, now: int, may_close: bool) -> AsrResult:
         """The open segment after a chunk: close it, split it, speculate on its pause, or refresh its partial."""
         if may_close and now - state.voiced_end >= self.close_silence:
-            reason = self._gate(state)  # traced; the segment still closes, with empty final text
+            reason = gate(state)  # traced; the segment still closes, with empty final text
             return AsrResult(ended=self._close(state, state.voiced_end + int(TAIL_S * _SR)), suppressed=reason)
         if may_close and now - state.seg_start >= MAX_SEGMENT_S * _SR:
             return AsrResult(ended=self._split(state, now))
         if now - state.voiced_end >= SPECULATE_SILENCE_S * _SR:
             self._speculate(state)
-            if _heard_pause(state, state.partial_end):
+            if heard_pause(state, state.partial_end):
                 return AsrResult(suppressed="pause")
             # once per pause: the words just before it (a question's last ones)
             return self._partial(state, now, heard_all=True)
@@ -259,70 +188,6 @@ class Recognizer:
         end = min(state.voiced_end + int(TAIL_S * _SR), state.audio_start + len(state.audio))
         return AsrResult(ended=self._close(state, end))
 
-    def _hear(self, state: AsrState, samples: np.ndarray, now: int) -> None:
-        """Append samples ending at stream sample `now`; keep the open segment's audio, or only the pre-roll plus one
-        chunk when no segment is open."""
-        if len(samples):
-            state.audio = np.concatenate([state.audio, np.asarray(samples, np.float32)])
-        state.heard = now
-        keep_from = state.seg_start if state.open else now - int(PREROLL_S * _SR) - SAMPLES_PER_CHUNK
-        if state.weak_start is not None and now - state.weak_end > WEAK_JOIN_S * _SR + SAMPLES_PER_CHUNK:
-            state.weak_start = None  # no speech followed it closely enough
-        if not state.open and state.weak_start is not None:
-            keep_from = min(keep_from, state.weak_start)
-        drop = max(0, keep_from - state.audio_start)
-        if drop:
-            state.audio = state.audio[drop:]
-            state.audio_start += drop
-        state.audio_start = now - len(state.audio)
-
-    def _open(self, state: AsrState, start: int, first_window: int) -> None:
-        state.open, state.seg_start, state.voiced_end, state.voiced_windows = True, start, start, 0
-        state.confident_windows = 0
-        state.probs, state.probs_first = [], first_window
-        state.hypothesis = state.stable = ""
-        state.confidence = Confidence()
-        state.partial_end = 0
-        state.speech_score, state.tagger_seen = 0.0, False
-        state.speculative, state.speculative_end = None, 0
-        state.seg_lang, state.partial_lang, state.identifying = None, ENGLISH, None
-        known = final_lang(state.last_final) if state.last_final is not None else None
-        state.last_lang = known or state.last_lang  # the last segment's final, when it is in
-
-    def _track(self, state: AsrState, probs: np.ndarray, first_window: int, sounds: SoundResult | None) -> None:
-        state.probs.extend(float(p) for p in probs)
-        voiced = np.flatnonzero(probs >= SPEECH_OFF_PROB)
-        if len(voiced):
-            state.voiced_windows += len(voiced)
-            state.confident_windows += int(np.count_nonzero(probs >= CONFIDENT_PROB))
-            state.voiced_end = max(state.voiced_end, (first_window + int(voiced[-1]) + 1) * VAD_WINDOW_SAMPLES)
-        if sounds is not None and float(np.max(sounds.scores, initial=0.0)) > 0.0:
-            state.tagger_seen = True
-            state.speech_score = max(state.speech_score, sounds.speech_score)
-
-    def _gate(self, state: AsrState) -> str:
-        """Why the open segment should get no text at all ("" when it may)."""
-        return self._weak_voice(state) or self._tagger_gate(state)
-
-    @staticmethod
-    def _weak_voice(state: AsrState) -> str:
-        """Why the open segment's voice is too little or too unclear to recognize on its own ("" when it is not)."""
-        if state.voiced_windows * VAD_WINDOW_SAMPLES < MIN_VOICED_S * _SR:
-            return f"too little voice ({state.voiced_windows * VAD_WINDOW_SAMPLES / _SR:.2f} s)"
-        if state.confident_windows < MIN_CONFIDENT_WINDOWS and not (
-            state.speech_score >= NARROWBAND_SPEECH_MIN and _narrowband(state)
-        ):
-            return f"voice never clear ({state.confident_windows} windows >= {CONFIDENT_PROB})"
-        return ""
-
-    @staticmethod
-    def _tagger_gate(state: AsrState) -> str:
-        if state.tagger_seen and state.speech_score < SOUND_SPEECH_MIN and not (
-            state.confident_windows >= NARROWBAND_CONFIDENT_WINDOWS and _narrowband(state)
-        ):
-            return f"sound tagger hears no speech (score {state.speech_score:.2f})"
-        return ""
-
     def _speculate(self, state: AsrState) -> None:
         """Start the final decode of the segment as it stands, if it is not already running for this end."""
         end = state.voiced_end + int(TAIL_S * _SR)
@@ -330,7 +195,7 @@ class Recognizer:
             return
         if state.speculative is not None:
             state.speculative.cancel()
-        if self._gate(state):
+        if gate(state):
             state.speculative = None
             return
         audio = state.clip(state.seg_start, end)
@@ -340,7 +205,7 @@ class Recognizer:
     def _close(self, state: AsrState, end: int, cut: bool = False) -> SegmentEnd:
         """Close the open segment at stream sample `end` (`cut`: at the length limit, mid-speech); its final comes
         from the speculative decode if valid."""
-        self._drop_ahead(state)  # it heard a segment that is over
+        state.drop_ahead()  # it heard a segment that is over
         audio = state.clip(state.seg_start, end)
         weak = self._weak_voice(state)
         reason = weak or self._tagger_gate(state)
@@ -349,7 +214,7 @@ class Recognizer:
             final.set_result(
                 FinalText(segment=state.segments, t0=state.seconds(state.seg_start), t1=end / _SR, text="", lang=None)
             )
-        elif state.speculative is not None and state.speculative_end == end and _tail_quiet(state, end):
+        elif state.speculative is not None and state.speculative_end == end and tail_quiet(state, end):
             final = state.speculative
         else:
             if state.speculative is not None:
@@ -386,30 +251,24 @@ class Recognizer:
         rest = state.probs[window - state.probs_first :]
         voiced_end = state.voiced_end
         ended = self._close(state, cut, cut=True)
-        self._open(state, cut, window)
+        state.open_segment(cut, window)
         state.probs, state.voiced_end = rest, max(cut, voiced_end)
         state.voiced_windows = sum(p >= SPEECH_OFF_PROB for p in rest)
         state.confident_windows = sum(p >= CONFIDENT_PROB for p in rest)
         return ended
-
-    @staticmethod
-    def _drop_ahead(state: AsrState) -> None:
-        if state.ahead is not None:
-            state.ahead.cancel()  # a running decode finishes on its worker; its result is never read
-            state.ahead = None
 
     def _no_partial(self, state: AsrState, now: int) -> str:
         """Why the open segment gets no tiny.en partial now ("" when it does): too short yet, or a gate says it is
         not speech (no partial text on what may never get a final: coughs, clicks, music)."""
         if now - state.seg_start < MIN_PARTIAL_S * _SR:
             return "segment too short for a partial"
-        reason = self._gate(state)
+        reason = gate(state)
         return f"partial: {reason}" if reason else ""
 
     def _decode(self, audio: np.ndarray, stable: str, lang: str = ENGLISH) -> Hypothesis:
         """The segment heard so far, forcing the agreed prefix (thread-safe: touches no state): tiny.en for English,
         Whisper base in `lang` for any other language (tiny.en reads Chinese as English gibberish)."""
-        audio = _padded(audio, PARTIAL_PAD_S)
+        audio = padded(audio, PARTIAL_PAD_S)
         model = self.tiny if lang == ENGLISH else self.base
         hyp = model.decode(model.encode(audio), language=lang, prefix=model.encode_prefix(stable))
         return hyp if lang == ENGLISH else replace(hyp, lang=lang)
@@ -425,7 +284,7 @@ class Recognizer:
             # tiny.en partial, it would double the chunk that pays it
             state.identified_by = now + SAMPLES_PER_CHUNK
         if state.seg_lang is None and state.identifying is not None and now >= state.identified_by:
-            state.seg_lang = _identified(state.identifying)  # on the stream's clock, not the worker's: the same
+            state.seg_lang = identified(state.identifying)  # on the stream's clock, not the worker's: the same
             state.last_lang = state.seg_lang or state.last_lang  # partials on any machine and under any load
         return state.seg_lang or state.last_lang or ENGLISH
 
@@ -438,7 +297,7 @@ class Recognizer:
         `listen` started ahead is used when there is one (if `heard_all`: only if it heard the pause after the last
         voiced window, where a word's tail may still be: one that stopped just past it lost "-ing" of "morning")."""
         ahead, state.ahead = state.ahead, None
-        if ahead is not None and (ahead.cancelled() or heard_all and not _heard_pause(state, state.ahead_end)):
+        if ahead is not None and (ahead.cancelled() or heard_all and not heard_pause(state, state.ahead_end)):
             ahead.cancel()
             ahead = None
         skip = self._no_partial(state, now)
@@ -498,7 +357,7 @@ class Recognizer:
             raise ValueError(f"task must be 'transcribe' or 'translate', got {task!r}")
         started = time.perf_counter()
         hyp: Hypothesis = self.base.transcribe(
-            _padded(audio, FINAL_PAD_S), task=task, language=language, languages=self.languages, previous=previous
+            padded(audio, FINAL_PAD_S), task=task, language=language, languages=self.languages, previous=previous
         )
         return FinalText(
             segment=0,
@@ -523,36 +382,3 @@ class Recognizer:
             hyp = whisper.transcribe(piece, pad_to=WHISPER_WINDOW_SAMPLES, languages=self.languages)
             texts.append(hyp.text)
         return " ".join(t for t in texts if t)
-
-
-def _identified(future: Future[tuple[str, float]]) -> str | None:
-    """The language an identification found, waiting for it; None when it failed or was cancelled."""
-    try:
-        return future.result()[0]
-    except (CancelledError, RuntimeError, ValueError):
-        return None
-
-
-def _heard_pause(state: AsrState, end: int) -> bool:
-    """Whether a decode that heard the open segment up to `end` heard SPECULATE_SILENCE_S of its pause."""
-    return end - state.voiced_end >= SPECULATE_SILENCE_S * _SR
-
-
-def _tail_quiet(state: AsrState, end: int) -> bool:
-    """Whether the part of the segment a speculative decode did not hear (up to `end`) holds no sound: no 10 ms frame
-    within TAIL_QUIET_DB of the segment's speech level (its 95th-percentile frame)."""
-    missing = frame_rms(state.clip(state.speculative_heard, end))
-    level = frame_rms(state.clip(state.seg_start, state.speculative_heard))
-    if not len(missing) or not len(level):
-        return True
-    floor = np.percentile(level, 95) * 10 ** (-TAIL_QUIET_DB / 20)
-    return bool(np.max(missing) < floor)
-
-
-def _padded(audio: np.ndarray, pad_s: float) -> np.ndarray:
-    return np.concatenate([np.asarray(audio, np.float32), np.zeros(int(pad_s * _SR), np.float32)])
-
-
-def _narrowband(state: AsrState) -> bool:
-    """The open segment's voice is telephone-band (computed only where a gate would otherwise close it)."""
-    return narrowband(state.clip(state.seg_start, state.voiced_end))

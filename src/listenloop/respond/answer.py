@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from listenloop.decision import sentence
-from listenloop.decision.conversation import FINAL_WAIT_S
+from listenloop.decision.conversation_state import FINAL_WAIT_S
 from listenloop.decision.instructions import LANGUAGE_NAMES
 from listenloop.perception.language import ENGLISH, SPOKEN
 from listenloop.respond.base import ResponseContext, ResponseRequest, session_final
