@@ -38,6 +38,6 @@ fi
 # These flags build a portable AVX2 library (7 to 12 minutes on 2 cores; pip caches the wheel afterwards).
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}"
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
-"$VENV/bin/python" -m pip install -q -e ".[all,dev,ray]"
+"$VENV/bin/python" -m pip install -q -e ".[all,dev,ray,train]"  # train: torch CPU and audiomentations, for `train sounds` and its test
 
 "$VENV/bin/listenloop" models fetch

@@ -23,12 +23,23 @@ class ResponseRequest:
     arrived: float  # wall clock (perf_counter) when the deciding chunk was complete
 
 
+class SessionView(Protocol):
+    """What a responder may read of the session it answers for (runtime/session.py implements it). Responders read
+    these attributes with getattr, so a test may give a plain object with only the ones it needs, or none."""
+
+    memory: object  # runtime/session.Memory: recent transcripts, sound events and question/answer turns (deques)
+    options: object  # runtime/session.SessionOptions: the assistant's name, its language
+    decision_state: object  # the policy's per-stream state: the task in force
+
+    def final_of(self, segment: int, timeout_s: float, stop: threading.Event | None = None) -> FinalText | None: ...
+
+
 @dataclass
 class ResponseContext:
     """What a responder may read or signal while it runs. One per response."""
 
     cancelled: threading.Event = field(default_factory=threading.Event)  # set on barge-in or shutdown
-    session: Any = None  # the session's conversation memory / task state (runtime.state.SessionState)
+    session: SessionView | None = None  # the session answered for: its memory, options, task and finals
     extra: dict[str, Any] = field(default_factory=dict)  # filled by the responder: language, label, segment, ...
 
 

@@ -44,7 +44,7 @@ class Engine:
         self._model = None  # the decision model they share, loaded on first use
         self._load_lock = threading.Lock()
         self._warmers: list[threading.Thread] = []  # background LLM loads, joined by close()
-        self._watching: dict[int, threading.Event] = {}  # id(session) -> stops its prefill of what it heard
+        self._live: weakref.WeakSet[Session] = weakref.WeakSet()  # sessions to stop at close (their state is theirs)
         self.responders.update(self._conversation_responders())
 
     # ---- loading (each import is deferred so a missing optional part names what to install) ----
@@ -138,7 +138,8 @@ class Engine:
             session.speaker = Speaker(session._emit, speech.write_to, play=speech.play, gate=speech.gate,
                                       timeline=session.timeline)
         if session.options.mode is not Mode.TRANSCRIBE or session.options.instruction:
-            stop = self._watching[id(session)] = threading.Event()
+            stop = session.prefill_stop
+            self._live.add(session)
             ref = weakref.ref(session)  # held weakly: a session dropped without finish() is not kept alive
             self._in_background(lambda: self._warm_llm(ref, stop))
 
@@ -167,15 +168,13 @@ class Engine:
 
     def on_session_end(self, session: Session) -> None:
         """Counterpart of on_session_start."""
-        stop = self._watching.pop(id(session), None)
-        if stop is not None:
-            stop.set()
+        session.prefill_stop.set()
 
     def close(self, timeout: float = ENGINE_CLOSE_TIMEOUT_S) -> None:
         """Before the process exits: let a model still loading finish (exiting while llama.cpp loads in a
         background thread can crash the interpreter) and stop the recognizer's worker."""
-        for stop in list(self._watching.values()):
-            stop.set()
+        for session in list(self._live):
+            session.prefill_stop.set()
         for warmer in self._warmers:
             warmer.join(timeout)
         if self.perception.recognizer is not None:

@@ -138,6 +138,7 @@ class Session:
         self.policy = engine.policy_for(options)
         self.decision_state = self.policy.init_state()
         self.speaker = None  # spoken output (runtime/speech.py), set by the engine when --speak/--speak-to
+        self.prefill_stop = threading.Event()  # set when the session ends: the engine's prefill of it stops
         self.timeline = Timeline()  # a response in flight keeps the stream's clock to the wall clock's pace
         self.responses = engine.response_runner(self._emit, self)
         self._ids = itertools.count(1)
