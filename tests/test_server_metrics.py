@@ -15,6 +15,7 @@ from listenloop.server import protocol as p
 from listenloop.server.app import BackgroundServer, create_app
 from listenloop.server.client import stream_blocks
 from listenloop.server.limits import ServerSettings
+from listenloop.vocabulary import Mode
 
 prometheus = pytest.importorskip("prometheus_client", reason="the server extra's prometheus-client is missing")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
@@ -53,7 +54,8 @@ def test_a_session_shows_in_sessions_chunks_decisions_responses_and_models(serve
         if message.get("type") == "decision" and message["chunk"] == 5:
             seen_open.append(value(scrape(server.http), "listenloop_sessions_open"))
 
-    result = asyncio.run(stream_blocks(server.url, [jfk], p.StartOptions(sounds=False), token="secret-token",
+    result = asyncio.run(stream_blocks(server.url, [jfk], p.StartOptions(mode=Mode.TRANSCRIBE, sounds=False),
+                                       token="secret-token",
                                        on_message=during))  # the server runs in its own thread
     assert result.close_code == p.CloseCode.NORMAL
     after = scrape(server.http)

@@ -42,7 +42,9 @@ from listenloop.perception.asr_state import (
     heard_pause,
     identified,
     padded,
+    tagger_gate,
     tail_quiet,
+    weak_voice,
 )
 from listenloop.perception.final_check import checked_final
 from listenloop.perception.language import ENGLISH, SPOKEN, Script, in_script
@@ -207,8 +209,8 @@ class Recognizer:
         from the speculative decode if valid."""
         state.drop_ahead()  # it heard a segment that is over
         audio = state.clip(state.seg_start, end)
-        weak = self._weak_voice(state)
-        reason = weak or self._tagger_gate(state)
+        weak = weak_voice(state)
+        reason = weak or tagger_gate(state)
         if reason:
             final: Future[FinalText] = Future()
             final.set_result(
