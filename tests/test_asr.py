@@ -14,7 +14,7 @@ from listenloop.audio.decode import load_audio
 from listenloop.bench.corpus import JFK_TEXT
 from listenloop.bench.wer import edit_distance, normalize
 from listenloop.perception.asr import MAX_SEGMENT_S, Recognizer
-from listenloop.perception.asr_state import AsrState
+from listenloop.perception.asr_state import AsrState, tagger_gate, weak_voice
 from listenloop.perception.observation import Confidence, FinalText, PartialText, SegmentEnd
 from listenloop.perception.vad import SileroVad, VadState
 from listenloop.perception.whisper import confidence_of
@@ -402,6 +402,6 @@ def test_on_telephone_band_speech_each_gate_is_lifted_when_the_other_source_vouc
         windows = len(audio) // VAD_WINDOW_SAMPLES
         state = AsrState(audio=audio, voiced_end=len(audio), voiced_windows=windows, tagger_seen=True)
         state.confident_windows, state.speech_score = 0, 0.99  # silero unsure, the tagger sure
-        assert (Recognizer._weak_voice(state) == "") is lifted
+        assert (weak_voice(state) == "") is lifted
         state.confident_windows, state.speech_score = windows, 0.1  # silero sure, the tagger deaf to it
-        assert (Recognizer._tagger_gate(state) == "") is lifted
+        assert (tagger_gate(state) == "") is lifted
