@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from listenloop.audio.chunker import Chunk
 from listenloop.perception.observation import AsrResult, Observation, SegmentEnd, SoundResult
+
+if TYPE_CHECKING:
+    from listenloop.perception.asr import Recognizer
+    from listenloop.perception.asr_state import AsrState
+    from listenloop.perception.sounds import SoundState, YamnetTagger
+    from listenloop.perception.vad import SileroVad, VadState
+
+BLAS_THREADS = 1  # numpy's matrix work per chunk is small (sound head, decision MLP): more BLAS threads only spin
 
 
 @dataclass
 class PerceptionState:
     """Per-stream state of every perceiver (the models themselves are shared)."""
 
-    vad: Any
-    asr: Any | None
-    sounds: Any | None
+    vad: VadState
+    asr: AsrState | None
+    sounds: SoundState | None
 
     def reset(self) -> None:
         for part in (self.vad, self.asr, self.sounds):
@@ -26,7 +35,9 @@ class PerceptionState:
 
 
 class Perception:
-    def __init__(self, vad: Any, recognizer: Any | None = None, tagger: Any | None = None) -> None:
+    def __init__(self, vad: SileroVad, recognizer: Recognizer | None = None,
+                 tagger: YamnetTagger | None = None) -> None:
+        threadpool_limits(limits=BLAS_THREADS, user_api="blas")  # for the process: where perception runs, it rules
         self.vad = vad
         self.recognizer = recognizer
         self.tagger = tagger
