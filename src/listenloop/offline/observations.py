@@ -16,7 +16,9 @@ from listenloop.perception.offline import Replay
 OBSERVATIONS_NAME = "observations.pkl"  # beside a manifest: what `bench decisions --observations` wrote for it
 
 
-PERCEPTION_SOURCES = ("perception", "audio", "decision/features.py", "decision/sentence.py", "decision/utterance.py")
+PERCEPTION_SOURCES = ("perception", "audio", "decision/features.py", "decision/sentence.py", "decision/utterance.py",
+                      "decision/multilingual.py", "decision/address.py", "decision/lexicons")  # what features read
+SOURCE_SUFFIXES = (".py", ".toml")  # code, and the data files it reads (the lexicons)
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/listenloop
 
@@ -26,7 +28,8 @@ def perception_fingerprint(package: Path = PACKAGE_ROOT, sources: tuple[str, ...
     h = hashlib.sha256()
     for entry in sources:
         path = package / entry
-        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+        files = [f for f in sorted(path.rglob("*")) if f.suffix in SOURCE_SUFFIXES] if path.is_dir() else [path]
+        for f in files:
             h.update(f.relative_to(package).as_posix().encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:16]
 
