@@ -364,7 +364,8 @@ def test_the_open_text_threshold_is_saved_and_older_files_load_without_it(tmp_pa
 def test_a_change_to_perception_code_makes_a_new_feature_cache(tmp_path, monkeypatch):
     """Cached model inputs are only reused for the perception code that made them."""
     inputs = ("perception/asr.py", "audio/chunker.py", "decision/features.py", "decision/sentence.py",
-              "decision/utterance.py")  # what the features read
+              "decision/utterance.py", "decision/multilingual.py", "decision/address.py",
+              "decision/lexicons/zh.toml")  # what the features read, a lexicon's data included
     for rel in (*inputs, "decision/rules.py"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("A = 1\n")
