@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from listenloop.decision import captions
+from listenloop.decision.holds import HoldKind, HoldQueue
 from listenloop.perception.observation import Confidence, SegmentEnd
 from listenloop.vocabulary import Task
 
@@ -19,7 +20,7 @@ def piece(n: int, t0: float, t1: float) -> SegmentEnd:
 
 
 def test_held_pieces_wait_while_someone_speaks_and_go_out_together_when_the_model_says_so():
-    hold = captions.CaptionHold()
+    hold = HoldQueue()
     captions.hold(hold, piece(0, 0.0, 1.5), 1.6)
     assert captions.release(hold, 2.0, ready=True, speaking=True, wait_max_s=1.6) is None  # the speaker went on
     captions.hold(hold, piece(1, 2.2, 3.5), 3.6)
@@ -27,11 +28,12 @@ def test_held_pieces_wait_while_someone_speaks_and_go_out_together_when_the_mode
     out = captions.release(hold, 4.4, ready=True, speaking=False, wait_max_s=1.6)
     assert out is not None and out.task is Task.TRANSCRIBE and "decision model" in out.reason
     assert out.payload["segment"].segment == 1 and [p.segment for p in out.payload["before"]] == [0]
-    assert not hold.pieces and captions.release(hold, 5.0, ready=True, speaking=False, wait_max_s=1.6) is None
+    assert not hold.pieces(HoldKind.CAPTION)
+    assert captions.release(hold, 5.0, ready=True, speaking=False, wait_max_s=1.6) is None
 
 
 def test_without_the_model_they_go_out_after_the_wait_at_the_length_limit_or_at_the_end():
-    hold = captions.CaptionHold()
+    hold = HoldQueue()
     captions.hold(hold, piece(0, 0.0, 1.0), 1.2)
     assert captions.release(hold, 2.4, ready=False, speaking=False, wait_max_s=1.6) is None
     assert "without more speech" in captions.release(hold, 2.8, ready=False, speaking=False, wait_max_s=1.6).reason
@@ -47,7 +49,7 @@ def test_a_held_piece_ends_open_by_its_final_text_once_that_is_in():
     text (Whisper base), once in, is what is read, not tiny.en's partial."""
     from listenloop.perception.observation import FinalText
 
-    hold = captions.CaptionHold()
+    hold = HoldQueue()
     assert not captions.ends_open(hold)  # nothing held
     final: Future = Future()
     open_piece = SegmentEnd(0, 0.0, 1.8, np.zeros(16, np.float32), "How do I convert fifty degrees Fahrenheit", final)
@@ -62,19 +64,20 @@ def test_a_held_piece_ends_open_by_its_final_text_once_that_is_in():
 
 
 def test_a_caption_released_at_the_pause_takes_the_held_pieces_and_its_close_adds_nothing():
-    hold = captions.CaptionHold()
+    hold = HoldQueue()
     captions.hold(hold, piece(0, 0.0, 1.5), 1.6)
     assert captions.release_at_pause(hold, 1, "I was thinking about", SURE) is None  # the sentence goes on
     assert captions.release_at_pause(hold, 1, "  ", SURE) is None  # nothing heard yet
     out = captions.release_at_pause(hold, 1, "the trip next weekend.", SURE)
     assert out is not None and out.task is Task.TRANSCRIBE and "at the pause" in out.reason
     assert out.payload["open_segment"] == 1 and [p.segment for p in out.payload["before"]] == [0]
-    assert out.payload["segment_text"] == "the trip next weekend." and not hold.pieces
-    assert captions.release_at_pause(hold, 1, "the trip next weekend.", SURE) is None  # once per segment
-    captions.hold(hold, piece(1, 1.9, 3.0), 3.1)  # the segment closes: captioned already
-    assert not hold.pieces
-    captions.hold(hold, piece(2, 4.0, 5.0), 5.1)  # the next one is held as before
-    assert [p.segment for p in hold.pieces] == [2]
+    assert out.payload["segment_text"] == "the trip next weekend." and not hold.pieces(HoldKind.CAPTION)
+    at_pause = 1  # the policy remembers the segment captioned at its pause (ConversationState.captioned_at_pause)
+    assert captions.release_at_pause(hold, 1, "the trip next weekend.", SURE, at_pause) is None  # once per segment
+    captions.hold(hold, piece(1, 1.9, 3.0), 3.1, at_pause)  # the segment closes: captioned already
+    assert not hold.rows
+    captions.hold(hold, piece(2, 4.0, 5.0), 5.1, at_pause)  # the next one is held as before
+    assert [p.segment for p in hold.pieces(HoldKind.CAPTION)] == [2]
 
 
 def _sure_transcription_policy(caption_confirm: float | None = None, model_threshold: float | None = None):
@@ -130,7 +133,7 @@ def test_as_judge_a_finished_sentence_is_captioned_at_its_pause_before_its_segme
 
 
 def test_segments_with_no_partial_ride_with_the_next_caption_in_order_and_old_ones_are_let_go():
-    hold = captions.CaptionHold()
+    hold = HoldQueue()
     captions.ride(hold, piece(0, 0.0, 0.5))
     captions.ride(hold, piece(1, 9.0, 9.4))  # segment 0 closed more than CAPTION_HOLD_MAX_S before: let go
     captions.ride(hold, piece(2, 9.6, 10.0))
@@ -139,7 +142,7 @@ def test_segments_with_no_partial_ride_with_the_next_caption_in_order_and_old_on
     out = captions.release(hold, 12.4, ready=True, speaking=False, wait_max_s=1.6)
     joined = captions.with_riders(hold, out)
     assert [p.segment for p in joined.payload["before"]] == [1, 2] and joined.payload["segment"].segment == 3
-    assert not hold.riders and captions.with_riders(hold, out) is out  # taken once
+    assert not hold.pieces(HoldKind.RIDER) and captions.with_riders(hold, out) is out  # taken once
 
 
 @pytest.mark.parametrize("clock", [False, True])
@@ -163,7 +166,7 @@ def test_a_short_last_segment_waiting_to_ride_is_captioned_alone_at_the_end_of_t
     captioned = [(i, d.payload) for i, d in enumerate(decisions) if d.responds and d.task is Task.TRANSCRIBE]
     assert len(captioned) == 2, [(i, d.reason) for i, d in enumerate(decisions)]
     assert captioned[-1][0] == 8 and captioned[-1][1]["segment"].segment == 1 and not captioned[-1][1]["before"]
-    assert not state.captions.riders
+    assert not state.holds.pieces(HoldKind.RIDER)
 
 
 @pytest.mark.parametrize(("final_text", "captioned"), [("The lights flickered during the night.", True),

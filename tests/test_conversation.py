@@ -657,7 +657,7 @@ def test_an_answer_is_taken_back_even_after_another_was_decided():
     assert _acted(decisions) == [(1, "respond", Task.ANSWER, "How long does it take to fly from Paris?"),
                                  (3, "respond", Task.ANSWER, "What time is it?"),
                                  (4, "withdraw", Task.ANSWER, None)], [(i, d.reason) for i, d in enumerate(decisions)]
-    assert decisions[4].payload["question_segment"] == 0 and state.carry is None
+    assert decisions[4].payload["question_segment"] == 0 and state.turn.carry is None
     assert run_policy(policy, chunks())[0] == [(pytest.approx(1.6), Task.ANSWER)]
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from listenloop.vocabulary import Emotion, Task
 
 if TYPE_CHECKING:
+    from listenloop.decision.instructions import TaskChange
     from listenloop.perception.observation import Observation
 
 
@@ -52,6 +53,16 @@ class Decision:
     @property
     def responds(self) -> bool:
         return self.action is Action.RESPOND
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """All that one chunk's decision says (ConversationPolicy.step): the decision; whether the user really talks
+    over a response (barge-in: the runtime stops one in flight); the task changes made since the last chunk."""
+
+    decision: Decision
+    barge_in: bool = False
+    changes: tuple[TaskChange, ...] = ()
 
 
 class DecisionPolicy(Protocol):

@@ -99,6 +99,16 @@ class TaskState:
         return out
 
 
+@dataclass(frozen=True)
+class TaskChange:
+    """The task state changed at `t` (s, stream time), by `source`: "speech" | "option" | "control"."""
+
+    t: float
+    state: TaskState
+    source: str
+    instruction: Instruction | None = None
+
+
 _WORD = r"[a-z']+"
 _LANG = "|".join(sorted(LANGUAGES, key=len, reverse=True))
 _SOUND = "|".join(sorted(SOUND_WORDS, key=len, reverse=True))

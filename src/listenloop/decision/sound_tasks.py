@@ -17,6 +17,7 @@ from listenloop.audio.constants import CHUNK_SECONDS
 from listenloop.decision import utterance as utt
 from listenloop.decision.base import Decision
 from listenloop.decision.counting import CountState, count_patches
+from listenloop.decision.holds import Hold, HoldKind, HoldQueue
 from listenloop.decision.instructions import TaskState
 from listenloop.decision.music import MUSIC_LISTEN_S, MUSIC_SCORE, MusicTrack, music_summary
 from listenloop.perception.observation import Observation
@@ -37,14 +38,12 @@ COUNT_VERBS = {"dog": "The dog barked", "bark": "The dog barked", "baby": "The b
 class SoundTaskState:
     count: CountState = field(default_factory=CountState)  # occurrences of the counted sound
     music: MusicTrack = field(default_factory=MusicTrack)
-    pending: tuple[str, float, utt.About] | None = None  # a question waiting for the sound it is about, asked when
     # the last RECENT_CHUNKS chunks' patch scores, as (end of the chunk in s, [n, classes]), oldest first
     recent: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=RECENT_CHUNKS))
 
     def reset(self) -> None:
         self.count.reset()
         self.music = MusicTrack()
-        self.pending = None
         self.recent.clear()
 
 
@@ -86,26 +85,24 @@ class SoundTasks:
         return tuple(self._index[c] for c in task.count_labels if c in self._index)
 
     @staticmethod
-    def wait_for_music(state: SoundTaskState, question: str, t: float, about: utt.About) -> bool:
-        """A question about the music, asked before enough of it was heard: it waits (True), answered later by
-        `pending_ready`."""
+    def wait_for_music(state: SoundTaskState, holds: HoldQueue, question: str, t: float, about: utt.About) -> bool:
+        """A question about the music, asked before enough of it was heard: it waits (True) in a MUSIC hold,
+        answered later by `music_due`."""
         if about is not utt.About.MUSIC or state.music.heard_s >= MUSIC_LISTEN_S:
             return False
-        state.pending = (question, t, about)
+        asked = Decision.respond(Task.ANSWER, "heard the music asked about", question=question, about=about.value)
+        holds.put(Hold(HoldKind.MUSIC, t, asked))
         return True
 
-    def pending_ready(self, obs: Observation, task: TaskState, state: SoundTaskState) -> Decision | None:
-        """The answer to the waiting question, once the music was heard long enough (or the wait or stream ended)."""
-        if state.pending is None:
-            return None
-        text, asked, about = state.pending
+    def music_due(self, obs: Observation, task: TaskState, state: SoundTaskState, held: Hold) -> Decision | None:
+        """The answer to the question waiting in `held`, once the music was heard long enough (or the wait or the
+        stream ended), with what was heard by then."""
+        assert held.response is not None
         end = bool(obs.extra.get("end_of_stream"))
-        timed_out = obs.chunk.t1 - asked > PENDING_MAX_S
+        timed_out = obs.chunk.t1 - held.since > PENDING_MAX_S
         if state.music.heard_s < MUSIC_LISTEN_S and not end and not timed_out:
             return None
-        state.pending = None
-        return Decision.respond(Task.ANSWER, "heard the music asked about", question=text, about=about.value,
-                                **self.context(task, state))
+        return Decision.respond(Task.ANSWER, held.response.reason, **held.response.payload, **self.context(task, state))
 
     @staticmethod
     def count_report(task: TaskState, state: SoundTaskState, why: str) -> Decision:

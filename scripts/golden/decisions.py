@@ -1,0 +1,97 @@
+"""Golden per-chunk decisions for a refactor of decision/: every contender of `listenloop bench decisions` replayed on
+saved observations, in the stream's own mode and in translation and transcription mode too (so every kind of hold is
+exercised), written as one JSON file.
+
+usage: python scripts/golden/decisions.py OBSERVATIONS OUT.json BUILD_DIR... [--shared ../shared/audio/dev]
+   (OBSERVATIONS: the --observations file `listenloop bench decisions --streams BUILD_DIR...` wrote)
+then:  python scripts/golden/decisions.py --compare BEFORE.json AFTER.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from listenloop.bench.decisions import built_streams, policies, real_streams
+from listenloop.decision.instructions import TaskState
+from listenloop.offline.observations import load_observations, observation_key
+from listenloop.vocabulary import Mode
+
+
+def plain(value: object) -> object:
+    """A payload value as JSON: a segment as its number, containers element by element."""
+    if hasattr(value, "segment") and hasattr(value, "final"):
+        return f"segment {value.segment}"
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+
+
+def replay(factory, mode: Mode, observations) -> list[list]:
+    policy = factory(mode)
+    if mode is Mode.TRANSLATE and hasattr(policy, "task"):
+        policy.task = TaskState(mode=Mode.TRANSLATE, language="en")
+    state = policy.init_state()
+    out = []
+    for k, obs in enumerate(observations):
+        d = policy.decide(obs, state)
+        if d.action.value != "silent" or d.reason:
+            out.append([k, d.action.value, d.task.value if d.task else None, d.reason, d.emotion.value,
+                        plain(d.payload)])
+    return out
+
+
+def record(observations: Path, out: Path, builds: list[Path], shared: Path | None) -> None:
+    kept = load_observations(observations)
+    items = [item for b in builds for item in built_streams(b, None)]
+    if shared is not None:
+        items += real_streams(shared)
+    contenders = {n: f for n, f in policies(None).items() if n.startswith(("conversation", "learned", "rules"))}
+    golden: dict[str, list] = {}
+    for item in items:
+        replayed = kept.get(observation_key(item.stream, item.audio))
+        if replayed is None:
+            print(f"note: {item.stream.id} not in {observations}: skipped", file=sys.stderr)
+            continue
+        for mode in dict.fromkeys((item.stream.mode, Mode.TRANSLATE, Mode.TRANSCRIBE)):
+            for name, factory in contenders.items():
+                golden[f"{item.stream.id} | {mode.value} | {name}"] = replay(factory, mode, replayed)
+        print(f"{item.stream.id}: done", file=sys.stderr)
+    out.write_text(json.dumps(golden, indent=0, ensure_ascii=False), encoding="utf-8")
+
+
+def compare(before: Path, after: Path) -> int:
+    a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (before, after))
+    differ = 0
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) == b.get(key):
+            continue
+        differ += 1
+        x, y = a.get(key, []), b.get(key, [])
+        print(f"DIFFER {key}: {len(x)} vs {len(y)} decisions")
+        for p, q in zip(x + [None] * (len(y) - len(x)), y + [None] * (len(x) - len(y)), strict=True):
+            if p != q:
+                print(f"  before {p}\n  after  {q}")
+                break
+    print(f"{len(set(a) | set(b)) - differ} same, {differ} differ")
+    return 1 if differ else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--compare", nargs=2, type=Path)
+    parser.add_argument("paths", nargs="*", type=Path)
+    parser.add_argument("--shared", type=Path)
+    args = parser.parse_args()
+    if args.compare:
+        return compare(*args.compare)
+    record(args.paths[0], args.paths[1], args.paths[2:], args.shared)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
