@@ -365,7 +365,7 @@ def test_a_change_to_perception_code_makes_a_new_feature_cache(tmp_path, monkeyp
     """Cached model inputs are only reused for the perception code that made them."""
     inputs = ("perception/asr.py", "audio/chunker.py", "decision/features.py", "decision/sentence.py",
               "decision/utterance.py", "decision/multilingual.py", "decision/address.py",
-              "decision/lexicons/zh.toml")  # what the features read, a lexicon's data included
+              "decision/lexicon.py", "decision/lexicons/zh.toml", "decision/lexicons/en.toml")  # a lexicon's data too
     for rel in (*inputs, "decision/rules.py"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("A = 1\n")

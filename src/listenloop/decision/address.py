@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from listenloop.decision.lexicon import ENGLISH as LEX
+
 
 class Addressee(StrEnum):
     ASSISTANT = "assistant"  # named as the assistant, or greeted by a name while it has none
@@ -32,15 +34,7 @@ class AddressCues:
     openers: tuple[str, ...]  # words that open a question after a name the recognizer wrote without its comma
 
 
-ENGLISH = AddressCues(
-    wake_words=("assistant", "listenloop", "listen loop", "computer"),
-    greetings=("hey", "hi", "hello", "ok", "okay", "yo", "excuse me"),
-    not_names=frozenset("""what who where when why how which well yes no please thanks thank sorry so ok okay oh
-    um uh yeah right now and but hey hi hello alright also then actually honestly look listen wait sure great fine
-    good cool nice exactly absolutely maybe indeed true""".split()),
-    openers=("did", "do", "does", "can", "could", "will", "would", "have", "what", "where", "when", "why",
-             "how", "who", "which"),
-)
+ENGLISH = AddressCues(LEX.wake_words, LEX.greetings, LEX.not_names, LEX.call_openers)  # decision/lexicons/en.toml
 
 
 @dataclass(frozen=True)

@@ -18,20 +18,13 @@ import numpy as np
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.decision import multilingual, sentence
 from listenloop.decision import utterance as utt
+from listenloop.decision.lexicon import ENGLISH
 from listenloop.perception.observation import Confidence, FinalText, Observation, spoken_final
 from listenloop.vocabulary import Mode
 
-QUESTION_WORDS = frozenset("what how when where why who whom whose which is are was were do does did can could "
-                           "would will should shall may might have has am".split())
-REQUEST_WORDS = frozenset("please tell give set remind add read play turn find help let list explain describe "
-                          "suggest recommend spell write wake translate count summarize calculate repeat".split())
-FILLER_WORDS = frozenset("um uh er erm hmm mm ah like".split())
-# Words a sentence cannot end on. Auxiliaries and pronouns are here because the recognizer's last partial before a
-# pause lags the audio by up to a chunk: "What time does the..." is often seen as "What time does".
-OPEN_WORDS = frozenset("the a an to about and of for my is with in on at that because but or your his her their "
-                       "this what how when where which if so some was were are do does did can could would will "
-                       "should shall i you we they he she it its our there have has had be been not very just "
-                       "into from by as than then also really".split())
+# The words the features read: decision/lexicons/en.toml [model], what the shipped model was trained on.
+QUESTION_WORDS, REQUEST_WORDS = ENGLISH.model_question_words, ENGLISH.model_request_words
+FILLER_WORDS, OPEN_WORDS = ENGLISH.model_fillers, ENGLISH.model_open_words
 
 # AudioSet display-name keywords of the sound groups the decision cares about.
 SOUND_GROUPS = (

@@ -14,14 +14,11 @@ from dataclasses import dataclass
 from listenloop.decision import multilingual
 from listenloop.decision import utterance as utt
 from listenloop.decision.address import is_call
+from listenloop.decision.lexicon import ENGLISH
 from listenloop.perception.observation import Confidence
 
-# Spoken fillers a speaker says while looking for the next word: a segment of only these is not a sentence.
-FILLER_WORDS = frozenset("um umm uh uhh er erm hmm hm mm ah like well so".split())
-FILLER_PHRASES = ("you know", "let me see", "let me think", "i mean", "how do i say", "what is it", "kind of",
-                  "sort of")
-SOUNDALIKES = frozenset({"too", "two", "2"})  # how tiny.en writes a dangling "to" before a pause ("... Fahrenheit
-# too?", "... Fahrenheit 2?"); Whisper base's final mostly keeps "to". A partial ending so waits for the final text
+FILLER_WORDS, FILLER_PHRASES = ENGLISH.fillers, ENGLISH.filler_phrases  # a piece of only these is no sentence
+SOUNDALIKES = ENGLISH.soundalikes  # how tiny.en writes a dangling "to" before a pause: the partial waits for the final
 UNSURE_NATS = 2.0  # nats: a partial whose last word's least likely token is this much below certain
 # (Confidence.last_word) may end on tiny.en's guess at how the sentence goes on ("... during the night." for "...
 # during the"): it waits for the final text too. inf: never

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from listenloop.decision import multilingual
 from listenloop.decision.address import Addressee, addressee, is_call
+from listenloop.decision.lexicon import ENGLISH
 
 
 class Kind(StrEnum):
@@ -37,25 +38,9 @@ class Heard:
     # meant for it, so the answer does not wait for the decision model (decision/address.py)
 
 
-WH_WORDS = ("what", "what's", "whats", "who", "who's", "where", "where's", "when", "why", "how", "how's", "which",
-            "whose", "whom")
-AUX_WORDS = ("is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would", "should", "shall",
-             "may", "might", "have", "has", "had", "am", "isn't", "aren't", "don't", "doesn't", "didn't", "can't",
-             "won't", "wouldn't", "couldn't", "shouldn't")
-REQUEST_OPENERS = ("tell me", "please", "give me", "explain", "describe", "show me", "help me", "let me know",
-                   "remind me", "i need", "i want to know", "i'd like to know", "name", "list", "suggest",
-                   "recommend", "say something", "read me", "answer", "guess", "define", "calculate")
-COMMAND_VERBS = frozenset("""set add play turn wake spell write repeat find read open close start stop send check
-note search switch put make book order show count summarize translate pause resume skip""".split())  # an imperative
-# opening ("Turn the heating down", "Please repeat that") asks for something to be done. Not "call" or "stay":
-# adverts say "Call now", "Stay tuned".
-# Words a finished sentence rarely ends on: the speaker paused and will go on.
-DANGLING = frozenset("""a an the of to in on at for from with by about into onto over under and or but if than
-that because so as my your his her our their its this these those is are was were be been what which who whose
-how very some any more most""".split())
-WAKE_WORDS = ("assistant", "listenloop", "listen loop", "computer")
-INTERJECTIONS = frozenset("hey hi hello ok okay so well oh um uh yes no yeah please sorry excuse right now and but"
-                          .split())
+WH_WORDS, AUX_WORDS = ENGLISH.wh_words, ENGLISH.aux_words  # the cue words: decision/lexicons/en.toml
+REQUEST_OPENERS, COMMAND_VERBS = ENGLISH.request_openers, ENGLISH.command_verbs
+DANGLING, WAKE_WORDS, INTERJECTIONS = ENGLISH.dangling, ENGLISH.wake_words, ENGLISH.interjections
 SOUND_WORDS = re.compile(r"\b(noise|sound|sounds|hear|heard|that was|what was that|bang|that noise)\b")
 MUSIC_WORDS = re.compile(r"\b(music|song|style|genre|instrument|instruments|melody|tune|playing|band)\b")
 COUNT_WORDS = re.compile(r"\bhow many (times|barks|times did)\b|\bhow often\b|\bcount\b")

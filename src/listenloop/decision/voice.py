@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from listenloop.audio.constants import VAD_WINDOW_SAMPLES, VAD_WINDOW_SECONDS
+from listenloop.decision.lexicon import ENGLISH
 
 SPEECH_PROB = 0.35  # a VAD window at or above this is voiced (silero's off threshold, as the VAD uses)
 LEVEL_PERCENTILE = 90.0  # a chunk's speech level: this percentile of its 32 ms frame powers (the peaks of speech;
@@ -28,8 +29,7 @@ LEVELS_KEEP = 16  # closed segments whose level is remembered (a segment is judg
 RUN_GAP_S = 0.5  # s of pause that ends a run of speech (an "uh-huh ... uh-huh" is one run)
 BARGE_IN_MIN_S = 0.5  # s of voiced speech before it can stop a response (a cough or a click is shorter)
 BARGE_IN_NO_TEXT_S = 1.0  # the same without a recognizer, which cannot tell words from a murmur
-BACKCHANNEL = frozenset("""uh huh uhhuh mm hmm mhm hm um umm ah oh yeah yes yep ok okay right sure alright see
-i got it thanks thank you wow cool great nice good""".split())  # listener feedback words: they do not interrupt
+BACKCHANNEL = ENGLISH.backchannels  # listener feedback words: they do not interrupt (decision/lexicons/en.toml)
 
 
 def chunk_level(samples: np.ndarray) -> float:
