@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from listenloop.vocabulary import Emotion, Task
 
@@ -65,11 +65,14 @@ class Outcome:
     changes: tuple[TaskChange, ...] = ()
 
 
-class DecisionPolicy(Protocol):
+StateT = TypeVar("StateT")  # a policy's per-stream state
+
+
+class DecisionPolicy(Protocol[StateT]):
     """Observations of one chunk -> one decision. State per stream lives in the object from init_state()."""
 
-    def init_state(self) -> Any: ...
+    def init_state(self) -> StateT: ...
 
-    def decide(self, obs: Observation, state: Any) -> Decision: ...
+    def decide(self, obs: Observation, state: StateT) -> Decision: ...
 
 

@@ -12,7 +12,7 @@ It wraps RulePolicy (transcription mode and the sound policy) and adds, per chun
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from listenloop.decision import captions, release, sentence, turn, voice
 from listenloop.decision import utterance as utt
@@ -34,13 +34,16 @@ from listenloop.decision.timing import LearnedTiming
 from listenloop.perception.observation import Observation, SegmentEnd, final_lang
 from listenloop.vocabulary import Emotion, Mode, Task
 
+if TYPE_CHECKING:
+    from listenloop.decision.sound_policy import SoundPolicy
+
 __all__ = ["HELD_MAX_S", "ConversationPolicy"]
 
 
 class ConversationPolicy:
     """DecisionPolicy of a conversational session (any mode: assistant, transcribe, translate, quiet)."""
 
-    def __init__(self, task: TaskState, sound_policy: Any | None = None, class_names: tuple[str, ...] = (),
+    def __init__(self, task: TaskState, sound_policy: SoundPolicy | None = None, class_names: tuple[str, ...] = (),
                  initial: Instruction | None = None, timing: LearnedTiming | None = None,
                  names: tuple[str, ...] = ()) -> None:
         self.task = task

@@ -19,7 +19,7 @@ import numpy as np
 
 from listenloop.decision.base import Decision
 from listenloop.decision.features import FEATURE_NAMES, N_FEATURES, FeatureExtractor, FeatureState
-from listenloop.perception.observation import Observation
+from listenloop.perception.observation import Observation, SegmentEnd
 from listenloop.vocabulary import Emotion, Mode, Task
 
 WEIGHTS_PATH = Path(__file__).parent / "weights" / "decision.npz"  # the shipped model
@@ -134,7 +134,7 @@ def chunk_thresholds(x: np.ndarray, threshold: float, open_threshold: float | No
 class LearnedState:
     features: FeatureState
     armed: bool = False  # something new was heard since the last response
-    last_segment: Any = None  # the last closed spoken segment (payload of transcription responses)
+    last_segment: SegmentEnd | None = None  # the last closed spoken segment (payload of transcription responses)
     last_sound: str = ""  # the last sound heard starting (payload of sound responses)
 
     def reset(self) -> None:

@@ -6,27 +6,30 @@ Later policies (conversation, learned) implement the same DecisionPolicy interfa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from listenloop.decision.base import Decision
 from listenloop.perception.observation import Observation
 from listenloop.vocabulary import Mode, Task
 
+if TYPE_CHECKING:
+    from listenloop.decision.sound_policy import SoundPolicy, SoundPolicyState
+
 
 @dataclass
 class RulesState:
     mode: Mode  # the session's current mode
-    sounds: Any = None  # the sound policy's per-stream state
+    sounds: SoundPolicyState | None = None  # the sound policy's per-stream state
 
     def reset(self) -> None:
-        if self.sounds is not None and hasattr(self.sounds, "reset"):
+        if self.sounds is not None:
             self.sounds.reset()
 
 
 class RulePolicy:
     """Respond to a closed spoken segment in transcription mode; otherwise defer to the sound policy."""
 
-    def __init__(self, mode: Mode = Mode.TRANSCRIBE, sound_policy: Any | None = None) -> None:
+    def __init__(self, mode: Mode = Mode.TRANSCRIBE, sound_policy: SoundPolicy | None = None) -> None:
         self.mode = mode
         self.sound_policy = sound_policy
 
