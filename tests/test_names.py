@@ -97,3 +97,23 @@ def test_a_named_assistant_answers_its_name_and_not_another(engine):
     decisions, responses = answered(engine, [piper("Hey Pascal, are you here?"),
                                              espeak("Hey John, did you call her?", "en-us+f3")], name="Pascal")
     assert len(decisions) == 1 and decisions[0].t < 4.5, [(d.t, d.reason) for d in decisions]
+
+
+def test_a_call_by_name_alone_is_answered_after_a_pause_and_joins_the_question_that_follows(engine):
+    """"Hello, Pascal." and nothing after it: answered by itself once the caller has waited (a CALL hold,
+    decision/release.py CALL_WAIT_S), not at once; "Hello, Pascal." then the question after a short pause: one answer,
+    to the whole sentence, and none to the call alone. "Hey John." to someone else (a name is set) gets nothing."""
+    from listenloop.decision.release import CALL_WAIT_S
+
+    call = piper("Hello, Pascal.")  # (piper's "Hey Pascal." is heard as "A Pasco")
+    decisions, responses = answered(engine, [call], name="Pascal")
+    call_end = 0.5 + len(call) / 16000
+    assert len(decisions) == 1 and "nothing followed" in decisions[0].reason, [(d.t, d.reason) for d in decisions]
+    assert decisions[0].t >= call_end + CALL_WAIT_S - 0.4 and responses and responses[0].text  # it waited
+    audio = np.concatenate([silence(0.5), call, silence(0.9), piper("What time is it in Tokyo?"), silence(2.5)])
+    session = engine.session(SessionOptions(name="Pascal"))
+    events = [e for i in range(0, len(audio), BLOCK) for e in session.feed(audio[i : i + BLOCK])] + session.finish()
+    said = [e for e in events if isinstance(e, DecisionEvent) and e.action == "respond" and e.task == "answer"]
+    assert len(said) == 1 and "nothing followed" not in said[0].reason, [(d.t, d.reason) for d in said]
+    other, _ = answered(engine, [espeak("Hey John.", "en-us+f3")], name="Pascal")
+    assert not other, [(d.t, d.reason) for d in other]

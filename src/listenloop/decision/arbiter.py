@@ -26,7 +26,8 @@ class Source(IntEnum):
     MUSIC = 6  # the answer to a question that waited for the music
     TRANSLATION = 7  # translation pieces that waited for their continuation or for the model
     HELD_ANSWER = 8  # an answer that waited for the learned clock
-    COUNT = 9  # the count report at the end of the stream
+    CALL = 9  # the answer to a call by name that nothing followed
+    COUNT = 10  # the count report at the end of the stream
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from listenloop.decision import captions, release, sentence, turn, voice
+from listenloop.decision import address, captions, release, sentence, turn, voice
 from listenloop.decision import utterance as utt
+from listenloop.decision.address import Addressee
 from listenloop.decision.arbiter import Proposal, Source, arbitrate
 from listenloop.decision.base import Decision, Outcome
 from listenloop.decision.conversation_state import (
@@ -139,6 +140,9 @@ class ConversationPolicy:
         if music is not None and (answer := self.sound_tasks.music_due(obs, state.task, state.sounds, music)):
             state.holds.drop(music)
             out.append(Proposal(Source.MUSIC, answer))
+        called = state.holds.get(HoldKind.CALL)
+        if called is not None and (answer := release.call(called, obs, state)) is not None:
+            out.append(Proposal(Source.CALL, answer))
         pieces = state.holds.get(HoldKind.TRANSLATION)
         if pieces is not None and (translation := release.held_translation(pieces, obs, state)) is not None:
             out.append(Proposal(Source.TRANSLATION, translation))
@@ -239,7 +243,14 @@ class ConversationPolicy:
         full = sentence.join(head, text)
         said = utt.analyse(full, lang, names=self.names)
         if sentence.still_open(head, text, lang):
-            return None if ended is None else Decision.silent(f"not addressed: unfinished ({full[-24:]!r})")
+            if ended is None:
+                return None
+            level = voice.segment_level(state.voice, segment)
+            if address.is_call(full, self.names) and address.addressee(full, self.names).who is Addressee.ASSISTANT \
+                    and not voice.is_background(level, state.voice, obs.chunk.t1):
+                self._hold_call(obs, state, full, segment, text, lang)  # "Hello, Pascal." and a pause
+                return Decision.silent(f"a call by name ({full[-24:]!r}): waiting for what follows")
+            return Decision.silent(f"not addressed: unfinished ({full[-24:]!r})")
         if said.kind is utt.Kind.STATEMENT:
             return None if ended is None else Decision.silent(f"not addressed: {said.kind.value}")
         heard.decided.append(segment)
@@ -269,6 +280,17 @@ class ConversationPolicy:
             state.holds.put(Hold(HoldKind.TRANSLATION, t, pieces=[*before, ended], for_model=True))
             return Decision.silent(f"segment {ended.segment}: the translation waits for the decision model")
         return translation_decision(state, [*before, ended], "closed")
+
+    def _hold_call(self, obs: Observation, state: ConversationState, call: str, segment: int, own: str,
+                   lang: str | None) -> None:
+        """A call to the assistant alone waits for what follows (a CALL hold, decision/release.py): the answer it
+        gets if nothing does, given without the decision model (it was called by name)."""
+        answer = Decision.respond(Task.ANSWER, f"called by name, nothing followed (segment {segment})", question=call,
+                                  about=utt.About.GENERAL.value, question_segment=segment, segment_text=own,
+                                  lang=lang, **self.sound_tasks.context(state.task, state.sounds))
+        before = state.holds.get(HoldKind.CALL)
+        since = before.since if before is not None and before.segment == segment else obs.chunk.t1  # judged again
+        state.holds.put(Hold(HoldKind.CALL, since, answer, segment=segment, heard=call))  # on its final text
 
     def _answer(self, obs: Observation, state: ConversationState, text: str, heard: utt.Heard,
                 segment: int, own: str, confirmed: bool = False, lang: str | None = None) -> Decision | None:

@@ -32,6 +32,7 @@ class HoldKind(StrEnum):
     REJUDGE = "rejudge"  # a closed segment judged on its partial (tiny.en), judged again on its final text
     UNSAID = "unsaid"  # an answer decided on a partial, taken back if its final text shows the sentence goes on
     MUSIC = "music"  # a question about the music, waiting until enough of it was heard
+    CALL = "call"  # a call to the assistant alone ("Hello, Pascal."), answered if nothing follows it
 
 
 class Phase(StrEnum):
@@ -70,6 +71,8 @@ KINDS: dict[HoldKind, KindRow] = {
                             OnSpeech.JOIN, Phase.DUE),
     HoldKind.SOUND: KindRow("the model's yes", "timing.DEFER_MAX_S", OnSpeech.KEEP, Phase.DUE),
     HoldKind.MUSIC: KindRow("music.MUSIC_LISTEN_S of music", "sound_tasks.PENDING_MAX_S", OnSpeech.KEEP, Phase.DUE),
+    HoldKind.CALL: KindRow("what the caller says next", "release.CALL_WAIT_S without a segment; the end of the stream",
+                           OnSpeech.DROP, Phase.DUE),
     HoldKind.TRANSLATION: KindRow("the next piece, or the model's yes", "conversation_state.HELD_MAX_S",
                                   OnSpeech.JOIN, Phase.DUE),
 }

@@ -22,6 +22,9 @@ from listenloop.decision.timing import LearnedTiming
 from listenloop.perception.observation import Observation
 from listenloop.vocabulary import Mode
 
+CALL_WAIT_S = 2.0  # s after a call alone ("Hey Pascal.") with no new segment before it is answered by itself: a
+# caller who pauses to think goes on within this (joined as one sentence, turn.CARRY_S); one who waits for a "yes?"
+
 
 def unsaid(hold: Hold, obs: Observation, state: ConversationState) -> None:
     """An answer decided on tiny.en's text is taken back, before it is said, when its question's final text
@@ -108,6 +111,23 @@ def held_translation(hold: Hold, obs: Observation, state: ConversationState) -> 
         return None
     state.holds.drop(hold)
     return translation_decision(state, hold.pieces, why) if state.task.mode is Mode.TRANSLATE else None
+
+
+def call(hold: Hold, obs: Observation, state: ConversationState) -> Decision | None:
+    """A call to the assistant alone ("Hello, Pascal.", "Hey computer."): dropped when the caller goes on (a new
+    segment: the call joins it, turn.carry), answered by itself after CALL_WAIT_S without one or at the end of the
+    stream; never while someone is voiced."""
+    assert hold.response is not None
+    if state.turn.segment is not None:
+        state.holds.drop(hold)
+        return None
+    end = bool(obs.extra.get("end_of_stream"))
+    if not end and (voiced(obs) or obs.chunk.t1 - hold.since < CALL_WAIT_S - 1e-6):
+        return None
+    state.holds.drop(hold)
+    state.turn.carry = None  # answered: what comes next is a sentence of its own
+    state.turn.decided.append(hold.segment)
+    return hold.response
 
 
 def heard(obs: Observation, state: ConversationState, timing: LearnedTiming | None) -> Decision | None:
