@@ -18,6 +18,9 @@ from listenloop.vocabulary import Mode
         ("Please speak German from now on.", "de"),
         ("translate what I say to Japanese", "ja"),
         ("Please translate everything we say into German from now on.", "de"),
+        ("Transcribe the speech into Chinese. What is your name?", "zh"),  # a real user of the reference demo
+        ("Transcribe this speech into English.", "en"),  # ... another
+        ("Transcribe what I say in Spanish.", "es"),
     ],
 )
 def test_translation_instructions_name_the_target_language(text, language):

@@ -120,6 +120,9 @@ _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
                              r"|unmute|stop being quiet)\b")),
     (Kind.ASSISTANT, re.compile(r"\b(stop transcribing|back to normal|normal mode|assistant mode|stop counting"
                                 r"|stop watching)\b")),
+    # "transcribe the speech into Chinese" asks for a translation (the reference demo's users said it so)
+    (Kind.TRANSLATE, re.compile(rf"\b(transcrib\w*|caption\w*)\b(\s+{_WORD}){{0,6}}?\s+(?:into|in) ({_LANG})\b"
+                                r"(never)?")),
     (Kind.TRANSCRIBE, re.compile(r"\b(just |only )?(transcribe|write down|caption)( everything| what i say"
                                  r"| all| the audio| speech)?\b")),
     (Kind.COUNT, re.compile(rf"\bcount\b.*?\b({_SOUND})s?\b")),
@@ -161,7 +164,9 @@ def parse(text: str) -> Instruction | None:
         if kind is Kind.TRANSLATE:
             if words.startswith(_QUESTION_STARTS):
                 continue  # "how do you say hello in Spanish?" asks for an answer, it changes no task
-            if match.group(1) and not set(words[match.end(1):match.start(3)].split()) <= _ONGOING_OBJECT:
+            verb = match.group(1) or ""
+            ongoing = _ONGOING_OBJECT | ({"this"} if verb.startswith(("transcrib", "caption")) else set())
+            if match.group(1) and not set(words[match.end(1):match.start(3)].split()) <= ongoing:
                 continue  # "translate good evening into Spanish": one phrase, answered; the task stays
             name = next(g for g in (match.group(3), match.group(4)) if g)
             return Instruction(kind, text, language=LANGUAGES[name])
