@@ -896,3 +896,25 @@ def test_captions_lose_no_final_text_of_segments_too_short_for_a_partial(engine,
     captions = responses(events, "transcribe")
     assert len(finals) >= 4 and captions
     assert normalize(" ".join(c.text for c in captions)) == normalize(" ".join(f.text for f in finals))
+
+
+def test_an_instruction_its_final_text_reveals_after_the_speaker_went_on_is_taken():
+    """A real user: tiny.en heard "Can't wait you here, dog parking." and Whisper base's final, in after the user
+    had gone on ("Wolf."), "Count when you hear dog barking.". An answer then would cut in; the instruction is taken
+    (a count starts where it was said), an ordinary final is not answered."""
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
+    from listenloop.perception.observation import FinalText
+
+    for final_text, counts in (("Count when you hear dog barking.", True), ("I can hear a dog barking.", False)):
+        policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
+        state = policy.init_state()
+        first, first_final = _pending_end(0, 0.0, 2.2, "Can't wait you here, dog parking.")
+        steps = [_chunk_obs(0, True, (0, "Can't wait")), _chunk_obs(1, True, (0, "Can't wait you here, dog")),
+                 _chunk_obs(2, True, (0, "Can't wait you here, dog parking.")), _chunk_obs(3, False, ended=first),
+                 _chunk_obs(4, True, (1, "Wolf")), _chunk_obs(5, True, (1, "Wolf."))]
+        decisions = _decide_with_finals(policy, state, steps, {5: (first_final, FinalText(0, 0.0, 2.2, final_text,
+                                                                                          "en"))})
+        said = [(i, d.task) for i, d in enumerate(decisions) if d.responds]
+        assert said == ([(5, Task.ACKNOWLEDGE)] if counts else []), [(i, d.reason) for i, d in enumerate(decisions)]
+        assert (state.task.count_sound == "dog") is counts

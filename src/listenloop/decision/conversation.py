@@ -191,8 +191,8 @@ class ConversationPolicy:
             state.holds.drop(rejudge)  # the final text is in: judge the segment again with it
             ended = rejudge.pieces[0]
             turn.settle(heard, ended)
-            if voiced(obs) or heard.segment is not None:
-                return None  # the speaker went on; a reply now would cut in (jfk.flac's "what your country can do")
+            if voiced(obs) or heard.segment is not None:  # the speaker went on: a reply now would cut in (jfk.flac)
+                return self._late_instruction(obs, state, ended)  # but an instruction is not lost
             decision = self._judge(obs, state, ended.segment, ended.settled_text(), ended)
             if not sentence.is_filler(ended.settled_text()):  # a filler ("Let me see.") keeps the sentence before open
                 turn.keep_open(heard, ended, ended.settled_text())  # "... Fahrenheit to?": the next piece joins it
@@ -213,6 +213,16 @@ class ConversationPolicy:
                 and heard.segment in heard.texts:
             return self._judge(obs, state, heard.segment, heard.texts[heard.segment], None)
         return None
+
+    def _late_instruction(self, obs: Observation, state: ConversationState, ended: SegmentEnd) -> Decision | None:
+        """A segment's final text came in after the speaker went on, and it is an instruction its partial did not
+        show ("Can't wait you here, dog parking." was "Count when you hear dog barking."): it is taken now, its
+        count starting where it was said; None if it is no instruction."""
+        instruction = parse(ended.settled_text())
+        if instruction is None or ended.segment in state.turn.decided:
+            return None
+        state.turn.decided.append(ended.segment)
+        return self._instruct(state, instruction, obs.chunk.t1, "speech", ended.segment, ended.t1)
 
     def _judge(self, obs: Observation, state: ConversationState, segment: int, text: str,
                ended: SegmentEnd | None) -> Decision | None:
