@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from listenloop.decision.base import Decider
+from listenloop.decision.factory import PolicyResources, PolicySpec, build_policy
 from listenloop.perception.pipeline import Perception
 from listenloop.respond.base import Responder
 from listenloop.respond.transcribe import TranscribeResponder
@@ -32,6 +33,12 @@ class EngineConfig:
     llm_url: str | None = None  # an OpenAI-compatible endpoint instead of the in-process model
 
 
+def policy_spec(options: SessionOptions) -> PolicySpec:
+    """The policy a session's options ask for (decision/factory.py)."""
+    return PolicySpec(mode=options.mode, decider=options.decider, names=options.names,
+                      instruction=options.instruction, sounds=options.sounds, sound_policy_path=options.policy_path)
+
+
 class Engine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
@@ -40,8 +47,8 @@ class Engine:
         self.responders: dict[Task, Responder] = {Task.TRANSCRIBE: TranscribeResponder()}
         self.responders.update(self._sound_responders())
         self._llm = None
-        self._timing: dict[Decider, LearnedTiming] = {}  # LearnedTiming per decider, made on first use
-        self._model = None  # the decision model they share, loaded on first use
+        names = tuple(self.perception.tagger.names) if self.perception.tagger is not None else None
+        self.policies = PolicyResources(self.sound_policy, class_names=names)  # the decision model, on first use
         self._load_lock = threading.Lock()
         self._warmers: list[threading.Thread] = []  # background LLM loads, joined by close()
         self._live: weakref.WeakSet[Session] = weakref.WeakSet()  # sessions to stop at close (their state is theirs)
@@ -103,28 +110,11 @@ class Engine:
         return Session(self, options or SessionOptions(), on_event)
 
     def policy_for(self, options: SessionOptions) -> ConversationPolicy:
-        from listenloop.decision.conversation import ConversationPolicy
-        from listenloop.decision.instructions import initial_state
-
-        sound_policy = None
-        if options.sounds and self.sound_policy is not None:
-            sound_policy = self._load_sound_policy(options.policy_path) if options.policy_path else self.sound_policy
-        task, instruction = initial_state(options.mode, options.instruction)
-        names = tuple(getattr(self.perception.tagger, "names", ())) if options.sounds else ()
-        timing = None if options.decider is Decider.RULES else self.learned_timing(options.decider)
-        return ConversationPolicy(task, sound_policy, names, instruction, timing, options.names)
+        return build_policy(policy_spec(options), self.policies)
 
     def learned_timing(self, decider: Decider = Decider.CLOCK) -> LearnedTiming:
         """The learned decision model as the conversation's clock or judge, loaded once (decision/timing.py)."""
-        from listenloop.decision.learned import DecisionModel
-        from listenloop.decision.timing import LearnedTiming
-        from listenloop.perception.sounds import load_class_names
-
-        with self._load_lock:
-            if decider not in self._timing:
-                model = self._model = self._model or DecisionModel.load()
-                self._timing[decider] = LearnedTiming(model, load_class_names(), decides=decider is Decider.LEARNED)
-            return self._timing[decider]
+        return self.policies.timing(decider)
 
     def response_runner(self, emit, session: Session) -> ResponseRunner:
         return ResponseRunner(self.responders, emit, session, session.timeline)
