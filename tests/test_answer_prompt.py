@@ -21,7 +21,7 @@ from listenloop.respond.answer import (
 )
 from listenloop.respond.base import ResponseContext, ResponseRequest
 from listenloop.respond.llm import EVAL_BLOCK_TOKENS, ChatMessage, Generation, Role, load_backend
-from listenloop.runtime.session import Memory
+from listenloop.respond.memory import Memory
 from listenloop.vocabulary import Task
 
 QUESTIONS = ("What is the tallest mountain in the world?", "How many days are there in a week?",

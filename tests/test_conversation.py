@@ -798,10 +798,10 @@ def test_a_stream_fed_faster_than_real_time_gets_its_finals_on_the_live_schedule
     final transcript still comes before the decision of that chunk. On a loaded machine the feed may fall behind
     the wall clock, where nothing waits (as live): the stream is made to count as ahead whatever its pace."""
     from listenloop.perception.offline import ready_chunk
-    from listenloop.runtime import session as session_module
+    from listenloop.respond import finals
     from listenloop.runtime.events import TranscriptEvent
 
-    monkeypatch.setattr(session_module, "AHEAD_S", float("-inf"))
+    monkeypatch.setattr(finals, "AHEAD_S", float("-inf"))
 
     recognizer = engine.perception.recognizer
     decode = recognizer._final

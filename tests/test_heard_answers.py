@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from listenloop.respond.answer import Turn, build_messages
 from listenloop.respond.heard import heard_answer, spoken_name
+from listenloop.respond.memory import Memory
 from listenloop.runtime.events import SoundEvent
-from listenloop.runtime.session import Memory
 
 JINGLE = {"genres": ["Jingle (music)", "Music for children"], "instruments": ["Bell", "Jingle bell"]}
 

@@ -13,7 +13,6 @@ from listenloop.decision.factory import PolicyResources, PolicySpec, build_polic
 from listenloop.perception.pipeline import Perception
 from listenloop.respond.base import Responder
 from listenloop.respond.transcribe import TranscribeResponder
-from listenloop.runtime.responses import ResponseRunner
 from listenloop.runtime.session import Session, SessionOptions
 from listenloop.vocabulary import Mode, Task
 
@@ -116,17 +115,8 @@ class Engine:
         """The learned decision model as the conversation's clock or judge, loaded once (decision/timing.py)."""
         return self.policies.timing(decider)
 
-    def response_runner(self, emit, session: Session) -> ResponseRunner:
-        return ResponseRunner(self.responders, emit, session, session.timeline)
-
     def on_session_start(self, session: Session) -> None:
-        """Per-session resources: spoken output; the language model warmed in the background when it will be needed."""
-        speech = session.options.speech
-        if speech is not None:
-            from listenloop.runtime.speech import Speaker
-
-            session.speaker = Speaker(session._emit, speech.write_to, play=speech.play, gate=speech.gate,
-                                      timeline=session.timeline)
+        """The language model warmed in the background when the session will need it."""
         if session.options.mode is not Mode.TRANSCRIBE or session.options.instruction:
             stop = session.prefill_stop
             self._live.add(session)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from listenloop.respond.base import Responder, ResponseContext, ResponseRequest
 from listenloop.runtime.events import ErrorEvent, Event, ResponseDeltaEvent, ResponseEvent, ResponseStartEvent
-from listenloop.runtime.stats import LatencyHistogram
+from listenloop.runtime.stream_state import ResponseTally
 from listenloop.runtime.timeline import Timeline
 from listenloop.vocabulary import Task
 
@@ -23,9 +23,10 @@ _STOP = object()
 
 class ResponseRunner:
     def __init__(self, responders: dict[Task, Responder], emit: Callable[[Event], None], session: object,
-                 timeline: Timeline | None = None) -> None:
+                 timeline: Timeline | None = None, tally: ResponseTally | None = None) -> None:
         self._responders = responders
         self._timeline = timeline  # paces the stream while a response that barge-in could stop is in flight
+        self.tally = tally or ResponseTally()  # complete responses: counts per task, latency
         self._emit = emit
         self._session = session
         self._queue: queue.Queue = queue.Queue()
@@ -33,8 +34,6 @@ class ResponseRunner:
         self._current_task: Task | None = None
         self._pending = 0
         self._idle = threading.Condition()
-        self.latency = LatencyHistogram()
-        self.counts: dict[str, int] = {}
         self._thread = threading.Thread(target=self._loop, name="listenloop-responses", daemon=True)
         self._thread.start()
 
@@ -65,6 +64,19 @@ class ResponseRunner:
         ctx.cancelled.set()
         return True
 
+    def cancel_all(self) -> None:
+        """Stop the response being produced and drop those waiting (a new stream on the session)."""
+        while True:
+            try:
+                request = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if request is _STOP:
+                self._queue.put(_STOP)
+                break
+            self._done(request)
+        self.cancel_current()
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
@@ -81,11 +93,14 @@ class ResponseRunner:
             except Exception as e:  # noqa: BLE001 - a failing responder must never stop the session
                 self._emit(ErrorEvent(f"response {request.id} failed: {type(e).__name__}: {e}"))
             finally:
-                if self._paced(request):
-                    self._timeline.ended()
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()
+                self._done(request)
+
+    def _done(self, request: ResponseRequest) -> None:
+        if self._paced(request):
+            self._timeline.ended()
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
 
     def _run_one(self, request: ResponseRequest) -> None:
         task = request.decision.task
@@ -114,8 +129,7 @@ class ResponseRunner:
         text = "".join(pieces).strip()
         if not text:
             return  # nothing to say after all (e.g. the final recognizer found no words)
-        self.latency.add(first_ms or 0.0)
-        self.counts[task.value] = self.counts.get(task.value, 0) + 1
+        self.tally.add(task.value, first_ms or 0.0)
         self._emit(
             ResponseEvent(
                 id=request.id,

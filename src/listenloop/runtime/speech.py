@@ -170,6 +170,14 @@ class Speaker:
         for r in self._responses.values():
             r.cancelled = True
 
+    def new_stream(self) -> None:
+        """A new stream on the session (Session.reset, no response running): nothing more of the old stream is
+        said, and the next one's sentences are placed from its own start."""
+        self.cancel_all()
+        self._queue.join()
+        self._responses.clear()
+        self._cursor = 0.0
+
     def close(self) -> None:
         """Abandon (the session's client is gone): no new sentences, and the worker ends after the queued ones."""
         self.cancel_all()
