@@ -50,17 +50,20 @@ def test_a_session_reset_mid_stream_decides_the_next_stream_as_a_fresh_session(e
 
     session = engine.session(SessionOptions())
     before = feed(session, first[: int(7.0 * SAMPLE_RATE)])
-    assert session.decision_state.task.mode is Mode.TRANSLATE, [e for e in before if isinstance(e, TaskEvent)]
+    assert session.stream.decision.task.mode is Mode.TRANSLATE, [e for e in before if isinstance(e, TaskEvent)]
     ended = session.reset()  # the old stream's last events, then the new stream's first: its task
     assert isinstance(ended[-1], TaskEvent) and ended[-1].source == "option"
-    assert session.decision_state.task.mode is Mode.ASSISTANT and session.stream_time == 0.0
-    assert not session.memory.transcripts
+    assert session.stream.decision.task.mode is Mode.ASSISTANT and session.stream_time == 0.0
+    assert not session.stream.memory.transcripts
     after = ended[-1:] + feed(session, second) + session.finish()
     assert heard(after) == expected
 
 
-def test_a_finished_session_cannot_be_reset(engine):
-    session = engine.session(SessionOptions(mode=Mode.TRANSCRIBE, sounds=False))
+def test_a_finished_session_cannot_be_reset_and_its_responses_saw_its_name_memory_and_finals(engine):
+    session = engine.session(SessionOptions(mode=Mode.TRANSCRIBE, sounds=False, name="Pascal"))
+    ctx, other = session.response_context(), session.response_context()
+    assert (ctx.name, ctx.memory, ctx.finals) == ("Pascal", session.stream.memory, session.stream.finals)
+    assert ctx.cancelled is not other.cancelled  # each response has its own stop signal
     session.finish()
     with pytest.raises(RuntimeError, match="finished"):
         session.reset()

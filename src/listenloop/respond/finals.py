@@ -19,6 +19,8 @@ from concurrent import futures
 
 from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import CHUNK_SECONDS
+from listenloop.decision.conversation_state import FINAL_WAIT_S
+from listenloop.perception.asr import MAX_SEGMENT_S
 from listenloop.perception.observation import FinalText, SegmentEnd
 from listenloop.perception.offline import ready_chunk
 from listenloop.respond.memory import Memory
@@ -27,6 +29,10 @@ AHEAD_S = 0.5  # s the stream may run ahead of the wall clock before the loop ke
 SCHEDULE_WAIT_MAX_S = 30.0  # s a chunk waits at most for a final due by that schedule (a healthy decode takes < 2 s)
 STOP_POLL_S = 0.05  # s between looks at a waiting response's stop event
 PIECE_WAIT_S = 30.0  # s a closed piece's final is waited for; a final decode never takes this long on a healthy machine
+QUESTION_WAIT_S = FINAL_WAIT_S  # s an answer waits for its question's final: the policy's bound (decision/), so the
+# answer and the policy's taking it back agree
+OPEN_CAPTION_WAIT_S = MAX_SEGMENT_S + 2.0  # s a caption released at a pause waits for its open segment's final: the
+# speaker may go on in that segment up to its length limit, then the final decodes; the whole segment is captioned
 
 
 class Finals:
@@ -82,6 +88,14 @@ class Finals:
         with self._done:
             return self._done.wait_for(lambda: self._pending == 0, timeout_s)
 
+    def question(self, segment: int, stop: threading.Event | None = None) -> FinalText | None:
+        """The final text of an answered question's segment (QUESTION_WAIT_S at most)."""
+        return self.text_of(segment, QUESTION_WAIT_S, stop)
+
+    def open_caption(self, segment: int, stop: threading.Event | None = None) -> FinalText | None:
+        """The final text of the segment a caption was released in before it closed (OPEN_CAPTION_WAIT_S at most)."""
+        return self.text_of(segment, OPEN_CAPTION_WAIT_S, stop)
+
     def text_of(self, segment: int, timeout_s: float, stop: threading.Event | None = None) -> FinalText | None:
         """The final text of spoken segment `segment`, waiting up to `timeout_s` for it (any thread) and no longer
         once `stop` is set (a response stopped by barge-in); None if it is not known by then or has no words.
@@ -95,3 +109,10 @@ class Finals:
                 self._done.wait(left if stop is None else min(left, STOP_POLL_S))
         final = next((f for f in reversed(self._memory.transcripts) if f.segment == segment), None)
         return final if final is not None and final.text else None
+
+
+def piece_texts(pieces: list[SegmentEnd]) -> tuple[list[FinalText], str]:
+    """Each closed piece's final text (its decode already started; PIECE_WAIT_S at most each), and their texts joined.
+    The pieces carry their own futures, so this needs no stream."""
+    finals = [p.final.result(timeout=PIECE_WAIT_S) for p in pieces]
+    return finals, " ".join(f.text for f in finals if f.text)

@@ -22,13 +22,14 @@ _STOP = object()
 
 
 class ResponseRunner:
-    def __init__(self, responders: dict[Task, Responder], emit: Callable[[Event], None], session: object,
-                 timeline: Timeline | None = None, tally: ResponseTally | None = None) -> None:
+    def __init__(self, responders: dict[Task, Responder], emit: Callable[[Event], None],
+                 context: Callable[[], ResponseContext] = ResponseContext, timeline: Timeline | None = None,
+                 tally: ResponseTally | None = None) -> None:
         self._responders = responders
         self._timeline = timeline  # paces the stream while a response that barge-in could stop is in flight
         self.tally = tally or ResponseTally()  # complete responses: counts per task, latency
         self._emit = emit
-        self._session = session
+        self._context = context  # a fresh context per response: the stream's memory and finals, a cancel signal
         self._queue: queue.Queue = queue.Queue()
         self._current: ResponseContext | None = None
         self._current_task: Task | None = None
@@ -108,7 +109,7 @@ class ResponseRunner:
         if responder is None:
             self._emit(ErrorEvent(f"no responder for task {task.value!r}"))
             return
-        ctx = ResponseContext(session=self._session)
+        ctx = self._context()
         self._current, self._current_task = ctx, task
         emotion = request.decision.emotion.value
         pieces: list[str] = []

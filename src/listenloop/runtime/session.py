@@ -31,8 +31,7 @@ from listenloop.decision.base import DEFAULT_DECIDER, Decider, Decision
 from listenloop.perception.language import Script, check_language
 from listenloop.perception.observation import FinalText, Observation
 from listenloop.perception.pipeline import PerceptionState
-from listenloop.respond.base import Responder, ResponseRequest
-from listenloop.respond.memory import Memory
+from listenloop.respond.base import Responder, ResponseContext, ResponseRequest
 from listenloop.runtime.events import (
     DecisionEvent,
     ErrorEvent,
@@ -114,7 +113,7 @@ class Session:
         self.stream = StreamState(self._new_perception, self.policy.init_state, self._emit_final)  # per-stream state
         self.speaker = self._speaker()  # spoken output (runtime/speech.py) when options.speech asks for it
         self.prefill_stop = threading.Event()  # set when the session ends: the engine's prefill of it stops
-        self.responses = ResponseRunner(engine.responders, self._emit, self, self.stream.timeline,
+        self.responses = ResponseRunner(engine.responders, self._emit, self.response_context, self.stream.timeline,
                                         self.stream.responses)
         self._lock = threading.Lock()  # feed(), finish() and reset() from one caller at a time
         self._closed = False
@@ -136,15 +135,16 @@ class Session:
 
         return Speaker(self._emit, speech.write_to, play=speech.play, gate=speech.gate, timeline=self.stream.timeline)
 
-    @property
-    def memory(self) -> Memory:
-        """The stream's bounded memory (transcripts, sounds, turns) that responders read."""
-        return self.stream.memory
+    def response_context(self) -> ResponseContext:
+        """What a response may read of this stream (a fresh context per response, with its own cancel signal)."""
+        return ResponseContext(memory=self.stream.memory, finals=self.stream.finals, name=self.options.name)
 
     @property
-    def decision_state(self) -> object:
-        """The policy's state of this stream (its task in force)."""
-        return self.stream.decision
+    def mode(self) -> Mode:
+        """The mode of the task in force (the policy's state; the session's starting mode for a policy without
+        tasks)."""
+        task = getattr(self.stream.decision, "task", None)
+        return task.mode if task is not None else self.options.mode
 
     # ---- input ----
     def feed(self, samples: np.ndarray) -> list[Event]:
@@ -169,7 +169,7 @@ class Session:
             if self.stream.last_chunk is not None:
                 obs = self.engine.perception.flush(self.stream.last_chunk, self.stream.perception)
                 self._after_perception(obs)
-                self._act(obs, self.policy.decide(obs, self.decision_state), emit_decision=False)
+                self._act(obs, self.policy.decide(obs, self.stream.decision), emit_decision=False)
                 self._report_tasks()
             self.stream.finals.wait_all(timeout)
             if not self.responses.wait_idle(timeout):
@@ -227,10 +227,10 @@ class Session:
         obs = self.engine.perception.step(chunk, self.stream.perception)
         self._after_perception(obs)
         waited = self.stream.finals.keep_schedule(chunk)
-        decision = self.policy.decide(obs, self.decision_state)
+        decision = self.policy.decide(obs, self.stream.decision)
         self._report_tasks()
         talking = self.responses.busy or self.stream.timeline.speaking_at(chunk.t1)  # writing or saying a response
-        if self.options.barge_in and talking and getattr(self.decision_state, "interrupt", False):
+        if self.options.barge_in and talking and getattr(self.stream.decision, "interrupt", False):
             self.engine.on_barge_in(self, chunk.t1)  # the policy heard the user really talking (decision/voice.py)
         self._act(obs, decision)
         self.stream.last_chunk = chunk
@@ -255,11 +255,11 @@ class Session:
             for on in sounds.onsets:
                 self.stream.counts["sounds"] += 1
                 event = SoundEvent(round(on.t0, 3), None, on.label, round(on.score, 3), "start")
-                self.memory.sounds.append(event)
+                self.stream.memory.sounds.append(event)
                 self._emit(event)
             for off in sounds.offsets:
                 event = SoundEvent(round(off.t0, 3), round(off.t1, 3), off.label, round(off.peak, 3), "end")
-                self.memory.sounds.append(event)
+                self.stream.memory.sounds.append(event)
                 self._emit(event)
         if asr is not None:
             if asr.partial is not None and asr.partial.text:
@@ -270,10 +270,6 @@ class Session:
             if asr.ended is not None:
                 self.stream.finals.watch(asr.ended)
 
-    def final_of(self, segment: int, timeout_s: float, stop: threading.Event | None = None) -> FinalText | None:
-        """The final text of spoken segment `segment` (respond/finals.py Finals.text_of)."""
-        return self.stream.finals.text_of(segment, timeout_s, stop)
-
     def _emit_final(self, future) -> None:
         try:
             final: FinalText = future.result()
@@ -283,7 +279,7 @@ class Session:
         if not final.text:
             return
         self.stream.counts["transcripts"] += 1
-        self.memory.transcripts.append(final)
+        self.stream.memory.transcripts.append(final)
         self._emit(
             TranscriptEvent(round(final.t0, 3), round(final.t1, 3), final.text, True, final.lang, final.text,
                             final.segment)
@@ -307,14 +303,14 @@ class Session:
 
         Takes effect at the next chunk; raises ValueError when the text is not an instruction."""
         instruct = getattr(self.policy, "instruct", None)
-        parsed = instruct(self.decision_state, text) if instruct is not None else None
+        parsed = instruct(self.stream.decision, text) if instruct is not None else None
         if parsed is None:
             raise ValueError(f"not an instruction listenloop understands: {text!r} (see docs/conversation.md)")
         return parsed
 
     def _report_tasks(self) -> None:
         """Task-state changes the policy made (spoken, option, control) become task events."""
-        changes = getattr(self.decision_state, "changes", None)
+        changes = getattr(self.stream.decision, "changes", None)
         while changes:
             c = changes.pop(0)
             detail = {**c.state.detail(), **({"instruction": c.instruction.text} if c.instruction else {})}
