@@ -159,10 +159,3 @@ class Engine:
             warmer.join(timeout)
         if self.perception.recognizer is not None:
             self.perception.recognizer.close()
-
-    def on_barge_in(self, session: Session, t: float | None = None) -> None:
-        """The user spoke (at stream time `t`) while a response was running or being said: stop it, unless it is
-        a caption, and cut its spoken output there."""
-        session.responses.cancel_current(only_interruptible=True)
-        if session.speaker is not None and t is not None:
-            session.speaker.cut(t)

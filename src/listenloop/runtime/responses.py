@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from listenloop.respond.base import Responder, ResponseContext, ResponseRequest
+from listenloop.runtime.control import Control, ControlKind
 from listenloop.runtime.events import ErrorEvent, Event, ResponseDeltaEvent, ResponseEvent, ResponseStartEvent
 from listenloop.runtime.stream_state import ResponseTally
 from listenloop.runtime.timeline import Timeline
@@ -64,6 +65,12 @@ class ResponseRunner:
             return False
         ctx.cancelled.set()
         return True
+
+    def apply(self, control: Control) -> None:
+        """A control message of the stream (runtime/control.py): barge-in stops the response being produced, unless
+        it is a caption."""
+        if control.kind is ControlKind.BARGE_IN:
+            self.cancel_current(only_interruptible=True)
 
     def cancel_all(self) -> None:
         """Stop the response being produced and drop those waiting (a new stream on the session)."""

@@ -32,6 +32,7 @@ from listenloop.perception.language import Script, check_language
 from listenloop.perception.observation import FinalText, Observation
 from listenloop.perception.pipeline import PerceptionState
 from listenloop.respond.base import Responder, ResponseContext, ResponseRequest
+from listenloop.runtime.control import Control, ControlKind
 from listenloop.runtime.events import (
     DecisionEvent,
     ErrorEvent,
@@ -49,6 +50,7 @@ from listenloop.vocabulary import Mode, Task
 if TYPE_CHECKING:
     from listenloop.decision.base import DecisionPolicy
     from listenloop.perception.pipeline import Perception
+    from listenloop.runtime.speech import Speaker
 
 FINISH_TIMEOUT_S = 120.0  # s to wait for outstanding responses at the end of a stream
 
@@ -100,8 +102,6 @@ class SessionHost(Protocol):
 
     def on_session_end(self, session: Session) -> None: ...
 
-    def on_barge_in(self, session: Session) -> None: ...
-
 
 class Session:
     def __init__(self, engine: SessionHost, options: SessionOptions, on_event: Callable[[Event], None] | None = None):
@@ -127,7 +127,7 @@ class Session:
             state.asr.script = Script(self.options.script)
         return state
 
-    def _speaker(self):
+    def _speaker(self) -> Speaker | None:
         speech = self.options.speech
         if speech is None:
             return None
@@ -229,12 +229,26 @@ class Session:
         waited = self.stream.finals.keep_schedule(chunk)
         decision = self.policy.decide(obs, self.stream.decision)
         self._report_tasks()
-        talking = self.responses.busy or self.stream.timeline.speaking_at(chunk.t1)  # writing or saying a response
-        if self.options.barge_in and talking and getattr(self.stream.decision, "interrupt", False):
-            self.engine.on_barge_in(self, chunk.t1)  # the policy heard the user really talking (decision/voice.py)
+        self._signal(chunk)
+        self._steer()  # before the chunk's decision acts: a barge-in stops the old response, not the new one
         self._act(obs, decision)
         self.stream.last_chunk = chunk
         self.stream.chunk_ms.add((time.perf_counter() - start - waited) * 1000.0)  # work, not the wait for the schedule
+
+    def _signal(self, chunk: Chunk) -> None:
+        """The policy's per-chunk signals for the responses in flight become control messages on the stream's lane
+        (runtime/control.py). The one place the runtime reads the policy's barge-in signal: the policy heard the
+        user really talking (decision/voice.py) while a response is being written or said."""
+        talking = self.responses.busy or self.stream.timeline.speaking_at(chunk.t1)
+        if self.options.barge_in and talking and getattr(self.stream.decision, "interrupt", False):
+            self.stream.controls.put(Control(ControlKind.BARGE_IN, chunk.t1))
+
+    def _steer(self) -> None:
+        """Consume the stream's control lane: the response runner and the speaker apply each message in order."""
+        for control in self.stream.controls.take():
+            self.responses.apply(control)
+            if self.speaker is not None:
+                self.speaker.apply(control)
 
     def _listen_ahead(self) -> None:
         """Give perception the part of the next chunk that has arrived, so a segment may close before the chunk

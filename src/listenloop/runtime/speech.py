@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.runtime.control import Control, ControlKind
 from listenloop.runtime.events import (
     AudioEvent,
     ErrorEvent,
@@ -151,6 +152,11 @@ class Speaker:
         self._thread.join(5.0)
         if self.speak_to is not None:
             write_timeline(self.speak_to, self._placed, input_seconds)
+
+    def apply(self, control: Control) -> None:
+        """A control message of the stream (runtime/control.py): barge-in cuts the speech at its time."""
+        if control.kind is ControlKind.BARGE_IN:
+            self.cut(control.t)
 
     def cut(self, t: float) -> None:
         """Barge-in at stream time `t`: what is not yet said is not said (queued sentences dropped, placed ones

@@ -18,6 +18,7 @@ from listenloop.audio.chunker import Chunk, Chunker
 from listenloop.perception.pipeline import PerceptionState
 from listenloop.respond.finals import Finals
 from listenloop.respond.memory import Memory
+from listenloop.runtime.control import ControlLane
 from listenloop.runtime.stats import LatencyHistogram
 from listenloop.runtime.timeline import Timeline
 
@@ -49,6 +50,7 @@ class StreamState:
     decision: object = field(init=False)  # the policy's state (ConversationState): task, holds, turn
     chunker: Chunker = field(init=False)  # the stream's clock: chunks cut so far
     memory: Memory = field(init=False)  # what responders may read: transcripts, sounds, turns
+    controls: ControlLane = field(init=False)  # control messages for the responses in flight (barge-in)
     finals: Finals = field(init=False)  # the segments' final texts and every wait for one
     timeline: Timeline = field(default_factory=Timeline)  # the stream's clock against the wall clock (kept: the
     # response runner and the speaker hold it)
@@ -68,6 +70,7 @@ class StreamState:
         self.chunker = Chunker()
         self.started = time.perf_counter()
         self.memory = Memory()
+        self.controls = ControlLane()
         self.finals = Finals(self.memory, self.on_final, self.started)
         self.counts = collections.Counter()
         self.chunk_ms = LatencyHistogram()
