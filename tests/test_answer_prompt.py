@@ -21,18 +21,24 @@ from listenloop.respond.answer import (
 )
 from listenloop.respond.base import ResponseContext, ResponseRequest
 from listenloop.respond.llm import EVAL_BLOCK_TOKENS, ChatMessage, Generation, Role, load_backend
-from listenloop.runtime.session import Memory
-from listenloop.vocabulary import Task
+from listenloop.respond.memory import Memory
+from listenloop.vocabulary import Mode, Task
 
 QUESTIONS = ("What is the tallest mountain in the world?", "How many days are there in a week?",
              "What is the capital of Italy?")
 
 
 class Listener:
-    """What a responder reads of a session: its bounded memory (the real runtime.session.Memory)."""
+    """A stream as a responder's background prefill sees it (respond/base.py Listening): an assistant, and the
+    context of its responses with the real bounded Memory."""
+
+    mode = Mode.ASSISTANT
 
     def __init__(self) -> None:
         self.memory = Memory()
+
+    def response_context(self) -> ResponseContext:
+        return ResponseContext(memory=self.memory)
 
 
 def heard(listener: Listener, text: str, t0: float, t1: float) -> None:
@@ -43,7 +49,7 @@ def test_each_prompt_begins_with_the_previous_one_until_the_window_moves_in_step
     listener, previous, moved = Listener(), None, []
     for n in range(10):
         heard(listener, f"Something said before question {n}.", 10.0 * n, 10.0 * n + 2)
-        messages = build_messages(f"Question number {n}?", {}, listener, 10.0 * n + 5)
+        messages = build_messages(f"Question number {n}?", {}, listener.response_context(), 10.0 * n + 5)
         assert messages[0] == ChatMessage(Role.SYSTEM, SYSTEM_PROMPT)
         assert len(messages) <= 1 + 2 * 3 + 1  # bounded: at most three earlier turns
         assert f"before question {n}." in messages[-1].content  # what was heard since the last turn
@@ -54,7 +60,8 @@ def test_each_prompt_begins_with_the_previous_one_until_the_window_moves_in_step
         listener.memory.turns.append(Turn(f"Question number {n}?", answer, False, messages[-1].content,
                                           10.0 * n + 5, n))
         previous = messages + [ChatMessage(Role.ASSISTANT, answer)]
-        assert history_messages(listener, n + 1) in (previous, previous[:1] + previous[-2:])  # prefilled next
+        following = history_messages(listener.response_context(), n + 1)
+        assert following in (previous, previous[:1] + previous[-2:])  # prefilled next
     assert moved == [4, 7]  # the window of earlier turns moves every third turn, not at every turn
 
 
@@ -82,15 +89,15 @@ def test_prefilled_turns_are_reused_token_for_token_by_the_prompt_that_extends_t
 
 def ask(responder: AnswerResponder, listener: Listener, question: str, t: float) -> tuple[str, dict]:
     request = ResponseRequest("r", Decision.respond(Task.ANSWER, question=question), 0, t, 0.0)
-    ctx = ResponseContext(session=listener)
+    ctx = listener.response_context()
     return "".join(responder.run(request, ctx)), ctx.extra
 
 
 def test_notes_heard_before_a_question_are_prefilled_up_to_where_the_question_goes(llm):
     listener = Listener()
     heard(listener, "I went to the market yesterday and bought apples.", 1.0, 4.0)
-    llm.prefill(next_prompt_start(listener), open_last=True)
-    messages = build_messages(QUESTIONS[0], {}, listener, 10.0)
+    llm.prefill(next_prompt_start(listener.response_context()), open_last=True)
+    messages = build_messages(QUESTIONS[0], {}, listener.response_context(), 10.0)
     assert "bought apples" in messages[-1].content
     answer = "".join(llm.stream(messages, Generation(max_tokens=24)))
     assert llm.last_prompt.tokens - llm.last_prompt.cached < 25 + EVAL_BLOCK_TOKENS  # the question (and a block)

@@ -420,46 +420,45 @@ def test_background_talk_is_told_by_level_before_and_after_the_user_has_spoken(t
 
 def test_an_answer_asks_the_question_as_the_final_text_heard_it(engine):
     """A question judged at a pause was read by tiny.en; the demo once answered "The capital of friend is Paris."
-    The answer takes its segment's final (Whisper base) text when it comes within FINAL_WAIT_S."""
+    The answer takes its segment's final (Whisper base) text when it comes within QUESTION_WAIT_S."""
     from listenloop.respond.answer import _with_final_text
-    from listenloop.respond.base import ResponseContext
 
     session = engine.session(SessionOptions(mode=Mode.TRANSCRIBE))
     audio = np.concatenate([silence(0.5), piper("What is the capital of France?"), silence(1.5)])
     for i in range(0, len(audio), BLOCK):
         session.feed(audio[i : i + BLOCK])
-    final = session.final_of(0, timeout_s=30.0)
+    final = session.stream.finals.text_of(0, 30.0)
     # Which words Whisper base hears is not this test's matter: piper's voice varies from call to call (a CI run heard
     # "friends"); the final's text must be there and replace the partial.
     assert final is not None and len(normalize(final.text)) >= 4, final
     misheard = "What is the capital of friend?"
     payload = {"question_segment": 0, "segment_text": misheard}
-    ctx = ResponseContext(session=session)
+    ctx = session.response_context()
     assert _with_final_text(f"I was wondering. {misheard}", payload, ctx) == f"I was wondering. {final.text}"
     assert ctx.extra["heard_partial"] == misheard
-    assert session.final_of(1, timeout_s=0.1) is None  # no such segment (yet): the partial text stays
+    assert session.stream.finals.text_of(1, 0.1) is None  # no such segment (yet): the partial text stays
     assert _with_final_text(misheard, {"question_segment": 1, "segment_text": misheard}, ctx) == misheard
     session.finish()
 
 
 def test_an_answer_stopped_while_it_waits_for_its_final_text_says_nothing_and_stops_waiting(engine):
-    """Barge-in while the answer waits for its question's final text (up to FINAL_WAIT_S): the wait ends at once and
+    """Barge-in while the answer waits for its question's final text (up to QUESTION_WAIT_S): the wait ends at once and
     the language model is never asked."""
     from listenloop.decision.base import Decision
-    from listenloop.respond.answer import FINAL_WAIT_S
-    from listenloop.respond.base import ResponseContext, ResponseRequest
+    from listenloop.respond.base import ResponseRequest
+    from listenloop.respond.finals import QUESTION_WAIT_S
 
     session = engine.session(SessionOptions(mode=Mode.ASSISTANT))
     question = "What is the capital of France?"
     decision = Decision.respond(Task.ANSWER, "question ends", question=question, question_segment=5,
                                 segment_text=question)  # segment 5 is never heard: its final never comes
-    responder, ctx = AnswerResponder(lambda: pytest.fail("the model is asked")), ResponseContext(session=session)
+    responder, ctx = AnswerResponder(lambda: pytest.fail("the model is asked")), session.response_context()
     started = time.monotonic()
     threading.Timer(0.2, ctx.cancelled.set).start()  # barge-in
     said = list(responder.run(ResponseRequest("r1", decision, 3, 1.2, 0.0), ctx))
     waited = time.monotonic() - started
     assert said == [] and "question" not in ctx.extra
-    assert 0.2 <= waited < FINAL_WAIT_S - 1.0, waited  # it waited until the stop, not the whole wait
+    assert 0.2 <= waited < QUESTION_WAIT_S - 1.0, waited  # it waited until the stop, not the whole wait
     session.finish()
 
 
@@ -478,7 +477,7 @@ def test_a_caption_released_at_the_pause_carries_its_segments_final_text(engine)
     audio = np.concatenate([silence(0.5), piper("The train leaves from platform nine."), silence(1.5)])
     for i in range(0, len(audio), BLOCK):
         session.feed(audio[i : i + BLOCK])
-    final = session.final_of(0, timeout_s=30.0)
+    final = session.stream.finals.text_of(0, 30.0)
     assert final is not None and final.text, final
     held_final: Future = Future()
     held_final.set_result(FinalText(7, 0.0, 0.4, "So.", "en"))  # a piece held before it (numbered apart)
@@ -486,7 +485,7 @@ def test_a_caption_released_at_the_pause_carries_its_segments_final_text(engine)
     decision = Decision.respond(Task.TRANSCRIBE, "at the pause", open_segment=0, segment_text="the train leaves",
                                 before=[held])
     request = ResponseRequest("r1", decision, 3, 1.2, 0.0)
-    ctx = ResponseContext(session=session)
+    ctx = session.response_context()
     assert "".join(TranscribeResponder().run(request, ctx)) == f"So. {final.text}"
     assert ctx.extra["segment"] == 0 and ctx.extra["first_segment"] == 7 and "heard_partial" not in ctx.extra
     alone = ResponseContext()  # no session: no final to wait for
@@ -716,17 +715,17 @@ def test_the_answer_taken_back_says_nothing(engine):
     base), which reads "... from Paris to?", and says nothing; the language model is not asked."""
     from listenloop.decision import sentence
     from listenloop.decision.base import Decision
-    from listenloop.respond.base import ResponseContext, ResponseRequest
+    from listenloop.respond.base import ResponseRequest
 
     session = engine.session(SessionOptions(mode=Mode.TRANSCRIBE))
     audio = np.concatenate([silence(0.5), piper("How long does it take to fly from Paris to"), silence(1.5)])
     for i in range(0, len(audio), BLOCK):
         session.feed(audio[i : i + BLOCK])
-    final = session.final_of(0, timeout_s=30.0)
+    final = session.stream.finals.text_of(0, 30.0)
     assert final is not None and sentence.still_open("", final.text), final  # Whisper base keeps the dangling "to"
     heard = "How long does it take to fly from Paris?"
     decision = Decision.respond(Task.ANSWER, "question ends", question=heard, question_segment=0, segment_text=heard)
-    responder, ctx = AnswerResponder(lambda: pytest.fail("the model is asked")), ResponseContext(session=session)
+    responder, ctx = AnswerResponder(lambda: pytest.fail("the model is asked")), session.response_context()
     assert list(responder.run(ResponseRequest("r1", decision, 3, 1.2, 0.0), ctx)) == []
     assert "question" not in ctx.extra
     session.finish()
@@ -798,10 +797,10 @@ def test_a_stream_fed_faster_than_real_time_gets_its_finals_on_the_live_schedule
     final transcript still comes before the decision of that chunk. On a loaded machine the feed may fall behind
     the wall clock, where nothing waits (as live): the stream is made to count as ahead whatever its pace."""
     from listenloop.perception.offline import ready_chunk
-    from listenloop.runtime import session as session_module
+    from listenloop.respond import finals
     from listenloop.runtime.events import TranscriptEvent
 
-    monkeypatch.setattr(session_module, "AHEAD_S", float("-inf"))
+    monkeypatch.setattr(finals, "AHEAD_S", float("-inf"))
 
     recognizer = engine.perception.recognizer
     decode = recognizer._final

@@ -4,22 +4,16 @@ heard answered in a sentence, not a list of AudioSet tag names (respond/heard.py
 from __future__ import annotations
 
 from listenloop.respond.answer import Turn, build_messages
+from listenloop.respond.base import ResponseContext
 from listenloop.respond.heard import heard_answer, spoken_name
+from listenloop.respond.memory import Memory
 from listenloop.runtime.events import SoundEvent
-from listenloop.runtime.session import Memory
 
 JINGLE = {"genres": ["Jingle (music)", "Music for children"], "instruments": ["Bell", "Jingle bell"]}
 
 
-class Listener:
-    """What a responder reads of a session: its bounded memory (the real runtime.session.Memory)."""
-
-    def __init__(self) -> None:
-        self.memory = Memory()
-
-
 def test_an_interrupted_answer_is_remembered_as_what_was_said_with_no_marker():
-    listener = Listener()
+    listener = ResponseContext()  # what a responder reads of its stream: the real Memory
     listener.memory.turns.append(Turn("What is a computer?", "A computer is a", True, "Question: What is a computer?",
                                       3.0, 0))
     messages = build_messages("And a phone?", {}, listener, 8.0)
@@ -68,10 +62,6 @@ def test_spoken_names_read_like_words():
 
 
 def test_a_named_assistant_is_told_its_name_in_the_system_prompt():
-    from listenloop.runtime.session import SessionOptions
-
-    listener = Listener()
-    listener.options = SessionOptions(name="Pascal")
-    messages = build_messages("What's your name?", {}, listener, 3.0)
+    messages = build_messages("What's your name?", {}, ResponseContext(name="Pascal"), 3.0)
     assert messages[0].content.startswith("You are Pascal, a voice assistant")
-    assert build_messages("What's your name?", {}, Listener(), 3.0)[0].content.startswith("You are listenloop,")
+    assert build_messages("What's your name?", {}, ResponseContext(), 3.0)[0].content.startswith("You are listenloop,")

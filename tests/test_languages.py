@@ -203,12 +203,13 @@ def test_a_real_french_question_is_answered_and_a_french_statement_is_not(french
 def test_a_question_in_another_language_is_answered_in_that_language():
     """The real model, told the question's language (respond/answer.py): its reply is in it, not in English."""
     from listenloop.respond.answer import build_messages
+    from listenloop.respond.base import ResponseContext
     from listenloop.respond.llm import load_backend
 
     llm = load_backend()
-    chinese = llm_reply(llm, build_messages("今天天气怎么样？", {"lang": "zh"}, None))
+    chinese = llm_reply(llm, build_messages("今天天气怎么样？", {"lang": "zh"}, ResponseContext()))
     assert multilingual.lexicon_for(chinese, None) is not None, chinese  # written in Chinese characters
-    spanish = llm_reply(llm, build_messages("¿Qué hora es?", {"lang": "es"}, None))
+    spanish = llm_reply(llm, build_messages("¿Qué hora es?", {"lang": "es"}, ResponseContext()))
     words = set(re.findall(r"\w+", spanish.lower()))
     assert words & SPANISH_WORDS and not words & {"the", "is", "it", "time"}, spanish
 

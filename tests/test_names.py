@@ -117,3 +117,16 @@ def test_a_call_by_name_alone_is_answered_after_a_pause_and_joins_the_question_t
     assert len(said) == 1 and "nothing followed" not in said[0].reason, [(d.t, d.reason) for d in said]
     other, _ = answered(engine, [espeak("Hey John.", "en-us+f3")], name="Pascal")
     assert not other, [(d.t, d.reason) for d in other]
+
+
+def test_a_file_that_ends_right_after_a_call_by_name_is_still_answered(engine, shared_audio):
+    """A real user's recording stops 0.2 s after "Hey Pascal, I'm going to sleep": its segment closes at the end of
+    the file on tiny.en's partial ("I'm going to sleep.", a statement); the last decision reads Whisper base's final,
+    which calls the assistant, so it is answered (runtime/session.py finish)."""
+    from listenloop.audio.decode import load_audio
+
+    audio = load_audio(shared_audio / "users" / "20260525_025656_558.flac")
+    session = engine.session(SessionOptions())
+    events = [e for i in range(0, len(audio), BLOCK) for e in session.feed(audio[i : i + BLOCK])] + session.finish()
+    answers = [e for e in events if isinstance(e, ResponseEvent) and e.task == "answer"]
+    assert len(answers) == 1 and answers[0].text, [e.to_dict() for e in events if e.type != "decision"]

@@ -33,7 +33,8 @@ from listenloop.data.manifest import (
     read_manifest,
     stream_from_dict,
 )
-from listenloop.decision.base import Action
+from listenloop.decision.base import Action, Decider
+from listenloop.decision.factory import SHIPPED_JUDGE, Judge, PolicyResources, PolicySpec, build_policy
 from listenloop.offline.contenders import TimeoutPolicy
 from listenloop.offline.observations import (
     load_observations,
@@ -182,40 +183,27 @@ def real_streams(shared: Path) -> list[BenchStream]:
 PolicyFactory = Callable[[Mode], object]
 
 
-@dataclass(frozen=True)
-class Judge:
-    """The learned decider's settings (decision/timing.py); None: the shipped default."""
-
-    confirm: float | None = None  # P(response) at which a response the rules want goes at once
-    patience_s: float | None = None  # ... or once the pause is this long, if P reached doubt_p since the voice stopped
-    doubt_p: float | None = None
-    caption_confirm: float | None = None  # ... for a caption (CAPTION_CONFIRM_P; `confirm` given alone sets both)
-
-
-def policies(model_path: Path | None, note: bool = True, judging: Judge = Judge()) -> dict[str, PolicyFactory]:
-    """Every contender, built per session mode. The learned one is skipped (with a note) when no model exists."""
-    from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
+def policies(model_path: Path | None, note: bool = True, judging: Judge = SHIPPED_JUDGE) -> dict[str, PolicyFactory]:
+    """Every contender, built per session mode. The learned ones are skipped (with a note) when no model exists. The
+    three conversation contenders are built as the engine builds a session's policy (decision/factory.py)."""
     from listenloop.decision.learned import DecisionModel, DecisionModelError, LearnedPolicy
     from listenloop.decision.rules import RulePolicy
     from listenloop.decision.sound_policy import SoundPolicy
-    from listenloop.decision.timing import LearnedTiming
     from listenloop.perception.sounds import load_class_names
 
     names = load_class_names()
     sounds = SoundPolicy.load()
     out: dict[str, PolicyFactory] = {f"timeout {s} s": (lambda m, s=s: TimeoutPolicy(s, m)) for s in TIMEOUTS_S}
     out["rules (transcribe + sounds)"] = lambda m: RulePolicy(m, sounds)
-    out["conversation rules"] = lambda m: ConversationPolicy(TaskState(mode=m), sounds, names)
+    rules = PolicyResources(sounds, class_names=names)
+    out["conversation rules"] = lambda m: build_policy(PolicySpec(m, Decider.RULES), rules)
     try:
         model = DecisionModel.load(model_path) if model_path else DecisionModel.load()
+        learned = PolicyResources(sounds, lambda: model, names)
         out["learned"] = lambda m: LearnedPolicy(m, model, names)
-        out["conversation rules, learned clock"] = lambda m: ConversationPolicy(
-            TaskState(mode=m), sounds, names, timing=LearnedTiming(model, names))
-        judge = {"confirm": judging.confirm, "patience_s": judging.patience_s, "doubt_p": judging.doubt_p,
-                 "caption_confirm": judging.caption_confirm}
-        out["conversation rules, learned decides"] = lambda m: ConversationPolicy(
-            TaskState(mode=m), sounds, names, timing=LearnedTiming(model, names, decides=True, **judge))
+        out["conversation rules, learned clock"] = lambda m: build_policy(PolicySpec(m, Decider.CLOCK), learned)
+        out["conversation rules, learned decides"] = lambda m: build_policy(
+            PolicySpec(m, Decider.LEARNED, judging), learned)
     except DecisionModelError as e:
         if note:
             print(f"note: learned policy skipped: {e}", file=sys.stderr)
@@ -264,7 +252,7 @@ def _picklable(observations: Replay) -> bool:
 
 
 def bench(streams: list[BenchStream], model_path: Path | None = None, workers: int = 1, progress: bool = True,
-          observations: Path | None = None, judging: Judge = Judge(),
+          observations: Path | None = None, judging: Judge = SHIPPED_JUDGE,
           final_decode_s: float = FINAL_DECODE_S, ray: str | None = None,
           smart_turn: tuple[float, ...] = ()) -> dict[str, dict[str, Tally]]:
     """Tallies per stream group and policy (plus the group "all"); streams run on spawned workers (parallel.py).

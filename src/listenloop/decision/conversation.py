@@ -72,8 +72,13 @@ class ConversationPolicy:
     def step(self, obs: Observation, state: ConversationState) -> Outcome:
         """One chunk's whole outcome: the decision, barge-in, and the task changes made since the last step."""
         decision = self.decide(obs, state)
+        return Outcome(decision, state.interrupt, self.changes(state))
+
+    @staticmethod
+    def changes(state: ConversationState) -> tuple[TaskChange, ...]:
+        """The task changes not reported yet (the session's starting task before any chunk), taken once."""
         changes, state.changes = tuple(state.changes), []
-        return Outcome(decision, state.interrupt, changes)
+        return changes
 
     def decide(self, obs: Observation, state: ConversationState) -> Decision:
         """One chunk: perceive (instructions, voice, the model, sounds, the rules), release the holds on what was

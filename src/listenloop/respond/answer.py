@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from listenloop.decision import sentence
-from listenloop.decision.conversation_state import FINAL_WAIT_S
 from listenloop.decision.instructions import LANGUAGE_NAMES
 from listenloop.perception.language import ENGLISH, SPOKEN
-from listenloop.respond.base import ResponseContext, ResponseRequest, session_final
+from listenloop.respond.base import Listening, ResponseContext, ResponseRequest
 from listenloop.respond.heard import heard_answer
 from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, LlmError, Role
+from listenloop.respond.memory import Memory
 from listenloop.vocabulary import Emotion, Mode, Task
 
 ASSISTANT_NAME = "listenloop"  # the name the model gives itself when the session was given none
@@ -95,36 +95,35 @@ class AnswerResponder:
         self._fixed = FixedTextResponder(Task.ANSWER)
         self._turn = threading.Lock()  # held by an answer from its prompt to its turn in memory; prefills wait
 
-    def keep_prefilled(self, session_ref: weakref.ref, stop: threading.Event) -> None:
-        """Whenever the session heard something new, evaluate its next prompt up to where the question goes (system
+    def keep_prefilled(self, listening_ref: weakref.ref, stop: threading.Event) -> None:
+        """Whenever the stream heard something new, evaluate its next prompt up to where the question goes (system
         prompt, earlier turns, notes), so that a question evaluates only its own tokens. Runs until `stop` is set or
-        the session is gone (held weakly: a session dropped without finish() is not kept alive); skips a look
-        while an answer is being written or when the session is not an assistant."""
+        the session (a Listening) is gone (held weakly: a session dropped without finish() is not kept alive);
+        skips a look while an answer is being written or when the session is not an assistant."""
         done = None
         while not stop.wait(HEARD_PREFILL_S):
-            session = session_ref()
-            if session is None:
+            listening = listening_ref()
+            if listening is None:
                 return
-            done = self._prefill_heard(session, done)
-            del session
+            done = self._prefill_heard(listening, done)
+            del listening
 
-    def _prefill_heard(self, session, done: list[ChatMessage] | None) -> list[ChatMessage] | None:
-        task = getattr(getattr(session, "decision_state", None), "task", None)
-        if getattr(task, "mode", Mode.ASSISTANT) is not Mode.ASSISTANT or not self._turn.acquire(blocking=False):
+    def _prefill_heard(self, listening: Listening, done: list[ChatMessage] | None) -> list[ChatMessage] | None:
+        if listening.mode is not Mode.ASSISTANT or not self._turn.acquire(blocking=False):
             return done
         try:
-            messages = next_prompt_start(session)
+            messages = next_prompt_start(listening.response_context())
             if messages != done:
                 _prefill(self._llm, messages, open_last=True)
             return messages
         finally:
             self._turn.release()
 
-    def prefill(self, session) -> None:
-        """Evaluate the start of the session's next prompt now (system prompt and earlier turns), in the background."""
+    def prefill(self, ctx: ResponseContext) -> None:
+        """Evaluate the start of the stream's next prompt now (system prompt and earlier turns), in the background."""
         if self._background is None:
             return
-        messages = history_messages(session, next_turn_number(session))
+        messages = history_messages(ctx, next_turn_number(ctx))
         self._background(lambda: _prefill(self._llm, messages))
 
     def run(self, request: ResponseRequest, ctx: ResponseContext) -> Iterator[str]:
@@ -142,8 +141,8 @@ class AnswerResponder:
 
     def _answer(self, question: str, request: ResponseRequest, ctx: ResponseContext) -> Iterator[str]:
         payload = request.decision.payload
-        canned = heard_answer(question, payload, getattr(ctx.session, "memory", None), request.t)
-        messages = build_messages(question, {**payload, "lang": ctx.extra.get("lang")}, ctx.session, request.t)
+        canned = heard_answer(question, payload, ctx.memory, request.t)
+        messages = build_messages(question, {**payload, "lang": ctx.extra.get("lang")}, ctx, request.t)
         backend = None
         if canned:
             pieces: Iterator[str] = iter([canned])
@@ -163,21 +162,21 @@ class AnswerResponder:
             close = getattr(pieces, "close", None)
             if close is not None:
                 close()  # ends the generation and frees the model for the next response
-            remember(ctx.session, Turn(question, "".join(answer).strip(), ctx.cancelled.is_set(),
-                                       messages[-1].content, request.t, next_turn_number(ctx.session)))
-            self.prefill(ctx.session)
+            remember(ctx, Turn(question, "".join(answer).strip(), ctx.cancelled.is_set(), messages[-1].content,
+                               request.t, next_turn_number(ctx)))
+            self.prefill(ctx)
 
 
 def _with_final_text(question: str, payload: dict, ctx: ResponseContext) -> str | None:
     """The question with its segment's text replaced by the segment's final text, if that comes within
-    FINAL_WAIT_S: a question judged at a pause was heard by tiny.en ("What is the capital of friend?"), and Whisper
-    base's final usually follows within a few hundred ms ("... of France?"). None when the final text shows the
-    sentence goes on ("... from Paris to?"): the answer came too soon, and the policy takes it back
-    (decision/conversation.py `_take_back`)."""
+    QUESTION_WAIT_S (respond/finals.py): a question judged at a pause was heard by tiny.en ("What is the capital of
+    friend?"), and Whisper base's final usually follows within a few hundred ms ("... of France?"). None when the
+    final text shows the sentence goes on ("... from Paris to?"): the answer came too soon, and the policy takes it
+    back (decision/conversation.py `_take_back`)."""
     own, segment = str(payload.get("segment_text", "")).strip(), payload.get("question_segment")
     if segment is None or not own or not question.endswith(own):
         return question
-    final = session_final(ctx, int(segment), FINAL_WAIT_S)
+    final = ctx.finals.question(int(segment), ctx.cancelled) if ctx.finals is not None else None
     if final is None or final.lang not in (None, *SPOKEN):
         return question
     ctx.extra["lang"] = final.lang or ctx.extra.get("lang")
@@ -226,12 +225,12 @@ def strip_emotion_tag(pieces: Iterator[str], ctx: ResponseContext) -> Iterator[s
         yield head
 
 
-def build_messages(question: str, payload: dict, session, t: float = 0.0) -> list[ChatMessage]:
+def build_messages(question: str, payload: dict, ctx: ResponseContext, t: float = 0.0) -> list[ChatMessage]:
     """System prompt, earlier turns as they were sent, then the notes heard since the last turn and the question."""
-    messages = history_messages(session, next_turn_number(session))
-    turns = list(getattr(getattr(session, "memory", None), "turns", ()))
+    messages = history_messages(ctx, next_turn_number(ctx))
+    turns = list(ctx.memory.turns)
     since = turns[-1].t if turns else float("-inf")
-    notes = heard_notes(question, payload, getattr(session, "memory", None), since, t)
+    notes = heard_notes(question, payload, ctx.memory, since, t)
     content = (notes + "\n\n" if notes else "") + f"{QUESTION_LEAD} {question}"
     lang = payload.get("lang")
     if lang not in (None, ENGLISH):  # answered in the language it was asked in
@@ -240,45 +239,44 @@ def build_messages(question: str, payload: dict, session, t: float = 0.0) -> lis
     return messages
 
 
-def next_prompt_start(session) -> list[ChatMessage]:
+def next_prompt_start(ctx: ResponseContext) -> list[ChatMessage]:
     """The next answer's prompt as far as it is known before the question: its last message stops at QUESTION_LEAD."""
-    messages = history_messages(session, next_turn_number(session))
-    turns = list(getattr(getattr(session, "memory", None), "turns", ()))
-    notes = heard_notes("", {}, getattr(session, "memory", None), turns[-1].t if turns else float("-inf"))
+    messages = history_messages(ctx, next_turn_number(ctx))
+    turns = list(ctx.memory.turns)
+    notes = heard_notes("", {}, ctx.memory, turns[-1].t if turns else float("-inf"))
     messages.append(ChatMessage(Role.USER, (notes + "\n\n" if notes else "") + QUESTION_LEAD))
     return messages
 
 
-def history_messages(session, number: int) -> list[ChatMessage]:
+def history_messages(ctx: ResponseContext, number: int) -> list[ChatMessage]:
     """The prompt's fixed start for the turn with this number: the system prompt and the window's earlier turns.
 
     The window holds the turns from `first` on, where `first` moves only every PROMPT_TURNS_STEP turns, so between
     moves each prompt begins with the previous one (cached by llama.cpp) and the prompt stays bounded."""
     first = max(0, number - PROMPT_TURNS_MIN - (number - PROMPT_TURNS_MIN) % PROMPT_TURNS_STEP)
-    name = getattr(getattr(session, "options", None), "name", None) or ASSISTANT_NAME
-    messages = [ChatMessage(Role.SYSTEM, SYSTEM_PROMPT_FORM.format(name=name))]
-    for turn in list(getattr(getattr(session, "memory", None), "turns", ())):
+    messages = [ChatMessage(Role.SYSTEM, SYSTEM_PROMPT_FORM.format(name=ctx.name or ASSISTANT_NAME))]
+    for turn in list(ctx.memory.turns):
         if turn.number >= first:
             messages.append(ChatMessage(Role.USER, turn.prompt or f"{QUESTION_LEAD} {turn.question}"))
             messages.append(ChatMessage(Role.ASSISTANT, turn.answer))  # as said: no marker the model could copy
     return messages
 
 
-def next_turn_number(session) -> int:
-    turns = getattr(getattr(session, "memory", None), "turns", ())
+def next_turn_number(ctx: ResponseContext) -> int:
+    turns = ctx.memory.turns
     return turns[-1].number + 1 if turns else 0
 
 
-def heard_notes(question: str, payload: dict, memory, since: float = float("-inf"),
+def heard_notes(question: str, payload: dict, memory: Memory, since: float = float("-inf"),
                 until: float = float("inf")) -> str:
     """What was heard after `since` (the previous turn) and up to `until` (this question), as short notes."""
     lines = []
-    transcripts = [t for t in list(getattr(memory, "transcripts", ()))
+    transcripts = [t for t in list(memory.transcripts)
                    if since < t.t1 <= until and t.text.strip() and t.text.strip() != question]
     if transcripts:
         lines.append("Recently said: " + " / ".join(f"({t.t0:.0f} s) {t.text.strip()}"
                                                   for t in transcripts[-PROMPT_TRANSCRIPTS:]))
-    sounds = [s for s in list(getattr(memory, "sounds", ()))
+    sounds = [s for s in list(memory.sounds)
               if s.state == "start" and s.label != "Speech" and since < s.t0 <= until]
     if sounds:
         lines.append("Sounds heard: " + ", ".join(f"{s.label} at {s.t0:.0f} s" for s in sounds[-PROMPT_SOUNDS:]))
@@ -291,8 +289,6 @@ def heard_notes(question: str, payload: dict, memory, since: float = float("-inf
     return "\n".join(lines)
 
 
-def remember(session, turn: Turn) -> None:
-    memory = getattr(session, "memory", None)
-    turns = getattr(memory, "turns", None)
-    if turns is not None and turn.question:
-        turns.append(turn)
+def remember(ctx: ResponseContext, turn: Turn) -> None:
+    if turn.question:
+        ctx.memory.turns.append(turn)

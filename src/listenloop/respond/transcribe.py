@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from listenloop.perception.asr import MAX_SEGMENT_S
-from listenloop.respond.base import ResponseContext, ResponseRequest, final_texts, session_final, spoken_pieces
+from listenloop.respond.base import ResponseContext, ResponseRequest, spoken_pieces
+from listenloop.respond.finals import piece_texts
 from listenloop.vocabulary import Task
-
-OPEN_FINAL_WAIT_S = MAX_SEGMENT_S + 2.0  # s a caption released at a pause waits for its segment's final: the speaker
-# may go on in the same segment up to its length limit, then the final decodes; the whole segment is captioned
 
 
 class TranscribeResponder:
@@ -21,13 +18,13 @@ class TranscribeResponder:
         payload = request.decision.payload
         open_segment = payload.get("open_segment")
         if open_segment is None:
-            finals, text = final_texts(spoken_pieces(payload))
+            finals, text = piece_texts(spoken_pieces(payload))
         else:
-            finals, text = final_texts(list(payload.get("before", ())))
-            last = session_final(ctx, int(open_segment), OPEN_FINAL_WAIT_S)
+            finals, text = piece_texts(list(payload.get("before", ())))
+            last = ctx.finals.open_caption(int(open_segment), ctx.cancelled) if ctx.finals is not None else None
             if last is not None:
                 finals.append(last)
-            else:  # no final to wait for (no session, or it heard no words): the text heard at the pause
+            else:  # no final to wait for (no stream, or it heard no words): the text heard at the pause
                 ctx.extra["heard_partial"] = payload["segment_text"]
             text = " ".join(t for t in (text, payload["segment_text"] if last is None else last.text) if t)
         if finals:

@@ -12,7 +12,8 @@ import numpy as np
 
 from listenloop.decision.instructions import LANGUAGE_NAMES
 from listenloop.perception.observation import SegmentEnd
-from listenloop.respond.base import ResponseContext, ResponseRequest, final_texts, spoken_pieces
+from listenloop.respond.base import ResponseContext, ResponseRequest, spoken_pieces
+from listenloop.respond.finals import piece_texts
 from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, Role
 from listenloop.vocabulary import Task
 
@@ -41,7 +42,7 @@ class TranslateResponder:
     def run(self, request: ResponseRequest, ctx: ResponseContext) -> Iterator[str]:
         pieces = spoken_pieces(request.decision.payload)  # a sentence cut at a pause or the segment limit: joined
         target = str(request.decision.payload.get("language") or "en")
-        finals, text = final_texts(pieces)
+        finals, text = piece_texts(pieces)
         if not text:
             return
         final = finals[-1]

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from listenloop.decision.base import Decider
+from listenloop.decision.factory import PolicyResources, PolicySpec, build_policy
 from listenloop.perception.pipeline import Perception
 from listenloop.respond.base import Responder
 from listenloop.respond.transcribe import TranscribeResponder
-from listenloop.runtime.responses import ResponseRunner
 from listenloop.runtime.session import Session, SessionOptions
 from listenloop.vocabulary import Mode, Task
 
@@ -32,6 +32,12 @@ class EngineConfig:
     llm_url: str | None = None  # an OpenAI-compatible endpoint instead of the in-process model
 
 
+def policy_spec(options: SessionOptions) -> PolicySpec:
+    """The policy a session's options ask for (decision/factory.py)."""
+    return PolicySpec(mode=options.mode, decider=options.decider, names=options.names,
+                      instruction=options.instruction, sounds=options.sounds, sound_policy_path=options.policy_path)
+
+
 class Engine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
@@ -40,8 +46,8 @@ class Engine:
         self.responders: dict[Task, Responder] = {Task.TRANSCRIBE: TranscribeResponder()}
         self.responders.update(self._sound_responders())
         self._llm = None
-        self._timing: dict[Decider, LearnedTiming] = {}  # LearnedTiming per decider, made on first use
-        self._model = None  # the decision model they share, loaded on first use
+        names = tuple(self.perception.tagger.names) if self.perception.tagger is not None else None
+        self.policies = PolicyResources(self.sound_policy, class_names=names)  # the decision model, on first use
         self._load_lock = threading.Lock()
         self._warmers: list[threading.Thread] = []  # background LLM loads, joined by close()
         self._live: weakref.WeakSet[Session] = weakref.WeakSet()  # sessions to stop at close (their state is theirs)
@@ -103,40 +109,14 @@ class Engine:
         return Session(self, options or SessionOptions(), on_event)
 
     def policy_for(self, options: SessionOptions) -> ConversationPolicy:
-        from listenloop.decision.conversation import ConversationPolicy
-        from listenloop.decision.instructions import initial_state
-
-        sound_policy = None
-        if options.sounds and self.sound_policy is not None:
-            sound_policy = self._load_sound_policy(options.policy_path) if options.policy_path else self.sound_policy
-        task, instruction = initial_state(options.mode, options.instruction)
-        names = tuple(getattr(self.perception.tagger, "names", ())) if options.sounds else ()
-        timing = None if options.decider is Decider.RULES else self.learned_timing(options.decider)
-        return ConversationPolicy(task, sound_policy, names, instruction, timing, options.names)
+        return build_policy(policy_spec(options), self.policies)
 
     def learned_timing(self, decider: Decider = Decider.CLOCK) -> LearnedTiming:
         """The learned decision model as the conversation's clock or judge, loaded once (decision/timing.py)."""
-        from listenloop.decision.learned import DecisionModel
-        from listenloop.decision.timing import LearnedTiming
-        from listenloop.perception.sounds import load_class_names
-
-        with self._load_lock:
-            if decider not in self._timing:
-                model = self._model = self._model or DecisionModel.load()
-                self._timing[decider] = LearnedTiming(model, load_class_names(), decides=decider is Decider.LEARNED)
-            return self._timing[decider]
-
-    def response_runner(self, emit, session: Session) -> ResponseRunner:
-        return ResponseRunner(self.responders, emit, session, session.timeline)
+        return self.policies.timing(decider)
 
     def on_session_start(self, session: Session) -> None:
-        """Per-session resources: spoken output; the language model warmed in the background when it will be needed."""
-        speech = session.options.speech
-        if speech is not None:
-            from listenloop.runtime.speech import Speaker
-
-            session.speaker = Speaker(session._emit, speech.write_to, play=speech.play, gate=speech.gate,
-                                      timeline=session.timeline)
+        """The language model warmed in the background when the session will need it."""
         if session.options.mode is not Mode.TRANSCRIBE or session.options.instruction:
             stop = session.prefill_stop
             self._live.add(session)
@@ -179,10 +159,3 @@ class Engine:
             warmer.join(timeout)
         if self.perception.recognizer is not None:
             self.perception.recognizer.close()
-
-    def on_barge_in(self, session: Session, t: float | None = None) -> None:
-        """The user spoke (at stream time `t`) while a response was running or being said: stop it, unless it is
-        a caption, and cut its spoken output there."""
-        session.responses.cancel_current(only_interruptible=True)
-        if session.speaker is not None and t is not None:
-            session.speaker.cut(t)

@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable
 
 from listenloop.respond.base import Responder, ResponseContext, ResponseRequest
+from listenloop.runtime.control import Control, ControlKind
 from listenloop.runtime.events import ErrorEvent, Event, ResponseDeltaEvent, ResponseEvent, ResponseStartEvent
-from listenloop.runtime.stats import LatencyHistogram
+from listenloop.runtime.stream_state import ResponseTally
 from listenloop.runtime.timeline import Timeline
 from listenloop.vocabulary import Task
 
@@ -22,19 +23,19 @@ _STOP = object()
 
 
 class ResponseRunner:
-    def __init__(self, responders: dict[Task, Responder], emit: Callable[[Event], None], session: object,
-                 timeline: Timeline | None = None) -> None:
+    def __init__(self, responders: dict[Task, Responder], emit: Callable[[Event], None],
+                 context: Callable[[], ResponseContext] = ResponseContext, timeline: Timeline | None = None,
+                 tally: ResponseTally | None = None) -> None:
         self._responders = responders
         self._timeline = timeline  # paces the stream while a response that barge-in could stop is in flight
+        self.tally = tally or ResponseTally()  # complete responses: counts per task, latency
         self._emit = emit
-        self._session = session
+        self._context = context  # a fresh context per response: the stream's memory and finals, a cancel signal
         self._queue: queue.Queue = queue.Queue()
         self._current: ResponseContext | None = None
         self._current_task: Task | None = None
         self._pending = 0
         self._idle = threading.Condition()
-        self.latency = LatencyHistogram()
-        self.counts: dict[str, int] = {}
         self._thread = threading.Thread(target=self._loop, name="listenloop-responses", daemon=True)
         self._thread.start()
 
@@ -65,6 +66,25 @@ class ResponseRunner:
         ctx.cancelled.set()
         return True
 
+    def apply(self, control: Control) -> None:
+        """A control message of the stream (runtime/control.py): barge-in stops the response being produced, unless
+        it is a caption."""
+        if control.kind is ControlKind.BARGE_IN:
+            self.cancel_current(only_interruptible=True)
+
+    def cancel_all(self) -> None:
+        """Stop the response being produced and drop those waiting (a new stream on the session)."""
+        while True:
+            try:
+                request = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if request is _STOP:
+                self._queue.put(_STOP)
+                break
+            self._done(request)
+        self.cancel_current()
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
@@ -81,11 +101,14 @@ class ResponseRunner:
             except Exception as e:  # noqa: BLE001 - a failing responder must never stop the session
                 self._emit(ErrorEvent(f"response {request.id} failed: {type(e).__name__}: {e}"))
             finally:
-                if self._paced(request):
-                    self._timeline.ended()
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()
+                self._done(request)
+
+    def _done(self, request: ResponseRequest) -> None:
+        if self._paced(request):
+            self._timeline.ended()
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
 
     def _run_one(self, request: ResponseRequest) -> None:
         task = request.decision.task
@@ -93,7 +116,7 @@ class ResponseRunner:
         if responder is None:
             self._emit(ErrorEvent(f"no responder for task {task.value!r}"))
             return
-        ctx = ResponseContext(session=self._session)
+        ctx = self._context()
         self._current, self._current_task = ctx, task
         emotion = request.decision.emotion.value
         pieces: list[str] = []
@@ -114,8 +137,7 @@ class ResponseRunner:
         text = "".join(pieces).strip()
         if not text:
             return  # nothing to say after all (e.g. the final recognizer found no words)
-        self.latency.add(first_ms or 0.0)
-        self.counts[task.value] = self.counts.get(task.value, 0) + 1
+        self.tally.add(task.value, first_ms or 0.0)
         self._emit(
             ResponseEvent(
                 id=request.id,

@@ -13,28 +13,26 @@ in the next feed()/drain() (or are handed to `on_event` as soon as they exist).
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-import itertools
 import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent import futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from listenloop.audio.chunker import Chunk, Chunker
-from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, SAMPLES_PER_CHUNK
+from listenloop.audio.chunker import Chunk
+from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.decision.address import checked_names
 from listenloop.decision.base import DEFAULT_DECIDER, Decider, Decision
 from listenloop.perception.language import Script, check_language
 from listenloop.perception.observation import FinalText, Observation
-from listenloop.perception.offline import ready_chunk
-from listenloop.respond.base import ResponseRequest
+from listenloop.perception.pipeline import PerceptionState
+from listenloop.respond.base import Responder, ResponseContext, ResponseRequest
+from listenloop.runtime.control import Control, ControlKind
 from listenloop.runtime.events import (
     DecisionEvent,
     ErrorEvent,
@@ -45,22 +43,17 @@ from listenloop.runtime.events import (
     TaskEvent,
     TranscriptEvent,
 )
-from listenloop.runtime.stats import LatencyHistogram
-from listenloop.runtime.timeline import Timeline
-from listenloop.vocabulary import Mode
+from listenloop.runtime.responses import ResponseRunner
+from listenloop.runtime.stream_state import StreamState
+from listenloop.vocabulary import Mode, Task
 
 if TYPE_CHECKING:
-    from listenloop.decision.base import DecisionPolicy
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import Instruction, TaskChange
     from listenloop.perception.pipeline import Perception
-    from listenloop.runtime.responses import ResponseRunner
+    from listenloop.runtime.speech import Speaker
 
-HISTORY_SEGMENTS = 32  # final transcripts kept for responders (bounded: hour-long sessions stay flat)
-HISTORY_SOUNDS = 64  # sound events kept for responders
-HISTORY_TURNS = 8  # question/answer turns kept for the assistant (rolling window: flat latency over hours)
 FINISH_TIMEOUT_S = 120.0  # s to wait for outstanding responses at the end of a stream
-AHEAD_S = 0.5  # s the stream may run ahead of the wall clock before the session keeps the live schedule of finals
-FINAL_WAIT_MAX_S = 30.0  # s a chunk waits at most for a final that is due by that schedule
-STOP_POLL_S = 0.05  # s between looks at a waiting response's stop event (final_of)
 
 
 @dataclass(frozen=True)
@@ -97,64 +90,60 @@ class SessionOptions:
         return checked_names(self.name, self.aliases)
 
 
-@dataclass
-class Memory:
-    """Bounded recent context that responders may read: final transcripts and sound events."""
-
-    transcripts: collections.deque = field(default_factory=lambda: collections.deque(maxlen=HISTORY_SEGMENTS))
-    sounds: collections.deque = field(default_factory=lambda: collections.deque(maxlen=HISTORY_SOUNDS))
-    turns: collections.deque = field(default_factory=lambda: collections.deque(maxlen=HISTORY_TURNS))
-
-
 class SessionHost(Protocol):
     """What a session needs from the engine that made it: the shared models and the per-session hooks. The engine
     implements it (runtime/engine.py); the session never imports the engine."""
 
     perception: Perception
+    responders: dict[Task, Responder]
 
-    def policy_for(self, options: SessionOptions) -> DecisionPolicy: ...
-
-    def response_runner(self, emit: Callable[[Event], None], session: Session) -> ResponseRunner: ...
+    def policy_for(self, options: SessionOptions) -> ConversationPolicy: ...
 
     def on_session_start(self, session: Session) -> None: ...
 
     def on_session_end(self, session: Session) -> None: ...
-
-    def on_barge_in(self, session: Session) -> None: ...
 
 
 class Session:
     def __init__(self, engine: SessionHost, options: SessionOptions, on_event: Callable[[Event], None] | None = None):
         self.engine = engine
         self.options = options
-        self.memory = Memory()
         self._on_event = on_event
         self._outbox: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        self._chunker = Chunker()
-        self._perception = engine.perception.init_state()
-        if self._perception.asr is not None:
-            self._perception.asr.language = check_language(options.language)
-            self._perception.asr.script = Script(options.script)
         self.policy = engine.policy_for(options)
-        self.decision_state = self.policy.init_state()
-        self.speaker = None  # spoken output (runtime/speech.py), set by the engine when --speak/--speak-to
+        self.stream = StreamState(self._new_perception, self.policy.init_state, self._emit_final)  # per-stream state
+        self.speaker = self._speaker()  # spoken output (runtime/speech.py) when options.speech asks for it
         self.prefill_stop = threading.Event()  # set when the session ends: the engine's prefill of it stops
-        self.timeline = Timeline()  # a response in flight keeps the stream's clock to the wall clock's pace
-        self.responses = engine.response_runner(self._emit, self)
-        self._ids = itertools.count(1)
-        self._chunk_ms = LatencyHistogram()
-        self._lock = threading.Lock()  # feed() and finish() from one caller at a time
-        self._started = time.perf_counter()
-        self._last_chunk: Chunk | None = None
-        self._counts = collections.Counter()
+        self.responses = ResponseRunner(engine.responders, self._emit, self.response_context, self.stream.timeline,
+                                        self.stream.responses)
+        self._lock = threading.Lock()  # feed(), finish() and reset() from one caller at a time
         self._closed = False
-        self._finals_pending = 0
-        self._finals_done = threading.Condition()
-        self._watched_segment = -1  # last segment whose final text is awaited (an early close is seen twice)
-        self._finals_known = -1  # last segment whose final is known (finals resolve in segment order)
-        self._due_finals: collections.deque = collections.deque()  # (chunk index it is due by, its future)
         engine.on_session_start(self)
-        self._report_tasks()
+        self._report_tasks(self.policy.changes(self.stream.decision))
+
+    def _new_perception(self) -> PerceptionState:
+        state = self.engine.perception.init_state()
+        if state.asr is not None:
+            state.asr.language = check_language(self.options.language)
+            state.asr.script = Script(self.options.script)
+        return state
+
+    def _speaker(self) -> Speaker | None:
+        speech = self.options.speech
+        if speech is None:
+            return None
+        from listenloop.runtime.speech import Speaker
+
+        return Speaker(self._emit, speech.write_to, play=speech.play, gate=speech.gate, timeline=self.stream.timeline)
+
+    def response_context(self) -> ResponseContext:
+        """What a response may read of this stream (a fresh context per response, with its own cancel signal)."""
+        return ResponseContext(memory=self.stream.memory, finals=self.stream.finals, name=self.options.name)
+
+    @property
+    def mode(self) -> Mode:
+        """The mode of the task in force (the policy's state)."""
+        return self.stream.decision.task.mode
 
     # ---- input ----
     def feed(self, samples: np.ndarray) -> list[Event]:
@@ -164,7 +153,7 @@ class Session:
                 raise RuntimeError("session is finished")
             if self.speaker is not None and self.speaker.gating:
                 samples = np.zeros_like(np.asarray(samples, dtype=np.float32))  # never hear our own voice
-            for chunk in self._chunker.push(samples):
+            for chunk in self.stream.chunker.push(samples):
                 self._process(chunk)
             self._listen_ahead()
         return self.drain()
@@ -174,15 +163,17 @@ class Session:
         with self._lock:
             if self._closed:
                 return self.drain()
-            for chunk in self._chunker.flush():
+            for chunk in self.stream.chunker.flush():
                 self._process(chunk)
-            if self._last_chunk is not None:
-                obs = self.engine.perception.flush(self._last_chunk, self._perception)
+            if self.stream.last_chunk is not None:
+                obs = self.engine.perception.flush(self.stream.last_chunk, self.stream.perception)
                 self._after_perception(obs)
-                self._act(obs, self.policy.decide(obs, self.decision_state), emit_decision=False)
-                self._report_tasks()
-            with self._finals_done:
-                self._finals_done.wait_for(lambda: self._finals_pending == 0, timeout)
+                self.stream.finals.wait_all(timeout)  # the last decision reads every final text: a file that ends
+                # 0.2 s after a question is judged as a live stream is once Whisper base has heard it
+                outcome = self.policy.step(obs, self.stream.decision)
+                self._report_tasks(outcome.changes)
+                self._act(obs, outcome.decision, emit_decision=False)
+            self.stream.finals.wait_all(timeout)
             if not self.responses.wait_idle(timeout):
                 self._emit(ErrorEvent(f"responses still running after {timeout:.0f} s; summary written anyway"))
             if self.speaker is not None:
@@ -204,6 +195,24 @@ class Session:
                 self.speaker.close()
             self.engine.on_session_end(self)
 
+    def reset(self, timeout: float = FINISH_TIMEOUT_S) -> list[Event]:
+        """A new stream on this session: the response in flight is stopped and those waiting dropped, the finals
+        still decoding are reported, then every per-stream state (runtime/stream_state.py) starts afresh, as in a
+        new session with the same options. No flush and no summary of the stream that ends; returns its last
+        events."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("session is finished")
+            self.responses.cancel_all()
+            self.stream.finals.wait_all(timeout)
+            if not self.responses.wait_idle(timeout):
+                self._emit(ErrorEvent(f"a response still running after {timeout:.0f} s; the stream is reset anyway"))
+            if self.speaker is not None:
+                self.speaker.new_stream()
+            self.stream.reset()
+            self._report_tasks(self.policy.changes(self.stream.decision))
+        return self.drain()
+
     def drain(self) -> list[Event]:
         events = []
         while True:
@@ -214,49 +223,41 @@ class Session:
 
     # ---- the loop ----
     def _process(self, chunk: Chunk) -> None:
-        if self.timeline.hold(chunk.t1) > 0:  # a response in flight: the chunk is heard when it is due
+        if self.stream.timeline.hold(chunk.t1) > 0:  # a response in flight: the chunk is heard when it is due
             chunk = dataclasses.replace(chunk, arrived=time.perf_counter())
         start = time.perf_counter()
-        obs = self.engine.perception.step(chunk, self._perception)
+        obs = self.engine.perception.step(chunk, self.stream.perception)
         self._after_perception(obs)
-        waited = self._keep_final_schedule(chunk)
-        decision = self.policy.decide(obs, self.decision_state)
-        self._report_tasks()
-        talking = self.responses.busy or self.timeline.speaking_at(chunk.t1)  # writing or saying a response
-        if self.options.barge_in and talking and getattr(self.decision_state, "interrupt", False):
-            self.engine.on_barge_in(self, chunk.t1)  # the policy heard the user really talking (decision/voice.py)
-        self._act(obs, decision)
-        self._last_chunk = chunk
-        self._chunk_ms.add((time.perf_counter() - start - waited) * 1000.0)  # work, not the wait for the schedule
+        waited = self.stream.finals.keep_schedule(chunk)
+        outcome = self.policy.step(obs, self.stream.decision)
+        self._report_tasks(outcome.changes)
+        self._signal(chunk, outcome.barge_in)
+        self._steer()  # before the chunk's decision acts: a barge-in stops the old response, not the new one
+        self._act(obs, outcome.decision)
+        self.stream.last_chunk = chunk
+        self.stream.chunk_ms.add((time.perf_counter() - start - waited) * 1000.0)  # work, not the wait for the schedule
+
+    def _signal(self, chunk: Chunk, barge_in: bool) -> None:
+        """The policy's per-chunk signals for the responses in flight become control messages on the stream's lane
+        (runtime/control.py). The one place the runtime reads the policy's barge-in signal: the policy heard the
+        user really talking (decision/voice.py) while a response is being written or said."""
+        talking = self.responses.busy or self.stream.timeline.speaking_at(chunk.t1)
+        if self.options.barge_in and talking and barge_in:
+            self.stream.controls.put(Control(ControlKind.BARGE_IN, chunk.t1))
+
+    def _steer(self) -> None:
+        """Consume the stream's control lane: the response runner and the speaker apply each message in order."""
+        for control in self.stream.controls.take():
+            self.responses.apply(control)
+            if self.speaker is not None:
+                self.speaker.apply(control)
 
     def _listen_ahead(self) -> None:
         """Give perception the part of the next chunk that has arrived, so a segment may close before the chunk
         boundary (live sources deliver small blocks; a file's large blocks rarely leave much)."""
-        ended = self.engine.perception.listen(self._chunker.take_ahead(), self._perception)
+        ended = self.engine.perception.listen(self.stream.chunker.take_ahead(), self.stream.perception)
         if ended is not None:
-            self._watch_final(ended)
-
-    def _watch_final(self, ended) -> None:
-        """Emit the segment's final transcript as soon as its decode is done (once per segment)."""
-        if ended.segment <= self._watched_segment:
-            return
-        self._watched_segment = ended.segment
-        with self._finals_done:
-            self._finals_pending += 1
-        self._due_finals.append((ready_chunk(int(ended.t1 / CHUNK_SECONDS), ended.t1), ended.final))
-        ended.final.add_done_callback(self._final_ready)
-
-    def _keep_final_schedule(self, chunk: Chunk) -> float:
-        """Fed faster than real time (a file), a final would come chunks later than live, and decisions that read
-        it would differ from a live run's. Ahead of the wall clock, a chunk therefore waits for the finals that live
-        decoding has by then (perception/offline.py, the schedule the decision model was trained on). Live, the
-        stream is never ahead and nothing waits. Returns the seconds waited."""
-        start = time.perf_counter()
-        while self._due_finals and self._due_finals[0][0] <= chunk.index:
-            _, final = self._due_finals.popleft()
-            if chunk.t1 - (time.perf_counter() - self._started) > AHEAD_S:
-                futures.wait([final], FINAL_WAIT_MAX_S)
-        return time.perf_counter() - start
+            self.stream.finals.watch(ended)
 
     def _after_perception(self, obs: Observation) -> None:
         """Turn perception results into events, and keep the bounded memory up to date."""
@@ -268,13 +269,13 @@ class Session:
                 self._emit(SpeechEvent(round(vad.ended_at, 3), False))
         if sounds is not None:
             for on in sounds.onsets:
-                self._counts["sounds"] += 1
+                self.stream.counts["sounds"] += 1
                 event = SoundEvent(round(on.t0, 3), None, on.label, round(on.score, 3), "start")
-                self.memory.sounds.append(event)
+                self.stream.memory.sounds.append(event)
                 self._emit(event)
             for off in sounds.offsets:
                 event = SoundEvent(round(off.t0, 3), round(off.t1, 3), off.label, round(off.peak, 3), "end")
-                self.memory.sounds.append(event)
+                self.stream.memory.sounds.append(event)
                 self._emit(event)
         if asr is not None:
             if asr.partial is not None and asr.partial.text:
@@ -283,30 +284,7 @@ class Session:
                     TranscriptEvent(round(p.t0, 3), round(p.t1, 3), p.text, False, p.lang, p.stable, p.segment)
                 )
             if asr.ended is not None:
-                self._watch_final(asr.ended)
-
-    def _final_ready(self, future) -> None:
-        try:
-            self._emit_final(future)
-        finally:
-            with self._finals_done:
-                self._finals_pending -= 1
-                if not future.cancelled() and future.exception() is None:
-                    self._finals_known = max(self._finals_known, future.result().segment)
-                self._finals_done.notify_all()
-
-    def final_of(self, segment: int, timeout_s: float, stop: threading.Event | None = None) -> FinalText | None:
-        """The final (Whisper base) text of spoken segment `segment`, waiting up to `timeout_s` for it (any thread)
-        and no longer once `stop` is set (a response stopped by barge-in); None if it is not known by then or has no
-        text. Responders use it to replace a partial heard earlier."""
-        deadline = time.monotonic() + timeout_s
-        with self._finals_done:
-            while self._finals_known < segment and not (stop is not None and stop.is_set()):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._finals_done.wait(left if stop is None else min(left, STOP_POLL_S))
-        return next((f for f in reversed(self.memory.transcripts) if f.segment == segment), None)
+                self.stream.finals.watch(asr.ended)
 
     def _emit_final(self, future) -> None:
         try:
@@ -316,8 +294,8 @@ class Session:
             return
         if not final.text:
             return
-        self._counts["transcripts"] += 1
-        self.memory.transcripts.append(final)
+        self.stream.counts["transcripts"] += 1
+        self.stream.memory.transcripts.append(final)
         self._emit(
             TranscriptEvent(round(final.t0, 3), round(final.t1, 3), final.text, True, final.lang, final.text,
                             final.segment)
@@ -332,25 +310,22 @@ class Session:
                               decision.payload.get("question_segment"))
             )
         if decision.responds:
-            request = ResponseRequest(f"r{next(self._ids)}", decision, chunk.index, round(chunk.t1, 3),
+            request = ResponseRequest(f"r{next(self.stream.ids)}", decision, chunk.index, round(chunk.t1, 3),
                                       chunk.arrived)
             self.responses.submit(request)
 
-    def instruct(self, text: str):
+    def instruct(self, text: str) -> Instruction:
         """Control API: change the session's task now, as if it had been spoken ("translate into Spanish").
 
         Takes effect at the next chunk; raises ValueError when the text is not an instruction."""
-        instruct = getattr(self.policy, "instruct", None)
-        parsed = instruct(self.decision_state, text) if instruct is not None else None
+        parsed = self.policy.instruct(self.stream.decision, text)
         if parsed is None:
             raise ValueError(f"not an instruction listenloop understands: {text!r} (see docs/conversation.md)")
         return parsed
 
-    def _report_tasks(self) -> None:
+    def _report_tasks(self, changes: tuple[TaskChange, ...]) -> None:
         """Task-state changes the policy made (spoken, option, control) become task events."""
-        changes = getattr(self.decision_state, "changes", None)
-        while changes:
-            c = changes.pop(0)
+        for c in changes:
             detail = {**c.state.detail(), **({"instruction": c.instruction.text} if c.instruction else {})}
             self._emit(TaskEvent(round(c.t, 3), c.state.mode.value, detail, c.source))
 
@@ -365,27 +340,27 @@ class Session:
     # ---- bookkeeping ----
     @property
     def chunks(self) -> int:
-        return self._chunker.chunks_emitted
+        return self.stream.chunker.chunks_emitted
 
     @property
     def stream_time(self) -> float:
-        return self._chunker.chunks_emitted * SAMPLES_PER_CHUNK / SAMPLE_RATE
+        return self.stream.chunker.chunks_emitted * SAMPLES_PER_CHUNK / SAMPLE_RATE
 
     def _summary(self) -> SummaryEvent:
-        wall = time.perf_counter() - self._started
+        wall = time.perf_counter() - self.stream.started
         audio = self.stream_time
-        lat = self.responses.latency
+        lat = self.stream.responses.latency
         return SummaryEvent(
             chunks=self.chunks,
             audio_s=round(audio, 3),
             wall_s=round(wall, 3),
             rtf=round(wall / audio, 4) if audio else 0.0,
-            chunk_ms_p50=round(self._chunk_ms.percentile(50), 2),
-            chunk_ms_p95=round(self._chunk_ms.percentile(95), 2),
-            chunk_ms_max=round(self._chunk_ms.max_ms, 2),
-            responses=sum(self.responses.counts.values()),
-            transcripts=self._counts["transcripts"],
-            sounds=self._counts["sounds"],
+            chunk_ms_p50=round(self.stream.chunk_ms.percentile(50), 2),
+            chunk_ms_p95=round(self.stream.chunk_ms.percentile(95), 2),
+            chunk_ms_max=round(self.stream.chunk_ms.max_ms, 2),
+            responses=sum(self.stream.responses.counts.values()),
+            transcripts=self.stream.counts["transcripts"],
+            sounds=self.stream.counts["sounds"],
             response_latency_ms_p50=round(lat.percentile(50), 1) if lat.count else None,
-            counts=dict(self.responses.counts),
+            counts=dict(self.stream.responses.counts),
         )

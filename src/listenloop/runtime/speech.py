@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.runtime.control import Control, ControlKind
 from listenloop.runtime.events import (
     AudioEvent,
     ErrorEvent,
@@ -152,6 +153,11 @@ class Speaker:
         if self.speak_to is not None:
             write_timeline(self.speak_to, self._placed, input_seconds)
 
+    def apply(self, control: Control) -> None:
+        """A control message of the stream (runtime/control.py): barge-in cuts the speech at its time."""
+        if control.kind is ControlKind.BARGE_IN:
+            self.cut(control.t)
+
     def cut(self, t: float) -> None:
         """Barge-in at stream time `t`: what is not yet said is not said (queued sentences dropped, placed ones
         cut at `t`; --speak-to then holds only what was heard before the user spoke)."""
@@ -169,6 +175,14 @@ class Speaker:
     def cancel_all(self) -> None:
         for r in self._responses.values():
             r.cancelled = True
+
+    def new_stream(self) -> None:
+        """A new stream on the session (Session.reset, no response running): nothing more of the old stream is
+        said, and the next one's sentences are placed from its own start."""
+        self.cancel_all()
+        self._queue.join()
+        self._responses.clear()
+        self._cursor = 0.0
 
     def close(self) -> None:
         """Abandon (the session's client is gone): no new sentences, and the worker ends after the queued ones."""

@@ -65,6 +65,12 @@ class Timeline:
             self._speech_end = min(self._speech_end, t)
             self._cond.notify_all()
 
+    def reset(self) -> None:
+        """A new stream on the session (nothing in flight): the clocks are untied."""
+        with self._cond:
+            self._in_flight, self._anchor, self._speech_end = 0, None, 0.0
+            self._cond.notify_all()
+
     @property
     def anchor(self) -> Anchor | None:
         return self._anchor
