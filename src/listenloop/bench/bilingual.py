@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.bench.choices import comma_list
 
 
 @dataclass(frozen=True)
@@ -134,10 +135,10 @@ def translate_text(engine, language: str) -> list[str]:
 def run_translation(args: argparse.Namespace) -> int:
     from listenloop.runtime.engine import Engine, EngineConfig
 
-    languages = [x.strip() for x in args.languages.split(",") if x.strip()]
-    unknown = [x for x in languages if x not in INSTRUCTIONS]
-    if unknown:
-        print(f"error: no references for {', '.join(unknown)} (the set has {', '.join(INSTRUCTIONS)})")
+    try:
+        languages = comma_list(INSTRUCTIONS, "language")(args.languages)  # (a --translation option of bench
+    except argparse.ArgumentTypeError as e:  # conversation, which reads its other options)
+        print(f"error: {e}")
         return 2
     engine = Engine(EngineConfig(llm=args.llm))
     engine.llm()

@@ -20,6 +20,7 @@ import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.bench.bilingual import score
+from listenloop.bench.choices import comma_list
 from listenloop.bench.corpus import Utterance, asterisk_prompts, asterisk_prompts_in, speech_bounds
 
 GAP_S = 2.5  # s of silence after each prompt: each one closes its own segment and is translated alone
@@ -128,7 +129,8 @@ CJK = ("zh", "ja")  # targets written without spaces: a prompt's pieces are join
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--directions", default="fr-en,en-zh", help=f"comma-separated, of {', '.join(DIRECTIONS)}")
+    parser.add_argument("--directions", default="fr-en,en-zh", type=comma_list(DIRECTIONS, "direction"),
+                        help=f"comma-separated, of {', '.join(DIRECTIONS)}")
     parser.add_argument("--prompts", type=int, default=20, help="prompts per direction (live-paced: ~5 s each)")
     parser.add_argument("--llm", default="qwen2.5-0.5b", help="language model (packaged name or .gguf)")
 
@@ -136,11 +138,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from listenloop.runtime.engine import Engine, EngineConfig
 
-    directions = [d.strip() for d in args.directions.split(",") if d.strip()]
-    unknown = [d for d in directions if d not in DIRECTIONS]
-    if unknown:
-        print(f"error: unknown direction(s) {', '.join(unknown)}; known: {', '.join(DIRECTIONS)}")
-        return 2
+    directions = args.directions
     engine = Engine(EngineConfig(llm=args.llm))
     for direction in directions:
         print(f"{direction}: {args.prompts} prompts, live-paced ...", flush=True)

@@ -14,6 +14,7 @@ import unicodedata
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
+from listenloop.bench.choices import comma_list
 from listenloop.bench.wer import edit_distance
 
 SENTENCES = {  # written for this check: a question, a statement, a request per language
@@ -31,7 +32,8 @@ PAD_S = 0.5  # s of silence around each sentence
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--languages", default="es,fr,de,zh", help="comma-separated, of " + ", ".join(SENTENCES))
+    parser.add_argument("--languages", default="es,fr,de,zh", type=comma_list(SENTENCES, "language"),
+                        help="comma-separated, of " + ", ".join(SENTENCES))
 
 
 def _chars(text: str) -> list[str]:
@@ -43,11 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from listenloop.perception.language import in_script
     from listenloop.synthesis.synth import espeak
 
-    languages = [x.strip() for x in args.languages.split(",") if x.strip()]
-    unknown = [x for x in languages if x not in SENTENCES]
-    if unknown:
-        print(f"error: no sentences for {', '.join(unknown)}; known: {', '.join(SENTENCES)}")
-        return 2
+    languages = args.languages
     rec, pad = Recognizer(), np.zeros(int(PAD_S * SAMPLE_RATE), np.float32)
     for lang in languages:
         for voice in VOICES[lang]:
