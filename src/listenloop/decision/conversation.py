@@ -96,6 +96,7 @@ class ConversationPolicy:
         rules = self.rules.decide(obs, state.rules)
         if rules.responds and rules.emotion is Emotion.URGENT:
             return rules  # urgent sounds go at once, whatever else the chunk holds
+        turn.hear(state.turn, obs)
         held_answer = release.heard(obs, state, self.timing)  # before the speech: it reopens the sentence
         spoken = self._spoken(obs, state, pause)
         if obs.vad is not None:
@@ -185,11 +186,6 @@ class ConversationPolicy:
     def _spoken(self, obs: Observation, state: ConversationState, pause: float) -> Decision | None:
         """The decision about what was just said, at a pause or at the segment's close; None if none is due."""
         asr, heard = obs.asr, state.turn
-        if asr is not None and asr.partial is not None:
-            heard.segment, heard.seg_t0 = asr.partial.segment, asr.partial.t0
-            heard.texts[asr.partial.segment] = asr.partial.text
-            heard.confidence = asr.partial.confidence
-            heard.lang = asr.partial.lang
         ended: SegmentEnd | None = asr.ended if asr is not None else None
         rejudge = state.holds.get(HoldKind.REJUDGE)
         if ended is None and rejudge is not None and rejudge.pieces[0].final.done():

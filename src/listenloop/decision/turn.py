@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from listenloop.decision import sentence
-from listenloop.perception.observation import Confidence, SegmentEnd
+from listenloop.perception.observation import Confidence, Observation, SegmentEnd
 
 CARRY_S = 3.0  # s; an unfinished sentence is joined to speech that resumes within this long (a pause mid-sentence)
 DECIDED_KEEP = 16  # recent segment numbers remembered as decided (bounded)
@@ -40,6 +40,15 @@ class TurnState:
         """The segment is open to judgement again (its answer was dropped or taken back)."""
         if segment in self.decided:
             self.decided.remove(segment)
+
+
+def hear(turn: TurnState, obs: Observation) -> None:
+    """The chunk's partial text (tiny.en's) becomes the open segment's."""
+    partial = obs.asr.partial if obs.asr is not None else None
+    if partial is not None:
+        turn.segment, turn.seg_t0 = partial.segment, partial.t0
+        turn.texts[partial.segment] = partial.text
+        turn.confidence, turn.lang = partial.confidence, partial.lang
 
 
 def carried_text(turn: TurnState, ended: SegmentEnd | None = None) -> str:
