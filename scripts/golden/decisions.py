@@ -5,6 +5,8 @@ exercised), written as one JSON file.
 usage: python scripts/golden/decisions.py OBSERVATIONS OUT.json BUILD_DIR... [--shared ../shared/audio/dev]
    (OBSERVATIONS: the --observations file `listenloop bench decisions --streams BUILD_DIR...` wrote)
 then:  python scripts/golden/decisions.py --compare BEFORE.json AFTER.json
+The learned model's inputs are written beside OUT.json (OUT.npz: every chunk's feature vector of every stream) and
+compared too: a change to how the turn is tracked must leave them identical, or the model needs retraining.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from listenloop.bench.decisions import built_streams, policies, real_streams
+from listenloop.decision.features import FeatureExtractor
 from listenloop.decision.instructions import TaskState
 from listenloop.offline.observations import load_observations, observation_key
+from listenloop.perception.sounds import load_class_names
 from listenloop.vocabulary import Mode
 
 
@@ -52,16 +58,21 @@ def record(observations: Path, out: Path, builds: list[Path], shared: Path | Non
         items += real_streams(shared)
     contenders = {n: f for n, f in policies(None).items() if n.startswith(("conversation", "learned", "rules"))}
     golden: dict[str, list] = {}
+    vectors: dict[str, np.ndarray] = {}
+    extractor = FeatureExtractor(load_class_names())
     for item in items:
         replayed = kept.get(observation_key(item.stream, item.audio))
         if replayed is None:
             print(f"note: {item.stream.id} not in {observations}: skipped", file=sys.stderr)
             continue
+        features = extractor.init_state(item.stream.mode)
+        vectors[item.stream.id] = np.stack([extractor.step(obs, features) for obs in replayed])
         for mode in dict.fromkeys((item.stream.mode, Mode.TRANSLATE, Mode.TRANSCRIBE)):
             for name, factory in contenders.items():
                 golden[f"{item.stream.id} | {mode.value} | {name}"] = replay(factory, mode, replayed)
         print(f"{item.stream.id}: done", file=sys.stderr)
     out.write_text(json.dumps(golden, indent=0, ensure_ascii=False), encoding="utf-8")
+    np.savez(out.with_suffix(".npz"), **vectors)
 
 
 def compare(before: Path, after: Path) -> int:
@@ -78,7 +89,11 @@ def compare(before: Path, after: Path) -> int:
                 print(f"  before {p}\n  after  {q}")
                 break
     print(f"{len(set(a) | set(b)) - differ} same, {differ} differ")
-    return 1 if differ else 0
+    x, y = np.load(before.with_suffix(".npz")), np.load(after.with_suffix(".npz"))
+    changed = [k for k in sorted(set(x.files) | set(y.files))
+               if k not in x.files or k not in y.files or not np.array_equal(x[k], y[k])]
+    print(f"model inputs: {len(x.files) - len(changed)} streams identical, {len(changed)} differ {changed[:5]}")
+    return 1 if differ or changed else 0
 
 
 def main() -> int:
