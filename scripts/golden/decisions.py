@@ -61,15 +61,16 @@ def record(observations: Path, out: Path, builds: list[Path], shared: Path | Non
     vectors: dict[str, np.ndarray] = {}
     extractor = FeatureExtractor(load_class_names())
     for item in items:
-        replayed = kept.get(observation_key(item.stream, item.audio))
+        name = observation_key(item.stream, item.audio)  # (stream ids repeat across builds)
+        replayed = kept.get(name)
         if replayed is None:
             print(f"note: {item.stream.id} not in {observations}: skipped", file=sys.stderr)
             continue
         features = extractor.init_state(item.stream.mode)
-        vectors[item.stream.id] = np.stack([extractor.step(obs, features) for obs in replayed])
+        vectors[name] = np.stack([extractor.step(obs, features) for obs in replayed])
         for mode in dict.fromkeys((item.stream.mode, Mode.TRANSLATE, Mode.TRANSCRIBE)):
-            for name, factory in contenders.items():
-                golden[f"{item.stream.id} | {mode.value} | {name}"] = replay(factory, mode, replayed)
+            for policy, factory in contenders.items():
+                golden[f"{name} | {mode.value} | {policy}"] = replay(factory, mode, replayed)
         print(f"{item.stream.id}: done", file=sys.stderr)
     out.write_text(json.dumps(golden, indent=0, ensure_ascii=False), encoding="utf-8")
     np.savez(out.with_suffix(".npz"), **vectors)
