@@ -3,6 +3,7 @@ the next stream exactly as a fresh session does."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from listenloop.audio.constants import SAMPLE_RATE
@@ -13,6 +14,7 @@ from listenloop.runtime.session import SessionOptions
 from listenloop.vocabulary import Mode
 
 BLOCK = 4000  # samples per feed (0.25 s), as a live source would deliver them
+LATE_S = 8  # s of silence before the first stream of the speaking test: its speech ends late
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +69,23 @@ def test_a_finished_session_cannot_be_reset_and_its_responses_saw_its_name_memor
     session.finish()
     with pytest.raises(RuntimeError, match="finished"):
         session.reset()
+
+
+def test_a_session_that_speaks_says_the_next_streams_answer_after_a_reset(engine, shared_audio):
+    """Spoken output (the real piper voice, audio events only): the reset waits for the old stream's sentences, and
+    the next stream's answer is spoken on its own clock, not after where the old stream's speech ended."""
+    from listenloop.runtime.events import AudioEvent, ResponseEvent
+    from listenloop.runtime.session import SpeechOutput
+
+    audio = load_audio(shared_audio / "streams" / "sample_count.wav")
+    session = engine.session(SessionOptions(speech=SpeechOutput()))
+    first = feed(session, np.concatenate([np.zeros(LATE_S * SAMPLE_RATE, np.float32), audio]))  # said late
+    first += session.reset()
+    old_end = max(e.t + len(e.samples) / SAMPLE_RATE for e in first if isinstance(e, AudioEvent))
+    second = feed(session, audio) + session.finish()
+    decided = {e.id: e.t for e in second if isinstance(e, ResponseEvent)}
+    spoken = [e for e in second if isinstance(e, AudioEvent)]
+    assert [e.id for e in spoken] == list(decided)  # the acknowledgement, then the count
+    assert all(decided[e.id] <= e.t for e in spoken)
+    assert old_end > LATE_S + 3.6 and spoken[0].t < old_end - LATE_S / 2  # the acknowledgement (decided at 3.6 s)
+    # is placed from its own decision, not after where the old stream's speech ended

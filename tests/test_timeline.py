@@ -88,6 +88,7 @@ def test_a_file_gets_the_whole_answers_a_live_session_gives(engine, two_question
 
 
 def test_barge_in_cuts_spoken_output_where_the_user_spoke_and_an_alert_goes_on(tmp_path):
+    from listenloop.runtime.control import Control, ControlKind
     from listenloop.runtime.events import ResponseDeltaEvent, ResponseStartEvent
     from listenloop.runtime.speech import Speaker
 
@@ -102,12 +103,12 @@ def test_barge_in_cuts_spoken_output_where_the_user_spoke_and_an_alert_goes_on(t
     say(speaker, "r1", "answer", "The capital of France is Paris. It is on the Seine.")
     start = speaker._placed[0].t
     assert timeline.speaking_at(start + 0.5)
-    speaker.cut(start + 0.5)  # the user spoke half a second into the answer
+    speaker.apply(Control(ControlKind.BARGE_IN, start + 0.5))  # the user spoke half a second into the answer
     assert sum(len(p.samples) for p in speaker._placed) / SAMPLE_RATE <= 0.5 + 1e-3
     assert not timeline.speaking_at(start + 0.6)  # nothing said after the cut, nothing holds the stream
 
     alerting = Speaker(emitted.append, tmp_path / "alert.wav", timeline=Timeline())
     say(alerting, "r2", "alert", "Smoke alarm! Please check the kitchen.")
     spoken = sum(len(p.samples) for p in alerting._placed)
-    alerting.cut(alerting._placed[0].t + 0.3)
+    alerting.apply(Control(ControlKind.BARGE_IN, alerting._placed[0].t + 0.3))
     assert sum(len(p.samples) for p in alerting._placed) == spoken  # an urgent alert is said to the end

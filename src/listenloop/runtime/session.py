@@ -7,6 +7,8 @@
     for event in session.finish():          # flush, wait for responses, summary
         ...
 
+`session.reset()` starts a new stream on the same session (runtime/stream_state.py).
+
 Listening never waits for a response: responses are produced by a worker thread and their events show up
 in the next feed()/drain() (or are handed to `on_event` as soon as they exist).
 """
