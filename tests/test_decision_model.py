@@ -365,7 +365,8 @@ def test_a_change_to_perception_code_makes_a_new_feature_cache(tmp_path, monkeyp
     """Cached model inputs are only reused for the perception code that made them."""
     inputs = ("perception/asr.py", "audio/chunker.py", "decision/features.py", "decision/sentence.py",
               "decision/utterance.py", "decision/multilingual.py", "decision/address.py",
-              "decision/lexicon.py", "decision/lexicons/zh.toml", "decision/lexicons/en.toml")  # a lexicon's data too
+              "decision/lexicon.py", "decision/turn.py", "decision/lexicons/zh.toml",
+              "decision/lexicons/en.toml")  # a lexicon's data too
     for rel in (*inputs, "decision/rules.py"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("A = 1\n")
@@ -484,7 +485,7 @@ def test_offline_finals_come_on_the_live_schedule_and_the_model_reads_them(speec
     assert not any(done for i, done, _ in seen if i < ready[0])  # not before its chunk, however fast the decode was
     assert ended.final.result().text, "Whisper base heard nothing in a clear question"
     assert [f for i, _, f in seen if i == ready[0]] == [1.0] and all(f == 0.0 for i, _, f in seen if i < ready[0])
-    assert state.text == ended.final.result().text
+    assert state.turn.text == ended.final.result().text
 
     slow = rescheduled(replay, 1.2)
     late = [i for i, obs in enumerate(slow) if slow.observations[index].asr.ended.final.done()]

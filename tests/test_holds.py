@@ -81,3 +81,25 @@ def test_a_step_gives_the_decision_with_its_task_changes_once():
     assert second.decision.task is Task.ACKNOWLEDGE and [c.state.mode for c in second.changes] == [Mode.TRANSLATE]
     assert second.changes[0].source == "control" and second.changes[0].state.language == "es"
     assert policy.step(quiet[2], state).changes == ()
+
+
+def test_the_rules_and_the_model_read_one_turn_taken_once_per_chunk():
+    """decision/turn.py: with the learned model, the conversation's turn is the features' turn (one object), and a
+    chunk is taken once though both read it (a second take would age the text twice)."""
+    from listenloop.audio.chunker import Chunk
+    from listenloop.audio.constants import SAMPLES_PER_CHUNK
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.learned import DecisionModel
+    from listenloop.decision.timing import LearnedTiming
+    from listenloop.perception.observation import Observation
+    from listenloop.vocabulary import Mode
+
+    policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT), timing=LearnedTiming(DecisionModel.load(), ()))
+    state = policy.init_state()
+    assert state.turn is state.timing.features.turn
+    for k in range(5):
+        policy.decide(Observation(Chunk(k, np.zeros(SAMPLES_PER_CHUNK, np.float32))), state)
+    assert state.turn.text_age == 5
+    state.reset()
+    assert state.turn is state.timing.features.turn and state.turn.text_age == 0

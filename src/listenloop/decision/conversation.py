@@ -58,6 +58,7 @@ class ConversationPolicy:
         state = ConversationState(self.task, self.rules.init_state())
         if self.timing is not None:
             state.timing = self.timing.init_state(self.task.mode)
+            state.turn = state.timing.features.turn  # one turn, read by the rules and the model's features
         if self.initial is not None or self.task.mode is not Mode.TRANSCRIBE:
             state.changes.append(TaskChange(0.0, self.task, "option", self.initial))
         return state
@@ -87,6 +88,7 @@ class ConversationPolicy:
         proposals: list[Proposal] = []
         while not state.control.empty():
             proposals.append(Proposal(Source.CONTROL, self._instruct(state, state.control.get_nowait(), t, "control")))
+        turn.hear(state.turn, obs)  # what is being said, once for the rules and the model's features
         pause = self._track_voice(obs, state)
         state.interrupt = False
         if self.timing is not None:
@@ -96,11 +98,10 @@ class ConversationPolicy:
         rules = self.rules.decide(obs, state.rules)
         if rules.responds and rules.emotion is Emotion.URGENT:
             return rules  # urgent sounds go at once, whatever else the chunk holds
-        turn.hear(state.turn, obs)
         held_answer = release.heard(obs, state, self.timing)  # before the speech: it reopens the sentence
         spoken = self._spoken(obs, state, pause)
         if obs.vad is not None:
-            text = None if obs.asr is None else state.turn.texts.get(state.turn.segment, "")
+            text = None if obs.asr is None else state.turn.texts.get(state.turn.open_segment, "")
             state.interrupt = voice.barges_in(state.voice, text, t)
         if spoken is not None:
             proposals.append(Proposal(Source.SPEECH, spoken))
@@ -192,7 +193,7 @@ class ConversationPolicy:
             state.holds.drop(rejudge)  # the final text is in: judge the segment again with it
             ended = rejudge.pieces[0]
             turn.settle(heard, ended)
-            if voiced(obs) or heard.segment is not None:  # the speaker went on: a reply now would cut in (jfk.flac)
+            if voiced(obs) or heard.open_segment is not None:  # the speaker went on: a reply would cut in (jfk.flac)
                 return self._late_instruction(obs, state, ended)  # but an instruction is not lost
             decision = self._judge(obs, state, ended.segment, ended.settled_text(), ended)
             if not sentence.is_filler(ended.settled_text()):  # a filler ("Let me see.") keeps the sentence before open
@@ -210,9 +211,9 @@ class ConversationPolicy:
             voice.close_segment(state.voice, ended.segment, ended.t1)
             return decision
         clock_now = state.timing is not None and state.timing.ready
-        if heard.segment is not None and pause >= (CLOCK_PAUSE_S if clock_now else QUESTION_PAUSE_S) - 1e-9 \
-                and heard.segment in heard.texts:
-            return self._judge(obs, state, heard.segment, heard.texts[heard.segment], None)
+        if heard.open_segment is not None and pause >= (CLOCK_PAUSE_S if clock_now else QUESTION_PAUSE_S) - 1e-9 \
+                and heard.open_segment in heard.texts:
+            return self._judge(obs, state, heard.open_segment, heard.texts[heard.open_segment], None)
         return None
 
     def _late_instruction(self, obs: Observation, state: ConversationState, ended: SegmentEnd) -> Decision | None:
@@ -234,7 +235,7 @@ class ConversationPolicy:
             return self._translate(state, ended, text, obs.chunk.t1)
         if segment in heard.decided or not text.strip() or sentence.is_filler(text, lang):
             return None  # a filler ("you know") neither ends the sentence before it nor is one
-        partial = heard.confidence if ended is None else ended.last_confidence
+        partial = heard.partial_confidence if ended is None else ended.last_confidence
         if (ended is None or not ended.final.done()) and sentence.may_go_on(text, partial):
             return None  # judged again with the final text (a REJUDGE hold)
         t = obs.chunk.t1

@@ -10,16 +10,16 @@ Missing perceivers give zeros, so one model runs with or without recognition. Na
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
-from listenloop.decision import multilingual, sentence
+from listenloop.decision import multilingual, sentence, turn
 from listenloop.decision import utterance as utt
 from listenloop.decision.lexicon import ENGLISH
-from listenloop.perception.observation import Confidence, FinalText, Observation, spoken_final
+from listenloop.decision.turn import JOIN_GAP_S, TurnState
+from listenloop.perception.observation import Confidence, Observation
 from listenloop.vocabulary import Mode
 
 # The words the features read: decision/lexicons/en.toml [model], what the shipped model was trained on.
@@ -41,7 +41,6 @@ SILENCE_CAP_S = 3.0  # time features are capped here: beyond it nothing new is l
 SPEECH_CAP_S = 10.0
 LAG_CAP_S = 1.0  # speech heard after the audio the last partial covers, capped here
 DOUBT_CAP = 5.0  # nats: a token log probability below -DOUBT_CAP is a guess however low it goes
-JOIN_GAP_S = 2.0  # a segment that starts this soon after the previous one may continue its sentence
 LEVEL_FLOOR_DB = -80.0  # chunk level below this counts as digital silence
 RUN_LEVEL_DECAY_DB = 0.02  # per chunk: the loudest speech level of the stream fades slowly (new talker, new room)
 MODES = (Mode.ASSISTANT, Mode.TRANSCRIBE, Mode.TRANSLATE, Mode.QUIET)
@@ -76,37 +75,18 @@ class FeatureState:
 
     mode: Mode = Mode.ASSISTANT
     history: list[np.ndarray] = field(default_factory=list)  # last CONTEXT_CHUNKS - 1 chunk vectors, newest last
-    text: str = ""  # latest partial hypothesis of the current (open or last closed) segment
-    stable: str = ""
-    text_age: int = 0  # chunks since the hypothesis last changed
-    segment_open: bool = False
-    segment: int = -1  # number of the current segment
-    segment_t0: float = 0.0  # s, where it started
-    segment_t1: float = 0.0  # s, where it ended (or the latest partial's end while it is open)
-    partial_t1: float = 0.0  # s, end of the audio its latest partial covers
-    before: str = ""  # text of the segment before the current one (fillers skipped)
-    before_segment: int = -1  # its number
-    before_t1: float = -99.0  # s, where that segment (or a filler after it) ended
-    before_head: str = ""  # the sentence that segment went on with, when it was left open (decision/sentence.py)
-    final: Future[FinalText] | None = None  # the last closed segment's final text, until it is in
-    final_segment: int = -1  # ... that segment's number
-    from_final: bool = False  # `text` is the current segment's final text (Whisper base), not tiny.en's partial
-    confidence: Confidence = Confidence()  # how sure the recognizer was of `text`
-    speech_t: float = 0.0  # s, last time voice activity was heard
+    turn: TurnState = field(default_factory=TurnState)  # what is being said (decision/turn.py; the conversation
+    # policy shares its own)
     run_level_db: float = LEVEL_FLOOR_DB  # level of the current run of speech
     loudest_db: float = LEVEL_FLOOR_DB  # loudest speech run so far (decaying)
     recent_groups: np.ndarray = field(default_factory=lambda: np.zeros(len(SOUND_GROUPS), np.float32))
     chunks_since_end: int = 99  # chunks since VAD last reported an end of speech
 
     def reset(self) -> None:
-        mode = self.mode
+        mode, turn = self.mode, self.turn
         self.__init__()  # type: ignore[misc]
-        self.mode = mode
-
-
-def _sentence_before(state: FeatureState) -> str:
-    """The sentence the current segment may go on with: the segment before, joined to any it went on from."""
-    return sentence.join(state.before_head, state.before)
+        self.mode, self.turn = mode, turn  # (a shared turn stays shared)
+        turn.reset()
 
 
 def _left_open(text: str) -> bool:
@@ -204,72 +184,23 @@ class FeatureExtractor:
         return [s.speech_score, *now.tolist(), *state.recent_groups.tolist(), min(len(s.onsets), 3) / 3,
                 min(len(s.offsets), 3) / 3, *ended]
 
-    def _shift(self, state: FeatureState, segment: int, t0: float) -> None:
-        """A new segment begins: the current one becomes the one before."""
-        if segment == state.segment:
-            return
-        if state.segment >= 0 and sentence.is_filler(state.text):
-            state.before_t1 = state.segment_t1  # "you know": the sentence before stays open across it
-        elif state.segment >= 0:
-            so_far = _sentence_before(state)
-            kept = state.segment_t0 - state.before_t1 < JOIN_GAP_S and sentence.open_end(so_far)
-            state.before_head = so_far if kept else ""
-            state.before, state.before_t1, state.before_segment = state.text, state.segment_t1, state.segment
-        state.segment, state.segment_t0, state.segment_t1 = segment, t0, t0
-        state.text, state.stable, state.partial_t1, state.from_final = "", "", t0, False
-        state.confidence = Confidence()
-
-    @staticmethod
-    def _take_final(state: FeatureState) -> None:
-        """A closed segment's final text replaces its last partial once it is in (as the conversation judges it)."""
-        if state.final is None or not state.final.done():
-            return
-        future, segment, state.final = state.final, state.final_segment, None
-        text = spoken_final(future)
-        if not text:
-            return
-        if segment == state.segment and not state.segment_open:
-            state.text = state.stable = text
-            state.text_age, state.from_final, state.confidence = 0, True, future.result().confidence
-            state.partial_t1 = state.segment_t1  # the final covers the whole segment: no speech lacks text now
-        elif segment == state.before_segment:
-            state.before = text
-
     def _text(self, obs: Observation, state: FeatureState) -> list[float]:
         """Cues in the current segment's text, how much speech it lacks, and the same cues with the segment before."""
-        asr, ended = obs.asr, 0.0
-        if obs.vad is not None and (obs.vad.speech or obs.vad.ended_at is not None):
-            state.speech_t = obs.chunk.t1 if obs.vad.speech else float(obs.vad.ended_at)
-        if asr is not None and asr.partial is not None:
-            self._shift(state, asr.partial.segment, asr.partial.t0)
-            if asr.partial.text != state.text:
-                state.text_age = 0
-            state.text, state.stable, state.segment_open = asr.partial.text, asr.partial.stable, True
-            state.confidence = asr.partial.confidence
-            state.partial_t1 = state.segment_t1 = asr.partial.t1
-        else:
-            state.text_age += 1
-        if asr is not None and asr.ended is not None:
-            self._shift(state, asr.ended.segment, asr.ended.t0)  # a segment too short for any partial
-            ended, state.segment_open, state.segment_t1 = 1.0, False, asr.ended.t1
-            state.text = asr.ended.last_partial  # "" when it got no text: never an older segment's text
-            state.confidence = asr.ended.last_confidence
-            if not state.text:
-                state.partial_t1 = asr.ended.t0
-            state.final, state.final_segment = asr.ended.final, asr.ended.segment
-        self._take_final(state)
-        stale = not state.segment_open and not ended and state.text_age > 8  # an old closed segment: nothing now
-        feats = [0.0] * TEXT_CUES if stale else text_features(state.text, state.stable)
-        heard = state.segment >= 0 and not stale
-        lag = min(max(state.speech_t - state.partial_t1, 0.0), LAG_CAP_S) if heard else 0.0
-        gap = state.segment_t0 - state.before_t1
-        before = _sentence_before(state) if gap < JOIN_GAP_S else ""
+        turn.hear(state.turn, obs)  # once per chunk (the conversation policy may have taken it already)
+        now = state.turn
+        ended = float(obs.asr is not None and obs.asr.ended is not None)
+        stale = not now.segment_open and not ended and now.text_age > 8  # an old closed segment: nothing now
+        feats = [0.0] * TEXT_CUES if stale else text_features(now.text, now.stable)
+        heard = now.segment >= 0 and not stale
+        lag = min(max(now.speech_t - now.partial_t1, 0.0), LAG_CAP_S) if heard else 0.0
+        gap = now.segment_t0 - now.before_t1
+        before = turn.sentence_before(now) if gap < JOIN_GAP_S else ""
         before = before if _left_open(before) else ""  # a finished sentence does not go on in this piece
-        joined = before if sentence.is_filler(state.text) else sentence.join(before, state.text)
-        join = [0.0] * TEXT_CUES if stale else text_features(joined, sentence.join(before, state.stable))
-        return [*feats, ended, min(state.text_age, 10) / 10, float(heard and not state.text), lag / LAG_CAP_S,
-                float(state.segment_open), float(state.from_final and not stale),
-                *([0.0] * 3 if stale else doubt_features(state.confidence)), *join,
+        joined = before if sentence.is_filler(now.text) else sentence.join(before, now.text)
+        join = [0.0] * TEXT_CUES if stale else text_features(joined, sentence.join(before, now.stable))
+        return [*feats, ended, min(now.text_age, 10) / 10, float(heard and not now.text), lag / LAG_CAP_S,
+                float(now.segment_open), float(now.from_final and not stale),
+                *([0.0] * 3 if stale else doubt_features(now.confidence)), *join,
                 min(max(gap, 0.0), JOIN_GAP_S) / JOIN_GAP_S]
 
     def chunk_vector(self, obs: Observation, state: FeatureState) -> np.ndarray:

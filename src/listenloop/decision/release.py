@@ -49,7 +49,7 @@ def held_answer(hold: Hold, obs: Observation, state: ConversationState, timing: 
     if obs.chunk.t1 <= hold.since:
         return None  # held in this very chunk, whose start may still hold the question's last word
     grown = turn.texts.get(hold.segment, hold.heard) != hold.heard
-    if voiced(obs) or grown or turn.segment not in (None, hold.segment):
+    if voiced(obs) or grown or turn.open_segment not in (None, hold.segment):
         state.holds.drop(hold)
         turn.undecide(hold.segment)
         if not grown:  # a new segment goes on with it: judged together, as a sentence broken by a pause
@@ -73,16 +73,16 @@ def held_captions(obs: Observation, state: ConversationState, timing: LearnedTim
     segment's caption may go at its pause, with the held ones before it (captions.py). Riders go with it."""
     assert state.timing is not None
     t, turn = obs.chunk.t1, state.turn
-    speaking = turn.segment is not None or (obs.vad is not None and obs.vad.speech)
+    speaking = turn.open_segment is not None or (obs.vad is not None and obs.vad.speech)
     confirmed = state.timing.caption_confirms and not (timing.decides and captions.ends_open(state.holds))
     caption = captions.release(state.holds, t, confirmed, speaking, timing.caption_wait_s,
                                bool(obs.extra.get("end_of_stream")), timing.caption_hold_s)
     if caption is None and timing.decides and state.task.mode is Mode.TRANSCRIBE \
-            and state.timing.caption_confirms and turn.segment is not None and pause >= captions.PAUSE_S - 1e-9:
-        caption = captions.release_at_pause(state.holds, turn.segment, turn.texts.get(turn.segment, ""),
-                                            turn.confidence, state.captioned_at_pause)
+            and state.timing.caption_confirms and turn.open_segment is not None and pause >= captions.PAUSE_S - 1e-9:
+        caption = captions.release_at_pause(state.holds, turn.open_segment, turn.texts.get(turn.open_segment, ""),
+                                            turn.partial_confidence, state.captioned_at_pause)
         if caption is not None:
-            state.captioned_at_pause = turn.segment
+            state.captioned_at_pause = turn.open_segment
     return None if caption is None else captions.with_riders(state.holds, caption)
 
 
@@ -98,7 +98,7 @@ def held_sound(hold: Hold, obs: Observation, state: ConversationState, timing: L
 def held_translation(hold: Hold, obs: Observation, state: ConversationState) -> Decision | None:
     """Held pieces translated without another piece: the model confirms them (as judge), the stream ends, or a
     piece ending mid-sentence found no continuation (it was all noise, or the stream paused)."""
-    if state.turn.segment is not None:  # (voice activity alone may be noise: a segment is speech)
+    if state.turn.open_segment is not None:  # (voice activity alone may be noise: a segment is speech)
         return None
     if obs.extra.get("end_of_stream"):
         why = "end of stream"
@@ -118,7 +118,7 @@ def call(hold: Hold, obs: Observation, state: ConversationState) -> Decision | N
     segment: the call joins it, turn.carry), answered by itself after CALL_WAIT_S without one or at the end of the
     stream; never while someone is voiced."""
     assert hold.response is not None
-    if state.turn.segment is not None:
+    if state.turn.open_segment is not None:
         state.holds.drop(hold)
         return None
     end = bool(obs.extra.get("end_of_stream"))

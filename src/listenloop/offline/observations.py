@@ -17,7 +17,7 @@ OBSERVATIONS_NAME = "observations.pkl"  # beside a manifest: what `bench decisio
 
 
 PERCEPTION_SOURCES = ("perception", "audio", "decision/features.py", "decision/sentence.py", "decision/utterance.py",
-                      "decision/multilingual.py", "decision/address.py", "decision/lexicon.py",
+                      "decision/multilingual.py", "decision/address.py", "decision/lexicon.py", "decision/turn.py",
                       "decision/lexicons")  # what features read
 SOURCE_SUFFIXES = (".py", ".toml")  # code, and the data files it reads (the lexicons)
 
