@@ -26,15 +26,7 @@ from listenloop.vocabulary import Mode
 QUESTION_WORDS, REQUEST_WORDS = ENGLISH.model_question_words, ENGLISH.model_request_words
 FILLER_WORDS, OPEN_WORDS = ENGLISH.model_fillers, ENGLISH.model_open_words
 
-# AudioSet display-name keywords of the sound groups the decision cares about.
-SOUND_GROUPS = (
-    ("alarm", ("alarm", "siren", "smoke detector", "buzzer", "glass", "shatter", "gunshot", "explosion",
-               "vehicle horn", "car horn", "honk", "scream")),
-    ("concern", ("cough", "sneeze", "baby cry", "crying", "wheeze", "gasp", "choking")),
-    ("notify", ("dog", "bark", "doorbell", "ding-dong", "knock", "thunder", "telephone", "ringtone")),
-    ("music", ("music", "guitar", "piano", "singing", "song", "drum")),
-    ("ambient", ("rain", "wind", "engine", "vehicle", "train", "typing", "applause", "crowd", "bird", "water")),
-)
+SOUND_GROUPS = ENGLISH.model_sound_groups  # AudioSet display-name keywords of the sound groups the model reads
 TEXT_CUES = 9  # values text_features gives
 CONTEXT_CHUNKS = 3  # the model sees this chunk and the two before it
 SILENCE_CAP_S = 3.0  # time features are capped here: beyond it nothing new is learned

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from listenloop.decision import multilingual
+from listenloop.decision.lexicon import ENGLISH
 from listenloop.vocabulary import Mode
 
 # Spoken language name -> ISO 639-1 code (Whisper's codes). English is the source language of the assistant.
@@ -22,33 +23,7 @@ LANGUAGES = {
 }
 LANGUAGE_NAMES = {code: name.capitalize() for name, code in reversed(LANGUAGES.items())}
 
-# Spoken sound names -> the AudioSet classes that count as one occurrence of it (YAMNet display names).
-SOUND_WORDS: dict[str, tuple[str, ...]] = {
-    "dog": ("Bark", "Dog", "Bow-wow", "Yip", "Howl", "Growling"),
-    "bark": ("Bark", "Dog", "Bow-wow", "Yip"),
-    "baby": ("Baby cry, infant cry", "Crying, sobbing", "Whimper"),
-    "cry": ("Baby cry, infant cry", "Crying, sobbing"),
-    "cat": ("Cat", "Meow", "Purr", "Caterwaul"),
-    "cough": ("Cough",),
-    "sneeze": ("Sneeze",),
-    "doorbell": ("Doorbell", "Ding-dong"),
-    "door": ("Knock", "Door", "Doorbell", "Ding-dong"),
-    "knock": ("Knock",),
-    "phone": ("Telephone", "Telephone bell ringing", "Ringtone"),
-    "alarm": ("Alarm", "Smoke detector, smoke alarm", "Fire alarm", "Alarm clock", "Siren"),
-    "siren": ("Siren", "Civil defense siren", "Police car (siren)", "Ambulance (siren)",
-              "Fire engine, fire truck (siren)"),
-    "car": ("Car", "Vehicle horn, car horn, honking", "Car alarm"),
-    "horn": ("Vehicle horn, car horn, honking", "Honk"),
-    "bird": ("Bird", "Bird vocalization, bird call, bird song", "Chirp, tweet"),
-    "glass": ("Glass", "Shatter"),
-    "clap": ("Applause", "Clapping"),
-    "laugh": ("Laughter", "Giggle", "Chuckle, chortle", "Baby laughter"),
-    "music": ("Music",),
-    "water": ("Water", "Water tap, faucet", "Pour"),
-    "thunder": ("Thunder", "Thunderstorm"),
-    "gun": ("Gunshot, gunfire",),
-}
+SOUND_WORDS = ENGLISH.sounds  # spoken sound names -> the AudioSet classes that count as one occurrence of it
 
 
 class InstructionError(ValueError):

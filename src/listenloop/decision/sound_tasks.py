@@ -19,6 +19,7 @@ from listenloop.decision.base import Decision
 from listenloop.decision.counting import CountState, count_patches
 from listenloop.decision.holds import Hold, HoldKind, HoldQueue
 from listenloop.decision.instructions import TaskState
+from listenloop.decision.lexicon import ENGLISH
 from listenloop.decision.music import MUSIC_LISTEN_S, MUSIC_SCORE, MusicTrack, music_summary
 from listenloop.perception.observation import Observation
 from listenloop.perception.sounds import PATCH_HOP_SECONDS
@@ -29,9 +30,7 @@ RECOUNT_S = 8.0  # s of the tagger's patches kept, so that a count starts where 
 # test run beside a training job counted 2 of 5 barks). 20 chunks of 4 x 521 scores: about 170 kB a stream
 RECENT_CHUNKS = int(np.ceil(RECOUNT_S / CHUNK_SECONDS))
 PENDING_MAX_S = 20.0  # s a question about a sound waits for that sound; music further apart is a new piece
-COUNT_VERBS = {"dog": "The dog barked", "bark": "The dog barked", "baby": "The baby cried", "cry": "The baby cried",
-               "cough": "Someone coughed", "doorbell": "The doorbell rang", "phone": "The phone rang",
-               "knock": "Someone knocked", "cat": "The cat meowed"}  # how a count report reads
+COUNT_VERBS = ENGLISH.count_reports  # how a count report reads (decision/lexicons/en.toml)
 
 
 @dataclass

@@ -41,9 +41,8 @@ class Heard:
 WH_WORDS, AUX_WORDS = ENGLISH.wh_words, ENGLISH.aux_words  # the cue words: decision/lexicons/en.toml
 REQUEST_OPENERS, COMMAND_VERBS = ENGLISH.request_openers, ENGLISH.command_verbs
 DANGLING, WAKE_WORDS, INTERJECTIONS = ENGLISH.dangling, ENGLISH.wake_words, ENGLISH.interjections
-SOUND_WORDS = re.compile(r"\b(noise|sound|sounds|hear|heard|that was|what was that|bang|that noise)\b")
-MUSIC_WORDS = re.compile(r"\b(music|song|style|genre|instrument|instruments|melody|tune|playing|band)\b")
-COUNT_WORDS = re.compile(r"\bhow many (times|barks|times did)\b|\bhow often\b|\bcount\b")
+SOUND_WORDS, MUSIC_WORDS, COUNT_WORDS = (re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\b")
+                                         for words in (ENGLISH.about_sound, ENGLISH.about_music, ENGLISH.about_count))
 
 
 def analyse(text: str, lang: str | None = None, names: tuple[str, ...] = ()) -> Heard:
