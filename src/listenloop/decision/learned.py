@@ -28,8 +28,8 @@ EMOTIONS = {Task.ALERT: Emotion.URGENT, Task.ASK: Emotion.CONCERNED}
 MODEL_FORMAT = 2  # bumped when the .npz layout changes (2: several networks stacked, their probabilities averaged)
 READABLE_FORMATS = (1, 2)  # format 1 holds one network
 _REQUIRED = ("format", "feature_names", "mean", "std", "w1", "b1", "w2", "b2", "threshold")
-# Where the text seen shows no finished sentence, a stricter threshold applies (5-fold out-of-fold on the training
-# streams: same F1, fewer interruptions; docs/benchmarks/decisions.md, session 4):
+# Where the text seen shows no finished sentence, a stricter threshold applies (same F1, fewer interruptions out of
+# fold; docs/benchmarks/decisions.md):
 OPEN_TEXT_FEATURES = ("txt_open_end@0", "txt_filler_end@0")  # the current segment's text ends where no sentence can
 CLOSED_TEXT_FEATURE = "txt_qmark@0"  # ... unless it ends on "?": "What time is it?" ends on an open word ("it")
 NO_TEXT_FEATURE = "txt_none@0"  # the segment heard has no text at all (a piece too short for a partial)

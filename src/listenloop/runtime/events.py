@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
+import numpy as np
+
 from listenloop.audio.constants import SAMPLE_RATE
 
 
@@ -122,7 +124,7 @@ class AudioEvent(Event):
     type: ClassVar[str] = "audio"
     id: str  # the response it speaks
     t: float  # stream time where it starts on the output timeline, s
-    samples: Any = field(repr=False)  # float32 mono at 16 kHz (numpy array); not in to_dict()
+    samples: np.ndarray = field(repr=False)  # float32 mono at 16 kHz; not in to_dict()
     text: str = ""  # the sentence spoken
 
     def to_dict(self) -> dict[str, Any]:
