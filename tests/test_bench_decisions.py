@@ -70,7 +70,7 @@ def test_the_learned_deciders_settings_reach_the_contender(monkeypatch):
     """`--confirm`, `--patience`, `--doubt`, `--caption-confirm` set the learned decider's judge
     (decision/timing.py); `--confirm` alone sets the caption bar too; unset, the shipped defaults (the caption bar
     moved off the answers' so the two can be told apart: both are 0.5 since session 17)."""
-    from listenloop.decision import timing
+    from listenloop.decision.model import timing
 
     monkeypatch.setattr(timing, "CAPTION_CONFIRM_P", timing.CONFIRM_P - 0.05)
 

@@ -86,10 +86,10 @@ def _sure_transcription_policy(caption_confirm: float | None = None, model_thres
     from dataclasses import replace
 
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
-    from listenloop.decision.learned import DecisionModel
+    from listenloop.decision.model.learned import DecisionModel
+    from listenloop.decision.model.timing import LearnedTiming
     from listenloop.decision.sound_policy import SoundPolicy
-    from listenloop.decision.timing import LearnedTiming
+    from listenloop.decision.text.instructions import TaskState
     from listenloop.perception.sounds import load_class_names
     from listenloop.vocabulary import Mode
 
@@ -150,7 +150,7 @@ def test_a_short_last_segment_waiting_to_ride_is_captioned_alone_at_the_end_of_t
     """A segment too short for any partial text ("Thanks.") waits to ride with the next caption; when the stream
     ends first, it is captioned on its own rather than lost (with the rules alone and with the model as judge)."""
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.text.instructions import TaskState
     from listenloop.vocabulary import Mode
 
     policy = _sure_transcription_policy() if clock else ConversationPolicy(TaskState(mode=Mode.TRANSCRIBE))
@@ -175,7 +175,7 @@ def test_a_caption_whose_partial_ends_on_a_guessed_word_waits_for_the_final_text
     """tiny.en completes a sentence cut short with a word it guesses, and is unsure of it: that caption is neither
     released at the pause nor at the segment's close, but once the final text (Whisper base) is in, and only if the
     final ends the sentence."""
-    from listenloop.decision import sentence
+    from listenloop.decision.text import sentence
     from listenloop.perception.observation import FinalText
 
     monkeypatch.setattr(sentence, "UNSURE_NATS", 2.0)

@@ -199,7 +199,7 @@ def never_sure_clock(engine, monkeypatch, decider=Decider.CLOCK):
 
 
 def test_with_the_learned_clock_an_answer_waits_for_it_and_is_given_once(engine, conversation, monkeypatch):
-    from listenloop.decision.timing import DEFER_MAX_S
+    from listenloop.decision.model.timing import DEFER_MAX_S
 
     never_sure_clock(engine, monkeypatch)
     audio, ends = conversation
@@ -215,7 +215,7 @@ def test_with_the_learned_clock_a_sentence_broken_by_a_pause_gets_one_transcript
     without the clock each piece closes as a segment and gets its own response (the first inside the sentence); with
     it, the first piece's caption waits, the second joins it, and one response carries both (decision/captions.py).
     The clock here never says yes, so the response comes DEFER_MAX_S after the last piece."""
-    from listenloop.decision.timing import DEFER_MAX_S
+    from listenloop.decision.model.timing import DEFER_MAX_S
 
     first, second = piper("I was thinking, um"), piper("about the trip to the mountains next weekend.")
     audio = np.concatenate([silence(0.5), first, silence(0.9), second, silence(3.0)])
@@ -237,7 +237,7 @@ def test_with_the_learned_clock_a_sentence_broken_by_a_pause_gets_one_transcript
 def test_with_the_learned_clock_a_dog_waits_for_it_but_a_gunshot_never(engine, shared_audio, monkeypatch):
     """Non-urgent sound responses wait for the clock (at most DEFER_MAX_S when it never says yes); urgent ones never
     wait."""
-    from listenloop.decision.timing import DEFER_MAX_S
+    from listenloop.decision.model.timing import DEFER_MAX_S
 
     audio = np.concatenate([silence(0.5), load_audio(shared_audio / "sounds" / "dog.wav"), silence(4.0),
                             load_audio(shared_audio / "sounds" / "gunshots.wav"), silence(3.0)])
@@ -273,7 +273,7 @@ def test_the_learned_decider_answers_a_doubtful_question_once_the_pause_is_long_
     """Patience: with the confirmation bar out of reach and any P counting as doubtful, the addressed question is
     answered once, in the chunk where the pause reaches PATIENCE_S (the rules wanted it at once); without patience
     it is never answered."""
-    from listenloop.decision.timing import PATIENCE_S
+    from listenloop.decision.model.timing import PATIENCE_S
 
     audio, ends = conversation
     never_sure_clock(engine, monkeypatch, Decider.LEARNED)
@@ -538,7 +538,7 @@ def test_a_final_text_replaces_the_partial_of_an_unfinished_sentence_before_it_i
     partials. Here the last piece got no partial at all (too short), as after a filler."""
 
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.text.instructions import TaskState
     from listenloop.perception.observation import FinalText
 
     policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
@@ -592,7 +592,7 @@ def test_an_answer_given_on_the_partial_is_taken_back_when_the_final_text_goes_o
     question."""
     from listenloop.bench.decisions import run_policy
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.text.instructions import TaskState
 
     policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
     state = policy.init_state()
@@ -610,9 +610,9 @@ def test_the_sentence_of_an_answer_taken_back_is_answered_when_it_ends_without_a
     import dataclasses
 
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
-    from listenloop.decision.learned import DecisionModel
-    from listenloop.decision.timing import LearnedTiming
+    from listenloop.decision.model.learned import DecisionModel
+    from listenloop.decision.model.timing import LearnedTiming
+    from listenloop.decision.text.instructions import TaskState
     from listenloop.perception.sounds import load_class_names
 
     model = DecisionModel.load()
@@ -639,7 +639,7 @@ def test_an_answer_is_taken_back_even_after_another_was_decided():
     sentence is not kept open (the talk went on to another question)."""
     from listenloop.bench.decisions import run_policy
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.text.instructions import TaskState
     from listenloop.perception.observation import FinalText
 
     def chunks():
@@ -663,8 +663,8 @@ def test_an_answer_is_taken_back_even_after_another_was_decided():
 def _constant_model(p_respond: float):
     """A decision model that gives every chunk P(response) = p_respond (an answer): zero weights, the output bias set.
     For the judge's rules about a P, whatever the features."""
-    from listenloop.decision.features import N_FEATURES
-    from listenloop.decision.learned import CLASSES, DecisionModel
+    from listenloop.decision.model.features import N_FEATURES
+    from listenloop.decision.model.learned import CLASSES, DecisionModel
 
     p = np.full(len(CLASSES), 1e-9)
     p[0], p[1] = 1.0 - p_respond, p_respond
@@ -680,8 +680,8 @@ def test_a_question_ending_a_sentence_broken_by_a_pause_needs_less_of_the_model_
     import dataclasses
 
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
-    from listenloop.decision.timing import DOUBT_P, JOINED_DOUBT_P, PATIENCE_S, LearnedTiming
+    from listenloop.decision.model.timing import DOUBT_P, JOINED_DOUBT_P, PATIENCE_S, LearnedTiming
+    from listenloop.decision.text.instructions import TaskState
     from listenloop.perception.observation import FinalText
     from listenloop.perception.sounds import load_class_names
 
@@ -713,8 +713,8 @@ def test_a_question_ending_a_sentence_broken_by_a_pause_needs_less_of_the_model_
 def test_the_answer_taken_back_says_nothing(engine):
     """The responder's side of the answer taken back: it waits for its question's final text (real speech, Whisper
     base), which reads "... from Paris to?", and says nothing; the language model is not asked."""
-    from listenloop.decision import sentence
     from listenloop.decision.base import Decision
+    from listenloop.decision.text import sentence
     from listenloop.respond.base import ResponseRequest
 
     session = engine.session(SessionOptions(mode=Mode.TRANSCRIBE))
@@ -738,7 +738,7 @@ def test_a_fillers_final_text_does_not_replace_the_sentence_it_keeps_open():
     filler's final text overwrote the kept sentence ("Let me see." was all that was left of it)."""
 
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.text.instructions import TaskState
     from listenloop.perception.observation import FinalText
 
     policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
@@ -767,7 +767,7 @@ def test_a_sentence_broken_twice_with_a_filler_between_is_answered_once_whole():
     from concurrent.futures import Future
 
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.text.instructions import TaskState
     from listenloop.perception.observation import FinalText, SegmentEnd
 
     pieces = ["Is it going to?", "You know.", "Rain this.", "Afternoon?"]
@@ -831,7 +831,7 @@ def test_a_question_heard_ending_on_too_waits_for_its_final_text(partial, final,
     the sentence is kept open and the next piece joins it; when it is a real "too", the answer comes with the final."""
 
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.text.instructions import TaskState
     from listenloop.perception.observation import FinalText
 
     policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT))
@@ -859,9 +859,9 @@ def test_a_question_whose_last_word_tiny_en_guessed_waits_for_its_final_text(mon
     of the word it adds. Such a partial is not answered at the pause nor at the close: the final text decides."""
     from concurrent.futures import Future
 
-    from listenloop.decision import sentence
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.text import sentence
+    from listenloop.decision.text.instructions import TaskState
     from listenloop.perception.observation import Confidence, FinalText, SegmentEnd
 
     monkeypatch.setattr(sentence, "UNSURE_NATS", 2.0)
@@ -902,7 +902,7 @@ def test_an_instruction_its_final_text_reveals_after_the_speaker_went_on_is_take
     had gone on ("Wolf."), "Count when you hear dog barking.". An answer then would cut in; the instruction is taken
     (a count starts where it was said), an ordinary final is not answered."""
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.text.instructions import TaskState
     from listenloop.perception.observation import FinalText
 
     for final_text, counts in (("Count when you hear dog barking.", True), ("I can hear a dog barking.", False)):

@@ -9,8 +9,8 @@ import pytest
 
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.data import build, mixing
-from listenloop.decision.features import FEATURE_NAMES, N_FEATURES, TEXT_CUES, FeatureExtractor, text_features
-from listenloop.decision.learned import CLASSES, WEIGHTS_PATH, DecisionModel, DecisionModelError, LearnedPolicy
+from listenloop.decision.model.features import FEATURE_NAMES, N_FEATURES, TEXT_CUES, FeatureExtractor, text_features
+from listenloop.decision.model.learned import CLASSES, WEIGHTS_PATH, DecisionModel, DecisionModelError, LearnedPolicy
 from listenloop.offline import observations as offline_observations
 from listenloop.train import decision as train_decision
 from listenloop.train import features as train_features
@@ -363,10 +363,10 @@ def test_the_open_text_threshold_is_saved_and_older_files_load_without_it(tmp_pa
 
 def test_a_change_to_perception_code_makes_a_new_feature_cache(tmp_path, monkeypatch):
     """Cached model inputs are only reused for the perception code that made them."""
-    inputs = ("perception/asr.py", "audio/chunker.py", "decision/features.py", "decision/sentence.py",
-              "decision/utterance.py", "decision/multilingual.py", "decision/address.py",
-              "decision/lexicon.py", "decision/turn.py", "decision/lexicons/zh.toml",
-              "decision/lexicons/en.toml")  # a lexicon's data too
+    inputs = ("perception/asr.py", "audio/chunker.py", "decision/model/features.py", "decision/text/sentence.py",
+              "decision/text/utterance.py", "decision/text/multilingual.py", "decision/text/address.py",
+              "decision/text/lexicon.py", "decision/turn.py", "decision/text/lexicons/zh.toml",
+              "decision/text/lexicons/en.toml")  # a lexicon's data too
     for rel in (*inputs, "decision/rules.py"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("A = 1\n")
@@ -465,7 +465,7 @@ def test_offline_finals_come_on_the_live_schedule_and_the_model_reads_them(speec
     Rescheduled for a slower machine (bench decisions --final-decode-s), the same final comes later."""
     from conftest import pad
 
-    from listenloop.decision.features import FEATURE_NAMES, FeatureExtractor
+    from listenloop.decision.model.features import FEATURE_NAMES, FeatureExtractor
     from listenloop.perception.offline import FINAL_DECODE_S, build_perception, observe, rescheduled
 
     perception = build_perception(asr=True, sounds=False)

@@ -67,7 +67,7 @@ def test_a_step_gives_the_decision_with_its_task_changes_once():
     from listenloop.audio.chunker import Chunk
     from listenloop.audio.constants import SAMPLES_PER_CHUNK
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
+    from listenloop.decision.text.instructions import TaskState
     from listenloop.perception.observation import Observation
     from listenloop.vocabulary import Mode
 
@@ -89,9 +89,9 @@ def test_the_rules_and_the_model_read_one_turn_taken_once_per_chunk():
     from listenloop.audio.chunker import Chunk
     from listenloop.audio.constants import SAMPLES_PER_CHUNK
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import TaskState
-    from listenloop.decision.learned import DecisionModel
-    from listenloop.decision.timing import LearnedTiming
+    from listenloop.decision.model.learned import DecisionModel
+    from listenloop.decision.model.timing import LearnedTiming
+    from listenloop.decision.text.instructions import TaskState
     from listenloop.perception.observation import Observation
     from listenloop.vocabulary import Mode
 

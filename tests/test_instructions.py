@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from listenloop.decision.instructions import InstructionError, Kind, TaskState, apply, initial_state, parse
+from listenloop.decision.text.instructions import InstructionError, Kind, TaskState, apply, initial_state, parse
 from listenloop.vocabulary import Mode
 
 

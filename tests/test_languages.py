@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from listenloop.audio.decode import load_audio
-from listenloop.decision import multilingual, sentence
-from listenloop.decision import utterance as utt
-from listenloop.decision.instructions import Kind, parse
+from listenloop.decision.text import multilingual, sentence
+from listenloop.decision.text import utterance as utt
+from listenloop.decision.text.instructions import Kind, parse
 from listenloop.perception.language import SPOKEN, Script, check_language, in_script
 from listenloop.perception.vad import SileroVad
 from listenloop.synthesis.synth import silence

@@ -6,12 +6,14 @@ import tomllib
 from dataclasses import fields
 from importlib import resources
 
-from listenloop.decision import address, features, instructions, sentence, utterance, voice
-from listenloop.decision.lexicon import ENGLISH
+from listenloop.decision import voice
+from listenloop.decision.model import features
+from listenloop.decision.text import address, instructions, sentence, utterance
+from listenloop.decision.text.lexicon import ENGLISH
 
 
 def test_every_list_is_clean_lowercase_and_without_repeats():
-    raw = tomllib.loads((resources.files("listenloop.decision") / "lexicons" / "en.toml").read_text("utf-8"))
+    raw = tomllib.loads((resources.files("listenloop.decision.text") / "lexicons" / "en.toml").read_text("utf-8"))
     lists = [v for v in raw.values() if isinstance(v, list)]
     lists += [v for table in ("address", "model", "about") for v in raw[table].values() if isinstance(v, list)]
     assert len(lists) + len(("sounds", "count_reports", "sound_groups")) == len(fields(ENGLISH))  # all read, no more

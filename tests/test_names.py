@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from listenloop.decision.address import Addressee, BadName, addressee, checked_names
-from listenloop.decision.utterance import analyse
+from listenloop.decision.text.address import Addressee, BadName, addressee, checked_names
+from listenloop.decision.text.utterance import analyse
 from listenloop.runtime.events import DecisionEvent, ResponseEvent
 from listenloop.runtime.session import SessionOptions
 from listenloop.synthesis.synth import espeak, piper, silence
@@ -43,7 +43,7 @@ def test_called_by_name_even_a_statement_is_for_the_assistant_and_a_question_to_
 
 
 def test_a_name_said_alone_waits_for_the_sentence_it_calls():
-    from listenloop.decision.sentence import join
+    from listenloop.decision.text.sentence import join
 
     assert analyse("John").kind.value == "incomplete" and analyse("Hey Pascal.").kind.value == "incomplete"
     assert analyse("Great.").kind.value == "statement" and analyse("Sure").kind.value == "statement"

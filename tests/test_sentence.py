@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from listenloop.decision.sentence import (
+from listenloop.decision.text.sentence import (
     Unfinished,
     answered_too_soon,
     goes_on,
@@ -50,7 +50,7 @@ def test_a_partial_may_go_on_when_it_ends_on_a_misheard_to_or_on_a_word_tiny_en_
     """tiny.en's partial can read finished where the sentence goes on: it writes a dangling "to" as "too" or "2",
     or completes a sentence cut short with a word it guesses ("... during the night." for "... during the"). Such a
     partial is not acted on; the final text decides."""
-    from listenloop.decision import sentence
+    from listenloop.decision.text import sentence
     from listenloop.perception.observation import Confidence
 
     sure, guessed = Confidence(-0.1, -0.2, -0.1), Confidence(-0.5, -3.1, -0.4)

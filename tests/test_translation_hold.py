@@ -11,8 +11,8 @@ import numpy as np
 from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLES_PER_CHUNK
 from listenloop.decision.conversation import HELD_MAX_S, ConversationPolicy
-from listenloop.decision.instructions import TaskState
-from listenloop.decision.timing import LearnedTiming
+from listenloop.decision.model.timing import LearnedTiming
+from listenloop.decision.text.instructions import TaskState
 from listenloop.perception.observation import AsrResult, FinalText, Observation, SegmentEnd
 from listenloop.vocabulary import Mode, Task
 
@@ -44,7 +44,7 @@ def judge(sure: bool) -> LearnedTiming:
     """The shipped model as judge, made always sure (a bar of 0) or never (thresholds and bars out of reach)."""
     import dataclasses
 
-    from listenloop.decision.learned import DecisionModel
+    from listenloop.decision.model.learned import DecisionModel
     from listenloop.perception.sounds import load_class_names
 
     model = DecisionModel.load()

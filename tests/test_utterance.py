@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from listenloop.decision.utterance import Kind, analyse
+from listenloop.decision.text.utterance import Kind, analyse
 
 
 @pytest.mark.parametrize("text", [

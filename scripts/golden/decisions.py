@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from listenloop.bench.decisions import built_streams, policies, real_streams
-from listenloop.decision.features import FeatureExtractor
-from listenloop.decision.instructions import TaskState
+from listenloop.decision.model.features import FeatureExtractor
+from listenloop.decision.text.instructions import TaskState
 from listenloop.offline.observations import load_observations, observation_key
 from listenloop.perception.sounds import load_class_names
 from listenloop.vocabulary import Mode

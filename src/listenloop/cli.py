@@ -120,7 +120,7 @@ def session_options(args: argparse.Namespace):
 
 
 def _checked_instruction(text: str | None) -> str | None:
-    from listenloop.decision.instructions import initial_state
+    from listenloop.decision.text.instructions import initial_state
 
     initial_state(Mode.ASSISTANT, text)  # raises InstructionError, with examples, when it is not one
     return text
@@ -203,9 +203,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from listenloop.audio.decode import AudioError
-    from listenloop.decision.address import BadName
-    from listenloop.decision.instructions import InstructionError
     from listenloop.decision.policy_file import PolicyError
+    from listenloop.decision.text.address import BadName
+    from listenloop.decision.text.instructions import InstructionError
     from listenloop.models.store import ModelError
     from listenloop.respond.llm import LlmError
 

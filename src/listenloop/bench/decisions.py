@@ -186,7 +186,7 @@ PolicyFactory = Callable[[Mode], object]
 def policies(model_path: Path | None, note: bool = True, judging: Judge = SHIPPED_JUDGE) -> dict[str, PolicyFactory]:
     """Every contender, built per session mode. The learned ones are skipped (with a note) when no model exists. The
     three conversation contenders are built as the engine builds a session's policy (decision/factory.py)."""
-    from listenloop.decision.learned import DecisionModel, DecisionModelError, LearnedPolicy
+    from listenloop.decision.model.learned import DecisionModel, DecisionModelError, LearnedPolicy
     from listenloop.decision.rules import RulePolicy
     from listenloop.decision.sound_policy import SoundPolicy
     from listenloop.perception.sounds import load_class_names

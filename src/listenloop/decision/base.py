@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from listenloop.vocabulary import Emotion, Task
 
 if TYPE_CHECKING:
-    from listenloop.decision.instructions import TaskChange
+    from listenloop.decision.text.instructions import TaskChange
     from listenloop.perception.observation import Observation
 
 

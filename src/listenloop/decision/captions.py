@@ -13,9 +13,9 @@ open segment, and the responder waits for its final text (respond/transcribe.py)
 
 from __future__ import annotations
 
-from listenloop.decision import sentence
 from listenloop.decision.base import Decision
 from listenloop.decision.holds import Hold, HoldKind, HoldQueue
+from listenloop.decision.text import sentence
 from listenloop.perception.observation import Confidence, SegmentEnd
 from listenloop.vocabulary import Task
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from listenloop.decision import address, captions, release, sentence, turn, voice
-from listenloop.decision import utterance as utt
-from listenloop.decision.address import Addressee
+from listenloop.decision import captions, release, turn, voice
 from listenloop.decision.arbiter import Proposal, Source, arbitrate
 from listenloop.decision.base import Decision, Outcome
 from listenloop.decision.conversation_state import (
@@ -28,10 +26,13 @@ from listenloop.decision.conversation_state import (
     voiced,
 )
 from listenloop.decision.holds import Hold, HoldKind
-from listenloop.decision.instructions import Instruction, TaskChange, TaskState, acknowledgement, apply, parse
+from listenloop.decision.model.timing import LearnedTiming
 from listenloop.decision.rules import RulePolicy
 from listenloop.decision.sound_tasks import SoundTasks
-from listenloop.decision.timing import LearnedTiming
+from listenloop.decision.text import address, sentence
+from listenloop.decision.text import utterance as utt
+from listenloop.decision.text.address import Addressee
+from listenloop.decision.text.instructions import Instruction, TaskChange, TaskState, acknowledgement, apply, parse
 from listenloop.perception.observation import Observation, SegmentEnd, final_lang
 from listenloop.vocabulary import Emotion, Mode, Task
 

@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from listenloop.audio.constants import VAD_WINDOW_SECONDS
-from listenloop.decision import sentence, voice
-from listenloop.decision import utterance as utt
+from listenloop.decision import voice
 from listenloop.decision.base import Decision
 from listenloop.decision.holds import Hold, HoldQueue
-from listenloop.decision.instructions import TaskChange, TaskState
+from listenloop.decision.model.timing import TimingState
 from listenloop.decision.rules import RulesState
 from listenloop.decision.sound_tasks import SoundTaskState
-from listenloop.decision.timing import TimingState
+from listenloop.decision.text import sentence
+from listenloop.decision.text import utterance as utt
+from listenloop.decision.text.instructions import TaskChange, TaskState
 from listenloop.decision.turn import TurnState
 from listenloop.perception.observation import Observation, SegmentEnd, spoken_final
 from listenloop.vocabulary import Task

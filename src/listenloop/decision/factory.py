@@ -18,9 +18,9 @@ from listenloop.vocabulary import Mode
 
 if TYPE_CHECKING:
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.learned import DecisionModel
+    from listenloop.decision.model.learned import DecisionModel
+    from listenloop.decision.model.timing import LearnedTiming
     from listenloop.decision.sound_policy import SoundPolicy
-    from listenloop.decision.timing import LearnedTiming
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class PolicyResources:
         """The decision model, loaded on first use (DecisionModelError when there is none)."""
         with self._lock:
             if self._model is None:
-                from listenloop.decision.learned import DecisionModel
+                from listenloop.decision.model.learned import DecisionModel
 
                 self._model = self._load_model() if self._load_model is not None else DecisionModel.load()
             return self._model
@@ -85,7 +85,7 @@ class PolicyResources:
         """The learned model as the conversation's clock (Decider.CLOCK) or judge (Decider.LEARNED)."""
         if decider is Decider.RULES:
             raise ValueError("the rules decider has no learned timing")
-        from listenloop.decision.timing import LearnedTiming
+        from listenloop.decision.model.timing import LearnedTiming
 
         model, names = self.model, self.class_names
         with self._lock:
@@ -108,7 +108,7 @@ class PolicyResources:
 def build_policy(spec: PolicySpec, resources: PolicyResources) -> ConversationPolicy:
     """The conversation policy of one stream (InstructionError when spec.instruction is not an instruction)."""
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import initial_state
+    from listenloop.decision.text.instructions import initial_state
 
     task, instruction = initial_state(spec.mode, spec.instruction)
     sound_policy = resources.sound_policy_for(spec)

@@ -6,7 +6,7 @@ the chunk's speech is judged; the others after the chunk's proposals (`holds.Pha
 
 from __future__ import annotations
 
-from listenloop.decision import captions, sentence
+from listenloop.decision import captions
 from listenloop.decision.base import Decision
 from listenloop.decision.conversation_state import (
     FINAL_WAIT_S,
@@ -18,7 +18,8 @@ from listenloop.decision.conversation_state import (
     voiced,
 )
 from listenloop.decision.holds import Hold, HoldKind
-from listenloop.decision.timing import LearnedTiming
+from listenloop.decision.model.timing import LearnedTiming
+from listenloop.decision.text import sentence
 from listenloop.perception.observation import Observation
 from listenloop.vocabulary import Mode
 

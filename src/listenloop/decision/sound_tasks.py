@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 
 from listenloop.audio.constants import CHUNK_SECONDS
-from listenloop.decision import utterance as utt
 from listenloop.decision.base import Decision
 from listenloop.decision.counting import CountState, count_patches
 from listenloop.decision.holds import Hold, HoldKind, HoldQueue
-from listenloop.decision.instructions import TaskState
-from listenloop.decision.lexicon import ENGLISH
 from listenloop.decision.music import MUSIC_LISTEN_S, MUSIC_SCORE, MusicTrack, music_summary
+from listenloop.decision.text import utterance as utt
+from listenloop.decision.text.instructions import TaskState
+from listenloop.decision.text.lexicon import ENGLISH
 from listenloop.perception.observation import Observation
 from listenloop.perception.sounds import PATCH_HOP_SECONDS
 from listenloop.vocabulary import Emotion, Task

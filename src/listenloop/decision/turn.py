@@ -17,7 +17,7 @@ import dataclasses
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from listenloop.decision import sentence
+from listenloop.decision.text import sentence
 from listenloop.perception.observation import Confidence, FinalText, Observation, SegmentEnd, spoken_final
 
 CARRY_S = 3.0  # s; an unfinished sentence is joined to speech that resumes within this long (a pause mid-sentence)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from listenloop.audio.constants import VAD_WINDOW_SAMPLES, VAD_WINDOW_SECONDS
-from listenloop.decision.lexicon import ENGLISH
+from listenloop.decision.text.lexicon import ENGLISH
 
 SPEECH_PROB = 0.35  # a VAD window at or above this is voiced (silero's off threshold, as the VAD uses)
 LEVEL_PERCENTILE = 90.0  # a chunk's speech level: this percentile of its 32 ms frame powers (the peaks of speech;

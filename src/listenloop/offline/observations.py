@@ -16,9 +16,8 @@ from listenloop.perception.offline import Replay
 OBSERVATIONS_NAME = "observations.pkl"  # beside a manifest: what `bench decisions --observations` wrote for it
 
 
-PERCEPTION_SOURCES = ("perception", "audio", "decision/features.py", "decision/sentence.py", "decision/utterance.py",
-                      "decision/multilingual.py", "decision/address.py", "decision/lexicon.py", "decision/turn.py",
-                      "decision/lexicons")  # what features read
+PERCEPTION_SOURCES = ("perception", "audio", "decision/model/features.py", "decision/turn.py",
+                      "decision/text")  # what features read: the text rules and their lexicons
 SOURCE_SUFFIXES = (".py", ".toml")  # code, and the data files it reads (the lexicons)
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/listenloop

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from listenloop.decision import sentence
-from listenloop.decision.instructions import LANGUAGE_NAMES
+from listenloop.decision.text import sentence
+from listenloop.decision.text.instructions import LANGUAGE_NAMES
 from listenloop.perception.language import ENGLISH, SPOKEN
 from listenloop.respond.base import Listening, ResponseContext, ResponseRequest
 from listenloop.respond.heard import heard_answer

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from listenloop.decision.instructions import LANGUAGE_NAMES
+from listenloop.decision.text.instructions import LANGUAGE_NAMES
 from listenloop.perception.observation import SegmentEnd
 from listenloop.respond.base import ResponseContext, ResponseRequest, spoken_pieces
 from listenloop.respond.finals import piece_texts

@@ -18,7 +18,7 @@ from listenloop.vocabulary import Mode, Task
 
 if TYPE_CHECKING:
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.timing import LearnedTiming
+    from listenloop.decision.model.timing import LearnedTiming
 
 ENGINE_CLOSE_TIMEOUT_S = 60.0  # s to wait for a background model load at shutdown
 

@@ -28,8 +28,8 @@ import numpy as np
 
 from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
-from listenloop.decision.address import checked_names
 from listenloop.decision.base import DEFAULT_DECIDER, Decider, Decision
+from listenloop.decision.text.address import checked_names
 from listenloop.perception.language import Script, check_language
 from listenloop.perception.observation import FinalText, Observation
 from listenloop.perception.pipeline import PerceptionState
@@ -51,7 +51,7 @@ from listenloop.vocabulary import Mode, Task
 
 if TYPE_CHECKING:
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.instructions import Instruction, TaskChange
+    from listenloop.decision.text.instructions import Instruction, TaskChange
     from listenloop.perception.pipeline import Perception
     from listenloop.runtime.speech import Speaker
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from listenloop.audio.constants import PCM16_BYTES_PER_SAMPLE, PCM16_FULL_SCALE, SAMPLE_RATE
-from listenloop.decision.address import BadName, checked_names
 from listenloop.decision.base import DEFAULT_DECIDER, Decider
+from listenloop.decision.text.address import BadName, checked_names
 from listenloop.perception.language import SPOKEN, Script
 from listenloop.runtime import events as ev
 from listenloop.runtime.session import SessionOptions, SpeechOutput

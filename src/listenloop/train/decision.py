@@ -18,7 +18,7 @@ from pathlib import Path
 
 from listenloop.audio.decode import AudioError
 from listenloop.data.manifest import ManifestError
-from listenloop.decision.learned import WEIGHTS_PATH
+from listenloop.decision.model.learned import WEIGHTS_PATH
 from listenloop.offline.observations import OBSERVATIONS_NAME
 from listenloop.parallel.ray_backend import add_ray_argument
 from listenloop.perception.offline import FINAL_DECODE_S

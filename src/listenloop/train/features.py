@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from listenloop.audio.decode import load_audio
 from listenloop.data.manifest import ManifestError, Stream, read_manifest
-from listenloop.decision.features import FEATURE_NAMES, FeatureExtractor
+from listenloop.decision.model.features import FEATURE_NAMES, FeatureExtractor
 from listenloop.offline.observations import (
     OBSERVATIONS_NAME,
     load_observations,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from listenloop.decision.learned import CLASSES, DecisionModel
+from listenloop.decision.model.learned import CLASSES, DecisionModel
 from listenloop.train.targets import StreamFeatures
 
 MEMBERS = 5  # networks from seeds seed..seed+4, probabilities averaged: one network's P moves with its seed

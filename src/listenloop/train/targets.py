@@ -9,7 +9,7 @@ import numpy as np
 
 from listenloop.audio.constants import CHUNK_SECONDS
 from listenloop.data.manifest import DUE_WINDOW_S, SILENT_LABEL, Stream, TurnKind, chunk_of
-from listenloop.decision.learned import CLASSES
+from listenloop.decision.model.learned import CLASSES
 from listenloop.vocabulary import Task
 
 HARD_NEGATIVE_WEIGHT = 100.0  # silent chunks inside unfinished sentences: the costliest mistakes

@@ -8,8 +8,8 @@ import numpy as np
 
 from listenloop.audio.constants import CHUNK_SECONDS
 from listenloop.data.manifest import DUE_WINDOW_S, ManifestError
-from listenloop.decision.features import FEATURE_NAMES
-from listenloop.decision.learned import DecisionModel, chunk_thresholds
+from listenloop.decision.model.features import FEATURE_NAMES
+from listenloop.decision.model.learned import DecisionModel, chunk_thresholds
 from listenloop.offline.scores import ResponseScores
 from listenloop.perception.offline import FINAL_DECODE_S
 from listenloop.train.fit import EPOCHS, fit

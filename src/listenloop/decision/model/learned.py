@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from listenloop.decision.base import Decision
-from listenloop.decision.features import FEATURE_NAMES, N_FEATURES, FeatureExtractor, FeatureState
+from listenloop.decision.model.features import FEATURE_NAMES, N_FEATURES, FeatureExtractor, FeatureState
 from listenloop.perception.observation import Observation, SegmentEnd
 from listenloop.vocabulary import Emotion, Mode, Task
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from listenloop.decision import multilingual
-from listenloop.decision import utterance as utt
-from listenloop.decision.address import is_call
-from listenloop.decision.lexicon import ENGLISH
+from listenloop.decision.text import multilingual
+from listenloop.decision.text import utterance as utt
+from listenloop.decision.text.address import is_call
+from listenloop.decision.text.lexicon import ENGLISH
 from listenloop.perception.observation import Confidence
 
 FILLER_WORDS, FILLER_PHRASES = ENGLISH.fillers, ENGLISH.filler_phrases  # a piece of only these is no sentence

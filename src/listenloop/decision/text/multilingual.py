@@ -44,7 +44,7 @@ class Lexicon:
 @functools.cache
 def lexicon(lang: str) -> Lexicon | None:
     """The lexicon of `lang`, None when there is none (English has its own rules)."""
-    path = resources.files("listenloop.decision") / "lexicons" / f"{lang}.toml"
+    path = resources.files("listenloop.decision.text") / "lexicons" / f"{lang}.toml"
     if lang == "en" or not path.is_file():
         return None
     data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -42,7 +42,7 @@ class EnglishLexicon:
 
 @functools.cache
 def english() -> EnglishLexicon:
-    data = tomllib.loads((resources.files("listenloop.decision") / "lexicons" / "en.toml").read_text("utf-8"))
+    data = tomllib.loads((resources.files("listenloop.decision.text") / "lexicons" / "en.toml").read_text("utf-8"))
     address, model = data.pop("address"), data.pop("model")
     sounds, reports, about = data.pop("sounds"), data.pop("count_reports"), data.pop("about")
     groups = model.pop("sound_groups")

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from listenloop.audio.constants import CHUNK_SECONDS
 from listenloop.decision.captions import CAPTION_HOLD_MAX_S
-from listenloop.decision.features import FeatureExtractor, FeatureState
-from listenloop.decision.learned import DecisionModel
+from listenloop.decision.model.features import FeatureExtractor, FeatureState
+from listenloop.decision.model.learned import DecisionModel
 from listenloop.perception.observation import Observation
 from listenloop.vocabulary import Mode
 

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from listenloop.decision import multilingual
-from listenloop.decision.lexicon import ENGLISH
+from listenloop.decision.text import multilingual
+from listenloop.decision.text.lexicon import ENGLISH
 from listenloop.vocabulary import Mode
 
 # Spoken language name -> ISO 639-1 code (Whisper's codes). English is the source language of the assistant.

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
-from listenloop.decision import multilingual, sentence, turn
-from listenloop.decision import utterance as utt
-from listenloop.decision.lexicon import ENGLISH
+from listenloop.decision import turn
+from listenloop.decision.text import multilingual, sentence
+from listenloop.decision.text import utterance as utt
+from listenloop.decision.text.lexicon import ENGLISH
 from listenloop.decision.turn import JOIN_GAP_S, TurnState
 from listenloop.perception.observation import Confidence, Observation
 from listenloop.vocabulary import Mode

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from listenloop.decision.lexicon import ENGLISH as LEX
+from listenloop.decision.text.lexicon import ENGLISH as LEX
 
 
 class Addressee(StrEnum):

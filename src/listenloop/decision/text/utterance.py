@@ -9,9 +9,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from listenloop.decision import multilingual
-from listenloop.decision.address import Addressee, addressee, is_call
-from listenloop.decision.lexicon import ENGLISH
+from listenloop.decision.text import multilingual
+from listenloop.decision.text.address import Addressee, addressee, is_call
+from listenloop.decision.text.lexicon import ENGLISH
 
 
 class Kind(StrEnum):
