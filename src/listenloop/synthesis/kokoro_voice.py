@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from listenloop.audio.decode import resample
+from listenloop.synthesis.synth import SynthError
 
 MODEL = "kokoro"  # the model store's name (models/registry.py)
 OUTPUT_RATE = 24000  # Hz: Kokoro's output
@@ -25,7 +26,7 @@ STYLES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")  #
 THREADS = 1  # onnxruntime threads per call: the builder and the benches run beside the engine on 2 cores
 
 
-class KokoroError(RuntimeError):
+class KokoroError(SynthError):
     """The Kokoro model is missing, or a text cannot be spoken; the message says what to do."""
 
 
@@ -91,6 +92,10 @@ def speak_phonemes(phonemes: str, style: str = STYLES[0], speed: float = 1.0) ->
 
 def speak_mandarin(text: str, style: str = STYLES[0], speed: float = 1.0, sandhi: bool = False) -> np.ndarray:
     """A Mandarin sentence in characters, spoken by Kokoro (16 kHz float32); `sandhi`: mandarin.phonemes."""
-    from listenloop.synthesis.mandarin import phonemes
+    from listenloop.synthesis.mandarin import MandarinError, phonemes
 
-    return speak_phonemes(phonemes(text, sandhi), style, speed)
+    try:
+        spelled = phonemes(text, sandhi)
+    except MandarinError as e:
+        raise KokoroError(str(e)) from e
+    return speak_phonemes(spelled, style, speed)
