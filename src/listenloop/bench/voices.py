@@ -53,13 +53,15 @@ class VoiceScore:
     lang_right: int  # sentences whose language Whisper identified right
     sentences: int
     example: str  # the first sentence as heard ("lang: text")
+    cer_pinned: float  # ... with Whisper told the language (a session pinned with --language)
     seconds: float = 0.0  # synthesis wall time, all sentences
     audio_s: float = 0.0  # synthesized audio, all sentences
 
     def line(self) -> str:
         speed = f", synthesis RTF {self.seconds / self.audio_s:.2f}" if self.audio_s else ""
-        return (f"{self.lang} {self.engine} {self.voice} rate {self.rate}: CER {100 * self.cer:.1f} %, language "
-                f"right {self.lang_right}/{self.sentences}{speed}; e.g. {self.example!r}")
+        return (f"{self.lang} {self.engine} {self.voice} rate {self.rate}: CER {100 * self.cer:.1f} % "
+                f"(language pinned {100 * self.cer_pinned:.1f} %), language right {self.lang_right}/"
+                f"{self.sentences}{speed}; e.g. {self.example!r}")
 
 
 def zh_sentences() -> tuple[str, ...]:
@@ -88,7 +90,7 @@ def score(rec, say: Callable[[str], np.ndarray], texts: tuple[str, ...], lang: s
     from listenloop.perception.language import in_script
 
     pad = np.zeros(int(PAD_S * SAMPLE_RATE), np.float32)
-    errors = chars = right = 0
+    errors = pinned = chars = right = 0
     example, spent, audio_s = "", 0.0, 0.0
     for text in texts:
         started = time.perf_counter()
@@ -98,10 +100,14 @@ def score(rec, say: Callable[[str], np.ndarray], texts: tuple[str, ...], lang: s
         final = rec.transcribe_segment(np.concatenate([pad, audio, pad]))
         heard = in_script(final.text, final.lang)
         errors += edit_distance(_chars(text), _chars(heard))
+        told = final if final.lang == lang else rec.transcribe_segment(np.concatenate([pad, audio, pad]),
+                                                                        language=lang)
+        pinned += edit_distance(_chars(text), _chars(in_script(told.text, lang)))
         chars += len(_chars(text))
         right += final.lang == lang
         example = example or f"{final.lang}: {heard}"
-    return VoiceScore(lang, engine, voice, rate, errors / max(chars, 1), right, len(texts), example, spent, audio_s)
+    return VoiceScore(lang, engine, voice, rate, errors / max(chars, 1), right, len(texts), example,
+                      pinned / max(chars, 1), spent, audio_s)
 
 
 def run(args: argparse.Namespace) -> int:

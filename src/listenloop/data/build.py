@@ -194,7 +194,7 @@ def jobs_from_args(args: argparse.Namespace) -> list[BuildJob]:
     engines = tuple(e.strip() for e in (args.engines or ",".join(lines.engines)).split(",") if e.strip())
     allowed = (*lines.engines, "real") if lines.code == "en" else lines.engines
     if not engines or set(engines) - set(allowed):
-        raise BuildError(f"--engines for --language {lines.code} must name {' and/or '.join(allowed)}, "
+        raise BuildError(f"--engines must name {' and/or '.join(allowed)} for --language {lines.code}, "
                          f"got {args.engines!r}")
     if "kokoro" in engines:
         check_kokoro()
