@@ -3,13 +3,15 @@
 Kokoro-82M v1.0 was trained on Mandarin spelled by misaki's first Chinese front end (misaki 0.7-0.9 `zh.ZHG2P`
 without a version: jieba words, pypinyin TONE3 syllables, pinyin-to-IPA after Taubert's `pinyin_to_ipa`, tones
 written as arrows after the nucleus, the non-syllabic breve dropped). The tables below are that spelling, kept
-small and written out here because misaki's Chinese extra pulls jieba, cn2an and ordered-set for what is a table
-lookup; every symbol they produce is in the model's vocabulary (`check_vocabulary`). Words are grouped with
-pypinyin's own segmenter (mmseg) instead of jieba: the grouping only sets where the spaces fall.
+small and written out here because misaki's Chinese extra pulls cn2an and ordered-set for what is a table lookup;
+every symbol they produce is in the model's vocabulary (`check_vocabulary`). Words are found by jieba, as misaki
+found them: pypinyin's own segmenter (mmseg) cut "明天" and "今天天气" into single characters, and Whisper base read
+Kokoro 3.6 points of CER worse with it (docs/benchmarks/languages.md).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 
@@ -48,11 +50,12 @@ class MandarinError(ValueError):
 
 def _pypinyin():
     try:
+        import jieba
         import pypinyin
-        from pypinyin.seg.mmseg import seg
     except ImportError as e:
-        raise MandarinError("pypinyin is not installed: pip install 'listenloop[voices]'") from e
-    return pypinyin, seg
+        raise MandarinError("pypinyin or jieba is not installed: pip install 'listenloop[voices]'") from e
+    jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter
+    return pypinyin, jieba
 
 
 def syllable(tone3: str) -> str:
@@ -79,14 +82,14 @@ def syllable(tone3: str) -> str:
 def phonemes(text: str, sandhi: bool = False) -> str:
     """A Mandarin sentence (characters and punctuation) in Kokoro v1.0's phonemes, words separated by spaces;
     `sandhi` applies pypinyin's tone sandhi (3-3 -> 2-3, 不 and 一 before a fourth tone), which misaki did not."""
-    pypinyin, seg = _pypinyin()
+    pypinyin, jieba = _pypinyin()
     for mark, replacement in PUNCTUATION.items():
         text = text.replace(mark, replacement)
     out: list[str] = []
     for run in re.findall(f"[{HAN}]+|[^{HAN}]+", text):
         if re.match(f"[{HAN}]", run):
             words = []
-            for word in seg.cut(run):
+            for word in jieba.lcut(run):
                 readings = pypinyin.lazy_pinyin(word, style=pypinyin.Style.TONE3, neutral_tone_with_five=True,
                                                 tone_sandhi=sandhi)
                 words.append("".join(syllable(r) for r in readings))
