@@ -17,7 +17,8 @@ RATE_RANGE = (0.8, 1.3)  # speaking-rate factor
 PITCH_RANGE = (30, 75)  # espeak pitch
 # Kokoro's Mandarin: the (style, speed) settings Whisper base read back with a CER under 15 % (bench voices,
 # docs/benchmarks/languages.md); the speed is x Kokoro's own pace
-KOKORO_SETTINGS = (("jf_alpha", 1.2), ("jf_gongitsune", 0.8))
+KOKORO_SETTINGS = (("jm_kumo", 0.8), ("jm_kumo", 1.0), ("jm_kumo", 1.2), ("jf_gongitsune", 0.8), ("jf_gongitsune", 1.0),
+                   ("jf_gongitsune", 1.2))
 
 
 def trim(x: np.ndarray, floor_db: float = -45.0) -> np.ndarray:
