@@ -138,3 +138,14 @@ def test_a_mandarin_build_refuses_english_talkers(tmp_path, capsys):
     assert build.run(build_args(tmp_path / "o", language="zh", engines="espeak")) == 2
     err = capsys.readouterr().err
     assert "--engines must name kokoro for --language zh" in err and "Traceback" not in err
+
+
+def test_the_manifest_keeps_a_streams_language_and_reads_older_builds_as_english():
+    from listenloop.data.manifest import Stream, stream_from_dict, stream_to_dict
+
+    stream = Stream("s", "soundflow-assistant", (), audio_path="a.flac", duration_s=0.4, labels=(SILENT_LABEL,),
+                    language="zh")
+    line = stream_to_dict(stream)
+    assert line["language"] == "zh" and stream_from_dict(line).language == "zh"
+    del line["language"]
+    assert stream_from_dict(line).language == "en" and "language" not in stream_from_dict(line).extra
