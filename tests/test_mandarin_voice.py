@@ -3,7 +3,7 @@
 Mandarin and labelled as English turns are.
 
 Real models: the Kokoro int8 ONNX from the model store (`listenloop models fetch kokoro`) and Whisper base; the tests
-skip with the command to run when Kokoro or pypinyin is absent."""
+skip with the command to run when Kokoro, pypinyin or jieba is absent."""
 
 from __future__ import annotations
 
@@ -21,13 +21,19 @@ from listenloop.data.compose import REPLY_MIN_DELAY_S
 from listenloop.data.manifest import SILENT_LABEL, TurnKind, read_manifest
 from listenloop.vocabulary import Task
 
+
+def front_end() -> None:
+    for name in ("pypinyin", "jieba"):
+        pytest.importorskip(name, reason=f"{name} is not installed: pip install 'listenloop[voices]'")
+
+
 CER_BOUND = 0.15  # the bench's bar for a voice setting the builder keeps (docs/benchmarks/languages.md)
 HAN = re.compile("[\u4e00-\u9fff]")
 
 
 @pytest.fixture(scope="module")
 def kokoro():
-    pytest.importorskip("pypinyin", reason="pypinyin is not installed: pip install 'listenloop[voices]'")
+    front_end()
     from listenloop.models.store import ModelStatus, check
     from listenloop.synthesis import kokoro_voice
 
@@ -54,7 +60,7 @@ def cer(said: str, heard: str) -> float:
 
 
 def test_syllables_are_spelled_as_misaki_spelled_them_for_kokoro_v1():
-    pytest.importorskip("pypinyin", reason="pypinyin is not installed: pip install 'listenloop[voices]'")
+    front_end()
     from listenloop.synthesis.mandarin import phonemes, syllable
 
     assert syllable("hao3") == "xau↓"  # h -> x, ao -> au, third tone after the nucleus
@@ -83,18 +89,35 @@ def test_text_the_front_end_cannot_read_is_a_clear_error(kokoro):
         kokoro.speak_mandarin("你好", style="af_heart")
 
 
-@pytest.mark.parametrize("text", ["请问明天的天气怎么样？", "请把客厅的灯关掉。"])
-def test_whisper_base_reads_the_kokoro_voice_back_as_the_sentence(kokoro, rec, text):
+def test_whisper_base_reads_a_kept_kokoro_setting_back_as_the_builders_lines(kokoro, rec):
+    """The voice bench's measure on one kept setting: the 12 lines of `bench voices`, CER over all of them (9.9 %
+    measured, docs/benchmarks/languages.md); single lines vary ("请8客厅的登关调" for "请把客厅的灯关掉" by another kept
+    setting), so the bound is on the whole set."""
+    from listenloop.bench.voices import zh_sentences
+    from listenloop.data.speakers import KOKORO_SETTINGS
     from listenloop.perception.language import in_script
 
-    audio = kokoro.speak_mandarin(text, "jf_alpha", 1.2)
-    assert 0.8 < len(audio) / SAMPLE_RATE < 6.0
+    style, speed = "jm_kumo", 1.0
+    assert (style, speed) in KOKORO_SETTINGS
     pad = np.zeros(SAMPLE_RATE // 2, np.float32)
-    final = rec.transcribe_segment(np.concatenate([pad, audio, pad]))
-    heard = in_script(final.text, final.lang)
-    assert final.lang == "zh", heard
-    assert cer(text, heard) < CER_BOUND, heard
-    assert np.array_equal(audio, kokoro.speak_mandarin(text, "jf_alpha", 1.2))  # no sampling: one text, one sound
+    errors = chars_said = identified = 0
+    for text in zh_sentences():
+        audio = kokoro.speak_mandarin(text, style, speed)
+        assert 0.5 < len(audio) / SAMPLE_RATE < 6.0
+        final = rec.transcribe_segment(np.concatenate([pad, audio, pad]))
+        heard = in_script(final.text, final.lang)
+        errors += edit_distance(chars(text), chars(heard))
+        chars_said += len(chars(text))
+        identified += final.lang == "zh"
+    assert errors / chars_said < CER_BOUND
+    assert identified >= len(zh_sentences()) - 1
+
+
+def test_kokoro_says_one_text_one_way(kokoro):
+    first = kokoro.speak_mandarin("请问明天的天气怎么样？", "jf_gongitsune", 1.2)
+    assert np.array_equal(first, kokoro.speak_mandarin("请问明天的天气怎么样？", "jf_gongitsune", 1.2))
+    assert not np.array_equal(first[: len(first) // 2],
+                              kokoro.speak_mandarin("请问明天的天气怎么样？", "jm_kumo", 1.2)[: len(first) // 2])
 
 
 def build_args(out, **kw) -> argparse.Namespace:
