@@ -41,3 +41,4 @@ export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
 "$VENV/bin/python" -m pip install -q -e ".[all,dev,ray,train]"  # train: torch CPU and audiomentations, for `train sounds` and its test
 
 "$VENV/bin/listenloop" models fetch
+"$VENV/bin/listenloop" models fetch kokoro  # the Mandarin talkers of `data build --language zh` (optional model)

@@ -255,7 +255,8 @@ def bench(streams: list[BenchStream], model_path: Path | None = None, workers: i
           observations: Path | None = None, judging: Judge = SHIPPED_JUDGE,
           final_decode_s: float = FINAL_DECODE_S, ray: str | None = None,
           smart_turn: tuple[float, ...] = ()) -> dict[str, dict[str, Tally]]:
-    """Tallies per stream group and policy (plus the group "all"); streams run on spawned workers (parallel.py).
+    """Tallies per stream group, per language of the built streams (group "built, language zh") and policy (plus
+    the group "all"); streams run on spawned workers (parallel.py).
     With `observations`, streams perceived by an earlier run are read from that file and the others added to it.
     `final_decode_s`: s after a segment's end when its final text is in (perception/offline.py); `smart_turn`: the
     thresholds of Smart Turn gates tried on the default decision (bench/smart_turn.py)."""
@@ -275,7 +276,8 @@ def bench(streams: list[BenchStream], model_path: Path | None = None, workers: i
         if perceived is not None:
             kept[key] = perceived
         for name, (responses, costs) in by_policy.items():
-            for group in (item.group, "all"):
+            spoken = (f"built, language {item.stream.language}",) if item.group != "real" else ()
+            for group in (item.group, *spoken, "all"):
                 tally = tallies.setdefault(group, {}).setdefault(name, Tally())
                 judge(item.stream, responses, tally, duration)
                 tally.decide_ms.extend(costs)

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.audio.decode import AudioError
 from listenloop.data.compose import Material, StreamOptions, compose, labels_for, stitch_clips
+from listenloop.data.languages import LANGUAGES, lines_of
 from listenloop.data.manifest import ManifestError, Stream, read_manifest, write_manifest
 from listenloop.data.mixing import write_flac
 from listenloop.data.real_voice import RealVoiceError, RealVoices, asterisk_prompts, listed_speech, load_real_voices
@@ -72,7 +73,8 @@ def build_stream(job: BuildJob) -> Stream:
     turns = tuple(t.__class__(**{**t.__dict__, "audio_path": str(rel)}) for t in facts["turns"])
     return Stream(id=stream_id, stream_scene_type=scene, turns=turns, audio_path=str(rel),
                   duration_s=len(audio) / SAMPLE_RATE, mode=facts["mode"], labels=facts["labels"],
-                  snr_db=facts["snr_db"], telephone=facts["telephone"], seed=job.seed)
+                  snr_db=facts["snr_db"], telephone=facts["telephone"], seed=job.seed,
+                  language=job.material.language)
 
 
 def _safe_build(job: BuildJob) -> Stream | str:
@@ -133,9 +135,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sounds", type=Path, help="folder of sound files (events and backgrounds)")
     parser.add_argument("--speech-list", type=Path, help="TSV of 'audio path<TAB>transcript' utterances")
     parser.add_argument("--from-manifest", type=Path, help="stitch the clips of a StreamAudio-2M manifest instead")
-    parser.add_argument("--engines", "--talkers", dest="engines", default="espeak,piper",
+    parser.add_argument("--engines", "--talkers", dest="engines",
                         help="the user's voices: espeak, piper and/or real (recorded speech: the Debian asterisk "
-                        "prompts and --real-speech, cut at aligned word boundaries)")
+                        "prompts and --real-speech, cut at aligned word boundaries); kokoro for --language zh "
+                        "(default: espeak,piper for en, kokoro for zh)")
+    parser.add_argument("--language", default="en", choices=sorted(LANGUAGES),
+                        help="what every voice of the streams speaks (zh: Mandarin by Kokoro-82M; "
+                        "listenloop models fetch kokoro, pip install 'listenloop[voices]')")
     parser.add_argument("--real-speech", type=Path, help="TSV of 'audio path<TAB>transcript' real recordings for "
                         "the real talker (read in place, aligned once and cached)")
     parser.add_argument("--transcribe-fraction", type=float, default=0.25, help="streams in transcription mode")
@@ -173,12 +179,26 @@ def real_voices(speech_list: Path | None, progress: bool) -> RealVoices:
         raise BuildError(str(e)) from None
 
 
+def check_kokoro() -> None:
+    """The Kokoro talker's model and front end are there, before any stream is built."""
+    from listenloop.synthesis.kokoro_voice import KokoroError, speak_mandarin
+
+    try:
+        speak_mandarin("你好")
+    except KokoroError as e:
+        raise BuildError(f"--engines kokoro: {e}") from None
+
+
 def jobs_from_args(args: argparse.Namespace) -> list[BuildJob]:
-    engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
-    unknown = set(engines) - {"espeak", "piper", "real"}
-    if not engines or unknown:
-        raise BuildError(f"--engines must name espeak, piper and/or real, got {args.engines!r}")
-    material = Material(sounds=list_sounds(args.sounds),
+    lines = lines_of(args.language)
+    engines = tuple(e.strip() for e in (args.engines or ",".join(lines.engines)).split(",") if e.strip())
+    allowed = (*lines.engines, "real") if lines.code == "en" else lines.engines
+    if not engines or set(engines) - set(allowed):
+        raise BuildError(f"--engines must name {' and/or '.join(allowed)} for --language {lines.code}, "
+                         f"got {args.engines!r}")
+    if "kokoro" in engines:
+        check_kokoro()
+    material = Material(language=lines.code, sounds=list_sounds(args.sounds),
                         speech=read_speech_list(args.speech_list) if args.speech_list else (),
                         split=args.split, engines=engines,
                         real=real_voices(args.real_speech, not args.quiet) if "real" in engines else None)

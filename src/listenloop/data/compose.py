@@ -14,7 +14,8 @@ import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
-from listenloop.data import content, mixing, real_voice, sentences
+from listenloop.data import content, mixing, real_voice
+from listenloop.data.languages import lines_of
 from listenloop.data.manifest import NO_RESPONSE, SILENT_LABEL, Pause, Turn, TurnKind, chunk_of
 from listenloop.data.speakers import SYNTH_ENGINES, draw_speaker, trim
 from listenloop.vocabulary import Emotion, Mode, Task
@@ -45,6 +46,7 @@ class Material:
     split: str = "train"  # "train" | "test" | "all": which half of the sentences to use
     engines: tuple[str, ...] = ("espeak", "piper")  # talkers to draw the user's voice from ("real": recordings)
     real: real_voice.RealVoices | None = None  # aligned real recordings, when "real" is among the engines
+    language: str = "en"  # what every voice of the stream speaks (data/languages.py)
 
     @property
     def synth_engines(self) -> tuple[str, ...]:
@@ -136,12 +138,13 @@ class Composer:
         self.line = Timeline()
         self.near = draw_speaker(rng, material.engines)  # the user: one voice per stream
         self.real = real_voice.RealDecks(material.real, material.split, Deck) if material.real else None
+        self.lines = lines = lines_of(material.language)
         self.decks = {
-            TurnKind.QUESTION: Deck(content.in_split(sentences.QUESTIONS, material.split)),
-            TurnKind.REQUEST: Deck(content.in_split(sentences.REQUESTS, material.split)),
-            TurnKind.STATEMENT: Deck(content.in_split(sentences.STATEMENTS, material.split)),
-            TurnKind.CROSSTALK: Deck(content.in_split(sentences.CROSSTALK, material.split, key=lambda d: d[0])),
-            TurnKind.TELEVISION: Deck(content.in_split(sentences.TELEVISION, material.split)),
+            TurnKind.QUESTION: Deck(content.in_split(lines.questions, material.split)),
+            TurnKind.REQUEST: Deck(content.in_split(lines.requests, material.split)),
+            TurnKind.STATEMENT: Deck(content.in_split(lines.statements, material.split)),
+            TurnKind.CROSSTALK: Deck(content.in_split(lines.crosstalk, material.split, key=lambda d: d[0])),
+            TurnKind.TELEVISION: Deck(content.in_split(lines.television, material.split)),
         }
 
     def _spoken_task(self, kind: TurnKind) -> Task | None:
@@ -165,7 +168,7 @@ class Composer:
             audio, source = trim(_load(path)), str(path)
             kind = TurnKind.QUESTION if text.rstrip().endswith("?") else TurnKind.STATEMENT
         else:
-            text = self.decks[kind].draw(self.rng)
+            text = self.lines.spoken(self.decks[kind].draw(self.rng))
             audio, source = self.near.say(text), self.near.tag
         t0, t1 = self.line.append(mixing.set_level(audio, mixing.NEAR_LEVEL_DBFS + self.rng.uniform(-4, 4)))
         self.line.turns.append(self._turn(text, kind, t0, t1, self._spoken_task(kind), source=source))
@@ -181,6 +184,8 @@ class Composer:
                                 recording.source, fillers=False)
         kind = TurnKind.QUESTION if self.rng.random() < 0.6 else TurnKind.STATEMENT
         text = self.decks[kind].draw(self.rng)
+        if self.lines.code != "en":
+            return self._marked_hesitation(kind, text)
         words = text.split()
         cuts = content.hesitation_cuts(words)
         if not cuts:
@@ -188,6 +193,17 @@ class Composer:
         chosen = sorted(self.rng.choice(cuts, size=min(len(cuts), int(self.rng.integers(1, 3))), replace=False))
         pieces = [" ".join(words[a:b]) for a, b in zip([0, *chosen], [*chosen, len(words)], strict=True)]
         self._broken(kind, text, pieces, self.near.say_broken(pieces), self.near.tag, fillers=True)
+
+    def _marked_hesitation(self, kind: TurnKind, line: str) -> None:
+        """A sentence of another language broken at one or two of the points its line marks (sentences_zh.toml)."""
+        parts = self.lines.pieces(line)
+        if len(parts) < 2:
+            return self.spoken(kind)
+        cuts = sorted(self.rng.choice(np.arange(1, len(parts)), size=min(len(parts) - 1, int(self.rng.integers(1, 3))),
+                                      replace=False))
+        joiner = self.lines.joiner
+        pieces = [joiner.join(parts[a:b]) for a, b in zip([0, *cuts], [*cuts, len(parts)], strict=True)]
+        self._broken(kind, self.lines.spoken(line), pieces, self.near.say_broken(pieces), self.near.tag, fillers=True)
 
     def _broken(self, kind: TurnKind, text: str, pieces: list[str], audios: list[np.ndarray], source: str,
                 fillers: bool) -> None:
@@ -201,12 +217,12 @@ class Composer:
                 break
             self.line.gap(self.rng.uniform(*PAUSE_S) / 2)
             if fillers and self.rng.random() < 0.6:  # a filler inside the pause ("I was thinking... um... about")
-                filler = pick(self.rng, content.FILLERS)
+                filler = pick(self.rng, self.lines.fillers)
                 self.line.append(mixing.set_level(self.near.say(filler), level - 3))
                 shown.append(filler)
             self.line.gap(self.rng.uniform(*PAUSE_S) / 2)
             pauses.append(Pause(end, self.line.t))
-        user = "... ".join(shown)
+        user = f"...{self.lines.joiner}".join(shown)
         task = self._spoken_task(kind)
         turn = self._turn(user, TurnKind.HESITATION, t_start, self.line.t, task, pauses=tuple(pauses),
                           source=source, reply=text if task is Task.TRANSCRIBE else None)
@@ -219,8 +235,8 @@ class Composer:
         voices = (draw_speaker(self.rng, engines), draw_speaker(self.rng, engines))
         level = mixing.NEAR_LEVEL_DBFS - self.rng.uniform(*mixing.FAR_LEVEL_DROP_DB)
         rt60 = self.rng.uniform(*ROOM_RT60_S)
-        for i, text in enumerate(lines):
-            voice = voices[i % 2]
+        for i, line in enumerate(lines):
+            voice, text = voices[i % 2], self.lines.spoken(line)
             audio = mixing.room(voice.say(text), self.rng, rt60)
             t0, t1 = self.line.append(mixing.set_level(audio, level))
             self.line.turns.append(self._turn(text, TurnKind.CROSSTALK, t0, t1, None, addressed=False,
@@ -234,7 +250,7 @@ class Composer:
         level = mixing.NEAR_LEVEL_DBFS - self.rng.uniform(*mixing.FAR_LEVEL_DROP_DB)
         rt60 = self.rng.uniform(*ROOM_RT60_S)
         for _ in range(int(self.rng.integers(1, 3))):
-            text = self.decks[TurnKind.TELEVISION].draw(self.rng)
+            text = self.lines.spoken(self.decks[TurnKind.TELEVISION].draw(self.rng))
             audio = mixing.room(mixing.loudspeaker(voice.say(text)), self.rng, rt60)
             audio = mixing.set_level(audio, level)
             music = self.material.background_sounds

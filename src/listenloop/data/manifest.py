@@ -84,6 +84,7 @@ class Stream:
     snr_db: float | None = None  # SNR of the background mixed over the whole stream (None: clean gaps only)
     telephone: bool = False  # the stream went through a telephone band (300-3400 Hz, 8 kHz, mu-law)
     seed: int = 0  # the per-stream seed that built it
+    language: str = "en"  # what its voices speak (ISO 639-1, data/languages.py)
     extra: dict[str, object] = field(default_factory=dict)  # unknown keys read from a manifest, kept as they were
 
     @property
@@ -151,6 +152,7 @@ def stream_to_dict(stream: Stream) -> dict[str, object]:
                 "snr_db": stream.snr_db,
                 "telephone": stream.telephone,
                 "seed": stream.seed,
+                "language": stream.language,
             }
         )
     return out
@@ -196,7 +198,7 @@ def _turn_from_dict(d: object, where: str) -> Turn:
 
 
 _KNOWN_KEYS = {"id", "stream_scene_type", "num_turns", "turns", "format", "audio_path", "duration_s", "chunk_s",
-               "mode", "labels", "snr_db", "telephone", "seed"}
+               "mode", "labels", "snr_db", "telephone", "seed", "language"}
 
 
 def stream_from_dict(d: object, where: str = "stream") -> Stream:
@@ -225,6 +227,7 @@ def stream_from_dict(d: object, where: str = "stream") -> Stream:
         snr_db=float(d["snr_db"]) if d.get("snr_db") is not None else None,
         telephone=bool(d.get("telephone", False)),
         seed=int(d.get("seed", 0)),
+        language=str(d.get("language") or "en"),
         extra={k: v for k, v in d.items() if k not in _KNOWN_KEYS},
     )
 

