@@ -917,3 +917,26 @@ def test_an_instruction_its_final_text_reveals_after_the_speaker_went_on_is_take
         said = [(i, d.task) for i, d in enumerate(decisions) if d.responds]
         assert said == ([(5, Task.ACKNOWLEDGE)] if counts else []), [(i, d.reason) for i, d in enumerate(decisions)]
         assert (state.task.count_sound == "dog") is counts
+
+
+def test_a_question_in_a_language_the_model_never_heard_does_not_wait_for_it():
+    """The learned judge was trained on English only: a Mandarin question the rules find complete is answered at
+    once (on built Mandarin streams the judge answered 5 of 36 due turns, the rules 15); an English one may wait."""
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.text.instructions import TaskState
+    from listenloop.decision.model.learned import DecisionModel
+    from listenloop.decision.model.timing import LearnedTiming
+    from listenloop.perception.observation import Confidence
+
+    judge = LearnedTiming(DecisionModel.load(), (), decides=True)
+    reasons = {}
+    for lang, text in (("zh", "你今天过得怎么样？"), ("en", "How was your day today?")):
+        policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT), timing=judge)
+        state = policy.init_state()
+        steps = [_chunk_obs(0, True, (0, text[:3], Confidence(), lang)), _chunk_obs(1, True, (0, text, Confidence(),
+                                                                                               lang)),
+                 _chunk_obs(2, False, (0, text, Confidence(), lang))]
+        decisions = [policy.decide(obs, state) for obs in steps]
+        reasons[lang] = [(d.action.value, d.reason) for d in decisions if d.responds or d.reason]
+    assert reasons["zh"] and reasons["zh"][0][0] == "respond", reasons
+    assert all("waiting for the decision model" not in r for _, r in reasons["zh"])

@@ -39,6 +39,8 @@ from listenloop.vocabulary import Emotion, Mode, Task
 if TYPE_CHECKING:
     from listenloop.decision.sound_policy import SoundPolicy
 
+ENGLISH = "en"  # the language the decision model was trained on (ISO 639-1)
+
 __all__ = ["HELD_MAX_S", "ConversationPolicy"]
 
 
@@ -274,7 +276,9 @@ class ConversationPolicy:
         if voice.is_background(level, state.voice, t):
             return Decision.silent(f"background talk ({level:.0f} dBFS, reference "
                                    f"{voice.reference(state.voice, t):.0f})")
-        return self._answer(obs, state, full, said, segment, text, confirmed=resumed or said.named, lang=lang)
+        untrained = lang not in (None, ENGLISH)  # the learned model has heard English only: the rules decide alone
+        return self._answer(obs, state, full, said, segment, text, confirmed=resumed or said.named or untrained,
+                            lang=lang)
 
     def _translate(self, state: ConversationState, ended: SegmentEnd, text: str, t: float) -> Decision:
         """A closed segment into the target language. A piece that does not end its sentence (cut at the segment
