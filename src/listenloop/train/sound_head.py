@@ -22,8 +22,9 @@ LEARNING_RATE = 1e-3
 WEIGHT_DECAY = 1e-4  # AdamW decay: the training set has few sources per rare class
 DROPOUT = 0.3  # on the standardized embedding: no single feature carries a class
 CV_FOLDS = 4  # folds over training groups for choosing thresholds
-NEGATIVE_CLIP_RATE = 0.01  # threshold: at most this share of clips without the class reach it (out of fold)
-THRESHOLD_RANGE = (0.3, 0.97)  # a threshold stays within this range of probabilities
+NEGATIVE_CLIP_RATE = 0.003  # threshold: at most this share of clips without the class reach it (out of fold):
+# with 12 classes, at most ~4 % of non-target clips answered by any class (the issue allows 5 %)
+THRESHOLD_RANGE = (0.3, 0.9995)  # a threshold stays within this range of probabilities (the top: well inside float32)
 POS_WEIGHT_MAX = 20.0  # a rare class's positives weigh at most this much more (they are few, negatives many)
 
 
