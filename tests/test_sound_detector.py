@@ -92,8 +92,7 @@ def test_held_out_coughs_and_alarms_are_answered(tagger, folder, rule):
 @pytest.mark.parametrize("folder", [
     pytest.param("laughing", marks=pytest.mark.xfail(strict=True, reason="measured: the shipped head answers one of "
                                                      "the two held-out laughs as a cough (docs/benchmarks/sounds.md)")),
-    pytest.param("clapping", marks=pytest.mark.xfail(strict=True, reason="measured: the one held-out clap sample "
-                                                     "is answered as a gunshot (docs/benchmarks/sounds.md)")),
+    "clapping",
 ])
 def test_held_out_laughter_and_clapping_get_no_response(tagger, folder):
     clips = held_out(folder)
