@@ -3,7 +3,8 @@
 Augmentation: a clip is masked under a background from the set's own negatives (speech, music, rain, household,
 outdoors) at 0 to 20 dB, then heard through a phone or laptop microphone (band limits, gain, compression, clipping,
 added noise). Synthesis: the T3 pattern of a smoke alarm (three 0.5 s beeps near 3.1 kHz, 1.5 s pause) and other
-alarm beeps, and siren sweeps (wail, yelp, two-tone). All randomness comes from one numpy Generator.
+alarm beeps, siren sweeps (wail, yelp, two-tone) and a classic telephone ring (a bell struck 20 times a second, or an
+electronic trill, in a ring cadence). All randomness comes from one numpy Generator.
 """
 
 from __future__ import annotations
@@ -127,4 +128,47 @@ def siren(rng: np.random.Generator) -> np.ndarray:
     return (0.5 * level * _tone(freq, int(rng.integers(1, 5)), rng)).astype(np.float32)
 
 
-SYNTHESIZERS = {"smoke_alarm": smoke_alarm, "siren": siren}  # learned class -> its synthesizer
+# Ring cadences, (on, off) pairs in s: North America 2 on 4 off; UK and others a double ring; a long European ring.
+RING_CADENCES = (((2.0, 4.0),), ((0.4, 0.2), (0.4, 2.0)), ((1.0, 4.0),), ((1.5, 3.0),))
+BELL_PARTIALS = (1.0, 2.76, 5.40, 8.93)  # a struck circular bell's partials, relative to its lowest
+
+
+def _cadence(n: int, rng: np.random.Generator) -> np.ndarray:
+    """On/off of a random ring cadence over n samples, starting anywhere in its cycle (a ring begins within 1 s)."""
+    pattern = RING_CADENCES[int(rng.integers(len(RING_CADENCES)))]
+    period = sum(on + off for on, off in pattern)
+    t = (np.arange(n) / SAMPLE_RATE + period - rng.uniform(0.0, 1.0)) % period
+    on, start = np.zeros(n, bool), 0.0
+    for ring, pause in pattern:
+        on |= (t >= start) & (t < start + ring)
+        start += ring + pause
+    return on
+
+
+def phone_ring(rng: np.random.Generator) -> np.ndarray:
+    """A classic telephone: two bells struck alternately ~20 times a second (decaying inharmonic partials), or an
+    electronic trill switching between two tones 10-25 times a second, in a ring cadence."""
+    n = int(SYNTH_SECONDS * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
+    on = _cadence(n, rng)
+    if rng.random() < 0.5:  # electromechanical bell
+        rate = rng.uniform(16.0, 25.0)
+        out = np.zeros(n)
+        for bell, f0 in enumerate(rng.uniform(700.0, 1400.0, size=2)):
+            strikes = np.zeros(n)
+            strikes[(np.arange(0, n, SAMPLE_RATE / rate) + bell * SAMPLE_RATE / rate / 2).astype(int) % n] = 1.0
+            strikes *= on
+            k = np.arange(int(0.4 * SAMPLE_RATE)) / SAMPLE_RATE
+            ring = sum(np.sin(2 * np.pi * f0 * r * k) * np.exp(-k * rng.uniform(6.0, 15.0) * r) / r
+                       for r in BELL_PARTIALS if f0 * r < BAND_TOP_HZ)
+            out += np.fft.irfft(np.fft.rfft(strikes, 2 * n) * np.fft.rfft(ring, 2 * n))[:n]
+        out /= max(float(np.abs(out).max()), 1e-9)
+    else:  # electronic trill
+        low = rng.uniform(900.0, 1600.0)
+        high = low * rng.uniform(1.15, 1.4)
+        freq = np.where((t * rng.uniform(10.0, 25.0)) % 1.0 < 0.5, low, high)
+        out = _envelope(on) * _tone(freq, int(rng.integers(1, 4)), rng)
+    return (0.5 * out).astype(np.float32)
+
+
+SYNTHESIZERS = {"smoke_alarm": smoke_alarm, "siren": siren, "phone_ringing": phone_ring}  # learned class -> synth

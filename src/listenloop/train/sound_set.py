@@ -52,6 +52,7 @@ class Clip:
     group: str  # source group: never on both sides of a split
     licence: str
     attribution: str
+    source: str = ""  # the repository or Debian package it came from (manifest's source_repo_or_package)
 
 
 _FREESOUND = re.compile(r"freesound\.org/(?:s/|people/[^/]+/sounds/)(\d+)")
@@ -80,7 +81,7 @@ def read_manifest(root: Path = DEFAULT_ROOT) -> list[Clip]:
     with open(manifest, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     return [Clip(root / r["path"], r["class"], FOLDER_CLASS.get(r["class"]), group_of(r), r["license"],
-                 r["attribution"]) for r in rows]
+                 r["attribution"], r["source_repo_or_package"]) for r in rows]
 
 
 def _rank(group: str, seed: int) -> str:
