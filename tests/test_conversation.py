@@ -923,9 +923,9 @@ def test_a_question_in_a_language_the_model_never_heard_does_not_wait_for_it():
     """The learned judge was trained on English only: a Mandarin question the rules find complete is answered at
     once (on built Mandarin streams the judge answered 5 of 36 due turns, the rules 15); an English one may wait."""
     from listenloop.decision.conversation import ConversationPolicy
-    from listenloop.decision.text.instructions import TaskState
     from listenloop.decision.model.learned import DecisionModel
     from listenloop.decision.model.timing import LearnedTiming
+    from listenloop.decision.text.instructions import TaskState
     from listenloop.perception.observation import Confidence
 
     judge = LearnedTiming(DecisionModel.load(), (), decides=True)
