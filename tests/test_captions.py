@@ -88,7 +88,7 @@ def _sure_transcription_policy(caption_confirm: float | None = None, model_thres
     from listenloop.decision.conversation import ConversationPolicy
     from listenloop.decision.model.learned import DecisionModel
     from listenloop.decision.model.timing import LearnedTiming
-    from listenloop.decision.sound_policy import SoundPolicy
+    from listenloop.decision.sounds.sound_policy import SoundPolicy
     from listenloop.decision.text.instructions import TaskState
     from listenloop.perception.sounds import load_class_names
     from listenloop.vocabulary import Mode

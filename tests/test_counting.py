@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from listenloop.decision.counting import CountState, count_patches
+from listenloop.decision.sounds.counting import CountState, count_patches
 from listenloop.perception.sounds import EVENT_ON_PATCHES
 
 DOG, BARK, OTHER = 0, 1, 2

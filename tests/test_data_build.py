@@ -312,7 +312,7 @@ def test_the_builders_sound_labels_are_the_shipped_sound_policys_answers():
     """The learned model learns the builder's labels and the rules follow the policy file: they must agree (a car horn
     and thunder once were an alert and a notice to the builder, and nothing to the policy)."""
     from listenloop.data.content import SOUND_RULES, sound_rule
-    from listenloop.decision.sound_policy import SoundPolicy
+    from listenloop.decision.sounds.sound_policy import SoundPolicy
 
     policy = {r.name: r for r in SoundPolicy.load().spec.rules}
     same_rule = {"alarm": "smoke_alarm", "breaking glass": "glass", "gunshots": "gunshot", "scream": "scream",

@@ -43,7 +43,7 @@ def test_the_engine_and_the_bench_decide_alike_on_a_real_recording(engine, share
 
 
 def test_the_spec_chooses_the_sound_policy_and_the_learned_timing_is_shared(tmp_path):
-    from listenloop.decision.sound_policy import SoundPolicy
+    from listenloop.decision.sounds.sound_policy import SoundPolicy
 
     resources = PolicyResources(SoundPolicy.load())
     quiet = build_policy(PolicySpec(sounds=False, decider=Decider.RULES), resources)

@@ -15,8 +15,8 @@ import pytest
 from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
-from listenloop.decision.policy_file import LEARNED_POLICY, learned_names, load_policy
-from listenloop.decision.sound_policy import SoundPolicy
+from listenloop.decision.sounds.policy_file import LEARNED_POLICY, learned_names, load_policy
+from listenloop.decision.sounds.sound_policy import SoundPolicy
 from listenloop.perception.detector import (
     CARD_FILE,
     WEIGHTS_FILE,

@@ -11,8 +11,8 @@ from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
 from listenloop.decision.base import Decision
-from listenloop.decision.policy_file import Combine, PolicyError, RuleAction, load_policy
-from listenloop.decision.sound_policy import SoundPolicy
+from listenloop.decision.sounds.policy_file import Combine, PolicyError, RuleAction, load_policy
+from listenloop.decision.sounds.sound_policy import SoundPolicy
 from listenloop.perception.observation import Observation, SoundResult
 from listenloop.perception.sounds import YamnetTagger, load_class_names
 from listenloop.respond.base import ResponseContext, ResponseRequest

@@ -203,7 +203,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from listenloop.audio.decode import AudioError
-    from listenloop.decision.policy_file import PolicyError
+    from listenloop.decision.sounds.policy_file import PolicyError
     from listenloop.decision.text.address import BadName
     from listenloop.decision.text.instructions import InstructionError
     from listenloop.models.store import ModelError

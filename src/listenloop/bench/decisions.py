@@ -188,7 +188,7 @@ def policies(model_path: Path | None, note: bool = True, judging: Judge = SHIPPE
     three conversation contenders are built as the engine builds a session's policy (decision/factory.py)."""
     from listenloop.decision.model.learned import DecisionModel, DecisionModelError, LearnedPolicy
     from listenloop.decision.rules import RulePolicy
-    from listenloop.decision.sound_policy import SoundPolicy
+    from listenloop.decision.sounds.sound_policy import SoundPolicy
     from listenloop.perception.sounds import load_class_names
 
     names = load_class_names()

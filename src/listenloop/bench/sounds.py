@@ -21,7 +21,7 @@ from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
 from listenloop.audio.levels import active_span
-from listenloop.decision.sound_policy import SoundPolicy
+from listenloop.decision.sounds.sound_policy import SoundPolicy
 from listenloop.perception.observation import Observation
 from listenloop.perception.sounds import Features, YamnetTagger
 

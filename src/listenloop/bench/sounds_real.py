@@ -21,8 +21,8 @@ from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
 from listenloop.audio.levels import active_span
-from listenloop.decision.policy_file import LEARNED_POLICY
-from listenloop.decision.sound_policy import SoundPolicy
+from listenloop.decision.sounds.policy_file import LEARNED_POLICY
+from listenloop.decision.sounds.sound_policy import SoundPolicy
 from listenloop.perception.detector import SoundDetector
 from listenloop.perception.observation import Observation
 from listenloop.perception.sounds import Features, YamnetTagger

@@ -33,8 +33,8 @@ class SoundRule:
     reply: str = ""  # the expected reply text
 
 
-# The same answers as the shipped sound policy (decision/default_policy.toml, issue 3's defaults), so the learned model
-# and the rules learn and follow one definition: a car horn (traffic) and thunder get none; a baby crying is urgent.
+# The same answers as the shipped sound policy (decision/sounds/default_policy.toml), so the learned model and the
+# rules learn and follow one definition: a car horn (traffic) and thunder get none; a baby crying is urgent.
 SOUND_RULES = (
     SoundRule(("alarm", "siren", "smoke"), "alarm", Task.ALERT, Emotion.URGENT, "I hear an alarm."),
     SoundRule(("glass", "shatter", "break"), "breaking glass", Task.ALERT, Emotion.URGENT, "Something broke."),

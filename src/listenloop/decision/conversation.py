@@ -28,7 +28,7 @@ from listenloop.decision.conversation_state import (
 from listenloop.decision.holds import Hold, HoldKind
 from listenloop.decision.model.timing import LearnedTiming
 from listenloop.decision.rules import RulePolicy
-from listenloop.decision.sound_tasks import SoundTasks
+from listenloop.decision.sounds.sound_tasks import SoundTasks
 from listenloop.decision.text import address, sentence
 from listenloop.decision.text import utterance as utt
 from listenloop.decision.text.address import Addressee
@@ -37,7 +37,7 @@ from listenloop.perception.observation import Observation, SegmentEnd, final_lan
 from listenloop.vocabulary import Emotion, Mode, Task
 
 if TYPE_CHECKING:
-    from listenloop.decision.sound_policy import SoundPolicy
+    from listenloop.decision.sounds.sound_policy import SoundPolicy
 
 ENGLISH = "en"  # the language the decision model was trained on (ISO 639-1)
 

@@ -15,7 +15,7 @@ from listenloop.decision.base import Decision
 from listenloop.decision.holds import Hold, HoldQueue
 from listenloop.decision.model.timing import TimingState
 from listenloop.decision.rules import RulesState
-from listenloop.decision.sound_tasks import SoundTaskState
+from listenloop.decision.sounds.sound_tasks import SoundTaskState
 from listenloop.decision.text import sentence
 from listenloop.decision.text import utterance as utt
 from listenloop.decision.text.instructions import TaskChange, TaskState

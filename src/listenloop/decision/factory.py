@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from listenloop.decision.conversation import ConversationPolicy
     from listenloop.decision.model.learned import DecisionModel
     from listenloop.decision.model.timing import LearnedTiming
-    from listenloop.decision.sound_policy import SoundPolicy
+    from listenloop.decision.sounds.sound_policy import SoundPolicy
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class PolicyResources:
             return None
         if spec.sound_policy_path is None:
             return self.sound_policy
-        from listenloop.decision.sound_policy import SoundPolicy
+        from listenloop.decision.sounds.sound_policy import SoundPolicy
 
         return SoundPolicy.load([spec.sound_policy_path])
 

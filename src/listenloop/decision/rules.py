@@ -13,7 +13,7 @@ from listenloop.perception.observation import Observation
 from listenloop.vocabulary import Mode, Task
 
 if TYPE_CHECKING:
-    from listenloop.decision.sound_policy import SoundPolicy, SoundPolicyState
+    from listenloop.decision.sounds.sound_policy import SoundPolicy, SoundPolicyState
 
 
 @dataclass

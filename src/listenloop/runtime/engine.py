@@ -76,7 +76,7 @@ class Engine:
     def _load_sound_policy(self, path: Path | None):
         if not self.config.sounds:
             return None
-        from listenloop.decision.sound_policy import SoundPolicy
+        from listenloop.decision.sounds.sound_policy import SoundPolicy
 
         return SoundPolicy.load([path] if path else [])
 

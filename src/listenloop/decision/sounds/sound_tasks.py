@@ -15,9 +15,9 @@ import numpy as np
 
 from listenloop.audio.constants import CHUNK_SECONDS
 from listenloop.decision.base import Decision
-from listenloop.decision.counting import CountState, count_patches
 from listenloop.decision.holds import Hold, HoldKind, HoldQueue
-from listenloop.decision.music import MUSIC_LISTEN_S, MUSIC_SCORE, MusicTrack, music_summary
+from listenloop.decision.sounds.counting import CountState, count_patches
+from listenloop.decision.sounds.music import MUSIC_LISTEN_S, MUSIC_SCORE, MusicTrack, music_summary
 from listenloop.decision.text import utterance as utt
 from listenloop.decision.text.instructions import TaskState
 from listenloop.decision.text.lexicon import ENGLISH

@@ -215,7 +215,7 @@ def parse_policy(text: str, source: str, class_names: Sequence[str]) -> _Layer:
 
 
 def _default_text() -> str:
-    return resources.files("listenloop.decision").joinpath(DEFAULT_POLICY).read_text(encoding="utf-8")
+    return resources.files("listenloop.decision.sounds").joinpath(DEFAULT_POLICY).read_text(encoding="utf-8")
 
 
 def merge_layers(layers: Sequence[_Layer]) -> PolicySpec:

@@ -17,7 +17,7 @@ import numpy as np
 
 from listenloop.audio.constants import CHUNK_SECONDS
 from listenloop.decision.base import Decision
-from listenloop.decision.policy_file import (
+from listenloop.decision.sounds.policy_file import (
     ACTION_PRIORITY,
     SCORE_TOLERANCE,
     Combine,
