@@ -1,14 +1,14 @@
 """One YAMNet patch timed with scores only and with the pooled embedding as a second output (docs/benchmarks.md)."""
 import time, numpy as np, onnxruntime
 from listenloop.models import model_dir
-from listenloop.perception.detector import embedding_model
+from listenloop.perception.detector import yamnet_graph
 from listenloop.perception import yamnet_frontend as yf
 path = model_dir("yamnet") / "model.onnx"
 def sess(g):
     o = onnxruntime.SessionOptions(); o.intra_op_num_threads = o.inter_op_num_threads = 1
     o.add_session_config_entry("session.disable_quant_qdq", "1")
     return onnxruntime.InferenceSession(g, o)
-a = sess(str(path)); b = sess(embedding_model(path))
+a = sess(str(path)); b = sess(yamnet_graph(path, embeddings=True))
 rng = np.random.default_rng(0); x = (rng.standard_normal(16000*3)*0.1).astype(np.float32)
 patch = yf.quantize_patch(yf.log_mel(x)[:96])
 name = a.get_inputs()[0].name

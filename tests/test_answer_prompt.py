@@ -141,3 +141,30 @@ def test_the_same_prompt_gets_the_same_answer_however_its_prefills_were_timed(ll
         answers.append("".join(llm.stream(prompt, Generation(max_tokens=40))))
     assert len(set(answers)) == 1, answers
     assert "paris" in answers[0].lower()
+
+
+def test_no_prefill_while_another_conversation_shares_the_model(llm):
+    """The KV cache holds one prompt: with several sessions on one engine, each prefill evicted another's and four
+    sessions' prefills took most of two cores (docs/benchmarks/scaling.md). While another conversation is open the
+    watcher evaluates nothing; once this one is alone, it prefills what was heard."""
+    others = threading.Event()
+    others.set()  # another session uses the model
+    responder = AnswerResponder(lambda: llm, background=lambda work: work(), alone=lambda: not others.is_set())
+    listener = Listener()
+    heard(listener, "I went to the market yesterday and bought apples and pears.", 1.0, 4.0)
+    llm.prefill([ChatMessage(Role.SYSTEM, "You are a translator.")])  # the other conversation's prompt
+    held = list(llm._llm._input_ids)
+    stop = threading.Event()
+    watcher = threading.Thread(target=responder.keep_prefilled, args=(weakref.ref(listener), stop))
+    watcher.start()
+    try:
+        time.sleep(4 * HEARD_PREFILL_S)
+        assert list(llm._llm._input_ids) == held  # nothing evaluated for this session
+        others.clear()  # the other session ended
+        time.sleep(4 * HEARD_PREFILL_S)
+        messages = build_messages(QUESTIONS[0], {}, listener.response_context(), 10.0)
+        stats = llm.prefill(messages[:-1] + [ChatMessage(Role.USER, messages[-1].content.split("Question:")[0])])
+        assert stats.cached > stats.tokens - EVAL_BLOCK_TOKENS  # the notes were evaluated in the background
+    finally:
+        stop.set()
+        watcher.join()

@@ -211,3 +211,22 @@ def test_scores_are_the_graphs_own_on_any_cpu(tagger, shared_audio):
         low, high = (1.0 / (1.0 + np.exp(-(logits + d * fe.OUTPUT_SCALE))) for d in (-1, 1))  # one step either way
         ours = tagger.score_patch(patch)
         assert np.all((ours >= low - 1e-6) & (ours <= high + 1e-6)), start
+
+
+def test_a_chunks_patches_in_one_call_score_as_each_in_its_own(tagger, shared_audio):
+    """The tagger scores a chunk's eight patches (four patches, two views) in one model call; every patch's scores
+    and pooled embedding are bit for bit those of a call of its own (issue 31: batched model calls)."""
+    from listenloop.perception import yamnet_frontend as fe
+
+    audio = np.concatenate([load_audio(shared_audio / f"sounds/{n}")[: 2 * SAMPLE_RATE]
+                            for n in ("dog.wav", "gunshots.wav", "rain.wav")])
+    mel = fe.log_mel(audio)
+    patches = np.stack([mel[s : s + fe.PATCH_FRAMES] for s in range(0, len(mel) - fe.PATCH_FRAMES, 37)])
+    scores, embeddings = tagger.run_patches(patches)
+    assert scores.shape == (len(patches), len(tagger.names)) and len(patches) >= 8
+    for k, patch in enumerate(patches):
+        alone, embedding = tagger.run_patch(patch)
+        assert np.array_equal(alone, scores[k]), k
+        if tagger.detector is not None:
+            assert np.array_equal(embedding, embeddings[k]), k
+    assert len({scores[k].argmax() for k in range(len(patches))}) > 1  # the patches differ: a mix-up would show

@@ -29,6 +29,7 @@ P95_BUDGET_MS = 400.0  # a stream is "held" when its decisions come within one c
 DEFAULT_LEVELS = (1, 2, 3, 4, 6, 8)  # concurrent streams tried, in order, until one misses the budget past 4
 RSS_SAMPLE_S = 0.5  # s between server memory samples
 SERVER_READY_S = 120.0  # s for the server to load its models
+SERVER_IDLE_S = 60.0  # s for the sessions of a level to end on the server once their clients left
 OPEN_SESSION_SPEECH_S = 2.0  # s of speech each open session has heard when its memory is measured
 OPEN_SESSION_SETTLE_S = 8.0  # s to let every open session process its speech before measuring
 
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         held_mb = asyncio.run(_open_sessions_mb(server, max(levels), audio))  # first: before the levels' churn
         reports = []
         for n in levels:
+            server.wait_idle()  # the last level's sessions end on the server after their sockets close
             report = asyncio.run(_level(server, n, audio, args.seconds))
             reports.append(report)
             print(json.dumps(asdict(report)) if args.json else _line(report), flush=True)
@@ -179,6 +181,16 @@ class _Server:
             except OSError:
                 time.sleep(0.3)
         raise SystemExit(f"bench server: no server after {SERVER_READY_S:.0f} s")
+
+    def wait_idle(self) -> None:
+        """Until the server has no session open (a level started earlier would find some slots still taken)."""
+        deadline = time.monotonic() + SERVER_IDLE_S
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as r:
+                if json.load(r).get("sessions", 0) == 0:
+                    return
+            time.sleep(0.2)
+        raise SystemExit(f"bench server: sessions still open {SERVER_IDLE_S:.0f} s after their clients left")
 
     def rss_mb(self) -> float:
         with open(f"/proc/{self.process.pid}/status") as f:

@@ -74,6 +74,8 @@ LANG_DETECT_S = 1.0  # s of a segment on which its language is identified once, 
 CONTEXT_GAP_S = 3.0  # s; a final is conditioned on the previous segment's text if that ended this recently
 FINAL_WORKERS = 1  # base decodes at a time, for all sessions
 WHISPER_THREADS = 1  # per model: tiny.en partials on one core, base finals on the other (2 threads: slower)
+PARTIAL_REPLICAS = 2  # tiny.en decodes at once, from the streams' loops: with one, 4 streams' partials queued behind
+# each other (bench server p95 0.5 to 1.1 s; 0.36 s with two, docs/benchmarks/scaling.md)
 
 _SR = SAMPLE_RATE
 
@@ -89,7 +91,7 @@ class Recognizer:
         threads: int = WHISPER_THREADS,
         languages: tuple[str, ...] | None = LANGUAGES,
     ) -> None:
-        self.tiny = Whisper(tiny_dir or model_dir("whisper-tiny.en"), threads=threads)
+        self.tiny = Whisper(tiny_dir or model_dir("whisper-tiny.en"), threads=threads, replicas=PARTIAL_REPLICAS)
         self.base = Whisper(base_dir or model_dir("whisper-base"), threads=threads)
         self.close_silence = int(close_silence_s * _SR)
         self.languages = languages

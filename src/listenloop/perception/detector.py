@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+BATCH_DIM = "patches"  # the graph's first dimension, made free (yamnet_graph)
 EMBEDDING_OUTPUT = "/model/GlobalAveragePool_output_0"  # the int8 graph's float [1, 1024, 1, 1] pooled features
 EMBEDDING_SIZE = 1024
 WEIGHTS_PACKAGE = "listenloop.perception.weights"
@@ -40,16 +41,31 @@ class DetectorError(RuntimeError):
     """The detector's weights are missing or do not match their recorded sha256."""
 
 
-def embedding_model(path: Path) -> bytes:
-    """The YAMNet graph with its pooled embedding added as a second output (serialized, for onnxruntime)."""
+def yamnet_graph(path: Path, embeddings: bool) -> bytes:
+    """The YAMNet graph (serialized, for onnxruntime) taking any number of patches at once (its batch dimension was
+    fixed at 1), with its pooled embedding as a second output when `embeddings` (the learned detector reads it).
+
+    One call for a chunk's eight patches (four patches, two views) gives each patch's scores bit for bit as one call
+    per patch does (tests/test_sounds.py), and costs less: one pass through the graph's setup instead of eight."""
     try:
         import onnx
+        from onnx import numpy_helper
     except ImportError:
-        raise DetectorError("the sound detector needs the onnx package: pip install 'onnx>=1.16'") from None
+        raise DetectorError("the sound tagger needs the onnx package: pip install 'onnx>=1.16'") from None
     model = onnx.load(str(path))
-    if not any(n.output and n.output[0] == EMBEDDING_OUTPUT for n in model.graph.node):
+    graph = model.graph
+    if embeddings and not any(n.output and n.output[0] == EMBEDDING_OUTPUT for n in graph.node):
         raise DetectorError(f"{path}: no node computes {EMBEDDING_OUTPUT}; not the expected int8 YAMNet graph")
-    model.graph.output.append(onnx.helper.make_tensor_value_info(EMBEDDING_OUTPUT, onnx.TensorProto.FLOAT, None))
+    for value in (graph.input[0], graph.output[0]):
+        value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
+    shapes = {n.input[1] for n in graph.node if n.op_type == "Reshape"}  # the pooled [1, 1024, 1, 1] -> [1, 1024]
+    for i, init in enumerate(graph.initializer):
+        if init.name in shapes:
+            graph.initializer[i].CopyFrom(numpy_helper.from_array(np.array([0, -1], np.int64), init.name))  # 0: keep
+            # the batch dimension
+    del graph.value_info[:]  # intermediate shapes recorded with batch 1; onnxruntime infers them again
+    if embeddings:
+        graph.output.append(onnx.helper.make_tensor_value_info(EMBEDDING_OUTPUT, onnx.TensorProto.FLOAT, None))
     return model.SerializeToString()
 
 

@@ -21,7 +21,7 @@ from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.models import model_dir
 from listenloop.perception import yamnet_frontend as fe
-from listenloop.perception.detector import Packaged, SoundDetector, default_detector, embedding_model
+from listenloop.perception.detector import Packaged, SoundDetector, default_detector, yamnet_graph
 from listenloop.perception.observation import DetectedSounds, SoundOffset, SoundOnset, SoundResult, SoundTag
 
 N_CLASSES = 521  # AudioSet classes scored by YAMNet
@@ -40,6 +40,7 @@ ONSET_LAG_S = 0.2  # s; a sound is scored present about this long after it enter
 OFFSET_LAG_S = 0.6  # s; and stays present until about this long after it stopped (0.975 s window, measured)
 REPORT_SCORE = 0.5  # classes at or above this are listed in SoundResult.top
 REPORT_TOP = 5  # at most this many classes in SoundResult.top
+OFFLINE_PATCHES_PER_CALL = 16  # patches scored per model call on a whole recording (past 16 a patch costs more)
 
 SILENCE_CLASS = "Silence"  # never reported as a sound event
 # AudioSet classes that are someone talking: their max is SoundResult.speech_score, which gates recognition.
@@ -146,7 +147,7 @@ class YamnetTagger:
             detector = default_detector()
         self.detector = detector  # the learned head: the graph then also returns its pooled embedding
         # embeddings: the graph also returns its pooled embedding (the detector reads it; training asks for it alone)
-        graph = embedding_model(folder / "model.onnx") if detector or embeddings else str(folder / "model.onnx")
+        graph = yamnet_graph(folder / "model.onnx", embeddings=bool(detector or embeddings))
         self._session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
         self.names = load_class_names(folder / "yamnet_class_map.csv")
@@ -172,14 +173,27 @@ class YamnetTagger:
 
     def run_patch(self, patch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """[96, 64] log-mel patch -> [521] scores and, with a detector, the [1024] pooled embedding."""
-        out = self._session.run(None, {self._input: fe.quantize_patch(patch)})
-        return fe.dequantize_scores(out[0]), (out[1].reshape(-1) if len(out) > 1 else None)
+        scores, embeddings = self.run_patches(patch[None])
+        return scores[0], (embeddings[0] if embeddings is not None else None)
 
-    def _score_views(self, mel: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """[521] highest score over the tagger's views of the patch at frame `start` of `mel` [2, frames, 64], and
-        the embedding of the first view (the audio as heard, which the detector was trained on)."""
-        runs = [self.run_patch(mel[v, start : start + fe.PATCH_FRAMES]) for v, _ in enumerate(self._views)]
-        return np.max([r[0] for r in runs], axis=0), runs[0][1]
+    def run_patches(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """[n, 96, 64] log-mel patches -> [n, 521] scores and, with a detector, [n, 1024] pooled embeddings, in one
+        call (each patch's numbers are those of a call of its own)."""
+        out = self._session.run(None, {self._input: fe.quantize_patch(patches)})
+        return fe.dequantize_scores(out[0]), (out[1].reshape(len(patches), -1) if len(out) > 1 else None)
+
+    def _score_views(self, mel: np.ndarray, starts: list[int]) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """[n, 521] highest score over the tagger's views of the patches at frames `starts` of `mel` [2, frames,
+        64], and the embedding of each patch's first view (the audio as heard, which the detector was trained on).
+        One model call for them all."""
+        if not starts:
+            return np.zeros((0, N_CLASSES), np.float32), []
+        views = len(self._views)
+        patches = np.stack([mel[v, s : s + fe.PATCH_FRAMES] for s in starts for v in range(views)])
+        scores, embeddings = self.run_patches(patches)
+        best = scores.reshape(len(starts), views, N_CLASSES).max(axis=1)
+        firsts = list(embeddings[::views]) if embeddings is not None else [None] * len(starts)
+        return best, firsts
 
     def step(self, chunk: Chunk | np.ndarray, state: SoundState) -> SoundResult:
         """Score every patch that ends inside this chunk and update the sound events of the stream."""
@@ -196,16 +210,14 @@ class YamnetTagger:
         else:
             state.tail = tail
         first_frame = state.frames - history.shape[1]  # frame number of history[:, 0]
-        rows, embeddings, onsets, offsets = [], [], [], []
-        while FRAMES_PER_HOP * state.next_patch + fe.PATCH_FRAMES <= state.frames:
-            start = FRAMES_PER_HOP * state.next_patch - first_frame
-            scores, emb = self._score_views(history, start)
-            rows.append(scores)
-            embeddings.append(emb)
-            on, off = self._track(state.tracks, scores, state.next_patch * PATCH_HOP_SAMPLES / SAMPLE_RATE)
+        due = range(state.next_patch, (state.frames - fe.PATCH_FRAMES) // FRAMES_PER_HOP + 1)  # patches now complete
+        scored, embeddings = self._score_views(history, [FRAMES_PER_HOP * m - first_frame for m in due])
+        rows, onsets, offsets = list(scored), [], []
+        for m, scores in zip(due, scored, strict=True):
+            on, off = self._track(state.tracks, scores, m * PATCH_HOP_SAMPLES / SAMPLE_RATE)
             onsets += on
             offsets += off
-            state.next_patch += 1
+        state.next_patch += len(due)
         state.mel = history[:, -fe.PATCH_FRAMES :].copy()
         return self._result(rows, tuple(onsets), tuple(offsets), embeddings)
 
@@ -240,10 +252,11 @@ class YamnetTagger:
             mel[v] = fe.to_log(fe.subtract_floor(lin, floor) if denoise else lin)
         n = len(audio) // PATCH_HOP_SAMPLES
         scores = np.zeros((n, N_CLASSES), np.float32)
+        for k in range(0, n, OFFLINE_PATCHES_PER_CALL):
+            block = range(k, min(n, k + OFFLINE_PATCHES_PER_CALL))
+            scores[block.start : block.stop] = self._score_views(mel, [(j + 1) * FRAMES_PER_HOP for j in block])[0]
         tracks, onsets, offsets = _Tracks(), [], []
         for k in range(n):
-            first = (k + 1) * FRAMES_PER_HOP
-            scores[k] = self._score_views(mel, first)[0]
             on, off = self._track(tracks, scores[k], (k + 1) * PATCH_HOP_SAMPLES / SAMPLE_RATE)
             onsets += on
             offsets += off

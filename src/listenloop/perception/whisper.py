@@ -137,7 +137,7 @@ def load_tokenizer_spec(path: Path) -> str:
 class Whisper:
     """A CTranslate2 Whisper model plus its tokenizer and feature extractor, loaded once."""
 
-    def __init__(self, model_dir: Path, threads: int = 2) -> None:
+    def __init__(self, model_dir: Path, threads: int = 2, replicas: int = 1) -> None:
         import ctranslate2
         import tokenizers
         from faster_whisper.feature_extractor import FeatureExtractor
@@ -145,7 +145,8 @@ class Whisper:
         self.model_dir = Path(model_dir)
         self._ct2 = ctranslate2
         self.model = ctranslate2.models.Whisper(
-            str(self.model_dir), device="cpu", compute_type=COMPUTE_TYPE, intra_threads=threads
+            str(self.model_dir), device="cpu", compute_type=COMPUTE_TYPE, intra_threads=threads,
+            inter_threads=replicas,  # calls served at once (from several threads); more wait their turn
         )
         self.multilingual = bool(self.model.is_multilingual)
         self.features = FeatureExtractor(feature_size=self.model.n_mels)

@@ -89,12 +89,12 @@ def subtract_floor(mel: np.ndarray, before: np.ndarray) -> np.ndarray:
 
 
 def quantize_patch(patch: np.ndarray) -> np.ndarray:
-    """[96, 64] float log-mel -> the graph's uint8 input [1, 1, 96, 64]."""
+    """[96, 64] (or [n, 96, 64]) float log-mel -> the graph's uint8 input [1, 1, 96, 64] (or [n, 1, 96, 64])."""
     q = np.rint(patch / INPUT_SCALE + INPUT_ZERO_POINT)
-    return np.clip(q, 0, 255).astype(np.uint8).reshape(1, 1, PATCH_FRAMES, MEL_BANDS)
+    return np.clip(q, 0, 255).astype(np.uint8).reshape(-1, 1, PATCH_FRAMES, MEL_BANDS)
 
 
 def dequantize_scores(q: np.ndarray) -> np.ndarray:
-    """The graph's uint8 logits -> float32 scores in 0..1."""
-    logits = OUTPUT_SCALE * (q.astype(np.float64).reshape(-1) - OUTPUT_ZERO_POINT)
+    """The graph's uint8 logits -> float32 scores in 0..1, in the logits' shape."""
+    logits = OUTPUT_SCALE * (q.astype(np.float64) - OUTPUT_ZERO_POINT)
     return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)

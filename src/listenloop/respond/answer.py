@@ -10,7 +10,9 @@ evaluation. So the prompt only grows at its end: the fixed system prompt first, 
 were sent (each question with the notes heard before it), then the new notes and question. The window of earlier
 turns moves in steps, not one turn at a time, and the start of the next prompt is evaluated in the background
 (`prefill`): after each reply, and again whenever something new was heard, up to where the question goes. A question
-then costs only its own tokens.
+then costs only its own tokens. The KV cache holds one prompt, so this is done only while one session uses the model:
+with several, each prefill evicted another's and four sessions' prefills took a core and a half of two
+(docs/benchmarks/scaling.md); their questions pay for their notes and earlier turns instead.
 """
 
 from __future__ import annotations
@@ -89,9 +91,12 @@ class AnswerResponder:
     task = Task.ANSWER
 
     def __init__(self, llm: Callable[[], LlmBackend],
-                 background: Callable[[Callable[[], Any]], None] | None = None) -> None:
+                 background: Callable[[Callable[[], Any]], None] | None = None,
+                 alone: Callable[[], bool] = lambda: True) -> None:
         self._llm = llm
         self._background = background  # runs a prefill off the response worker; None: no prefill
+        self._alone = alone  # whether one conversation uses the model now: the KV cache holds one prompt, so with
+        # several, each prefill would evict another's and the engine would spend a core evaluating prompts again
         self._fixed = FixedTextResponder(Task.ANSWER)
         self._turn = threading.Lock()  # held by an answer from its prompt to its turn in memory; prefills wait
 
@@ -109,7 +114,9 @@ class AnswerResponder:
             del listening
 
     def _prefill_heard(self, listening: Listening, done: list[ChatMessage] | None) -> list[ChatMessage] | None:
-        if listening.mode is not Mode.ASSISTANT or not self._turn.acquire(blocking=False):
+        if listening.mode is not Mode.ASSISTANT or not self._alone():
+            return None  # (evaluated again when the session is the only one left)
+        if not self._turn.acquire(blocking=False):
             return done
         try:
             messages = next_prompt_start(listening.response_context())
@@ -121,7 +128,7 @@ class AnswerResponder:
 
     def prefill(self, ctx: ResponseContext) -> None:
         """Evaluate the start of the stream's next prompt now (system prompt and earlier turns), in the background."""
-        if self._background is None:
+        if self._background is None or not self._alone():
             return
         messages = history_messages(ctx, next_turn_number(ctx))
         self._background(lambda: _prefill(self._llm, messages))

@@ -91,7 +91,7 @@ class Engine:
         from listenloop.respond.answer import AnswerResponder, FixedTextResponder
         from listenloop.respond.translate import TranslateResponder
 
-        return {Task.ANSWER: AnswerResponder(self.llm, self._in_background),
+        return {Task.ANSWER: AnswerResponder(self.llm, self._in_background, self._one_conversation),
                 Task.ACKNOWLEDGE: FixedTextResponder(Task.ACKNOWLEDGE),
                 Task.TRANSLATE: TranslateResponder(self.perception.recognizer, self.llm)}
 
@@ -122,6 +122,10 @@ class Engine:
             self._live.add(session)
             ref = weakref.ref(session)  # held weakly: a session dropped without finish() is not kept alive
             self._in_background(lambda: self._warm_llm(ref, stop))
+
+    def _one_conversation(self) -> bool:
+        """Whether at most one live session may ask the language model (its prefill then pays: responds/answer.py)."""
+        return sum(not session.prefill_stop.is_set() for session in list(self._live)) <= 1
 
     def _in_background(self, work) -> None:
         """Model work off the listening loop and the response worker (loading, prefill), joined by close() after
