@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +30,7 @@ P95_BUDGET_MS = 400.0  # a stream is "held" when its decisions come within one c
 DEFAULT_LEVELS = (1, 2, 3, 4, 6, 8)  # concurrent streams tried, in order, until one misses the budget past 4
 RSS_SAMPLE_S = 0.5  # s between server memory samples
 SERVER_READY_S = 120.0  # s for the server to load its models
+SERVER_STOP_S = 60.0  # s for the server to stop (on Ray: the deployment and the cluster it started)
 SERVER_IDLE_S = 60.0  # s for the sessions of a level to end on the server once their clients left
 OPEN_SESSION_SPEECH_S = 2.0  # s of speech each open session has heard when its memory is measured
 OPEN_SESSION_SETTLE_S = 8.0  # s to let every open session process its speech before measuring
@@ -52,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--levels", default=",".join(map(str, DEFAULT_LEVELS)),
                         help="concurrent streams to try, comma-separated (default %(default)s)")
     parser.add_argument("--no-sounds", action="store_true", help="serve without the sound tagger")
+    parser.add_argument("--ray", action="store_true",
+                        help="serve on Ray Serve (one replica on a one-machine cluster) instead of `listenloop serve` "
+                             "alone; memory is then the driver's only")
     parser.add_argument("--shared", type=Path, default=default_shared_dir(), help="../shared/audio/dev")
     parser.add_argument("--json", action="store_true", help="one JSON object per level")
 
@@ -63,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     levels = sorted({int(n) for n in args.levels.split(",")})
     audio, _ = build_stream(utterances, max(1.0, args.seconds * max(levels) / 60 / 4), seed=0)
-    with _Server(max(levels), args.no_sounds) as server:
+    with _Server(max(levels), args.no_sounds, args.ray) as server:
         idle_mb = server.rss_mb()
         print(f"server loaded: {idle_mb:.0f} MB resident, no sessions", file=sys.stderr)
         held_mb = asyncio.run(_open_sessions_mb(server, max(levels), audio))  # first: before the levels' churn
@@ -154,7 +159,7 @@ def _conclude(reports: list[LevelReport], idle_mb: float) -> None:
 class _Server:
     """`listenloop serve` in a child process on a free loopback port; its RSS read from /proc."""
 
-    def __init__(self, max_sessions: int, no_sounds: bool) -> None:
+    def __init__(self, max_sessions: int, no_sounds: bool, ray: bool = False) -> None:
         self.no_sounds = no_sounds
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -163,6 +168,9 @@ class _Server:
                         "--max-sessions", str(max_sessions), "--log-level", "warning"]
         if no_sounds:
             self.command.append("--no-sounds")
+        if ray:  # one replica holding every session, on all of this machine's cores
+            self.command += ["--ray", "--min-replicas", "1", "--max-replicas", "1", "--replica-cpus",
+                             str(os.cpu_count() or 1)]
         self.process: subprocess.Popen | None = None
 
     @property
@@ -200,8 +208,8 @@ class _Server:
         return float("nan")
 
     def __exit__(self, *exc) -> None:
-        self.process.terminate()
+        self.process.send_signal(signal.SIGINT)  # as Ctrl-C: `serve --ray` then takes its deployment down
         try:
-            self.process.wait(10)
+            self.process.wait(SERVER_STOP_S)
         except subprocess.TimeoutExpired:
             self.process.kill()

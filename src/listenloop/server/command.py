@@ -69,11 +69,16 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     config = EngineConfig(sounds=not args.no_sounds, policy_path=args.policy, llm=args.llm, llm_url=args.llm_url)
     if args.ray is not None:
-            return on_ray.run(args, settings, config)
+        return on_ray.run(args, settings, config)
     print("listenloop serve: loading models ...", file=sys.stderr)
     engine = Engine(config)
     app = create_app(engine, settings)
     query = "?token=..." if settings.token else ""
     print(f"listenloop serve: http://{settings.host}:{settings.port}/{query}  (WebSocket /ws)", file=sys.stderr)
-    uvicorn.Server(uvicorn_config(app, settings, args.log_level)).run()
+    try:
+        uvicorn.Server(uvicorn_config(app, settings, args.log_level)).run()
+    except KeyboardInterrupt:  # uvicorn shuts down on Ctrl-C, then raises it again
+        print("listenloop serve: stopped", file=sys.stderr)
+    finally:
+        engine.close()
     return 0
