@@ -47,6 +47,7 @@ class LevelReport:
     server_rss_mb: float  # peak resident memory of the server process during the level
     held: bool  # p95 within P95_BUDGET_MS and no session closed early
     load_avg: float  # 1-minute load average at the end of the level
+    server_cores: float  # the server process's CPU seconds per second of the level (how many cores it kept busy)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,6 +120,7 @@ async def _level(server: _Server, n: int, audio: np.ndarray, seconds: float) -> 
     options = p.StartOptions(sounds=not server.no_sounds)
     peak = [server.rss_mb()]
     done = asyncio.Event()
+    cpu, wall = server.cpu_s(), time.perf_counter()
 
     async def watch_memory() -> None:
         while not done.is_set():
@@ -129,19 +131,20 @@ async def _level(server: _Server, n: int, audio: np.ndarray, seconds: float) -> 
     results = await asyncio.gather(*(stream_blocks(server.url, [audio[o : o + length]], options) for o in offsets))
     done.set()
     await watcher
+    cores = (server.cpu_s() - cpu) / (time.perf_counter() - wall)
     latencies = np.array([ms for r in results for ms in r.chunk_latency_ms.values()])
     closed_early = sum(r.close_code != p.CloseCode.NORMAL for r in results)
     pct = (lambda q: round(float(np.percentile(latencies, q)), 1)) if len(latencies) else (lambda q: float("nan"))
     p95 = pct(95)
     return LevelReport(n, len(latencies), pct(50), p95, pct(100), closed_early, round(max(peak), 1),
-                       bool(p95 < P95_BUDGET_MS and closed_early == 0), round(os.getloadavg()[0], 2))
+                       bool(p95 < P95_BUDGET_MS and closed_early == 0), round(os.getloadavg()[0], 2), round(cores, 2))
 
 
 def _line(r: LevelReport) -> str:
     verdict = "held" if r.held else "NOT held"
     return (f"{r.streams} streams: p50 {r.chunk_ms_p50:.0f} ms, p95 {r.chunk_ms_p95:.0f} ms, max {r.chunk_ms_max:.0f} "
             f"ms over {r.decisions} decisions; closed early {r.closed_early}; server {r.server_rss_mb:.0f} MB; "
-            f"{verdict}; load {r.load_avg}")
+            f"{verdict}; load {r.load_avg}; server busy {r.server_cores:.2f} cores")
 
 
 def _conclude(reports: list[LevelReport], idle_mb: float) -> None:
@@ -199,6 +202,12 @@ class _Server:
                     return
             time.sleep(0.2)
         raise SystemExit(f"bench server: sessions still open {SERVER_IDLE_S:.0f} s after their clients left")
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used (user and system, all its threads; not a Ray replica's)."""
+        with open(f"/proc/{self.process.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
     def rss_mb(self) -> float:
         with open(f"/proc/{self.process.pid}/status") as f:
