@@ -940,3 +940,20 @@ def test_a_question_in_a_language_the_model_never_heard_does_not_wait_for_it():
         reasons[lang] = [(d.action.value, d.reason) for d in decisions if d.responds or d.reason]
     assert reasons["zh"] and reasons["zh"][0][0] == "respond", reasons
     assert all("waiting for the decision model" not in r for _, r in reasons["zh"])
+
+
+def test_the_background_prefill_is_kept_only_while_one_session_may_ask_the_model(engine):
+    """One llama context holds one prompt: a second assistant session turns the engine's background prefill off, and
+    it comes back once that session ends (runtime/engine.py, respond/answer.py). Transcribe-only sessions never ask
+    the model and do not count."""
+    first = engine.session(SessionOptions(mode=Mode.ASSISTANT))
+    captions = engine.session(SessionOptions(mode=Mode.TRANSCRIBE))
+    try:
+        assert engine._one_conversation()
+        second = engine.session(SessionOptions(mode=Mode.ASSISTANT))
+        assert not engine._one_conversation()
+        second.finish()
+        assert engine._one_conversation()
+    finally:
+        for session in (first, captions):
+            session.finish()
