@@ -114,9 +114,9 @@ class AnswerResponder:
             del listening
 
     def _prefill_heard(self, listening: Listening, done: list[ChatMessage] | None) -> list[ChatMessage] | None:
-        if listening.mode is not Mode.ASSISTANT or not self._alone():
-            return None  # (evaluated again when the session is the only one left)
-        if not self._turn.acquire(blocking=False):
+        if not self._alone():
+            return None  # another session's prompt took the cache: evaluated again once this one is alone
+        if listening.mode is not Mode.ASSISTANT or not self._turn.acquire(blocking=False):
             return done
         try:
             messages = next_prompt_start(listening.response_context())
