@@ -239,7 +239,8 @@ def test_with_the_learned_clock_a_dog_waits_for_it_but_a_gunshot_never(engine, s
     wait."""
     from listenloop.decision.model.timing import DEFER_MAX_S
 
-    audio = np.concatenate([silence(0.5), load_audio(shared_audio / "sounds" / "dog.wav"), silence(4.0),
+    bark = load_audio(shared_audio / "streams" / "01_count_bark" / "sample01_02.wav")
+    audio = np.concatenate([silence(0.5), bark, silence(1.0), bark, silence(4.0),
                             load_audio(shared_audio / "sounds" / "gunshots.wav"), silence(3.0)])
     plain = [e for e in run(engine, audio, decider=Decider.RULES) if isinstance(e, DecisionEvent)
              and e.action == "respond"]

@@ -11,7 +11,14 @@ from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
 from listenloop.decision.base import Decision
-from listenloop.decision.sounds.policy_file import Combine, PolicyError, RuleAction, load_policy
+from listenloop.decision.sounds.policy_file import (
+    CLASS_NAME_POLICY,
+    Combine,
+    PolicyError,
+    RuleAction,
+    learned_names,
+    load_policy,
+)
 from listenloop.decision.sounds.sound_policy import SoundPolicy
 from listenloop.perception.observation import Observation, SoundResult
 from listenloop.perception.sounds import YamnetTagger, load_class_names
@@ -30,7 +37,7 @@ def tagger() -> YamnetTagger:
 
 @pytest.fixture(scope="module")
 def names() -> tuple[str, ...]:
-    return load_class_names()
+    return load_class_names() + learned_names()
 
 
 def decisions(tagger: YamnetTagger, policy: SoundPolicy, x: np.ndarray) -> list[tuple[float, Decision]]:
@@ -73,7 +80,7 @@ def test_everyday_background_gets_no_response(tagger, shared_audio, name):
 
 def test_a_cough_gets_a_concerned_question(tagger, shared_audio):
     out = decisions(tagger, SoundPolicy.load(), with_silence(load_audio(shared_audio / COUGH)))
-    assert [(d.task, d.emotion, d.payload["label"]) for _, d in out] == [(Task.ASK, Emotion.CONCERNED, "Cough")]
+    assert [(d.task, d.emotion, d.payload["label"]) for _, d in out] == [(Task.ASK, Emotion.CONCERNED, "learned:cough")]
     text = "".join(sound_responders()[Task.ASK].run(ResponseRequest("r1", out[0][1], 0, 0.0, 0.0),
                                                     ResponseContext()))
     assert "cough" in text.lower() and text.endswith("?")
@@ -162,15 +169,42 @@ def test_a_missing_policy_file_is_a_clear_error(names, tmp_path):
 def test_default_policy_covers_the_issue_defaults(names):
     spec = load_policy((), names)
     by_class = {c: r for r in spec.rules for c in r.classes}
-    for name in ("Smoke detector, smoke alarm", "Siren", "Shatter", "Gunshot, gunfire", "Screaming",
+    for name in ("learned:smoke_alarm", "Siren", "learned:glass_breaking", "learned:gunshot", "Screaming",
                  "Baby cry, infant cry"):
         assert by_class[name].action is RuleAction.ALERT and by_class[name].urgency is Emotion.URGENT, name
-    for name in ("Cough", "Sneeze"):
+    for name in ("learned:cough", "learned:sneeze"):
         assert by_class[name].action is RuleAction.ASK and by_class[name].urgency is Emotion.CONCERNED
-    for name in ("Doorbell", "Knock", "Telephone bell ringing", "Bark"):
+    for name in ("Doorbell", "Knock", "Telephone bell ringing", "learned:dog_bark"):
         assert by_class[name].action is RuleAction.NOTIFY, name
     for name in ("Music", "Rain", "Typing", "Traffic noise, roadway noise", "Wind", "Speech", "Television"):
         assert by_class[name].action is RuleAction.IGNORE, name
+    assert "Typing" in spec.rule("cough").unless and "Clapping" in spec.rule("knock").unless
+    classic = load_policy([CLASS_NAME_POLICY], names)  # alone: the AudioSet names only, as shipped before
+    assert {c for r in classic.rules for c in r.classes}.isdisjoint(learned_names())
+    assert classic.rule("cough").classes == ("Cough", "Sneeze") and classic.sources == (str(CLASS_NAME_POLICY),)
+
+
+def test_a_class_the_tagger_is_sure_of_mutes_the_rules_that_name_it_in_unless(names):
+    """The detector scores typing near its cough operating point; YAMNet is sure it is typing: no question."""
+    policy = SoundPolicy(load_policy((), names), names)
+    cough = scripted(names, [{}, {"learned:cough": 0.6}, {}])
+    typing = scripted(names, [{}, {"learned:cough": 0.6, "Typing": 0.98}, {}])
+    unsure = scripted(names, [{}, {"learned:cough": 0.6, "Typing": 0.68}, {}])
+    assert respond_times(policy, cough) == [(0.8, "cough")]
+    assert respond_times(policy, typing) == []
+    assert respond_times(policy, unsure) == [(0.8, "cough")]
+    unmuted = SoundPolicy(load_policy((), names, texts=["[rules.cough]\nunless = []\n"]), names)
+    assert respond_times(unmuted, typing) == [(0.8, "cough")]
+
+
+@pytest.mark.parametrize("text, words", [('[rules.cough]\nunless = "Typing"\n', "unless must be a list"),
+                                         ('[rules.cough]\nunless = ["Typingg"]\n', "did you mean 'Typing'")])
+def test_a_bad_unless_names_the_line(names, tmp_path, text, words):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    with pytest.raises(PolicyError, match="line 2") as e:
+        load_policy([f], names)
+    assert words in str(e.value)
 
 
 def test_responder_stays_quiet_when_cancelled():
@@ -205,7 +239,7 @@ def respond_times(policy: SoundPolicy, chunks: list[np.ndarray]) -> list[tuple[f
 
 
 def test_weak_evidence_needs_a_second_chunk_a_confident_one_responds_at_once(names):
-    policy = SoundPolicy(load_policy((), names), names)
+    policy = SoundPolicy(load_policy([CLASS_NAME_POLICY], names), names)
     assert policy.spec.rule("dog").min_duration == 0.8 and policy.spec.rule("dog").confident == 0.91
     weak_once = scripted(names, [{}, {"Dog": 0.5}, {}, {}])
     weak_twice = scripted(names, [{}, {"Dog": 0.5}, {}, {"Bark": 0.5}])  # same episode: the gap is 3 s
@@ -219,8 +253,8 @@ def test_weak_evidence_needs_a_second_chunk_a_confident_one_responds_at_once(nam
 
 def test_sum_lets_related_classes_that_half_agree_add_up(names):
     half = scripted(names, [{"Dog": 0.32, "Bark": 0.32}] * 3)
-    by_max = SoundPolicy(load_policy((), names), names)
-    by_sum = SoundPolicy(load_policy((), names, texts=['[rules.dog]\ncombine = "sum"\n']), names)
+    by_max = SoundPolicy(load_policy([CLASS_NAME_POLICY], names), names)
+    by_sum = SoundPolicy(load_policy([CLASS_NAME_POLICY], names, texts=['[rules.dog]\ncombine = "sum"\n']), names)
     assert by_sum.spec.rule("dog").combine is Combine.SUM and by_max.spec.rule("dog").combine is Combine.MAX
     assert respond_times(by_max, half) == []
     assert respond_times(by_sum, half) == [(0.8, "dog")]  # 0.64 in two chunks
@@ -239,9 +273,9 @@ def test_a_step_written_rounded_in_a_file_means_that_step(names):
 
     step_082 = float(dequantize_scores(np.array([192], np.uint8))[0])
     assert 0.81 < step_082 < 0.82
-    policy = SoundPolicy(load_policy((), names, texts=["[rules.dog]\nconfident = 0.82\n"]), names)
+    policy = SoundPolicy(load_policy([CLASS_NAME_POLICY], names, texts=["[rules.dog]\nconfident = 0.82\n"]), names)
     assert respond_times(policy, scripted(names, [{}, {"Bark": step_082}, {}, {}])) == [(0.8, "dog")]
-    stricter = SoundPolicy(load_policy((), names, texts=["[rules.dog]\nconfident = 0.91\n"]), names)
+    stricter = SoundPolicy(load_policy([CLASS_NAME_POLICY], names, texts=["[rules.dog]\nconfident = 0.91\n"]), names)
     assert respond_times(stricter, scripted(names, [{}, {"Bark": step_082}, {}, {}])) == []
 
 
@@ -249,8 +283,9 @@ def test_background_takes_a_steady_score_out_and_keeps_a_sound_that_rises_above_
     """A room the model keeps calling Dog 0.50 gets no response with `background`; a real bark over it still does."""
     steady = [{"Dog": 0.5}] * 15
     chunks = scripted(names, steady + [{"Dog": 0.98}] + [{"Dog": 0.5}] * 3)
-    plain = SoundPolicy(load_policy((), names, texts=["[rules.dog]\ncooldown = 1\n"]), names)
-    relative = SoundPolicy(load_policy((), names, texts=["[rules.dog]\ncooldown = 1\nbackground = 4\n"]), names)
+    plain = SoundPolicy(load_policy([CLASS_NAME_POLICY], names, texts=["[rules.dog]\ncooldown = 1\n"]), names)
+    relative = SoundPolicy(load_policy([CLASS_NAME_POLICY], names,
+                                       texts=["[rules.dog]\ncooldown = 1\nbackground = 4\n"]), names)
     assert relative.spec.rule("dog").background == 4.0 and plain.spec.rule("dog").background == 0.0
     assert respond_times(plain, chunks)[0] == (0.8, "dog")  # the steady 0.50 itself is answered
     assert respond_times(relative, chunks) == [(6.4, "dog")]  # only the bark: (0.98 - 0.5) / (1 - 0.5) = 0.96
@@ -265,7 +300,7 @@ def test_background_takes_a_steady_score_out_and_keeps_a_sound_that_rises_above_
 def test_one_sound_gets_one_response_while_it_goes_on_a_more_urgent_one_still_speaks(names):
     """The tagger names one siren Siren, then Fire alarm: one alert. Once the siren's episode is over (its 3 s gap),
     a fire alarm is a new sound. A dog's barking does not silence a scream."""
-    policy = SoundPolicy(load_policy((), names), names)
+    policy = SoundPolicy(load_policy([CLASS_NAME_POLICY], names), names)
     siren_then_fire = scripted(names, [{"Siren": 0.95}] * 4 + [{"Siren": 0.6, "Fire alarm": 0.95}] * 3 + [{}] * 10
                                + [{"Fire alarm": 0.95}] * 2)
     assert respond_times(policy, siren_then_fire) == [(1.2, "siren"), (7.2, "smoke_alarm")]

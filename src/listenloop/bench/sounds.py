@@ -295,7 +295,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="log-mel views the tagger scores: as heard, band floor subtracted, or both (default)")
     parser.add_argument("--real", type=Path, default=None,
                         help="instead: run the recordings of this folder (class folders, like ../shared/audio/train/"
-                        "sounds) as one stream, learned and class-name policies side by side")
+                        "sounds) as one stream, the default, learned and class-name policies side by side")
     parser.add_argument("--split", choices=("validation", "train", "all"), default="validation",
                         help="with --real and a manifest.csv: the held-out sources (default), the training ones, all")
     parser.add_argument("--json", action="store_true", help="print the summary and outcomes as JSON")

@@ -21,7 +21,7 @@ from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
 from listenloop.audio.levels import active_span
-from listenloop.decision.sounds.policy_file import LEARNED_POLICY
+from listenloop.decision.sounds.policy_file import CLASS_NAME_POLICY, LEARNED_POLICY
 from listenloop.decision.sounds.sound_policy import SoundPolicy
 from listenloop.perception.detector import SoundDetector
 from listenloop.perception.observation import Observation
@@ -134,7 +134,8 @@ def tally(placed: list[Placed], responses: list[tuple[float, str, int]]) -> Poli
 
 
 def default_policies() -> dict[str, SoundPolicy]:
-    return {"learned": SoundPolicy.load([LEARNED_POLICY]), "class-name (default)": SoundPolicy.load()}
+    return {"default": SoundPolicy.load(), "learned": SoundPolicy.load([LEARNED_POLICY]),
+            "class-name": SoundPolicy.load([CLASS_NAME_POLICY])}
 
 
 def bench(root: Path, split: Split, seed: int, features: Features) -> tuple[dict[str, PolicyTally], dict[str, float]]:

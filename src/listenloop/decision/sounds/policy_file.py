@@ -16,7 +16,8 @@ from typing import Any
 
 from listenloop.vocabulary import Emotion, Task
 
-DEFAULT_POLICY = "default_policy.toml"  # package data next to this module
+CLASS_NAME_POLICY = Path(__file__).with_name("class_name_policy.toml")  # AudioSet names only: the default's base
+DEFAULT_POLICY = "default_policy.toml"  # package data next to this module: the learned classes over the class names
 LEARNED_POLICY = Path(__file__).with_name("learned_policy.toml")  # the rules on the learned detector's classes
 POLICY_VERSION = 1
 
@@ -50,8 +51,9 @@ NUMBER_KEYS = {"threshold": (0.0, 1.0), "confident": (0.0, 1.0), "min_duration":
 # The int8 model's scores come in steps that files write rounded (0.82 is 0.8195, 0.32 is 0.3194): a score this close
 # below a threshold reaches it, so that `confident = 0.82` means the 0.82 step, as written.
 SCORE_TOLERANCE = 0.005
+UNLESS_SCORE = 0.9  # an `unless` class at or above this (the int8 model's 0.91 step: the tagger is sure) mutes the rule
 DEFAULT_KEYS = set(NUMBER_KEYS) | {"urgency", "combine"}
-RULE_KEYS = DEFAULT_KEYS | {"classes", "action", "phrase", "say"}
+RULE_KEYS = DEFAULT_KEYS | {"classes", "action", "phrase", "say", "unless"}
 TOP_KEYS = {"version", "base", "defaults", "rules"}
 RULE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -72,6 +74,7 @@ class SoundRule:
     combine: Combine = Combine.MAX  # how the classes' scores make the group score
     confident: float = 1.0  # a chunk at or above this group score responds at once (min_duration waived); 1 = never
     background: float = 0.0  # s; > 0: scores count only as far as they rise above their median over this long
+    unless: tuple[str, ...] = ()  # classes that, when the tagger is sure of them (UNLESS_SCORE), mute the rule
 
 
 @dataclass(frozen=True)
@@ -155,9 +158,11 @@ def _class_hints(name: str, known: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(containing + close))[:3]
 
 
-def _check_classes(loc: _Locator, table: str, value: Any, known: Sequence[str]) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value):
-        raise loc.error("classes must be a non-empty list of learned or AudioSet class names", table, "classes")
+def _check_classes(loc: _Locator, table: str, value: Any, known: Sequence[str], key: str = "classes",
+                   empty: bool = False) -> tuple[str, ...]:
+    if not isinstance(value, list) or not (value or empty) or not all(isinstance(c, str) for c in value):
+        kind = "a list" if empty else "a non-empty list"
+        raise loc.error(f"{key} must be {kind} of learned or AudioSet class names", table, key)
     names = set(known)
     for name in value:
         if name not in names:
@@ -209,13 +214,17 @@ def parse_policy(text: str, source: str, class_names: Sequence[str]) -> _Layer:
                 if c in claimed:
                     raise loc.error(f"class {c!r} is already in [rules.{claimed[c]}]", table, value=c)
                 claimed[c] = name
+        if "unless" in fields:  # not claimed: a class may mute one rule and belong to another
+            fields["unless"] = _check_classes(loc, table, fields["unless"], class_names, "unless", empty=True)
         fields["source"] = f"{source} line {loc.line(table)}"
         rules[name] = fields
     return _Layer(source, base == "default", defaults, rules)
 
 
-def _default_text() -> str:
-    return resources.files("listenloop.decision.sounds").joinpath(DEFAULT_POLICY).read_text(encoding="utf-8")
+def _default_layers(class_names: Sequence[str]) -> list[_Layer]:
+    folder = resources.files("listenloop.decision.sounds")
+    return [parse_policy(folder.joinpath(name).read_text(encoding="utf-8"), name, class_names)
+            for name in (CLASS_NAME_POLICY.name, DEFAULT_POLICY)]
 
 
 def merge_layers(layers: Sequence[_Layer]) -> PolicySpec:
@@ -244,7 +253,7 @@ def merge_layers(layers: Sequence[_Layer]) -> PolicySpec:
             min_duration=values["min_duration"], cooldown=values["cooldown"], gap=values["gap"],
             urgency=values["urgency"], phrase=values.get("phrase") or values["classes"][0].lower(),
             say=values.get("say", ""), source=values["source"], combine=values["combine"],
-            confident=values["confident"], background=values["background"],
+            confident=values["confident"], background=values["background"], unless=values.get("unless", ()),
         ))
     return PolicySpec(tuple(rules), tuple(layer.source for layer in layers))
 
@@ -266,7 +275,7 @@ def load_policy(
         layers.append(parse_policy(text, str(path), class_names))
     layers += [parse_policy(text, f"<session policy {i + 1}>", class_names) for i, text in enumerate(texts)]
     use_base = all(layer.base for layer in layers)
-    base = [parse_policy(_default_text(), DEFAULT_POLICY, class_names)] if use_base else []
+    base = _default_layers(class_names) if use_base else []
     return merge_layers(base + layers)
 
 

@@ -20,6 +20,7 @@ from listenloop.decision.base import Decision
 from listenloop.decision.sounds.policy_file import (
     ACTION_PRIORITY,
     SCORE_TOLERANCE,
+    UNLESS_SCORE,
     Combine,
     PolicySpec,
     RuleAction,
@@ -71,8 +72,8 @@ class SoundPolicy:
         self.spec = spec
         self.names = tuple(class_names)
         index = {n: i for i, n in enumerate(self.names)}
-        self._rules = [(r, np.array([index[c] for c in r.classes])) for r in spec.rules
-                       if r.action is not RuleAction.IGNORE]
+        self._rules = [(r, np.array([index[c] for c in r.classes]), np.array([index[c] for c in r.unless], int))
+                       for r in spec.rules if r.action is not RuleAction.IGNORE]
 
     @classmethod
     def load(cls, files: Iterable[str | Path] = (), texts: Iterable[str] = ()) -> SoundPolicy:
@@ -90,8 +91,8 @@ class SoundPolicy:
             return Decision.silent()
         t, scores = obs.chunk.t1, self._scores(obs)
         candidates = []
-        for rule, idx in self._rules:
-            c = self._update(rule, idx, scores, obs, state)
+        for rule, idx, unless in self._rules:
+            c = self._update(rule, idx, unless, scores, obs, state)
             if c is not None:
                 candidates.append(c)
         candidates = self._one_response_per_sound(candidates, t, state)
@@ -118,9 +119,11 @@ class SoundPolicy:
             learned[: len(obs.sounds.detected.scores)] = obs.sounds.detected.scores
         return np.concatenate([audioset, learned])
 
-    def _update(self, rule: SoundRule, idx: np.ndarray, scores: np.ndarray, obs: Observation,
+    def _update(self, rule: SoundRule, idx: np.ndarray, unless: np.ndarray, scores: np.ndarray, obs: Observation,
                 state: SoundPolicyState) -> _Candidate | None:
-        """Advance the rule's episode by one chunk; a candidate when it should respond now."""
+        """Advance the rule's episode by one chunk; a candidate when it should respond now. A chunk in which the
+        tagger is sure of one of the rule's `unless` classes does not count (typing is not a cough, however the
+        detector scores it)."""
         t = obs.chunk.t1
         mine = self._above_background(rule, scores[idx], state) if rule.background > 0 else scores[idx]
         k = int(np.argmax(mine))
@@ -130,6 +133,8 @@ class SoundPolicy:
             del state.episodes[rule.name]  # gone for longer than the gap: what comes next is a new sound
             episode = None
         if score < rule.threshold - SCORE_TOLERANCE:
+            return None
+        if len(unless) and float(scores[unless].max()) >= UNLESS_SCORE - SCORE_TOLERANCE:
             return None
         if episode is None:
             onsets = [o.t0 for o in obs.sounds.onsets if o.index in idx] if obs.sounds else []
