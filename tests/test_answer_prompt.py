@@ -12,6 +12,8 @@ from listenloop.decision.base import Decision
 from listenloop.perception.observation import FinalText
 from listenloop.respond.answer import (
     HEARD_PREFILL_S,
+    PROMPT_NOTES_MIN,
+    PROMPT_NOTES_STEP,
     SYSTEM_PROMPT,
     AnswerResponder,
     Turn,
@@ -63,6 +65,23 @@ def test_each_prompt_begins_with_the_previous_one_until_the_window_moves_in_step
         following = history_messages(listener.response_context(), n + 1)
         assert following in (previous, previous[:1] + previous[-2:])  # prefilled next
     assert moved == [4, 7]  # the window of earlier turns moves every third turn, not at every turn
+
+
+def test_notes_grow_at_their_end_and_their_window_moves_in_steps():
+    """Before a question, the background prefill evaluates what is new in the notes. With a window that dropped its
+    oldest line at every new transcript, every transcript past the sixth made it evaluate the whole notes again."""
+    listener, previous, moved = Listener(), "", []
+    for n in range(14):
+        heard(listener, f"Sentence number {n} was said here.", 3.0 * n, 3.0 * n + 2)
+        notes = next_prompt_start(listener.response_context())[-1].content.removesuffix("Question:")
+        shown = notes.count("Sentence number")
+        assert f"number {n} was" in notes
+        assert min(n + 1, PROMPT_NOTES_MIN) <= shown <= PROMPT_NOTES_MIN + PROMPT_NOTES_STEP - 1
+        if not notes.startswith(previous.strip()):
+            moved.append(n)
+        previous = notes
+    first = PROMPT_NOTES_MIN + PROMPT_NOTES_STEP  # the transcript at which the window first moves
+    assert moved == list(range(first - 1, 14, PROMPT_NOTES_STEP))  # every fourth transcript, not every one
 
 
 @pytest.fixture(scope="module")

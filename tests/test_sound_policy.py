@@ -78,6 +78,15 @@ def test_everyday_background_gets_no_response(tagger, shared_audio, name):
     assert decisions(tagger, SoundPolicy.load(), with_silence(load_audio(shared_audio / name))) == []
 
 
+def test_a_squeak_that_reaches_the_alarms_operating_point_once_is_no_alarm(tagger, shared_audio):
+    """dog.wav's squeaks reach learned:smoke_alarm 0.50 in one chunk; an alarm lasts, so the rule wants two."""
+    out = decisions(tagger, SoundPolicy.load(), with_silence(load_audio(shared_audio / "sounds/dog.wav")))
+    assert not [d for _, d in out if d.payload["rule"] == "smoke_alarm"], out
+    once = decisions(tagger, SoundPolicy.load(texts=["[rules.smoke_alarm]\nmin_duration = 0.4\n"]),
+                     with_silence(load_audio(shared_audio / "sounds/dog.wav")))
+    assert [d.payload["rule"] for _, d in once] == ["smoke_alarm"]  # what one chunk would answer
+
+
 def test_a_cough_gets_a_concerned_question(tagger, shared_audio):
     out = decisions(tagger, SoundPolicy.load(), with_silence(load_audio(shared_audio / COUGH)))
     assert [(d.task, d.emotion, d.payload["label"]) for _, d in out] == [(Task.ASK, Emotion.CONCERNED, "learned:cough")]

@@ -43,11 +43,12 @@ SYSTEM_PROMPT = SYSTEM_PROMPT_FORM.format(name=ASSISTANT_NAME)
 # The emotion tag comes from the decision (a cough is "concerned", an alarm "urgent"). Asking the 0.5B model to begin
 # with a tag made it answer with the tag alone, so none is asked for; a leading tag a larger model writes is still
 # taken off and used (strip_emotion_tag).
-# Notes keep the latest of what was heard since the previous turn. While fewer than these, they only grow at their
-# end and stay prefilled; past them the oldest line drops and the notes are evaluated again (3 made a 57-token
-# prefill at the question in the bench's last, busiest gap).
-PROMPT_TRANSCRIPTS = 6  # final transcripts heard since the previous turn, at most, in a turn's notes
-PROMPT_SOUNDS = 6  # sound onsets since the previous turn, at most, in a turn's notes
+# Notes keep the latest of what was heard since the previous turn, in a window that moves in steps, as the turns' does:
+# between moves they only grow at their end and stay prefilled; at a move the notes are evaluated again. A window that
+# moved with every new line had the background prefill evaluate the whole notes at each transcript (16 prefills of
+# 0.9 s in 40 s of speech, a core's half: docs/benchmarks/conversation.md).
+PROMPT_NOTES_MIN = 3  # transcripts (and, apart, sound onsets) since the previous turn kept when the window moves on
+PROMPT_NOTES_STEP = 4  # the window moves every this many: 3 to 6 of each in a turn's notes
 PROMPT_TURNS_MIN = 1  # earlier question/answer turns kept when the window moves on
 PROMPT_TURNS_STEP = 3  # the window moves every this many turns: 1 to 3 earlier turns, a prompt prefix that holds
 QUESTION_LEAD = "Question:"  # the question's line starts with this (prefilled with the notes before it is asked)
@@ -278,15 +279,14 @@ def heard_notes(question: str, payload: dict, memory: Memory, since: float = flo
                 until: float = float("inf")) -> str:
     """What was heard after `since` (the previous turn) and up to `until` (this question), as short notes."""
     lines = []
-    transcripts = [t for t in list(memory.transcripts)
-                   if since < t.t1 <= until and t.text.strip() and t.text.strip() != question]
+    transcripts = _window([t for t in list(memory.transcripts) if since < t.t1 <= until and t.text.strip()])
+    transcripts = [t for t in transcripts if t.text.strip() != question]
     if transcripts:
-        lines.append("Recently said: " + " / ".join(f"({t.t0:.0f} s) {t.text.strip()}"
-                                                  for t in transcripts[-PROMPT_TRANSCRIPTS:]))
-    sounds = [s for s in list(memory.sounds)
-              if s.state == "start" and s.label != "Speech" and since < s.t0 <= until]
+        lines.append("Recently said: " + " / ".join(f"({t.t0:.0f} s) {t.text.strip()}" for t in transcripts))
+    sounds = _window([s for s in list(memory.sounds)
+                      if s.state == "start" and s.label != "Speech" and since < s.t0 <= until])
     if sounds:
-        lines.append("Sounds heard: " + ", ".join(f"{s.label} at {s.t0:.0f} s" for s in sounds[-PROMPT_SOUNDS:]))
+        lines.append("Sounds heard: " + ", ".join(f"{s.label} at {s.t0:.0f} s" for s in sounds))
     if "counted" in payload:
         lines.append(f"Counted so far: the {payload['counted']}, {payload.get('count', 0)} times.")
     music = payload.get("music") or {}
@@ -294,6 +294,14 @@ def heard_notes(question: str, payload: dict, memory: Memory, since: float = flo
         lines.append(f"Music heard: genre {', '.join(music.get('genres', [])) or 'unclear'}; "
                      f"instruments {', '.join(music.get('instruments', [])) or 'unclear'}.")
     return "\n".join(lines)
+
+
+def _window(notes: list) -> list:
+    """The latest notes, from a first one that moves every PROMPT_NOTES_STEP notes: PROMPT_NOTES_MIN to
+    PROMPT_NOTES_MIN + PROMPT_NOTES_STEP - 1 of them. The question's own transcript counts, so that the prompt
+    prefilled before the question and the question's prompt start their notes at the same line."""
+    extra = len(notes) - PROMPT_NOTES_MIN
+    return notes[extra - extra % PROMPT_NOTES_STEP:] if extra > 0 else notes
 
 
 def remember(ctx: ResponseContext, turn: Turn) -> None:
