@@ -24,6 +24,7 @@ from listenloop.respond.answer import (
 from listenloop.respond.base import ResponseContext, ResponseRequest
 from listenloop.respond.llm import EVAL_BLOCK_TOKENS, ChatMessage, Generation, Role, load_backend
 from listenloop.respond.memory import Memory
+from listenloop.runtime.events import SoundEvent
 from listenloop.vocabulary import Mode, Task
 
 QUESTIONS = ("What is the tallest mountain in the world?", "How many days are there in a week?",
@@ -44,7 +45,8 @@ class Listener:
 
 
 def heard(listener: Listener, text: str, t0: float, t1: float) -> None:
-    listener.memory.transcripts.append(FinalText(len(listener.memory.transcripts), t0, t1, text, "en"))
+    held = listener.memory.transcripts
+    listener.memory.transcripts.append(FinalText(held[-1].segment + 1 if held else 0, t0, t1, text, "en"))
 
 
 def test_each_prompt_begins_with_the_previous_one_until_the_window_moves_in_steps():
@@ -68,20 +70,24 @@ def test_each_prompt_begins_with_the_previous_one_until_the_window_moves_in_step
 
 
 def test_notes_grow_at_their_end_and_their_window_moves_in_steps():
-    """Before a question, the background prefill evaluates what is new in the notes. With a window that dropped its
-    oldest line at every new transcript, every transcript past the sixth made it evaluate the whole notes again."""
+    """Before a question, the background prefill evaluates what is new in the notes. With a line of transcripts and a
+    line of sounds, each dropping its oldest entry at every new one, every transcript made it evaluate most of the
+    notes again. Now they only grow at their end, and move every few segments, also once the bounded memory is full
+    and drops one transcript at each new one."""
     listener, previous, moved = Listener(), "", []
-    for n in range(14):
+    for n in range(40):
         heard(listener, f"Sentence number {n} was said here.", 3.0 * n, 3.0 * n + 2)
-        notes = next_prompt_start(listener.response_context())[-1].content.removesuffix("Question:")
+        if n % 3 == 1:  # a sound after every third transcript
+            listener.memory.sounds.append(SoundEvent(3.0 * n + 2.5, None, f"Knock {n}", 0.9, "start"))
+        notes = next_prompt_start(listener.response_context())[-1].content.removesuffix("Question:").strip()
         shown = notes.count("Sentence number")
-        assert f"number {n} was" in notes
+        assert notes.endswith((f"number {n} was said here.", f"[sound: Knock {n}]"))
         assert min(n + 1, PROMPT_NOTES_MIN) <= shown <= PROMPT_NOTES_MIN + PROMPT_NOTES_STEP - 1
-        if not notes.startswith(previous.strip()):
+        if not notes.startswith(previous):
             moved.append(n)
         previous = notes
-    first = PROMPT_NOTES_MIN + PROMPT_NOTES_STEP  # the transcript at which the window first moves
-    assert moved == list(range(first - 1, 14, PROMPT_NOTES_STEP))  # every fourth transcript, not every one
+    first = PROMPT_NOTES_MIN + PROMPT_NOTES_STEP - 1  # the segment at which the window first moves
+    assert moved == list(range(first, 40, PROMPT_NOTES_STEP))  # every fourth transcript, not at each one
 
 
 @pytest.fixture(scope="module")

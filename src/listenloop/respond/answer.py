@@ -43,12 +43,15 @@ SYSTEM_PROMPT = SYSTEM_PROMPT_FORM.format(name=ASSISTANT_NAME)
 # The emotion tag comes from the decision (a cough is "concerned", an alarm "urgent"). Asking the 0.5B model to begin
 # with a tag made it answer with the tag alone, so none is asked for; a leading tag a larger model writes is still
 # taken off and used (strip_emotion_tag).
-# Notes keep the latest of what was heard since the previous turn, in a window that moves in steps, as the turns' does:
-# between moves they only grow at their end and stay prefilled; at a move the notes are evaluated again. A window that
-# moved with every new line had the background prefill evaluate the whole notes at each transcript (16 prefills of
-# 0.9 s in 40 s of speech, a core's half: docs/benchmarks/conversation.md).
-PROMPT_NOTES_MIN = 3  # transcripts (and, apart, sound onsets) since the previous turn kept when the window moves on
-PROMPT_NOTES_STEP = 4  # the window moves every this many: 3 to 6 of each in a turn's notes
+# Notes list what was heard since the previous turn in the order it came in, so that they only grow at their end and
+# stay prefilled. They begin at a transcript whose number moves in steps (as the turns' window does); at a move they
+# are evaluated again. Notes kept as a line of transcripts and a line of sounds, each dropping its oldest entry at
+# every new one, had the background prefill evaluate most of them at every transcript (21 prefills of 1.2 s in 60 s
+# of speech: docs/benchmarks/conversation.md).
+PROMPT_NOTES_MIN = 3  # transcripts kept when the window moves on
+PROMPT_NOTES_STEP = 4  # the window moves every this many segments: 3 to 6 transcripts in a turn's notes
+PROMPT_SOUNDS = 6  # sound onsets at most, the latest (a busy room's notes move at each new one past these)
+NOTES_HEAD = "Recently heard:"  # the notes' lead; each note is "(T s) what was said" or "(T s) [sound: LABEL]"
 PROMPT_TURNS_MIN = 1  # earlier question/answer turns kept when the window moves on
 PROMPT_TURNS_STEP = 3  # the window moves every this many turns: 1 to 3 earlier turns, a prompt prefix that holds
 QUESTION_LEAD = "Question:"  # the question's line starts with this (prefilled with the notes before it is asked)
@@ -278,15 +281,14 @@ def next_turn_number(ctx: ResponseContext) -> int:
 def heard_notes(question: str, payload: dict, memory: Memory, since: float = float("-inf"),
                 until: float = float("inf")) -> str:
     """What was heard after `since` (the previous turn) and up to `until` (this question), as short notes."""
-    lines = []
     transcripts = _window([t for t in list(memory.transcripts) if since < t.t1 <= until and t.text.strip()])
-    transcripts = [t for t in transcripts if t.text.strip() != question]
-    if transcripts:
-        lines.append("Recently said: " + " / ".join(f"({t.t0:.0f} s) {t.text.strip()}" for t in transcripts))
-    sounds = _window([s for s in list(memory.sounds)
-                      if s.state == "start" and s.label != "Speech" and since < s.t0 <= until])
-    if sounds:
-        lines.append("Sounds heard: " + ", ".join(f"{s.label} at {s.t0:.0f} s" for s in sounds))
+    begin = transcripts[0].t1 if transcripts else since  # sounds heard before the first transcript kept go with it
+    sounds = [s for s in list(memory.sounds)
+              if s.state == "start" and s.label != "Speech" and max(since, begin) < s.t0 <= until]
+    heard = [(t.t1, t.t0, t.text.strip()) for t in transcripts if t.text.strip() != question]
+    heard += [(s.t0, s.t0, f"[sound: {s.label}]") for s in sounds[-PROMPT_SOUNDS:]]
+    heard.sort(key=lambda note: note[0])  # in the order they came in (a transcript at its end): appended only
+    lines = [NOTES_HEAD + " " + " / ".join(f"({t0:.0f} s) {note}" for _, t0, note in heard)] if heard else []
     if "counted" in payload:
         lines.append(f"Counted so far: the {payload['counted']}, {payload.get('count', 0)} times.")
     music = payload.get("music") or {}
@@ -296,12 +298,17 @@ def heard_notes(question: str, payload: dict, memory: Memory, since: float = flo
     return "\n".join(lines)
 
 
-def _window(notes: list) -> list:
-    """The latest notes, from a first one that moves every PROMPT_NOTES_STEP notes: PROMPT_NOTES_MIN to
-    PROMPT_NOTES_MIN + PROMPT_NOTES_STEP - 1 of them. The question's own transcript counts, so that the prompt
-    prefilled before the question and the question's prompt start their notes at the same line."""
-    extra = len(notes) - PROMPT_NOTES_MIN
-    return notes[extra - extra % PROMPT_NOTES_STEP:] if extra > 0 else notes
+def _window(transcripts: list) -> list:
+    """The latest transcripts, from the one whose segment number is the window's first: it moves every
+    PROMPT_NOTES_STEP segments, so PROMPT_NOTES_MIN to PROMPT_NOTES_MIN + PROMPT_NOTES_STEP - 1 are kept. By the
+    stream's own segment numbers, not by position in the bounded memory, which drops one at each new one once full.
+    The question's own transcript counts, so the prompt prefilled before a question and the question's prompt start
+    their notes at the same one."""
+    if not transcripts:
+        return transcripts
+    extra = transcripts[-1].segment + 1 - PROMPT_NOTES_MIN
+    first = extra - extra % PROMPT_NOTES_STEP if extra > 0 else 0
+    return [t for t in transcripts if t.segment >= first]
 
 
 def remember(ctx: ResponseContext, turn: Turn) -> None:
