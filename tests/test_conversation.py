@@ -958,3 +958,27 @@ def test_the_background_prefill_is_kept_only_while_one_session_may_ask_the_model
     finally:
         for session in (first, captions):
             session.finish()
+
+
+def test_a_caption_in_a_language_the_model_never_heard_does_not_wait_for_it():
+    """Transcription mode with the learned judge: a closed Mandarin segment is captioned at once (the model learned
+    English only: on built Mandarin streams its captions came late or not at all), an English one waits for it."""
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.model.learned import DecisionModel
+    from listenloop.decision.model.timing import LearnedTiming
+    from listenloop.decision.text.instructions import TaskState
+    from listenloop.perception.observation import Confidence, FinalText
+
+    judge = LearnedTiming(DecisionModel.load(), (), decides=True)
+    captioned = {}
+    for lang, text in (("zh", "我们明天早上九点在公司门口见面。"), ("en", "We meet at the office at nine tomorrow.")):
+        policy = ConversationPolicy(TaskState(mode=Mode.TRANSCRIBE), timing=judge)
+        state = policy.init_state()
+        ended, final = _pending_end(0, 0.0, 0.8, text)
+        final.set_result(FinalText(0, 0.0, 0.8, text, lang))
+        steps = [_chunk_obs(0, True, (0, text[:4], Confidence(), lang)), _chunk_obs(1, True, (0, text, Confidence(),
+                                                                                               lang)),
+                 _chunk_obs(2, False, None, ended)]
+        captioned[lang] = [d.reason for d in (policy.decide(obs, state) for obs in steps) if d.responds]
+    assert captioned["zh"] == ["segment 0 closed"], captioned
+    assert "segment 0 closed" not in captioned["en"], captioned

@@ -109,7 +109,8 @@ class ConversationPolicy:
         if spoken is not None:
             proposals.append(Proposal(Source.SPEECH, spoken))
         self._short_segment(obs, state, rules)
-        if rules.responds and rules.task is Task.TRANSCRIBE and self.timing is None:
+        if rules.responds and rules.task is Task.TRANSCRIBE \
+                and (self.timing is None or self._untrained(state, rules.payload["segment"])):
             proposals.append(Proposal(Source.CAPTION, captions.with_riders(state.holds, rules)))
         elif rules.responds and (rules.task is Task.TRANSCRIBE or self._sound_allowed(rules, state)):
             if self.timing is None:
@@ -293,10 +294,20 @@ class ConversationPolicy:
             state.holds.put(Hold(HoldKind.TRANSLATION, t, pieces=[ended]))
             return Decision.silent(f"segment {ended.segment} ends mid-sentence: translated with the next piece")
         if self.timing is not None and self.timing.decides and not state.timing.caption_confirms \
-                and ended.t1 - (before or [ended])[0].t0 < captions.CAPTION_HOLD_MAX_S:
+                and ended.t1 - (before or [ended])[0].t0 < captions.CAPTION_HOLD_MAX_S \
+                and not self._untrained(state, ended):
             state.holds.put(Hold(HoldKind.TRANSLATION, t, pieces=[*before, ended], for_model=True))
             return Decision.silent(f"segment {ended.segment}: the translation waits for the decision model")
         return translation_decision(state, [*before, ended], "closed")
+
+    @staticmethod
+    def _untrained(state: ConversationState, ended: SegmentEnd) -> bool:
+        """Whether a closed segment is in a language the decision model never heard (it learned English only): its
+        caption or translation then goes as the rules say, without waiting for the model's yes, as an answer does.
+        The language is the final text's when that is in, else the segment's partials' (identified on its first
+        second, perception/asr.py)."""
+        lang = final_lang(ended.final) if ended.final.done() else state.turn.lang
+        return lang not in (None, ENGLISH)
 
     def _hold_call(self, obs: Observation, state: ConversationState, call: str, segment: int, own: str,
                    lang: str | None) -> None:
