@@ -291,7 +291,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offsets", type=int, default=1, help="random offsets per clip, background and level")
     parser.add_argument("--levels", type=float, nargs="+", default=list(LEVELS_DB),
                         help="clip level over the background, dB")
-    parser.add_argument("--features", choices=[f.value for f in Features], default=Features.BOTH.value,
+    parser.add_argument("--features", choices=[f.value for f in Features], default=Features.RAW.value,
                         help="log-mel views the tagger scores: as heard, band floor subtracted, or both (default)")
     parser.add_argument("--real", type=Path, default=None,
                         help="instead: run the recordings of this folder (class folders, like ../shared/audio/train/"

@@ -58,9 +58,9 @@ SPEECH_CLASSES = (
 class Features(StrEnum):
     """Which log-mel views of a patch the model scores; a class keeps its highest score over the views."""
 
-    RAW = "raw"  # the audio as heard (YAMNet's own recipe)
+    RAW = "raw"  # the audio as heard (YAMNet's own recipe; what the learned detector was trained on): the default
     DENOISED = "denoised"  # each band's 3 s running minimum subtracted before the log
-    BOTH = "both"  # both views (twice the model cost): the default
+    BOTH = "both"  # both views (twice the model cost; the default until the learned detector's policy)
 
 
 VIEWS = {Features.RAW: (False,), Features.DENOISED: (True,), Features.BOTH: (False, True)}  # denoise per view
@@ -130,7 +130,7 @@ class SoundState:
 class YamnetTagger:
     """YAMNet int8 on 0.975 s patches every 0.1 s. One onnxruntime session (one thread) serves every stream."""
 
-    def __init__(self, folder: Path | None = None, *, features: Features | str = Features.BOTH,
+    def __init__(self, folder: Path | None = None, *, features: Features | str = Features.RAW,
                  detector: SoundDetector | Packaged | None = Packaged.DETECTOR, embeddings: bool = False) -> None:
         import onnxruntime as ort
 
