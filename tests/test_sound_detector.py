@@ -179,3 +179,25 @@ def test_a_continuing_alarm_is_reported_once_then_again_after_the_cooldown(names
     times = respond_times(policy, chunks)
     assert [rule for _, rule in times] == ["smoke_alarm", "smoke_alarm"]
     assert times[0][0] == 0.4 and times[1][0] - times[0][0] == pytest.approx(cooldown, abs=0.41)
+
+
+@needs_set
+def test_the_real_recordings_bench_scores_a_folder_and_a_users_policy_beside_the_shipped_ones(tmp_path):
+    """`listenloop bench sounds --real DIR --policy FILE` on a folder of class folders (links to held-out recordings):
+    coughs are caught by the default, speech is answered by none, and the user's file (coughs ignored) is a column of
+    its own that catches none."""
+    from listenloop.bench.sounds_real import POLICY_COLUMN, bench, report
+    from listenloop.perception.sounds import Features
+
+    for folder, count in (("cough", 3), ("speech", 2)):
+        (tmp_path / folder).mkdir()
+        for clip in held_out(folder)[:count]:
+            (tmp_path / folder / clip.name).symlink_to(clip)
+    mine = tmp_path / "quiet.toml"
+    mine.write_text('[rules.cough]\naction = "ignore"\n')
+    tallies, info = bench(tmp_path, Split.ALL, 0, Features.RAW, [mine])
+    assert list(tallies) == ["default", "learned", "class-name", POLICY_COLUMN]
+    assert tallies["default"].clips == {"cough": 3, "speech": 2} and info["recordings"] == 5
+    assert len(tallies["default"].hits.get("cough", [])) >= 2
+    assert tallies[POLICY_COLUMN].hits == {} and tallies["default"].responded.get("speech", 0) == 0
+    assert "| cough (recall) |" in report(tallies, info)

@@ -292,10 +292,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--levels", type=float, nargs="+", default=list(LEVELS_DB),
                         help="clip level over the background, dB")
     parser.add_argument("--features", choices=[f.value for f in Features], default=Features.RAW.value,
-                        help="log-mel views the tagger scores: as heard, band floor subtracted, or both (default)")
+                        help="log-mel views the tagger scores: as heard (default), band floor subtracted, or both")
     parser.add_argument("--real", type=Path, default=None,
                         help="instead: run the recordings of this folder (class folders, like ../shared/audio/train/"
-                        "sounds) as one stream, the default, learned and class-name policies side by side")
+                        "sounds) as one stream, the default, learned and class-name policies side by side (and "
+                        "--policy files over the default, in a column of their own)")
     parser.add_argument("--split", choices=("validation", "train", "all"), default="validation",
                         help="with --real and a manifest.csv: the held-out sources (default), the training ones, all")
     parser.add_argument("--json", action="store_true", help="print the summary and outcomes as JSON")

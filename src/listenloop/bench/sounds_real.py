@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
 from listenloop.audio.levels import active_span
-from listenloop.decision.sounds.policy_file import CLASS_NAME_POLICY, LEARNED_POLICY
+from listenloop.decision.sounds.policy_file import CLASS_NAME_POLICY, LEARNED_POLICY, PolicyError
 from listenloop.decision.sounds.sound_policy import SoundPolicy
 from listenloop.perception.detector import SoundDetector
 from listenloop.perception.observation import Observation
@@ -31,6 +32,7 @@ from listenloop.train.sound_set import Split, read_manifest, select
 GAP_S = (3.0, 6.0)  # s of room tone between clips (drawn per gap)
 ROOM_TONE_RMS = 10 ** (-55 / 20)  # the gaps: a quiet room's noise floor, -55 dBFS
 HIT_GRACE_S = 1.5  # s after a clip's end in which its response still counts
+POLICY_COLUMN = "--policy"  # the report's column for the user's policy files
 AUDIO_SUFFIXES = {".flac", ".wav", ".ogg", ".mp3"}
 # Class folder -> the policy rule that must respond (both policies name their rules alike); others call for none.
 RULE_OF_FOLDER = {"alarm": "smoke_alarm", "siren": "siren", "glass_breaking": "glass", "gunshot": "gunshot",
@@ -138,13 +140,19 @@ def default_policies() -> dict[str, SoundPolicy]:
             "class-name": SoundPolicy.load([CLASS_NAME_POLICY])}
 
 
-def bench(root: Path, split: Split, seed: int, features: Features) -> tuple[dict[str, PolicyTally], dict[str, float]]:
+def bench(root: Path, split: Split, seed: int, features: Features,
+          policy_files: Sequence[Path] = ()) -> tuple[dict[str, PolicyTally], dict[str, float]]:
+    """Every recording as one stream, the shipped policies side by side, and a column for `policy_files` (the
+    user's override files over the default, as `--policy` gives them to a run) when there are any."""
     files = recordings(root, split, seed)
+    policies = default_policies()
+    if policy_files:
+        policies[POLICY_COLUMN] = SoundPolicy.load(policy_files)
     samples, placed = stitch(files, seed)
     tagger = YamnetTagger(features=features, detector=SoundDetector())
     started = time.perf_counter()
     print(f"bench sounds --real: {len(files)} recordings, {len(samples) / SAMPLE_RATE / 60:.1f} min", file=sys.stderr)
-    responses, costs = run_policies(samples, placed, tagger, default_policies())
+    responses, costs = run_policies(samples, placed, tagger, policies)
     background_s = len(samples) / SAMPLE_RATE - sum(p.end - p.start for p in placed if p.folder in RULE_OF_FOLDER)
     info = {"minutes": len(samples) / SAMPLE_RATE / 60, "recordings": len(files), "background_h": background_s / 3600,
             "chunk_ms_mean": float(np.mean(costs)), "chunk_ms_p95": float(np.percentile(costs, 95)),
@@ -203,8 +211,8 @@ def run(args) -> int:
         print(f"error: {args.real} is not a folder (pass one laid out like ../shared/audio/train/sounds)")
         return 2
     try:
-        tallies, info = bench(args.real, Split(args.split), args.seed, Features(args.features))
-    except FileNotFoundError as e:
+        tallies, info = bench(args.real, Split(args.split), args.seed, Features(args.features), args.policy)
+    except (FileNotFoundError, PolicyError) as e:
         print(f"error: {e}")
         return 2
     print(report(tallies, info))
