@@ -110,7 +110,7 @@ class ConversationPolicy:
             proposals.append(Proposal(Source.SPEECH, spoken))
         self._short_segment(obs, state, rules)
         if rules.responds and rules.task is Task.TRANSCRIBE \
-                and (self.timing is None or self._untrained(state, rules.payload["segment"])):
+                and (self.timing is None or _untrained(_segment_lang(state, rules.payload["segment"]))):
             proposals.append(Proposal(Source.CAPTION, captions.with_riders(state.holds, rules)))
         elif rules.responds and (rules.task is Task.TRANSCRIBE or self._sound_allowed(rules, state)):
             if self.timing is None:
@@ -233,7 +233,7 @@ class ConversationPolicy:
     def _judge(self, obs: Observation, state: ConversationState, segment: int, text: str,
                ended: SegmentEnd | None) -> Decision | None:
         heard = state.turn
-        lang = final_lang(ended.final) if ended is not None and ended.final.done() else heard.lang
+        lang = _segment_lang(state, ended)
         if ended is not None and state.task.mode is Mode.TRANSLATE and not text.strip() and not ended.final.done() \
                 and segment not in heard.decided:  # too short for a partial: held until its final text is in
             return self._translate(state, ended, text, obs.chunk.t1)
@@ -277,8 +277,7 @@ class ConversationPolicy:
         if voice.is_background(level, state.voice, t):
             return Decision.silent(f"background talk ({level:.0f} dBFS, reference "
                                    f"{voice.reference(state.voice, t):.0f})")
-        untrained = lang not in (None, ENGLISH)  # the learned model has heard English only: the rules decide alone
-        return self._answer(obs, state, full, said, segment, text, confirmed=resumed or said.named or untrained,
+        return self._answer(obs, state, full, said, segment, text, confirmed=resumed or said.named or _untrained(lang),
                             lang=lang)
 
     def _translate(self, state: ConversationState, ended: SegmentEnd, text: str, t: float) -> Decision:
@@ -295,19 +294,10 @@ class ConversationPolicy:
             return Decision.silent(f"segment {ended.segment} ends mid-sentence: translated with the next piece")
         if self.timing is not None and self.timing.decides and not state.timing.caption_confirms \
                 and ended.t1 - (before or [ended])[0].t0 < captions.CAPTION_HOLD_MAX_S \
-                and not self._untrained(state, ended):
+                and not _untrained(_segment_lang(state, ended)):
             state.holds.put(Hold(HoldKind.TRANSLATION, t, pieces=[*before, ended], for_model=True))
             return Decision.silent(f"segment {ended.segment}: the translation waits for the decision model")
         return translation_decision(state, [*before, ended], "closed")
-
-    @staticmethod
-    def _untrained(state: ConversationState, ended: SegmentEnd) -> bool:
-        """Whether a closed segment is in a language the decision model never heard (it learned English only): its
-        caption or translation then goes as the rules say, without waiting for the model's yes, as an answer does.
-        The language is the final text's when that is in, else the segment's partials' (identified on its first
-        second, perception/asr.py)."""
-        lang = final_lang(ended.final) if ended.final.done() else state.turn.lang
-        return lang not in (None, ENGLISH)
 
     def _hold_call(self, obs: Observation, state: ConversationState, call: str, segment: int, own: str,
                    lang: str | None) -> None:
@@ -360,3 +350,15 @@ class ConversationPolicy:
         if state.task.mode is not Mode.ASSISTANT:
             return False
         return decision.payload.get("label") not in state.task.count_labels
+
+
+def _segment_lang(state: ConversationState, ended: SegmentEnd | None) -> str | None:
+    """A segment's language: its final text's when that is in, else its partials' (identified on its first second,
+    perception/asr.py)."""
+    return final_lang(ended.final) if ended is not None and ended.final.done() else state.turn.lang
+
+
+def _untrained(lang: str | None) -> bool:
+    """Whether speech in `lang` is in a language the decision model never heard (it learned English only): an answer,
+    caption or translation of it then goes as the rules say, without waiting for the model's yes."""
+    return lang not in (None, ENGLISH)
