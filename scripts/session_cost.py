@@ -6,7 +6,6 @@ transcribe, ...; issue 31, docs/benchmarks/scaling.md)"""
 
 from __future__ import annotations
 
-import collections
 import sys
 import time
 
@@ -16,27 +15,10 @@ from listenloop.bench.latency import build_stream
 from listenloop.runtime.engine import Engine, EngineConfig
 from listenloop.runtime.session import SessionOptions
 from listenloop.vocabulary import Mode
+from stream_cost import calls, seconds, timed  # scripts/: the same wrapper and tallies
 
 BLOCK_SAMPLES = SAMPLE_RATE // 10  # 0.1 s blocks, as a microphone delivers them
 WARM_S = 1.0  # s after loading before the stream starts: the engine's own warm-up work is not counted
-
-seconds: dict[str, float] = collections.defaultdict(float)
-calls: collections.Counter[str] = collections.Counter()
-
-
-def timed(owner, method: str, label: str) -> None:
-    """Replace owner.method by a wrapper that adds its wall time to `seconds[label]`."""
-    original = getattr(owner, method)
-
-    def wrapper(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            seconds[label] += time.perf_counter() - start
-            calls[label] += 1
-
-    setattr(owner, method, wrapper)
 
 
 def main(mode: Mode, audio_s: float) -> None:
