@@ -130,6 +130,15 @@ def test_a_language_listenloop_does_not_hear_is_a_clear_error():
     ("煮一个鸡蛋需要几分钟", "zh", utt.Kind.QUESTION),  # Whisper base rarely writes the "？"
     ("明天几号", "zh", utt.Kind.QUESTION),
     ("我几乎忘了。", "zh", utt.Kind.STATEMENT),  # 几乎 "almost": no question
+    ("你家有几口人", "zh", utt.Kind.QUESTION),  # 几 with a measure word the lexicon does not list
+    ("你明天来不来公司", "zh", utt.Kind.QUESTION),  # "A-not-A"
+    ("他昨天去没去医院", "zh", utt.Kind.QUESTION),
+    ("这座山有多高", "zh", utt.Kind.QUESTION),
+    ("谁都知道他喜欢唱歌。", "zh", utt.Kind.STATEMENT),  # 谁都 "everyone": a question word as an indefinite
+    ("他什么都不想吃。", "zh", utt.Kind.STATEMENT),
+    ("没多久他就回来了。", "zh", utt.Kind.STATEMENT),  # 没多久 "soon after"
+    ("我有好几年没见他了。", "zh", utt.Kind.STATEMENT),  # 好几年 "several years"
+    ("我去过很多大城市。", "zh", utt.Kind.STATEMENT),  # 很多 大城市, not 多大
     ("¿Qué hora es?", "es", utt.Kind.QUESTION),
     ("Dime un chiste.", "es", utt.Kind.REQUEST),
     ("Hace buen tiempo.", "es", utt.Kind.STATEMENT),

@@ -32,6 +32,11 @@ class Lexicon:
     spaced: bool  # words are separated by spaces (False: Chinese, Japanese, matched inside the text)
     question_particles: tuple[str, ...] = ()  # sentence-final particles that make a question (吗, か)
     question_words: tuple[str, ...] = ()  # a question opens with (spaced) or holds (not spaced) one of these
+    question_patterns: tuple[str, ...] = ()  # not spaced: regular expressions that ask as a question word does
+    # (Mandarin's "A-not-A" 去不去, 几 with any measure word)
+    indefinite_before: tuple[str, ...] = ()  # not spaced: a question word right after one of these asks nothing
+    # (没多久 "soon", 好几年 "several years")
+    indefinite_after: tuple[str, ...] = ()  # ... nor one right before one of these (谁都知道 "everyone knows")
     request_openers: tuple[str, ...] = ()  # a request opens with one of these (请, dime, sag)
     request_words: tuple[str, ...] = ()  # ... or holds one anywhere (por favor, bitte, ください)
     fillers: tuple[str, ...] = ()  # a piece of only these is no sentence (嗯, euh)
@@ -112,6 +117,17 @@ def _holds(text: str, words: list[str], cues: tuple[str, ...], lex: Lexicon) -> 
     return any(f" {c} " in joined for c in cues)
 
 
+def _asks(text: str, words: list[str], lex: Lexicon) -> bool:
+    """A question word or pattern (spaced: one the text opens with; not spaced: one anywhere that is not used as an
+    indefinite: 谁都知道, 没多久, 好几年)."""
+    if lex.spaced:
+        return _starts(text, words, lex.question_words, lex)
+    spans = [(m.start(), m.end()) for w in lex.question_words for m in re.finditer(re.escape(w), text)]
+    spans += [(m.start(), m.end()) for p in lex.question_patterns for m in re.finditer(p, text)]
+    return any(not text[:a].endswith(lex.indefinite_before) and not text[b:].startswith(lex.indefinite_after)
+               for a, b in spans if b > a)
+
+
 def _ends(text: str, words: list[str], cues: tuple[str, ...], lex: Lexicon) -> bool:
     if not lex.spaced:
         return text.endswith(cues)
@@ -159,7 +175,7 @@ def kind(text: str, lex: Lexicon) -> tuple[str, str]:
         return "question", "question mark"
     if _ends(core, words, lex.question_particles, lex):
         return "question", "question particle"
-    if (_holds if not lex.spaced else _starts)(core, words, lex.question_words, lex):
+    if _asks(core, words, lex):
         return "question", "question word"
     if _starts(core, words, lex.request_openers, lex) or _holds(core, words, lex.request_words, lex):
         return "request", "request"
