@@ -97,3 +97,21 @@ def test_a_rate_on_few_cases_comes_with_its_95_percent_interval():
     tally = decisions.Tally(unfinished=129, interrupted=7)
     assert tally.row("x")["interrupt_unfinished_95"] == wilson(7, 129)
     assert "(of 129; 0.027-0.108)" in decisions.markdown({"built": {"x": tally}})
+
+
+def test_built_streams_are_counted_per_build_language_and_session_mode():
+    import numpy as np
+
+    from listenloop.data.manifest import Stream
+
+    def item(group: str, mode: Mode, language: str) -> decisions.BenchStream:
+        return decisions.BenchStream(Stream("s", "soundflow-assistant", (), mode=mode, language=language),
+                                     np.zeros(1, np.float32), group)
+
+    captions = decisions.groups_of(item("real_voice", Mode.TRANSCRIBE, "en"))
+    answers = decisions.groups_of(item("real_voice", Mode.ASSISTANT, "en"))
+    other_build = decisions.groups_of(item("synthetic", Mode.ASSISTANT, "zh"))
+    assert "real_voice, transcribe mode" in captions and "real_voice, assistant mode" in answers
+    assert not set(captions) & {"real_voice, assistant mode", "synthetic, assistant mode"}
+    assert {"synthetic", "built, language zh", "synthetic, assistant mode", "all"} == set(other_build)
+    assert decisions.groups_of(item("real", Mode.ASSISTANT, "en")) == ("real", "all")  # the dev recordings: no build

@@ -220,6 +220,15 @@ Job = tuple[BenchStream, Path | None, Judge, Replay | None, bool, float, tuple[f
 _smart_turn = None  # the Smart Turn model, loaded once per process when asked for (bench/smart_turn.py)
 
 
+def groups_of(item: BenchStream) -> tuple[str, ...]:
+    """The groups a stream is counted in: its own (the build's folder name, or "real"), the built streams of its
+    language (over every build: "built, language zh"), its build's streams of its session mode (captions and answers
+    apart: "built, transcribe mode"), and "all"."""
+    if item.group == "real":
+        return item.group, "all"
+    return (item.group, f"built, language {item.stream.language}", f"{item.group}, {item.stream.mode} mode", "all")
+
+
 def _run_stream(job: Job) -> StreamResult:
     """Perceive one stream once (unless its observations are given), run every policy on the same observations (in a
     worker process or here), their finals ready `decode_s` after each segment's end; the observations come back too
@@ -255,8 +264,8 @@ def bench(streams: list[BenchStream], model_path: Path | None = None, workers: i
           observations: Path | None = None, judging: Judge = SHIPPED_JUDGE,
           final_decode_s: float = FINAL_DECODE_S, ray: str | None = None,
           smart_turn: tuple[float, ...] = ()) -> dict[str, dict[str, Tally]]:
-    """Tallies per stream group, per language of the built streams (group "built, language zh") and policy (plus
-    the group "all"); streams run on spawned workers (parallel.py).
+    """Tallies per stream group (groups_of: build, language, session mode, "all") and policy; streams run on spawned
+    workers (parallel.py).
     With `observations`, streams perceived by an earlier run are read from that file and the others added to it.
     `final_decode_s`: s after a segment's end when its final text is in (perception/offline.py); `smart_turn`: the
     thresholds of Smart Turn gates tried on the default decision (bench/smart_turn.py)."""
@@ -276,8 +285,7 @@ def bench(streams: list[BenchStream], model_path: Path | None = None, workers: i
         if perceived is not None:
             kept[key] = perceived
         for name, (responses, costs) in by_policy.items():
-            spoken = (f"built, language {item.stream.language}",) if item.group != "real" else ()
-            for group in (item.group, *spoken, "all"):
+            for group in groups_of(item):
                 tally = tallies.setdefault(group, {}).setdefault(name, Tally())
                 judge(item.stream, responses, tally, duration)
                 tally.decide_ms.extend(costs)
