@@ -982,3 +982,32 @@ def test_a_caption_in_a_language_the_model_never_heard_does_not_wait_for_it():
         captioned[lang] = [d.reason for d in (policy.decide(obs, state) for obs in steps) if d.responds]
     assert captioned["zh"] == ["segment 0 closed"], captioned
     assert "segment 0 closed" not in captioned["en"], captioned
+
+
+def test_a_held_question_read_in_the_wrong_language_is_dropped_when_its_final_text_comes_in_another():
+    """tiny.en reads a segment as English until its language is identified: a Mandarin statement came out as "Why me
+    and the food?", an answer was held for the model, and the final text (Whisper base, Mandarin) said it was no
+    question. The hold is dropped and the final judged; with an English final the hold stands."""
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.holds import HoldKind
+    from listenloop.decision.model.learned import DecisionModel
+    from listenloop.decision.model.timing import LearnedTiming
+    from listenloop.decision.text.instructions import TaskState
+    from listenloop.perception.observation import Confidence, FinalText
+
+    judge = LearnedTiming(DecisionModel.load(), (), decides=True)
+    outcome = {}
+    for lang, final_text in (("zh", "外面的风很大。"), ("en", "Why me and the food?")):
+        policy = ConversationPolicy(TaskState(mode=Mode.ASSISTANT), timing=judge)
+        state = policy.init_state()
+        ended, final = _pending_end(0, 0.0, 1.2, "Why me and the food?")
+        steps = [_chunk_obs(0, True, (0, "Why me", Confidence(), "en")),
+                 _chunk_obs(1, True, (0, "Why me and the food?", Confidence(), "en")),
+                 _chunk_obs(2, False, (0, "Why me and the food?", Confidence(), "en")),
+                 _chunk_obs(3, False, ended=ended), _chunk_obs(4, False)]
+        decisions = _decide_with_finals(policy, state, steps, {3: (final, FinalText(0, 0.0, 1.2, final_text, lang))})
+        reasons = [d.reason for d in decisions]
+        assert any("waiting for the decision model" in r for r in reasons[:3]), reasons
+        outcome[lang] = (state.holds.get(HoldKind.ANSWER) is not None, [d.task for d in decisions if d.responds])
+    assert outcome["zh"] == (False, []), outcome
+    assert outcome["en"][0] or outcome["en"][1] == [Task.ANSWER], outcome

@@ -15,13 +15,23 @@ import numpy as np
 
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE
 from listenloop.audio.sources import LIVE_BLOCK_SECONDS
-from listenloop.bench.corpus import Utterance, asterisk_prompts, default_shared_dir, shared_speech, speech_bounds
+from listenloop.bench.corpus import (
+    Utterance,
+    asterisk_prompts,
+    asterisk_prompts_in,
+    default_shared_dir,
+    shared_speech,
+    speech_bounds,
+)
 from listenloop.synthesis.synth import silence
 
 GAP_SECONDS = (1.2, 2.4)  # s of silence between utterances (the reference recipe uses 0.8 to 2.4)
 NOISE_FLOOR = 0.002  # amplitude of the background hiss between utterances (about -54 dBFS)
 CHUNKS_PER_MINUTE = int(60 / CHUNK_SECONDS)  # 150
 DRIFT_WINDOW_S = 600.0  # s; first and last ten minutes are compared (shorter streams: their first and last fifth)
+PROMPTS = 40  # recorded prompts the stream draws from
+SPEECH = ("en", "fr", "es", "zh")  # what the stream speaks: real English, Debian's French or Spanish prompts, Mandarin
+# spoken by Kokoro (issue 30: the per-chunk budget holds with speech that is not English)
 
 
 @dataclass(frozen=True)
@@ -52,9 +62,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-sounds", action="store_true", help="without the sound tagger")
     parser.add_argument("--shared", type=Path, default=default_shared_dir(), help="../shared/audio/dev")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--speech", choices=SPEECH, default="en", help="the stream's speech: en (the shared "
+                        "recordings and Debian's English asterisk prompts, default), fr or es (Debian's prompts in that "
+                        "language), zh (the builder's Mandarin lines spoken by Kokoro)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--memory-trace", action="store_true",
                         help="print resident memory after every minute of stream (stderr)")
+
+
+def speech(lang: str, shared: Path) -> list[Utterance]:
+    """The utterances a stream in `lang` is made of (empty when they are not installed)."""
+    if lang == "en":
+        return shared_speech(shared) + asterisk_prompts(limit=PROMPTS)
+    if lang != "zh":
+        return asterisk_prompts_in(lang, limit=PROMPTS)
+    from listenloop.bench.voices import zh_sentences
+    from listenloop.data.speakers import KOKORO_SETTINGS, trim
+    from listenloop.synthesis.kokoro_voice import KokoroError, speak_mandarin
+
+    try:
+        return [Utterance(f"zh{i}", trim(speak_mandarin(text, style=style, speed=speed)), text, "kokoro")
+                for i, text in enumerate(zh_sentences()) for style, speed in KOKORO_SETTINGS[1::3]]
+    except KokoroError:
+        return []
 
 
 def build_stream(utterances: list[Utterance], minutes: float, seed: int) -> tuple[np.ndarray, list[float]]:
@@ -77,9 +107,11 @@ def run(args: argparse.Namespace) -> int:
     from listenloop.runtime.engine import Engine, EngineConfig
     from listenloop.runtime.session import SessionOptions
 
-    utterances = shared_speech(args.shared) + asterisk_prompts(limit=40)
+    utterances = speech(args.speech, args.shared)
     if not utterances:
-        print("bench latency: no speech found (../shared/audio/dev or Debian asterisk prompts)", file=sys.stderr)
+        print(f"bench latency: no {args.speech} speech found (../shared/audio/dev, Debian's asterisk prompts: "
+              f"apt-get install asterisk-core-sounds-{args.speech}-wav, or the Kokoro model: listenloop models fetch "
+              "kokoro)", file=sys.stderr)
         return 2
     audio, ends = build_stream(utterances, args.minutes, args.seed)
     engine = Engine(EngineConfig(sounds=not args.no_sounds))

@@ -20,7 +20,7 @@ from listenloop.decision.conversation_state import (
 from listenloop.decision.holds import Hold, HoldKind
 from listenloop.decision.model.timing import LearnedTiming
 from listenloop.decision.text import sentence
-from listenloop.perception.observation import Observation
+from listenloop.perception.observation import Observation, final_lang, spoken_final
 from listenloop.vocabulary import Mode
 
 CALL_WAIT_S = 2.0  # s after a call alone ("Hey Pascal.") with no new segment before it is answered by itself: a
@@ -49,6 +49,10 @@ def held_answer(hold: Hold, obs: Observation, state: ConversationState, timing: 
     answer, turn = hold.response, state.turn
     if obs.chunk.t1 <= hold.since:
         return None  # held in this very chunk, whose start may still hold the question's last word
+    if relabelled(hold, obs, answer.payload.get("lang")):
+        state.holds.drop(hold)  # the question was read in the wrong language: its final text is judged instead
+        turn.undecide(hold.segment)
+        return None
     grown = turn.texts.get(hold.segment, hold.heard) != hold.heard
     if voiced(obs) or grown or turn.open_segment not in (None, hold.segment):
         state.holds.drop(hold)
@@ -67,6 +71,19 @@ def held_answer(hold: Hold, obs: Observation, state: ConversationState, timing: 
         return None
     state.holds.drop(hold)
     return answer
+
+
+def relabelled(hold: Hold, obs: Observation, lang: str | None) -> bool:
+    """Whether the held question's final text is in, in another language than the partial it was decided on: tiny.en
+    reads a segment as English until its language is identified ("Why me and the food?" for Mandarin), and such a
+    partial is no question."""
+    ended = obs.asr.ended if obs.asr is not None else None
+    if not hold.pieces and ended is not None and ended.segment == hold.segment:
+        hold.pieces = [ended]
+    if not hold.pieces:
+        return False
+    heard_in = final_lang(hold.pieces[0].final)
+    return bool(spoken_final(hold.pieces[0].final)) and None not in (heard_in, lang) and heard_in != lang
 
 
 def held_captions(obs: Observation, state: ConversationState, timing: LearnedTiming, pause: float) -> Decision | None:

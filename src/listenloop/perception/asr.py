@@ -17,6 +17,10 @@ on a worker thread while the rest of the chunk arrives, and `step` takes the res
 overlaps the wait for the audio, so the chunk's decision comes that much sooner after its last sample. A decode that
 no longer fits (the segment closed; at a pause, it did not hear the pause) is dropped and the partial is computed on
 the chunk loop as before.
+
+Speech that is not English gets its partials from Whisper base at pauses only (tiny.en reads it as English
+gibberish, and base costs more than a chunk's budget): the chunk at the pause hands the decode to the worker and the
+next chunk reports it, live and offline alike.
 """
 
 from __future__ import annotations
@@ -157,7 +161,7 @@ class Recognizer:
         """Whether `listen` starts a partial now: at a pause, the pause partial (once it has heard the pause, as the
         one on the chunk loop does); else one block before the chunk ends, if there is voice the last did not hear."""
         if pause:
-            return not heard_pause(state, state.partial_end) and not (
+            return state.late is None and not heard_pause(state, state.partial_end) and not (
                 state.ahead is not None and heard_pause(state, state.ahead_end)
             )
         chunk_end = -(-now // SAMPLES_PER_CHUNK) * SAMPLES_PER_CHUNK
@@ -172,18 +176,56 @@ class Recognizer:
             return AsrResult(ended=self._close(state, state.voiced_end + int(TAIL_S * _SR)), suppressed=reason)
         if may_close and now - state.seg_start >= MAX_SEGMENT_S * _SR:
             return AsrResult(ended=self._split(state, now))
+        late = self._late_partial(state, now)  # the last chunk's pause partial of speech that is not English
         if now - state.voiced_end >= SPECULATE_SILENCE_S * _SR:
             self._speculate(state)
+            if late is not None:
+                return late
             if heard_pause(state, state.partial_end):
                 return AsrResult(suppressed="pause")
             # once per pause: the words just before it (a question's last ones)
+            if self._partial_lang(state, now) != ENGLISH:
+                return self._start_late(state, now)
             return self._partial(state, now, heard_all=True)
         if state.speculative is not None:  # speech resumed after a pause: that decode is stale
             state.speculative.cancel()
             state.speculative = None
-        if self._partial_lang(state, now) != ENGLISH and state.ahead is None:  # (one `listen` started at a pause)
+        if late is not None:
+            return late
+        if self._partial_lang(state, now) != ENGLISH:
             return AsrResult(suppressed="partial: speech not in English is decoded at pauses")
         return self._partial(state, now)
+
+    def _start_late(self, state: AsrState, now: int) -> AsrResult:
+        """The pause partial of speech that is not English: Whisper base takes a chunk's time or more, so it runs on
+        the partial worker (the one `listen` started at the pause, when it heard the pause) and is read at the next
+        chunk, on every machine alike (the chunk loop keeps its budget; tests/test_languages.py)."""
+        skip = self._no_partial(state, now)
+        if skip:
+            return AsrResult(suppressed=skip)
+        ahead, state.ahead = state.ahead, None
+        if ahead is not None and not ahead.cancelled() and heard_pause(state, state.ahead_end):
+            state.late, state.late_end = ahead, state.ahead_end
+        else:
+            if ahead is not None:
+                ahead.cancel()
+            lang = self._partial_lang(state, now)
+            state.late = self._ahead.submit(self._decode, state.clip(state.seg_start, now), state.stable, lang)
+            state.late_end = now
+        return AsrResult(suppressed="partial: at the pause, read at the next chunk")
+
+    def _late_partial(self, state: AsrState, now: int) -> AsrResult | None:
+        """The pause partial `_start_late` started, reported now (None when there is none)."""
+        late, state.late = state.late, None
+        if late is None or late.cancelled():
+            return None
+        lang = self._partial_lang(state, now)
+        hyp = late.result()  # begun at least a chunk ago: waits only when the worker is far behind
+        if (hyp.lang or ENGLISH) != lang:
+            return None  # decoded in a language the segment turned out not to be in
+        if lang != state.partial_lang:
+            state.partial_lang, state.hypothesis, state.stable = lang, "", ""
+        return self._report(state, hyp, state.late_end, lang)
 
     def flush(self, state: AsrState) -> AsrResult:
         """End of stream: close the open segment, if any."""
@@ -210,6 +252,7 @@ class Recognizer:
         """Close the open segment at stream sample `end` (`cut`: at the length limit, mid-speech); its final comes
         from the speculative decode if valid."""
         state.drop_ahead()  # it heard a segment that is over
+        state.drop_late()
         audio = state.clip(state.seg_start, end)
         weak = weak_voice(state)
         reason = weak or tagger_gate(state)
@@ -316,6 +359,10 @@ class Recognizer:
             hyp, heard = ahead.result(), state.ahead_end
         else:
             hyp, heard = self._decode(state.clip(state.seg_start, now), state.stable, lang), now
+        return self._report(state, hyp, heard, lang)
+
+    def _report(self, state: AsrState, hyp: Hypothesis, heard: int, lang: str) -> AsrResult:
+        """A partial decode of the open segment up to stream sample `heard`: what changed, with its agreed prefix."""
         state.partial_end = heard
         if not hyp.text:
             return AsrResult(suppressed=f"partial: {hyp.rejected}")

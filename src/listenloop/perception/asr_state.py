@@ -66,6 +66,9 @@ class AsrState:
     weak_end: int = 0  # where that segment ended
     ahead: Future[Hypothesis] | None = None  # the partial `listen` started for the chunk being heard
     ahead_end: int = 0  # stream sample up to which it hears the segment
+    late: Future[Hypothesis] | None = None  # the pause partial of speech that is not English (Whisper base, slow):
+    # decoded on the partial worker and read at the next chunk, so the chunk loop never waits for it
+    late_end: int = 0  # stream sample up to which it hears the segment
     language: str | None = None  # the session's pinned language (ISO 639-1); None: identified per segment
     script: Script = Script.SIMPLIFIED  # how Chinese text is written (finals and partials)
     seg_lang: str | None = None  # the open segment's language, once identified on its first LANG_DETECT_S
@@ -75,7 +78,7 @@ class AsrState:
     partial_lang: str = ENGLISH  # the language the open segment's last partial was decoded in
 
     def reset(self) -> None:
-        for future in (self.speculative, self.ahead, self.identifying):
+        for future in (self.speculative, self.ahead, self.late, self.identifying):
             if future is not None:
                 future.cancel()
         fresh = AsrState(language=self.language, script=self.script)  # the session's options stay
@@ -108,6 +111,7 @@ class AsrState:
         self.partial_end = 0
         self.speech_score, self.tagger_seen = 0.0, False
         self.speculative, self.speculative_end = None, 0
+        self.drop_late()
         self.seg_lang, self.partial_lang, self.identifying = None, ENGLISH, None
         known = final_lang(self.last_final) if self.last_final is not None else None
         self.last_lang = known or self.last_lang  # the last segment's final, when it is in
@@ -129,6 +133,12 @@ class AsrState:
         if self.ahead is not None:
             self.ahead.cancel()  # a running decode finishes on its worker; its result is never read
             self.ahead = None
+
+    def drop_late(self) -> None:
+        """Forget the pause partial still to be read (its segment closed: the final says more)."""
+        if self.late is not None:
+            self.late.cancel()
+            self.late = None
 
     def seconds(self, sample: int) -> float:
         return sample / _SR
