@@ -63,8 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shared", type=Path, default=default_shared_dir(), help="../shared/audio/dev")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--speech", choices=SPEECH, default="en", help="the stream's speech: en (the shared "
-                        "recordings and Debian's English asterisk prompts, default), fr or es (Debian's prompts in that "
-                        "language), zh (the builder's Mandarin lines spoken by Kokoro)")
+                        "recordings and Debian's English asterisk prompts, default), fr or es (Debian's prompts in "
+                        "that language), zh (the builder's Mandarin lines spoken by Kokoro)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--memory-trace", action="store_true",
                         help="print resident memory after every minute of stream (stderr)")
