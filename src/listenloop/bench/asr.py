@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import sys
 import time
@@ -24,10 +25,12 @@ from listenloop.audio.sources import LIVE_BLOCK_SECONDS
 from listenloop.bench.corpus import Utterance, asterisk_prompts, default_shared_dir, shared_speech, speech_bounds
 from listenloop.bench.wer import edit_distance, normalize
 from listenloop.perception.asr import TAIL_S, Recognizer
+from listenloop.perception.language import in_script
 from listenloop.perception.observation import SegmentEnd
 from listenloop.perception.pipeline import Perception
 from listenloop.perception.vad import SileroVad
 
+MANDARIN = "mandarin"  # sets whose names start so are scored by characters
 LEAD_S = 0.5  # s of silence streamed before each utterance
 TRAIL_S = 1.5  # s of silence streamed after it, so its last segment closes on its own
 # 198-209-0000.txt holds only credits (and names the wrong book): this is the opening of Northanger Abbey, ch. 12
@@ -127,11 +130,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shared", type=Path, default=None, help="../shared/audio/dev (default: beside the repo)")
     parser.add_argument("--fast", action="store_true", help="do not pace in real time (no latency figures)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--mandarin", action="store_true", help="also the builder's Mandarin lines spoken by Kokoro "
+                        "(scored by characters against their text) and the real users' recordings identified as "
+                        "Mandarin (streaming against offline only: they have no checked transcript); issue 30")
+
+
+def characters(text: str) -> list[str]:
+    """Mandarin for scoring: simplified characters (and any letters or digits), punctuation and spaces dropped."""
+    return list(re.sub(r"[\W_]", "", in_script(text, "zh")))
 
 
 def _score(name: str, utts: list[Utterance], streamed: list[str], offline: list[str]) -> SetReport:
-    refs = [normalize(u.text) if u.text else None for u in utts]
-    hyp_s, hyp_o = [normalize(t) for t in streamed], [normalize(t) for t in offline]
+    """Word error rates (character error rates for a Mandarin set: its name starts with "mandarin")."""
+    tokens = characters if name.startswith(MANDARIN) else normalize
+    refs = [tokens(u.text) if u.text else None for u in utts]
+    hyp_s, hyp_o = [tokens(t) for t in streamed], [tokens(t) for t in offline]
     agree = (
         sum(edit_distance(o, s) for o, s in zip(hyp_o, hyp_s, strict=True)) / max(1, sum(len(o) for o in hyp_o)) * 100
     )
@@ -150,7 +163,21 @@ def _sets(args: argparse.Namespace) -> tuple[dict[str, list[Utterance]], Path]:
     speech = [Utterance(u.name, u.audio, u.text or LIBRI_198_209_0000, u.source) for u in speech]
     sets = {u.name: [u] for u in speech}
     sets["asterisk"] = asterisk_prompts(args.prompts)
+    if args.mandarin:
+        from listenloop.bench.latency import speech as spoken
+
+        sets[f"{MANDARIN} kokoro"] = spoken("zh", shared)
+        users = shared / "users"
+        named = sorted(n for n, lang in _languages(users) if lang == "zh") if users.is_dir() else []
+        sets[f"{MANDARIN} users"] = [Utterance(n, load_audio(users / n), None, "users") for n in named]
     return {k: v for k, v in sets.items() if v}, shared
+
+
+def _languages(users: Path) -> list[tuple[str, str]]:
+    """(file, language Whisper base identified) of the users' recordings (labels.tsv's third column)."""
+    rows = (line.split("\t") for line in (users / "labels.tsv").read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#"))
+    return [(row[0], row[2]) for row in rows if len(row) > 2]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -172,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
             chunk_ms += run_.chunk_ms
             lat_end += run_.latency_end_ms
             streamed.append(run_.text)
-            offline.append(rec.offline_transcribe(u.audio, "base"))
+            offline.append(rec.offline_transcribe(u.audio, "base"))  # (a Mandarin set's in simplified: characters)
         reports.append(_score(name, utts, streamed, offline))
     sound_words = _sound_words(vad, rec, shared)
     print(file=sys.stderr)
@@ -219,11 +246,11 @@ def format_report(r: AsrReport) -> str:
     def f(x: float | None, unit: str = "") -> str:
         return "-" if x is None else f"{x:.1f}{unit}"
 
-    lines = ["set            utts  words  WER stream  WER offline  ratio  stream vs offline"]
+    lines = ["set            utts  words  WER stream  WER offline  ratio  stream vs offline  (mandarin: characters)"]
     for s in r.sets:
         ratio = "-" if s.ratio is None else f"{s.ratio:.2f}"
         lines.append(
-            f"{s.name:<14} {s.utterances:>4} {s.ref_words:>6} {f(s.wer_streaming, '%'):>11} "
+            f"{s.name:<16} {s.utterances:>2} {s.ref_words:>6} {f(s.wer_streaming, '%'):>11} "
             f"{f(s.wer_offline, '%'):>12} {ratio:>6} {s.wer_vs_offline:>17.1f}%"
         )
     lines += [
