@@ -51,7 +51,7 @@ from listenloop.perception.asr_state import (
     weak_voice,
 )
 from listenloop.perception.final_check import checked_final
-from listenloop.perception.language import ENGLISH, SPOKEN, Script, in_script
+from listenloop.perception.language import ENGLISH, SPOKEN, Script, in_script, written_in_own_script
 from listenloop.perception.observation import (
     AsrResult,
     Confidence,
@@ -396,6 +396,8 @@ class Recognizer:
         previous = context.result().text if context is not None and context.done() and not context.cancelled() \
             and context.exception() is None else ""
         final = self.transcribe_segment(audio, language=language, previous=previous)
+        if previous and not written_in_own_script(final.text, final.lang):  # the text before pulled it into English
+            final = self.transcribe_segment(audio, language=language)
         text = checked_final(final.text, heard)
         return replace(final, segment=segment, t0=t0, t1=t1, text=in_script(text, final.lang, script))
 

@@ -9,6 +9,7 @@ for: simplified by default, traditional on request.
 from __future__ import annotations
 
 import functools
+import re
 from enum import StrEnum
 
 SPOKEN = ("en", "zh", "es", "fr", "de", "ja")  # languages identified, answered and read by the decision; the
@@ -24,6 +25,8 @@ class Script(StrEnum):
 
 
 _OPENCC_CONFIG = {Script.SIMPLIFIED: "t2s", Script.TRADITIONAL: "s2t"}  # OpenCC's conversion tables
+# What a text in Chinese or Japanese holds at least one of: Han characters (and kana)
+_OWN_SCRIPT = {"zh": re.compile("[\u3400-\u9fff\uf900-\ufaff]"), "ja": re.compile("[\u3040-\u30ff\u3400-\u9fff]")}
 
 
 def check_language(code: str | None) -> str | None:
@@ -47,3 +50,11 @@ def in_script(text: str, lang: str | None, script: Script = Script.SIMPLIFIED) -
     if lang != "zh" or not text:
         return text
     return _converter(script).convert(text)
+
+
+def written_in_own_script(text: str, lang: str | None) -> bool:
+    """Whether `text`, said to be in `lang`, is written in that language's script: Chinese and Japanese hold Han
+    characters or kana (Whisper base, conditioned on English text before it, writes Mandarin speech as an English
+    sentence while reporting zh); other languages are not checked."""
+    pattern = _OWN_SCRIPT.get(lang or "")
+    return pattern is None or not text or bool(pattern.search(text))
