@@ -54,7 +54,7 @@ def tally(kinds: list[tuple[str, str]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", default="B", choices=("A", "B", "all"))
+    parser.add_argument("--set", default="B", choices=("A", "B", "C", "all"))
     parser.add_argument("--styles", nargs="+", default=["jf_gongitsune", "jm_kumo"])
     parser.add_argument("--lexicon", type=Path, nargs="*", default=[], help="other lexicon files to compare")
     args = parser.parse_args()

@@ -139,6 +139,9 @@ def test_a_language_listenloop_does_not_hear_is_a_clear_error():
     ("没多久他就回来了。", "zh", utt.Kind.STATEMENT),  # 没多久 "soon after"
     ("我有好几年没见他了。", "zh", utt.Kind.STATEMENT),  # 好几年 "several years"
     ("我去过很多大城市。", "zh", utt.Kind.STATEMENT),  # 很多 大城市, not 多大
+    ("你想，不想去看电影。", "zh", utt.Kind.QUESTION),  # Whisper writes the pause inside an A-not-A as a comma
+    ("哪家医院离这里最近", "zh", utt.Kind.QUESTION),  # 哪 with a measure word
+    ("哪怕下雨我们也要去。", "zh", utt.Kind.STATEMENT),  # 哪怕 "even if"
     ("¿Qué hora es?", "es", utt.Kind.QUESTION),
     ("Dime un chiste.", "es", utt.Kind.REQUEST),
     ("Hace buen tiempo.", "es", utt.Kind.STATEMENT),

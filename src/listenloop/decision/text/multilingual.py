@@ -21,6 +21,7 @@ OPEN_ENDS = ("...", "…", ",", "，", "、", "-", "—", ":", "：")  # a text 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")  # kana and Han characters
 _CJK_TEXT = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")  # ... and their punctuation
 _KANA = re.compile(r"[\u3040-\u30ff]")
+_PAUSE_MARKS = re.compile(r"[,，、\s]")  # inside unspaced text: where the speaker paused, not where a phrase ends
 _STRIP = "".join(SENTENCE_ENDS) + "".join(OPEN_ENDS) + "¿¡\"'“”«» "
 
 
@@ -122,6 +123,7 @@ def _asks(text: str, words: list[str], lex: Lexicon) -> bool:
     indefinite: 谁都知道, 没多久, 好几年)."""
     if lex.spaced:
         return _starts(text, words, lex.question_words, lex)
+    text = _PAUSE_MARKS.sub("", text)  # Whisper writes a pause inside a phrase as a comma: "你想，不想去"
     spans = [(m.start(), m.end()) for w in lex.question_words for m in re.finditer(re.escape(w), text)]
     spans += [(m.start(), m.end()) for p in lex.question_patterns for m in re.finditer(p, text)]
     return any(not text[:a].endswith(lex.indefinite_before) and not text[b:].startswith(lex.indefinite_after)
