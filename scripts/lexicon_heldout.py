@@ -2,13 +2,13 @@
 of scripts/data/zh_questions.tsv spoken by Kokoro (synthesis/kokoro_voice.py), read back by Whisper base, and
 classified (decision/text/multilingual.py kind) with each lexicon file given (the packaged one if none) and on the
 written text. Usage:
-  PYTHONPATH=src python scripts/lexicon_heldout.py [--set A|B] [--styles jf_gongitsune jm_kumo] [--lexicon OLD.toml ...]
+  PYTHONPATH=src python scripts/lexicon_heldout.py [--set A|B|C|all] [--styles jf_gongitsune jm_kumo]
+      [--lexicon OLD.toml ...]
 (issue 30; docs/benchmarks/languages.md)"""
 
 from __future__ import annotations
 
 import argparse
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +22,6 @@ from listenloop.synthesis.kokoro_voice import speak_mandarin
 LINES = Path(__file__).parent / "data" / "zh_questions.tsv"
 ASKS = {"question", "request"}
 PAD_S = 0.5  # s of silence around each line, as bench voices reads them
-
-
-def load(path: Path) -> M.Lexicon:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-    fields["instructions"] = {k: tuple(v) for k, v in data.get("instructions", {}).items()}
-    return M.Lexicon(lang="zh", **fields)
 
 
 def lines(which: str) -> list[tuple[str, str]]:
@@ -58,7 +51,8 @@ def main() -> None:
     parser.add_argument("--styles", nargs="+", default=["jf_gongitsune", "jm_kumo"])
     parser.add_argument("--lexicon", type=Path, nargs="*", default=[], help="other lexicon files to compare")
     args = parser.parse_args()
-    lexicons = {str(p): load(p) for p in args.lexicon} | {"packaged": M.lexicon("zh")}
+    lexicons = {str(p): M.read_lexicon(p.read_text(encoding="utf-8"), "zh") for p in args.lexicon}
+    lexicons["packaged"] = M.lexicon("zh")
     rec, pad = Recognizer(), np.zeros(int(PAD_S * SAMPLE_RATE), np.float32)
     heard = []
     for style in args.styles:

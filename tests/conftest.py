@@ -20,6 +20,24 @@ def shared_audio() -> Path:
     return SHARED_AUDIO
 
 
+def kokoro_front_end() -> None:
+    """Skip unless the Mandarin front end Kokoro speaks through is installed."""
+    for name in ("pypinyin", "jieba"):
+        pytest.importorskip(name, reason=f"{name} is not installed: pip install 'listenloop[voices]'")
+
+
+@pytest.fixture(scope="session")
+def kokoro():
+    """synthesis/kokoro_voice.py, its model in the store; skipped with the command to run when it is not."""
+    kokoro_front_end()
+    from listenloop.models.store import ModelStatus, check
+    from listenloop.synthesis import kokoro_voice
+
+    if check(kokoro_voice.MODEL).status is not ModelStatus.OK:
+        pytest.skip("the Kokoro model is not in the store: listenloop models fetch kokoro")
+    return kokoro_voice
+
+
 @pytest.fixture(scope="session")
 def speech_question() -> np.ndarray:
     """A synthesized question with known words (espeak-ng), 16 kHz float32."""

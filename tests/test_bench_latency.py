@@ -26,14 +26,7 @@ def test_a_french_stream_is_made_of_the_french_prompts(shared_audio):
     assert len(ends) >= 3 and ends == sorted(ends) and ends[-1] < len(audio) / SAMPLE_RATE
 
 
-def test_a_mandarin_stream_is_spoken_by_the_kept_kokoro_voices(monkeypatch, shared_audio):
-    for name in ("pypinyin", "jieba"):
-        pytest.importorskip(name, reason=f"{name} is not installed: pip install 'listenloop[voices]'")
-    from listenloop.models.store import ModelStatus, check
-    from listenloop.synthesis import kokoro_voice
-
-    if check(kokoro_voice.MODEL).status is not ModelStatus.OK:
-        pytest.skip("the Kokoro model is not in the store: listenloop models fetch kokoro")
+def test_a_mandarin_stream_is_spoken_by_the_kept_kokoro_voices(monkeypatch, shared_audio, kokoro):
     from listenloop.bench import voices
 
     monkeypatch.setattr(voices, "zh_sentences", lambda: ("现在几点了？",))

@@ -351,24 +351,17 @@ def test_the_pause_partial_of_speech_not_in_english_is_read_a_chunk_later_live_a
     assert seen, "no pause fell on the chunk grid: the test's timings need a look"
 
 
-def test_mandarin_after_english_is_written_in_mandarin_not_translated_by_the_context(rec):
+def test_mandarin_after_english_is_written_in_mandarin_not_translated_by_the_context(rec, kokoro):
     """Whisper base conditioned on the English sentence before (the segment's context) writes Mandarin speech as an
     English sentence while reporting zh ("The outside is very big." for "外面的风很大。", 3 of 74 Mandarin finals of a
     built stream): such a final is decoded again without the context."""
     from concurrent.futures import Future
 
-    from listenloop.models.store import ModelStatus, check
+    from listenloop.data.speakers import trim
     from listenloop.perception.language import written_in_own_script
     from listenloop.perception.observation import FinalText
-    from listenloop.synthesis import kokoro_voice
 
-    for name in ("pypinyin", "jieba"):
-        pytest.importorskip(name, reason=f"{name} is not installed: pip install 'listenloop[voices]'")
-    if check(kokoro_voice.MODEL).status is not ModelStatus.OK:
-        pytest.skip("the Kokoro model is not in the store: listenloop models fetch kokoro")
-    from listenloop.data.speakers import trim
-
-    audio = trim(kokoro_voice.speak_mandarin("外面的风很大。", style="jf_gongitsune"))
+    audio = trim(kokoro.speak_mandarin("外面的风很大。", style="jf_gongitsune"))
     before: Future = Future()
     before.set_result(FinalText(0, 0.0, 1.5, "How are you today?", "en"))
     pulled = rec.transcribe_segment(audio, previous="How are you today?")

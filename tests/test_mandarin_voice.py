@@ -13,6 +13,7 @@ import unicodedata
 
 import numpy as np
 import pytest
+from conftest import kokoro_front_end
 
 from listenloop.audio.constants import CHUNK_SECONDS, SAMPLE_RATE
 from listenloop.bench.wer import edit_distance
@@ -21,25 +22,8 @@ from listenloop.data.compose import REPLY_MIN_DELAY_S
 from listenloop.data.manifest import SILENT_LABEL, TurnKind, read_manifest
 from listenloop.vocabulary import Task
 
-
-def front_end() -> None:
-    for name in ("pypinyin", "jieba"):
-        pytest.importorskip(name, reason=f"{name} is not installed: pip install 'listenloop[voices]'")
-
-
 CER_BOUND = 0.15  # the bench's bar for a voice setting the builder keeps (docs/benchmarks/languages.md)
 HAN = re.compile("[\u4e00-\u9fff]")
-
-
-@pytest.fixture(scope="module")
-def kokoro():
-    front_end()
-    from listenloop.models.store import ModelStatus, check
-    from listenloop.synthesis import kokoro_voice
-
-    if check(kokoro_voice.MODEL).status is not ModelStatus.OK:
-        pytest.skip("the Kokoro model is not in the store: listenloop models fetch kokoro")
-    return kokoro_voice
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +44,7 @@ def cer(said: str, heard: str) -> float:
 
 
 def test_syllables_are_spelled_as_misaki_spelled_them_for_kokoro_v1():
-    front_end()
+    kokoro_front_end()
     from listenloop.synthesis.mandarin import phonemes, syllable
 
     assert syllable("hao3") == "xau↓"  # h -> x, ao -> au, third tone after the nucleus

@@ -165,19 +165,13 @@ def _sets(args: argparse.Namespace) -> tuple[dict[str, list[Utterance]], Path]:
     sets["asterisk"] = asterisk_prompts(args.prompts)
     if args.mandarin:
         from listenloop.bench.latency import speech as spoken
+        from listenloop.bench.users import label_rows
 
         sets[f"{MANDARIN} kokoro"] = spoken("zh", shared)
         users = shared / "users"
-        named = sorted(n for n, lang in _languages(users) if lang == "zh") if users.is_dir() else []
+        named = sorted(r[0] for r in label_rows(users) if len(r) > 2 and r[2] == "zh") if users.is_dir() else []
         sets[f"{MANDARIN} users"] = [Utterance(n, load_audio(users / n), None, "users") for n in named]
     return {k: v for k, v in sets.items() if v}, shared
-
-
-def _languages(users: Path) -> list[tuple[str, str]]:
-    """(file, language Whisper base identified) of the users' recordings (labels.tsv's third column)."""
-    rows = (line.split("\t") for line in (users / "labels.tsv").read_text(encoding="utf-8").splitlines()
-            if line and not line.startswith("#"))
-    return [(row[0], row[2]) for row in rows if len(row) > 2]
 
 
 def run(args: argparse.Namespace) -> int:

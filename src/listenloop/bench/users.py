@@ -45,12 +45,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, help="write every run to this JSON file")
 
 
-def read_labels(folder: Path) -> list[tuple[str, str]]:
+def label_rows(folder: Path) -> list[list[str]]:
+    """labels.tsv's rows: file, label, language Whisper base identified, machine transcript."""
     path = folder / LABELS
     if not path.is_file():
         raise SystemExit(f"listenloop bench users: no {path} (the real user recordings are not beside the checkout)")
-    rows = [line.split("\t") for line in path.read_text().splitlines() if line and not line.startswith("#")]
-    return [(r[0], r[1]) for r in rows if len(r) >= 2]
+    return [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")]
+
+
+def read_labels(folder: Path) -> list[tuple[str, str]]:
+    """(file, label) of every session."""
+    return [(r[0], r[1]) for r in label_rows(folder) if len(r) >= 2]
 
 
 def run_one(engine, path: Path, label: str, name: str | None) -> UserRun:

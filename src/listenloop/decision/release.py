@@ -27,13 +27,18 @@ CALL_WAIT_S = 2.0  # s after a call alone ("Hey Pascal.") with no new segment be
 # caller who pauses to think goes on within this (joined as one sentence, turn.CARRY_S); one who waits for a "yes?"
 
 
+def _own_piece(hold: Hold, obs: Observation) -> None:
+    """Keep the segment a hold on what was said is about, once it closes (its final text comes with it)."""
+    ended = obs.asr.ended if obs.asr is not None else None
+    if not hold.pieces and ended is not None and ended.segment == hold.segment:
+        hold.pieces = [ended]
+
+
 def unsaid(hold: Hold, obs: Observation, state: ConversationState) -> None:
     """An answer decided on tiny.en's text is taken back, before it is said, when its question's final text
     (Whisper base) shows the sentence goes on: "How long does it take to fly from Paris?" was "... Paris to?".
     The sentence is kept open for the next piece, as if it had not been answered."""
-    ended = obs.asr.ended if obs.asr is not None else None
-    if not hold.pieces and ended is not None and ended.segment == hold.segment:
-        hold.pieces = [ended]
+    _own_piece(hold, obs)
     expired = obs.chunk.t1 - hold.since > FINAL_WAIT_S + 1e-9  # the answer did not wait longer either
     if expired or hold.pieces and hold.pieces[0].final.done():
         state.holds.drop(hold)
@@ -77,9 +82,7 @@ def relabelled(hold: Hold, obs: Observation, lang: str | None) -> bool:
     """Whether the held question's final text is in, in another language than the partial it was decided on: tiny.en
     reads a segment as English until its language is identified ("Why me and the food?" for Mandarin), and such a
     partial is no question."""
-    ended = obs.asr.ended if obs.asr is not None else None
-    if not hold.pieces and ended is not None and ended.segment == hold.segment:
-        hold.pieces = [ended]
+    _own_piece(hold, obs)
     if not hold.pieces:
         return False
     heard_in = final_lang(hold.pieces[0].final)

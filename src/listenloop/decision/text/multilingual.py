@@ -53,7 +53,12 @@ def lexicon(lang: str) -> Lexicon | None:
     path = resources.files("listenloop.decision.text") / "lexicons" / f"{lang}.toml"
     if lang == "en" or not path.is_file():
         return None
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return read_lexicon(path.read_text(encoding="utf-8"), lang)
+
+
+def read_lexicon(toml: str, lang: str) -> Lexicon:
+    """A lexicon from the text of its data file (the packaged ones, or an older file to compare with)."""
+    data = tomllib.loads(toml)
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     fields["instructions"] = {k: tuple(v) for k, v in data.get("instructions", {}).items()}
     return Lexicon(lang=lang, **fields)
