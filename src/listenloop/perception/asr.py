@@ -25,7 +25,6 @@ next chunk reports it, live and offline alike.
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -50,8 +49,8 @@ from listenloop.perception.asr_state import (
     tail_quiet,
     weak_voice,
 )
-from listenloop.perception.final_check import checked_final
-from listenloop.perception.language import ENGLISH, SPOKEN, Script, in_script, written_in_own_script
+from listenloop.perception.finals import SegmentFinals
+from listenloop.perception.language import ENGLISH, SPOKEN, in_script
 from listenloop.perception.observation import (
     AsrResult,
     Confidence,
@@ -62,14 +61,13 @@ from listenloop.perception.observation import (
     VadResult,
 )
 from listenloop.perception.vad import SPEECH_OFF_PROB
-from listenloop.perception.whisper import WHISPER_WINDOW_SAMPLES, Hypothesis, Whisper
+from listenloop.perception.whisper import Hypothesis, Whisper
 
 CLOSE_SILENCE_S = 0.25  # s of silence after the last voiced window that closes a segment (final latency vs splits)
 TAIL_S = 0.2  # s after the last voiced window kept in the segment (<= CLOSE_SILENCE_S; 0.1 s lost final consonants)
 AHEAD_S = 0.1  # s before a chunk ends at which its partial starts on a worker thread (the partial lags by this)
 PARTIAL_WORKERS = 2  # tiny.en decodes started ahead at a time, for all sessions
 PARTIAL_PAD_S = 1.0  # s of zeros appended before a partial decode: Whisper loops on audio that stops abruptly
-FINAL_PAD_S = 6.0  # s of zeros appended before a final decode: asterisk WER 3.2% with 2 s, 1.7% with 6 s
 MAX_SEGMENT_S = 8.0  # s; longer segments are cut at their quietest point, so per-chunk cost stays flat
 SPLIT_SEARCH_S = 3.0  # s before the limit searched for that quietest point
 MIN_PARTIAL_S = 0.6  # s of segment before tiny.en is first run
@@ -84,7 +82,7 @@ PARTIAL_REPLICAS = 2  # tiny.en decodes at once, from the streams' loops: with o
 _SR = SAMPLE_RATE
 
 
-class Recognizer:
+class Recognizer(SegmentFinals):
     """Whisper tiny.en (partials) and base (finals, language), loaded once; thread-safe."""
 
     def __init__(
@@ -386,52 +384,3 @@ class Recognizer:
         against what the partials heard (perception/final_check.py)."""
         return self._executor.submit(self._final, audio, state.segments, state.seg_start / _SR, end / _SR,
                                      self._context(state), state.hypothesis, state.language, state.script)
-
-    def _final(
-        self, audio: np.ndarray, segment: int, t0: float, t1: float, context: Future[FinalText] | None, heard: str,
-        language: str | None = None, script: Script = Script.SIMPLIFIED,
-    ) -> FinalText:
-        """Whisper base on the segment, its text checked against `heard`, the last partial (final_check.py)."""
-        # finals run in submission order, so the context's decode has finished unless it was cancelled or failed
-        previous = context.result().text if context is not None and context.done() and not context.cancelled() \
-            and context.exception() is None else ""
-        final = self.transcribe_segment(audio, language=language, previous=previous)
-        if previous and not written_in_own_script(final.text, final.lang):  # the text before pulled it into English
-            final = self.transcribe_segment(audio, language=language)
-        text = checked_final(final.text, heard)
-        return replace(final, segment=segment, t0=t0, t1=t1, text=in_script(text, final.lang, script))
-
-    def transcribe_segment(
-        self, audio: np.ndarray, task: str = "transcribe", language: str | None = None, previous: str = ""
-    ) -> FinalText:
-        """Whisper base on one closed segment (real length plus a short pad): text, language, gating figures.
-        `previous` is the text just before it (Whisper's conditioning on earlier text)."""
-        if task not in ("transcribe", "translate"):
-            raise ValueError(f"task must be 'transcribe' or 'translate', got {task!r}")
-        started = time.perf_counter()
-        hyp: Hypothesis = self.base.transcribe(
-            padded(audio, FINAL_PAD_S), task=task, language=language, languages=self.languages, previous=previous
-        )
-        return FinalText(
-            segment=0,
-            t0=0.0,
-            t1=len(audio) / _SR,
-            text=hyp.text,
-            lang=hyp.lang,
-            lang_prob=hyp.lang_prob,
-            no_speech_prob=hyp.no_speech_prob,
-            decode_ms=(time.perf_counter() - started) * 1000.0,
-            confidence=hyp.confidence,
-        )
-
-    def offline_transcribe(self, audio: np.ndarray, model: str = "base") -> str:
-        """Reference: the same model on the whole recording in Whisper's own 30 s windows (padded), greedy."""
-        whisper = {"base": self.base, "tiny": self.tiny}.get(model)
-        if whisper is None:
-            raise ValueError(f"model must be 'base' or 'tiny', got {model!r}")
-        texts = []
-        for start in range(0, max(1, len(audio)), WHISPER_WINDOW_SAMPLES):
-            piece = audio[start : start + WHISPER_WINDOW_SAMPLES]
-            hyp = whisper.transcribe(piece, pad_to=WHISPER_WINDOW_SAMPLES, languages=self.languages)
-            texts.append(hyp.text)
-        return " ".join(t for t in texts if t)
