@@ -405,3 +405,26 @@ def test_on_telephone_band_speech_each_gate_is_lifted_when_the_other_source_vouc
         assert (weak_voice(state) == "") is lifted
         state.confident_windows, state.speech_score = windows, 0.1  # silero sure, the tagger deaf to it
         assert (tagger_gate(state) == "") is lifted
+
+
+def test_shed_partials_come_at_pauses_only_and_leave_the_finals_as_they_were(vad, rec, jfk, jfk_streamed):
+    """While the machine is behind real time (runtime/load.py) a stream's partials are decoded at pauses only: each
+    one has heard its segment up to a pause, far fewer are decoded, and the finals are the same words."""
+    from listenloop.perception.asr import SPECULATE_SILENCE_S
+
+    out = Streamed([], [])
+    vs, st = vad.init_state(), rec.init_state()
+    st.pauses_only = True
+    at_pause = []
+    for chunk in _chunks(np.concatenate([silence(0.5), jfk, silence(1.5)])):
+        result = rec.step(chunk, vad.step(chunk, vs), None, st)
+        _collect(out, result)
+        if result.partial is not None:
+            now = (chunk.index + 1) * chunk.samples.size
+            at_pause.append(now - st.voiced_end >= SPECULATE_SILENCE_S * SAMPLE_RATE)
+    _collect(out, rec.flush(st))
+    assert out.partials and all(at_pause), at_pause
+    assert len(out.partials) * 2 <= len(jfk_streamed.partials), (len(out.partials), len(jfk_streamed.partials))
+    assert normalize(out.text) == normalize(jfk_streamed.text)
+    st.reset()
+    assert st.pauses_only, "a new stream on the session keeps the runtime's load setting"

@@ -11,10 +11,11 @@ import pytest
 
 from listenloop.audio.constants import SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
+from listenloop.bench.wer import normalize
 from listenloop.server import protocol as p
 from listenloop.server.app import BackgroundServer, create_app
 from listenloop.server.client import stream_blocks
-from listenloop.server.limits import ServerSettings
+from listenloop.server.limits import Limits, ServerSettings
 from listenloop.vocabulary import Mode
 
 prometheus = pytest.importorskip("prometheus_client", reason="the server extra's prometheus-client is missing")
@@ -109,3 +110,26 @@ def test_merged_replicas_keep_each_replicas_samples():
     assert merged["listenloop_sessions_open", "a"] == 1 and merged["listenloop_sessions_open", "b"] == 2
     assert merged["listenloop_chunk_processing_seconds_count", "b"] == 1
     assert np.isclose(merged["listenloop_chunk_processing_seconds_sum", "b"], 0.2)
+
+
+def test_a_stream_the_server_falls_behind_on_sheds_partials_and_keeps_its_words(shared_audio):
+    """jfk sent at 20x real time: the server falls behind, reports it (`listenloop_partials_at_pauses_only` 1), and
+    decodes partials at pauses only (runtime/load.py), with every chunk decided and the final words intact."""
+    from listenloop.runtime.engine import Engine, EngineConfig
+
+    jfk = load_audio(shared_audio / "speech" / "jfk.flac")
+    fast = Limits(max_frames_per_second=1000.0, frame_burst=1000, max_audio_speed=100.0, audio_burst_seconds=60.0,
+                  max_backlog_seconds=60.0)  # let it in, however far behind
+    settings = ServerSettings(port=0, limits=fast)
+    options = p.StartOptions(mode=Mode.TRANSCRIBE, sounds=False)
+    with BackgroundServer(create_app(Engine(EngineConfig(sounds=False)), settings), settings) as s:
+        assert value(scrape(s.http), "listenloop_partials_at_pauses_only") == 0.0
+        result = asyncio.run(stream_blocks(s.url, [jfk], options, speed=20.0))
+        shed = value(scrape(s.http), "listenloop_partials_at_pauses_only")
+    assert result.close_code == p.CloseCode.NORMAL
+    assert shed == 1.0  # within the wait after the stream ended
+    assert len(result.of_type("decision")) == -(-len(jfk) // SAMPLES_PER_CHUNK)
+    partials = [m for m in result.of_type("transcript") if not m["final"]]
+    finals = " ".join(normalize(" ".join(m["text"] for m in result.of_type("transcript") if m["final"])))
+    assert len(partials) <= 6, [m["text"] for m in partials]  # one per pause of jfk's four phrases (+ splits)
+    assert "ask not what your country can do for you" in finals, finals

@@ -216,7 +216,7 @@ _factories: dict[tuple[Path | None, Judge], dict[str, PolicyFactory]] = {}  # th
 
 
 StreamResult = tuple[float, dict[str, tuple[list, list[float]]], Replay | None]
-Job = tuple[BenchStream, Path | None, Judge, Replay | None, bool, float, tuple[float, ...]]
+Job = tuple[BenchStream, Path | None, Judge, Replay | None, bool, float, tuple[float, ...], bool]
 _smart_turn = None  # the Smart Turn model, loaded once per process when asked for (bench/smart_turn.py)
 
 
@@ -234,11 +234,11 @@ def _run_stream(job: Job) -> StreamResult:
     worker process or here), their finals ready `decode_s` after each segment's end; the observations come back too
     (on the default schedule) when they are to be kept."""
     global _perception, _smart_turn
-    item, model_path, judging, observations, keep, decode_s, smart_turn = job
+    item, model_path, judging, observations, keep, decode_s, smart_turn, pauses_only = job
     if observations is None:
         if _perception is None:
             _perception = build_perception(asr=True, sounds=True)
-        observations = observe(_perception, item.audio)
+        observations = observe(_perception, item.audio, pauses_only)
     if (model_path, judging) not in _factories:
         _factories[model_path, judging] = policies(model_path, note=False, judging=judging)
     duration = len(observations) * CHUNK_SECONDS
@@ -263,20 +263,21 @@ def _picklable(observations: Replay) -> bool:
 def bench(streams: list[BenchStream], model_path: Path | None = None, workers: int = 1, progress: bool = True,
           observations: Path | None = None, judging: Judge = SHIPPED_JUDGE,
           final_decode_s: float = FINAL_DECODE_S, ray: str | None = None,
-          smart_turn: tuple[float, ...] = ()) -> dict[str, dict[str, Tally]]:
+          smart_turn: tuple[float, ...] = (), pauses_only: bool = False) -> dict[str, dict[str, Tally]]:
     """Tallies per stream group (groups_of: build, language, session mode, "all") and policy; streams run on spawned
     workers (parallel.py).
     With `observations`, streams perceived by an earlier run are read from that file and the others added to it.
     `final_decode_s`: s after a segment's end when its final text is in (perception/offline.py); `smart_turn`: the
-    thresholds of Smart Turn gates tried on the default decision (bench/smart_turn.py)."""
+    thresholds of Smart Turn gates tried on the default decision (bench/smart_turn.py); `pauses_only`: perceive as a
+    server behind real time does, partials at pauses only (runtime/load.py)."""
     from listenloop.parallel import ordered_map
 
     policies(model_path)  # the note about a missing model, once
     fingerprint = observation_fingerprint()  # of the code perceiving now (it may be edited while this runs)
     kept = load_observations(observations) if observations is not None and observations.is_file() else {}
-    keys = [observation_key(item.stream, item.audio) for item in streams]
+    keys = [observation_key(item.stream, item.audio) + (":pauses-only" if pauses_only else "") for item in streams]
     jobs = [(item, model_path, judging, kept.get(key), observations is not None and key not in kept, final_decode_s,
-             smart_turn) for item, key in zip(streams, keys, strict=True)]
+             smart_turn, pauses_only) for item, key in zip(streams, keys, strict=True)]
     bar = tqdm(total=len(streams), desc="streams", unit="stream", file=sys.stderr, disable=not progress)
     results = ordered_map(_run_stream, jobs, workers, ray)
     tallies: dict[str, dict[str, Tally]] = {}
@@ -343,6 +344,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smart-turn", type=float, nargs="+", default=(), metavar="P", help="also run the default "
                         "decision with Smart Turn v3.2 gating its responses to speech at these thresholds "
                         "(bench/smart_turn.py; `listenloop models fetch smart-turn`)")
+    parser.add_argument("--pauses-only", action="store_true", help="perceive as a server behind real time does: "
+                        "partials at pauses only (runtime/load.py); with --final-decode-s, on its slower finals too")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -359,7 +362,8 @@ def run(args: argparse.Namespace) -> int:
             raise ManifestError("no streams to run: give --streams DIR or the real recordings")
         tallies = bench(streams, args.model, args.workers, progress=not args.quiet, observations=args.observations,
                         judging=Judge(args.confirm, args.patience, args.doubt, args.caption_confirm),
-                        final_decode_s=args.final_decode_s, ray=args.ray, smart_turn=tuple(args.smart_turn))
+                        final_decode_s=args.final_decode_s, ray=args.ray, smart_turn=tuple(args.smart_turn),
+                        pauses_only=args.pauses_only)
     except (ManifestError, AudioError) as e:
         print(f"listenloop bench decisions: {e}", file=sys.stderr)
         return 2

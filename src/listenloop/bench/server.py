@@ -2,7 +2,10 @@
 
 Starts `listenloop serve` as its own process (so its memory is measured alone), then at each level streams N copies
 of a speech stream (each from a different offset) in real time and times every 0.4 s decision as the client sees it:
-from sending the frame that completes a chunk to receiving that chunk's decision.
+from sending the frame that completes a chunk to receiving that chunk's decision, and every final transcript: from
+its segment's end being sent to receiving it. A level is held when decisions come within a chunk at p95 and finals
+keep up (their delay does not grow over the level). Past what the machine does in full, the server sheds partials
+(runtime/load.py): the levels' decisions then stay in budget and the captions update at pauses.
 """
 
 from __future__ import annotations
@@ -25,8 +28,11 @@ import numpy as np
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.bench.corpus import asterisk_prompts, default_shared_dir, shared_speech
 from listenloop.bench.latency import build_stream
+from listenloop.vocabulary import Mode
 
 P95_BUDGET_MS = 400.0  # a stream is "held" when its decisions come within one chunk's time (0.4 s) at p95
+FINAL_GROWTH_BUDGET_MS = 1000.0  # ... and its final transcripts keep up: their median delay in the level's last third
+# at most this much over the first third's (finals queued behind other streams' grow later without bound)
 DEFAULT_LEVELS = (1, 2, 3, 4, 6, 8)  # concurrent streams tried, in order, until one misses the budget past 4
 RSS_SAMPLE_S = 0.5  # s between server memory samples
 SERVER_READY_S = 120.0  # s for the server to load its models
@@ -48,6 +54,10 @@ class LevelReport:
     held: bool  # p95 within P95_BUDGET_MS and no session closed early
     load_avg: float  # 1-minute load average at the end of the level
     server_cores: float  # the server process's CPU seconds per second of the level (how many cores it kept busy)
+    responses: int  # responses the sessions received (in assistant mode, answers by the language model)
+    final_ms_p50: float  # a segment's end -> its final transcript, ms, all sessions pooled
+    final_ms_p95: float
+    final_growth_ms: float  # median final delay of the level's last third of finals minus its first third's
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--levels", default=",".join(map(str, DEFAULT_LEVELS)),
                         help="concurrent streams to try, comma-separated (default %(default)s)")
     parser.add_argument("--no-sounds", action="store_true", help="serve without the sound tagger")
+    parser.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.ASSISTANT.value,
+                        help="the sessions' mode (default %(default)s: questions are answered by the language model)")
     parser.add_argument("--ray", action="store_true",
                         help="serve on Ray Serve (one replica on a one-machine cluster) instead of `listenloop serve` "
                              "alone; memory is then the driver's only")
@@ -76,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         reports = []
         for n in levels:
             server.wait_idle()  # the last level's sessions end on the server after their sockets close
-            report = asyncio.run(_level(server, n, audio, args.seconds))
+            report = asyncio.run(_level(server, n, audio, args.seconds, Mode(args.mode)))
             reports.append(report)
             print(json.dumps(asdict(report)) if args.json else _line(report), flush=True)
             if not report.held and n >= 4:
@@ -111,13 +123,13 @@ async def _open_sessions_mb(server: _Server, k: int, audio: np.ndarray) -> float
     return (after - before) / k
 
 
-async def _level(server: _Server, n: int, audio: np.ndarray, seconds: float) -> LevelReport:
+async def _level(server: _Server, n: int, audio: np.ndarray, seconds: float, mode: Mode) -> LevelReport:
     from listenloop.server import protocol as p
     from listenloop.server.client import stream_blocks
 
     length = int(seconds * SAMPLE_RATE)
     offsets = [int(i * (len(audio) - length) / max(1, n)) for i in range(n)]
-    options = p.StartOptions(sounds=not server.no_sounds)
+    options = p.StartOptions(mode=mode, sounds=not server.no_sounds)
     peak = [server.rss_mb()]
     done = asyncio.Event()
     cpu, wall = server.cpu_s(), time.perf_counter()
@@ -134,17 +146,28 @@ async def _level(server: _Server, n: int, audio: np.ndarray, seconds: float) -> 
     cores = (server.cpu_s() - cpu) / (time.perf_counter() - wall)
     latencies = np.array([ms for r in results for ms in r.chunk_latency_ms.values()])
     closed_early = sum(r.close_code != p.CloseCode.NORMAL for r in results)
-    pct = (lambda q: round(float(np.percentile(latencies, q)), 1)) if len(latencies) else (lambda q: float("nan"))
-    p95 = pct(95)
-    return LevelReport(n, len(latencies), pct(50), p95, pct(100), closed_early, round(max(peak), 1),
-                       bool(p95 < P95_BUDGET_MS and closed_early == 0), round(os.getloadavg()[0], 2), round(cores, 2))
+    responses = sum(len(r.of_type("response")) for r in results)
+    finals = [ms for _, ms in sorted(f for r in results for f in r.final_delay_ms)]  # in order received
+    third = len(finals) // 3
+    growth = _percentile(finals[-third:], 50) - _percentile(finals[:third], 50) if third else float("nan")
+    p95 = _percentile(latencies, 95)
+    held = p95 < P95_BUDGET_MS and not growth > FINAL_GROWTH_BUDGET_MS and closed_early == 0
+    return LevelReport(n, len(latencies), _percentile(latencies, 50), p95, _percentile(latencies, 100), closed_early,
+                       round(max(peak), 1), held, round(os.getloadavg()[0], 2), round(cores, 2), responses,
+                       _percentile(finals, 50), _percentile(finals, 95), round(growth, 1))
+
+
+def _percentile(values, q: float) -> float:
+    return round(float(np.percentile(values, q)), 1) if len(values) else float("nan")
 
 
 def _line(r: LevelReport) -> str:
     verdict = "held" if r.held else "NOT held"
     return (f"{r.streams} streams: p50 {r.chunk_ms_p50:.0f} ms, p95 {r.chunk_ms_p95:.0f} ms, max {r.chunk_ms_max:.0f} "
-            f"ms over {r.decisions} decisions; closed early {r.closed_early}; server {r.server_rss_mb:.0f} MB; "
-            f"{verdict}; load {r.load_avg}; server busy {r.server_cores:.2f} cores")
+            f"ms over {r.decisions} decisions; finals p50 {r.final_ms_p50:.0f} ms, p95 {r.final_ms_p95:.0f} ms "
+            f"(grew {r.final_growth_ms:+.0f} ms); "
+            f"closed early {r.closed_early}; server {r.server_rss_mb:.0f} MB; "
+            f"{verdict}; load {r.load_avg}; server busy {r.server_cores:.2f} cores; {r.responses} responses")
 
 
 def _conclude(reports: list[LevelReport], idle_mb: float) -> None:

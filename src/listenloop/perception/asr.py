@@ -18,6 +18,9 @@ overlaps the wait for the audio, so the chunk's decision comes that much sooner 
 no longer fits (the segment closed; at a pause, it did not hear the pause) is dropped and the partial is computed on
 the chunk loop as before.
 
+While the machine is behind real time (several live streams on few cores) the runtime sets `AsrState.pauses_only`:
+English partials too are then decoded at pauses only, which takes about half of a stream's CPU off (runtime/load.py).
+
 Speech that is not English gets its partials from Whisper base at pauses only (tiny.en reads it as English
 gibberish, and base costs more than a chunk's budget): the chunk at the pause hands the decode to the worker and the
 next chunk reports it, live and offline alike.
@@ -74,7 +77,7 @@ MIN_PARTIAL_S = 0.6  # s of segment before tiny.en is first run
 LANGUAGES = SPOKEN  # languages the finals may be in: with all 99 open, short telephone English read as Burmese
 LANG_DETECT_S = 1.0  # s of a segment on which its language is identified once, for its partials
 CONTEXT_GAP_S = 3.0  # s; a final is conditioned on the previous segment's text if that ended this recently
-FINAL_WORKERS = 1  # base decodes at a time, for all sessions
+FINAL_WORKERS = 2  # base decodes at a time, for all sessions: with one, 8 live streams' finals queued (p50 3.2 s)
 WHISPER_THREADS = 1  # per model: tiny.en partials on one core, base finals on the other (2 threads: slower)
 PARTIAL_REPLICAS = 2  # tiny.en decodes at once, from the streams' loops: with one, 4 streams' partials queued behind
 # each other (bench server p95 0.5 to 1.1 s; 0.36 s with two, docs/benchmarks/scaling.md)
@@ -94,7 +97,7 @@ class Recognizer(SegmentFinals):
         languages: tuple[str, ...] | None = LANGUAGES,
     ) -> None:
         self.tiny = Whisper(tiny_dir or model_dir("whisper-tiny.en"), threads=threads, replicas=PARTIAL_REPLICAS)
-        self.base = Whisper(base_dir or model_dir("whisper-base"), threads=threads)
+        self.base = Whisper(base_dir or model_dir("whisper-base"), threads=threads, replicas=FINAL_WORKERS)
         self.close_silence = int(close_silence_s * _SR)
         self.languages = languages
         self._executor = ThreadPoolExecutor(max_workers=FINAL_WORKERS, thread_name_prefix="listenloop-final")
@@ -164,8 +167,8 @@ class Recognizer(SegmentFinals):
             )
         chunk_end = -(-now // SAMPLES_PER_CHUNK) * SAMPLES_PER_CHUNK
         fresh = state.voiced_end > state.partial_end
-        english = self._partial_lang(state, now) == ENGLISH  # others are decoded at pauses only
-        return english and state.ahead is None and fresh and 0 < chunk_end - now <= AHEAD_S * _SR
+        every_chunk = self._partial_lang(state, now) == ENGLISH and not state.pauses_only  # others: at pauses only
+        return every_chunk and state.ahead is None and fresh and 0 < chunk_end - now <= AHEAD_S * _SR
 
     def _advance(self, state: AsrState, now: int, may_close: bool) -> AsrResult:
         """The open segment after a chunk: close it, split it, speculate on its pause, or refresh its partial."""
@@ -192,6 +195,8 @@ class Recognizer(SegmentFinals):
             return late
         if self._partial_lang(state, now) != ENGLISH:
             return AsrResult(suppressed="partial: speech not in English is decoded at pauses")
+        if state.pauses_only:
+            return AsrResult(suppressed="partial: at pauses only while the machine is behind real time")
         return self._partial(state, now)
 
     def _start_late(self, state: AsrState, now: int) -> AsrResult:

@@ -76,12 +76,15 @@ class AsrState:
     identified_by: int = 0  # stream sample from which its result is used (waited for if late): one chunk after it
     last_lang: str | None = None  # the language of the last segment identified (partials start in it)
     partial_lang: str = ENGLISH  # the language the open segment's last partial was decoded in
+    pauses_only: bool = False  # partials at pauses only, none mid-speech: set by the runtime while the machine is
+    # behind real time (runtime/load.py); the decision still gets the words before every pause
 
     def reset(self) -> None:
         for future in (self.speculative, self.ahead, self.late, self.identifying):
             if future is not None:
                 future.cancel()
-        fresh = AsrState(language=self.language, script=self.script)  # the session's options stay
+        fresh = AsrState(language=self.language, script=self.script, pauses_only=self.pauses_only)  # the
+        # session's options and the runtime's load setting stay
         self.__dict__.update(fresh.__dict__)
 
     def hear(self, samples: np.ndarray, now: int) -> None:

@@ -6,7 +6,7 @@ recordings as the offline reference. The recognizer (perception/asr.py Recognize
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import replace
 
 import numpy as np
@@ -21,6 +21,18 @@ from listenloop.perception.whisper import WHISPER_WINDOW_SAMPLES, Hypothesis, Wh
 FINAL_PAD_S = 6.0  # s of zeros appended before a final decode: asterisk WER 3.2% with 2 s, 1.7% with 6 s
 
 
+def _context_text(context: Future[FinalText] | None) -> str:
+    """The previous segment's final text ("" if it has none, was cancelled or failed). It was submitted before this
+    final, and the workers take finals in submission order, so it is running or done: waiting for it never waits on
+    queued work, and a final reads the same context with one worker or several."""
+    if context is None or context.cancelled():
+        return ""
+    try:
+        return context.result().text
+    except (CancelledError, Exception):  # noqa: BLE001 - its own session got the error; this final goes on without
+        return ""
+
+
 class SegmentFinals:
     """Whisper base on closed segments and whole recordings."""
 
@@ -33,9 +45,7 @@ class SegmentFinals:
         language: str | None = None, script: Script = Script.SIMPLIFIED,
     ) -> FinalText:
         """Whisper base on the segment, its text checked against `heard`, the last partial (final_check.py)."""
-        # finals run in submission order, so the context's decode has finished unless it was cancelled or failed
-        previous = context.result().text if context is not None and context.done() and not context.cancelled() \
-            and context.exception() is None else ""
+        previous = _context_text(context)
         final = self.transcribe_segment(audio, language=language, previous=previous)
         if previous and not written_in_own_script(final.text, final.lang):  # the text before pulled it into English
             final = self.transcribe_segment(audio, language=language)

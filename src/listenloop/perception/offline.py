@@ -89,9 +89,12 @@ def ready_chunk(closed_in: int, t1: float, decode_s: float = FINAL_DECODE_S) -> 
     return max(closed_in, int(np.ceil((t1 + decode_s) / CHUNK_SECONDS - 1e-9)) - 1)
 
 
-def observe(perception, audio: np.ndarray) -> Replay:
-    """Every chunk of a recording through perception, in order (the calls a session makes), finals on schedule."""
+def observe(perception, audio: np.ndarray, pauses_only: bool = False) -> Replay:
+    """Every chunk of a recording through perception, in order (the calls a session makes), finals on schedule;
+    `pauses_only`: partials at pauses only, as a live stream gets them while the machine is behind (runtime/load.py)."""
     state = perception.init_state()
+    if pauses_only and state.asr is not None:
+        state.asr.pauses_only = True
     chunker = Chunker()
     observations = [perception.step(chunk, state) for chunk in chunker.push(audio) + chunker.flush()]
     clock = ChunkClock()

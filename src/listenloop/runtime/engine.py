@@ -13,6 +13,7 @@ from listenloop.decision.factory import PolicyResources, PolicySpec, build_polic
 from listenloop.perception.pipeline import Perception
 from listenloop.respond.base import Responder
 from listenloop.respond.transcribe import TranscribeResponder
+from listenloop.runtime.load import LoadGovernor
 from listenloop.runtime.session import Session, SessionOptions
 from listenloop.vocabulary import Mode, Task
 
@@ -51,6 +52,7 @@ class Engine:
         self._load_lock = threading.Lock()
         self._warmers: list[threading.Thread] = []  # background LLM loads, joined by close()
         self._live: weakref.WeakSet[Session] = weakref.WeakSet()  # sessions to stop at close (their state is theirs)
+        self.load = LoadGovernor()  # live streams behind real time: partials at pauses only (runtime/load.py)
         self.responders.update(self._conversation_responders())
 
     # ---- loading (each import is deferred so a missing optional part names what to install) ----

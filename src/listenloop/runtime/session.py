@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from listenloop.decision.conversation import ConversationPolicy
     from listenloop.decision.text.instructions import Instruction, TaskChange
     from listenloop.perception.pipeline import Perception
+    from listenloop.runtime.load import LoadGovernor
     from listenloop.runtime.speech import Speaker
 
 FINISH_TIMEOUT_S = 120.0  # s to wait for outstanding responses at the end of a stream
@@ -98,6 +99,7 @@ class SessionHost(Protocol):
 
     perception: Perception
     responders: dict[Task, Responder]
+    load: LoadGovernor
 
     def policy_for(self, options: SessionOptions) -> ConversationPolicy: ...
 
@@ -159,6 +161,15 @@ class Session:
                 self._process(chunk)
             self._listen_ahead()
         return self.drain()
+
+    def report_backlog(self, seconds: float) -> None:
+        """A live source's audio waiting to be fed (the server's backlog of this stream), reported before feeding it:
+        while the engine's live streams fall behind, this one's partials come at pauses only (runtime/load.py).
+        Sources that never call it (files) are never shed."""
+        pauses_only = self.engine.load.report(seconds)
+        asr = self.stream.perception.asr
+        if asr is not None:
+            asr.pauses_only = pauses_only
 
     def finish(self, timeout: float = FINISH_TIMEOUT_S) -> list[Event]:
         """End of stream: the remainder becomes a last (padded) chunk, open segments close, responses complete."""

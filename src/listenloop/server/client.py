@@ -40,6 +40,10 @@ class StreamResult:
     audio: list[np.ndarray] = field(default_factory=list)  # spoken output, one array per audio frame, 16 kHz
     chunk_latency_ms: dict[int, float] = field(default_factory=dict)  # chunk -> ms from its last sample sent to
     # its decision received
+    final_delay_ms: list[tuple[float, float]] = field(default_factory=list)  # per final transcript: (perf_counter
+    # when received, ms from its segment's end being due on the send schedule to then)
+    audio_started: float | None = None  # perf_counter when the first frame was due (the send schedule's origin)
+    speed: float = 1.0  # the send schedule's pace (x real time)
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m.get("type") == kind]
@@ -91,13 +95,13 @@ async def stream_blocks(url: str, blocks: Iterable[np.ndarray], options: p.Start
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
-    result = StreamResult()
+    result = StreamResult(speed=speed)
     sent_at: dict[int, float] = {}
     async with connect(with_token(ws_url(url), token), max_size=RECEIVE_MAX_BYTES, compression=None) as ws:
         receiver = asyncio.create_task(_receive(ws, result, sent_at, on_message))
         try:
             await ws.send(p.start_message(options or p.StartOptions()))
-            await _send_audio(ws, blocks, speed, frame_seconds, instructions or {}, sent_at)
+            await _send_audio(ws, blocks, speed, frame_seconds, instructions or {}, sent_at, result)
             await ws.send(p.stop_message())
             await asyncio.wait_for(asyncio.shield(receiver), CLOSE_WAIT_S)
         except ConnectionClosed:  # the server closed first (a refusal, a limit): its close code tells why
@@ -108,8 +112,8 @@ async def stream_blocks(url: str, blocks: Iterable[np.ndarray], options: p.Start
 
 
 async def _send_audio(ws, blocks, speed: float, frame_seconds: float, instructions: dict[int, str],
-                      sent_at: dict[int, float]) -> None:
-    start = time.perf_counter()
+                      sent_at: dict[int, float], result: StreamResult) -> None:
+    start = result.audio_started = time.perf_counter()
     sent = 0
     next_chunk_end = SAMPLES_PER_CHUNK
     for n, frame in enumerate(frames(blocks, max(1, round(frame_seconds * SAMPLE_RATE)))):
@@ -138,6 +142,9 @@ async def _receive(ws, result: StreamResult, sent_at: dict[int, float], on_messa
             data = json.loads(message)
             if data.get("type") == "decision" and data.get("chunk") in sent_at:
                 result.chunk_latency_ms[data["chunk"]] = (time.perf_counter() - sent_at[data["chunk"]]) * 1000.0
+            elif data.get("type") == "transcript" and data.get("final") and result.audio_started is not None:
+                now, due = time.perf_counter(), result.audio_started + float(data["t1"]) / result.speed
+                result.final_delay_ms.append((now, (now - due) * 1000.0))
             result.messages.append(data)
             if on_message is not None:
                 on_message(data)

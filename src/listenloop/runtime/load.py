@@ -1,0 +1,51 @@
+"""Live streams kept in real time when the machine cannot do all their work: the engine sheds mid-speech partials.
+
+Whoever feeds a live stream reports how much of its audio waits to be processed (the server: received, not yet fed).
+When any stream of the engine is more than a chunk behind, every live stream's partials are decoded at pauses only
+(perception/asr.py, `AsrState.pauses_only`): a stream then takes about half the CPU (docs/benchmarks/scaling.md), and
+the decision still reads the words before every pause, so answers keep their timing; captions update at pauses.
+Partials come back once no stream has been behind for a while. If the machine falls behind again soon after, that
+wait doubles (up to a cap), so a machine at its edge does not swing between the two every few seconds.
+
+Files (`listenloop run`, builds, benches of decisions) report nothing and are never shed: their perception is the same
+on every machine and under any load.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+BEHIND_S = 0.4  # s of a stream's audio waiting: one chunk, the server's latency budget (bench server's p95 budget)
+RESTORE_S = 10.0  # s without any stream behind before partials come back
+RESTORE_MAX_S = 300.0  # s; the longest that wait grows to when partials keep coming back too soon
+
+
+class LoadGovernor:
+    """One engine's shedding state, shared by its sessions (thread-safe)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.shedding = False  # live streams get partials at pauses only
+        self.restore_s = RESTORE_S  # the wait without any stream behind before they get them every chunk again
+        self.episodes = 0  # times shedding began (for metrics and logs)
+        self._last_behind = float("-inf")
+        self._restored_at: float | None = None
+
+    def report(self, behind_s: float) -> bool:
+        """A live stream has `behind_s` seconds of audio waiting; returns whether partials are shed now."""
+        with self._lock:
+            now = self._clock()
+            if behind_s > BEHIND_S:
+                self._last_behind = now
+                if not self.shedding:
+                    soon = self._restored_at is not None and now - self._restored_at < self.restore_s
+                    self.restore_s = min(RESTORE_MAX_S, self.restore_s * 2) if soon else RESTORE_S
+                    self.shedding = True
+                    self.episodes += 1
+            elif self.shedding and now - self._last_behind >= self.restore_s:
+                self.shedding = False
+                self._restored_at = now
+            return self.shedding
