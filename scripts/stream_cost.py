@@ -1,7 +1,8 @@
 """Where one live stream's perception time goes, model by model: the bench server's speech stream (bench/latency.py
 build_stream) through Perception.step chunk by chunk, as a session feeds it; wall ms inside each call (finals run on
 their worker beside the loop, so their calls count in full) and the process's CPU per audio second (issue 31,
-docs/benchmarks/scaling.md). Usage: PYTHONPATH=src python scripts/stream_cost.py [MINUTES]"""
+docs/benchmarks/scaling.md). Usage: PYTHONPATH=src python scripts/stream_cost.py [MINUTES] [--pauses-only]
+(--pauses-only: partials at pauses only, as a live stream gets them while the machine is behind, runtime/load.py)"""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def timed(owner, method: str, label: str) -> None:
     setattr(owner, method, wrapper)
 
 
-def main(minutes: float) -> None:
+def main(minutes: float, pauses_only: bool = False) -> None:
     perception = build_perception(asr=True, sounds=True)
     recognizer = perception.recognizer
     timed(perception.vad, "step", "Silero VAD")
@@ -48,6 +49,7 @@ def main(minutes: float) -> None:
     timed(recognizer.base, "detect_language", "base language id")
     audio, _ = build_stream(shared_speech(default_shared_dir()) + asterisk_prompts(limit=40), minutes, seed=0)
     state, chunker = perception.init_state(), Chunker()
+    state.asr.pauses_only = pauses_only
     cpu, wall = time.process_time(), time.perf_counter()
     for i in range(0, len(audio), BLOCK_SAMPLES):
         for chunk in chunker.push(audio[i : i + BLOCK_SAMPLES]):
@@ -64,4 +66,5 @@ def main(minutes: float) -> None:
 
 
 if __name__ == "__main__":
-    main(float(sys.argv[1]) if len(sys.argv) > 1 else 1.0)
+    numbers = [a for a in sys.argv[1:] if not a.startswith("--")]
+    main(float(numbers[0]) if numbers else 1.0, "--pauses-only" in sys.argv[1:])
