@@ -120,3 +120,14 @@ def test_audio_lengths_are_what_the_files_hold(local_run, recordings):
     out, _ = local_run
     record = FileResult.read(out / f"jfk{RESULT_SUFFIX}")
     assert abs(record.audio_s - len(load_audio(recordings / "jfk.flac")) / SAMPLE_RATE) < 0.5
+
+
+def test_the_largest_inputs_start_first_and_the_summary_keeps_input_order(recordings, tmp_path):
+    """Longest first (by size on disk), so two workers end together; what is reported stays in input order."""
+    args = batch_args([recordings], tmp_path / "out")
+    jobs, done = command.plan(args)
+    order = [job.path.name for job in command.longest_first(jobs)]
+    sizes = [(recordings / name).stat().st_size for name in order]
+    assert sizes == sorted(sizes, reverse=True) and order[-1] == "empty.wav", order
+    results, ran, _ = command.run_batch(jobs, done, workers=1, progress=False)
+    assert [r.input for r in results] == [r.input for r in ran] == [str(job.path) for job in jobs]
