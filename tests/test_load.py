@@ -1,12 +1,13 @@
 """Shedding under load (runtime/load.py): when a live stream falls behind, partials come at pauses only until no
-stream has been behind for a while; a machine at its edge waits longer each time. The clock is the test's own, so
-the waits are exact; the server test (tests/test_server_metrics.py) runs the real thing."""
+stream has been behind for a while; a machine at its edge waits longer each time. The governor's tests use their own
+clock, so the waits are exact; the last test drives a real engine from a live source, and the server's
+(tests/test_server_metrics.py) a real server."""
 
 from __future__ import annotations
 
 import pytest
 
-from listenloop.runtime.load import BEHIND_S, RESTORE_MAX_S, RESTORE_S, LoadGovernor
+from listenloop.runtime.load import BEHIND_S, RESTORE_MAX_S, RESTORE_S, LivePace, LoadGovernor
 
 
 class Clock:
@@ -59,3 +60,67 @@ def test_falling_behind_soon_after_partials_return_doubles_the_wait_up_to_its_ca
     clock.now += RESTORE_MAX_S + 1  # a long while in real time: the next episode starts from the first wait
     load.report(1.0)
     assert load.restore_s == RESTORE_S
+
+
+def test_a_live_sources_backlog_is_the_time_since_it_started_less_the_audio_fed(clock):
+    pace = LivePace(clock)
+    for _ in range(5):  # a microphone's 0.1 s blocks, each taken as it arrives
+        clock.now += 0.1
+        assert pace.waiting(0.1) == pytest.approx(0.1)
+        pace.fed(0.1)
+    clock.now += 1.5  # the listening loop was busy for 1.5 s: the microphone's blocks queued
+    assert pace.waiting(0.1) == pytest.approx(1.5)
+    pace.fed(0.1)
+    for _ in range(14):  # the queued blocks, fed back to back
+        pace.fed(0.1)
+    assert pace.waiting(0.1) == pytest.approx(0.1)
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.events = []
+
+    def show(self, event) -> None:
+        self.events.append(event)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_live_session_that_falls_behind_its_source_gets_partials_at_pauses_only(shared_audio):
+    """A real engine on jfk from a source that delivers it in real time and then stalls 1.5 s: the session falls
+    behind and sheds; the same audio as a file (not live) is never shed."""
+    import time
+
+    from listenloop.audio.constants import SAMPLE_RATE
+    from listenloop.audio.decode import load_audio
+    from listenloop.runtime.drive import drive
+    from listenloop.runtime.engine import Engine, EngineConfig
+    from listenloop.runtime.events import TranscriptEvent
+    from listenloop.runtime.session import SessionOptions
+    from listenloop.vocabulary import Mode
+
+    jfk = load_audio(shared_audio / "speech" / "jfk.flac")
+    block = SAMPLE_RATE // 10
+    blocks = [jfk[i : i + block] for i in range(0, len(jfk), block)]
+
+    def stalling():
+        for n, b in enumerate(blocks):
+            if n < 5:
+                time.sleep(0.1)
+            elif n == 5:
+                time.sleep(1.5)
+            yield b
+
+    engine = Engine(EngineConfig(sounds=False))
+    try:
+        runs = {}
+        for live, source in ((False, iter(blocks)), (True, stalling())):
+            out = Collect()
+            drive(engine, SessionOptions(mode=Mode.TRANSCRIBE, sounds=False), source, out, live=live)
+            runs[live] = [e for e in out.events if isinstance(e, TranscriptEvent) and not e.final]
+            assert any(isinstance(e, TranscriptEvent) and e.final and "country" in e.text for e in out.events)
+        assert engine.load.episodes == 1
+        assert len(runs[True]) <= 6 < len(runs[False]), (len(runs[True]), len(runs[False]))
+    finally:
+        engine.close()

@@ -153,7 +153,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.realtime:
         blocks = sources.paced(blocks)
     try:
-        drive(engine, options, blocks, _renderer(args), None if args.realtime else total)
+        drive(engine, options, blocks, _renderer(args), None if args.realtime else total, live=args.realtime)
     finally:
         engine.close()
     return 0
@@ -176,7 +176,7 @@ def _listen(args: argparse.Namespace) -> int:
     blocks = _first_block_checked(blocks)
     engine = _engine(args)
     try:
-        drive(engine, session_options(args), blocks, _renderer(args))
+        drive(engine, session_options(args), blocks, _renderer(args), live=True)
     finally:
         engine.close()
     return 0
@@ -195,7 +195,7 @@ def _demo(args: argparse.Namespace) -> int:
     engine = _engine(args)
     blocks = (audio[i : i + 8000] for i in range(0, len(audio), 8000))
     try:
-        drive(engine, session_options(args), blocks, _renderer(args))
+        drive(engine, session_options(args), blocks, _renderer(args), live=True)
     finally:
         engine.close()
     return 0

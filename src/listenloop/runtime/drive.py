@@ -10,14 +10,17 @@ import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.runtime.events import Event, SummaryEvent
+from listenloop.runtime.load import LivePace
 from listenloop.runtime.session import SessionOptions
 
 PROGRESS_MIN_SECONDS = 60.0  # files at least this long show a progress bar (on stderr, when it is a terminal)
 
 
 def drive(engine, options: SessionOptions, blocks: Iterable[np.ndarray], renderer,
-          total_seconds: float | None = None) -> SummaryEvent | None:
-    """Feed every block to a new session and show each event the moment it exists; finish cleanly on Ctrl-C."""
+          total_seconds: float | None = None, live: bool = False) -> SummaryEvent | None:
+    """Feed every block to a new session and show each event the moment it exists; finish cleanly on Ctrl-C.
+    `live`: the blocks come in real time (a microphone, a paced file): when the session falls behind them, its
+    partials come at pauses only until it has kept up a while (runtime/load.py)."""
     lock = threading.Lock()
     summary: list[SummaryEvent] = []
 
@@ -28,9 +31,13 @@ def drive(engine, options: SessionOptions, blocks: Iterable[np.ndarray], rendere
                 summary.append(event)
 
     session = engine.session(options, on_event=show)
+    pace = LivePace() if live else None
     bar = _progress(total_seconds)
     try:
         for block in blocks:
+            if pace is not None:
+                session.report_backlog(pace.waiting(len(block) / SAMPLE_RATE))
+                pace.fed(len(block) / SAMPLE_RATE)
             session.feed(block)
             if bar is not None:
                 bar.update(round(len(block) / SAMPLE_RATE, 2))

@@ -7,8 +7,10 @@ the decision still reads the words before every pause, so answers keep their tim
 Partials come back once no stream has been behind for a while. If the machine falls behind again soon after, that
 wait doubles (up to a cap), so a machine at its edge does not swing between the two every few seconds.
 
-Files (`listenloop run`, builds, benches of decisions) report nothing and are never shed: their perception is the same
-on every machine and under any load.
+A microphone (`listenloop live`) and a file played in real time (`run --realtime`) report too, from the wall clock
+(`LivePace`): a real-time source's audio arrives as fast as time passes, so what waits is the time since it started
+less the audio fed since. Files run as fast as they can (`listenloop run`, builds, benches of decisions) report
+nothing and are never shed: their perception is the same on every machine and under any load.
 """
 
 from __future__ import annotations
@@ -49,3 +51,22 @@ class LoadGovernor:
                 self.shedding = False
                 self._restored_at = now
             return self.shedding
+
+
+class LivePace:
+    """The backlog of a real-time source, from the wall clock (for sources without a queue to measure)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._start: float | None = None
+        self._fed_s = 0.0
+
+    def waiting(self, block_s: float) -> float:
+        """Audio arrived and not yet fed, s, as a block of `block_s` is about to be fed (the block included)."""
+        now = self._clock()
+        if self._start is None:
+            self._start = now - block_s  # the first block took its own length to arrive
+        return max(block_s, now - self._start - self._fed_s)
+
+    def fed(self, block_s: float) -> None:
+        self._fed_s += block_s
