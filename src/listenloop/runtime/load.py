@@ -1,6 +1,7 @@
 """Live streams kept in real time when the machine cannot do all their work: the engine sheds mid-speech partials.
 
-Whoever feeds a live stream reports how much of its audio waits to be processed (the server: received, not yet fed).
+Whoever feeds a live stream reports how much of its audio waits to be processed behind what it feeds now (the
+server: frames received and queued behind the one it feeds).
 When any stream of the engine is more than a chunk behind, every live stream's partials are decoded at pauses only
 (perception/asr.py, `AsrState.pauses_only`): a stream then takes about half the CPU (docs/benchmarks/scaling.md), and
 the decision still reads the words before every pause, so answers keep their timing; captions update at pauses.
@@ -62,11 +63,12 @@ class LivePace:
         self._fed_s = 0.0
 
     def waiting(self, block_s: float) -> float:
-        """Audio arrived and not yet fed, s, as a block of `block_s` is about to be fed (the block included)."""
+        """Audio arrived and not yet fed, s, behind the block of `block_s` about to be fed (as the server counts the
+        frames queued behind the one it feeds)."""
         now = self._clock()
         if self._start is None:
             self._start = now - block_s  # the first block took its own length to arrive
-        return max(block_s, now - self._start - self._fed_s)
+        return max(0.0, now - self._start - self._fed_s - block_s)
 
     def fed(self, block_s: float) -> None:
         self._fed_s += block_s

@@ -163,7 +163,7 @@ class Session:
         return self.drain()
 
     def report_backlog(self, seconds: float) -> None:
-        """A live source's audio waiting to be fed (the server's backlog of this stream), reported before feeding it:
+        """A live source's audio waiting behind what is fed next (the server's queued frames), reported before it:
         while the engine's live streams fall behind, this one's partials come at pauses only (runtime/load.py).
         Sources that never call it (files) are never shed."""
         pauses_only = self.engine.load.report(seconds)

@@ -220,7 +220,8 @@ class Connection:
         for i in range(0, len(samples), SAMPLES_PER_CHUNK):
             piece = samples[i : i + SAMPLES_PER_CHUNK]
             started, decided = time.perf_counter(), self._decided
-            self.session.report_backlog(self._pending_samples / SAMPLE_RATE)
+            queued = self._pending_samples - (len(samples) - i)  # frames waiting behind this one: a client's large
+            self.session.report_backlog(queued / SAMPLE_RATE)  # frame (up to 2 s) is early audio, not lateness
             await self.loop.run_in_executor(self.hub.executor, self.session.feed, piece)
             if self._decided > decided:  # this piece completed a chunk: the time is that chunk's processing
                 self._metrics("chunk", time.perf_counter() - started)
