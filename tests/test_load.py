@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from listenloop.runtime.load import BEHIND_S, RESTORE_MAX_S, RESTORE_S, LivePace, LoadGovernor
+from listenloop.runtime.load import BEHIND_S, KEPT_UP_S, RESTORE_MAX_S, RESTORE_S, LivePace, LoadGovernor
 
 
 class Clock:
@@ -32,6 +32,16 @@ def test_a_stream_behind_by_more_than_a_chunk_sheds_and_partials_return_after_th
     clock.now += 0.1
     assert not load.report(0.0)
     assert load.episodes == 1
+
+
+def test_a_stream_on_the_edge_does_not_count_as_keeping_up(clock):
+    load = LoadGovernor(clock)
+    load.report(BEHIND_S + 0.1)
+    for _ in range(5):
+        clock.now += RESTORE_S * 0.6
+        assert load.report((KEPT_UP_S + BEHIND_S) / 2), "queued more than a frame: not kept up, not behind either"
+    clock.now += RESTORE_S
+    assert not load.report(KEPT_UP_S)
 
 
 def test_any_streams_backlog_keeps_every_stream_shed(clock):

@@ -2,11 +2,12 @@
 
 Whoever feeds a live stream reports how much of its audio waits to be processed behind what it feeds now (the
 server: frames received and queued behind the one it feeds).
-When any stream of the engine is more than a chunk behind, every live stream's partials are decoded at pauses only
+When any stream of the engine is a chunk behind, every live stream's partials are decoded at pauses only
 (perception/asr.py, `AsrState.pauses_only`): a stream then takes about half the CPU (docs/benchmarks/scaling.md), and
 the decision still reads the words before every pause, so answers keep their timing; captions update at pauses.
-Partials come back once no stream has been behind for a while. If the machine falls behind again soon after, that
-wait doubles (up to a cap), so a machine at its edge does not swing between the two every few seconds.
+Partials come back once no stream has had more than a frame queued for a while. If the machine falls behind again
+soon after, that wait doubles (up to a cap), so a machine at its edge does not swing between the two every few
+seconds.
 
 A microphone (`listenloop live`) and a file played in real time (`run --realtime`) report too, from the wall clock
 (`LivePace`): a real-time source's audio arrives as fast as time passes, so what waits is the time since it started
@@ -20,7 +21,10 @@ import threading
 import time
 from collections.abc import Callable
 
-BEHIND_S = 0.4  # s of a stream's audio waiting: one chunk, the server's latency budget (bench server's p95 budget)
+BEHIND_S = 0.3  # s of a stream's audio queued behind the frame being fed: with that frame (0.1 s from the page and
+# the client) a chunk's worth late, the server's latency budget (bench server's p95 budget)
+KEPT_UP_S = 0.1  # s queued at most for a stream to count as keeping up (a frame), below BEHIND_S so that the machine
+# is not judged kept up on the edge of falling behind again
 RESTORE_S = 10.0  # s without any stream behind before partials come back
 RESTORE_MAX_S = 300.0  # s; the longest that wait grows to when partials keep coming back too soon
 
@@ -41,8 +45,9 @@ class LoadGovernor:
         """A live stream has `behind_s` seconds of audio waiting; returns whether partials are shed now."""
         with self._lock:
             now = self._clock()
-            if behind_s > BEHIND_S:
+            if behind_s > KEPT_UP_S:
                 self._last_behind = now
+            if behind_s > BEHIND_S:
                 if not self.shedding:
                     soon = self._restored_at is not None and now - self._restored_at < self.restore_s
                     self.restore_s = min(RESTORE_MAX_S, self.restore_s * 2) if soon else RESTORE_S
