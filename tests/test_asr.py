@@ -409,9 +409,7 @@ def test_on_telephone_band_speech_each_gate_is_lifted_when_the_other_source_vouc
 
 def test_shed_partials_come_at_pauses_only_and_leave_the_finals_as_they_were(vad, rec, jfk, jfk_streamed):
     """While the machine is behind real time (runtime/load.py) a stream's partials are decoded at pauses only: each
-    one has heard its segment up to a pause, far fewer are decoded, the finals are the same words, and every segment
-    with words closes with its partial text (one that closed before its pause partial was read gets it then: the
-    decision takes a segment without one for a sound that may not be speech)."""
+    one has heard its segment up to a pause, far fewer are decoded, and the finals are the same words."""
     from listenloop.perception.asr import SPECULATE_SILENCE_S
 
     out = Streamed([], [])
@@ -426,10 +424,6 @@ def test_shed_partials_come_at_pauses_only_and_leave_the_finals_as_they_were(vad
             at_pause.append(now - st.voiced_end >= SPECULATE_SILENCE_S * SAMPLE_RATE)
     _collect(out, rec.flush(st))
     assert out.partials and all(at_pause), at_pause
-    worded = [e for e in out.ends if len(e.final.result(timeout=60).text.split()) >= 3]  # not "Ask not.": its voice
-    # is gated as unclear, shed or not
-    assert len(worded) == 3 and all(e.last_partial for e in worded), [(e.final.result().text, e.last_partial)
-                                                                      for e in out.ends]
     assert len(out.partials) * 2 <= len(jfk_streamed.partials), (len(out.partials), len(jfk_streamed.partials))
     assert normalize(out.text) == normalize(jfk_streamed.text)
     st.reset()

@@ -254,8 +254,6 @@ class Recognizer(SegmentFinals):
     def _close(self, state: AsrState, end: int, cut: bool = False) -> SegmentEnd:
         """Close the open segment at stream sample `end` (`cut`: at the length limit, mid-speech); its final comes
         from the speculative decode if valid."""
-        if state.pauses_only:
-            self._last_words(state, end)
         state.drop_ahead()  # it heard a segment that is over
         state.drop_late()
         audio = state.clip(state.seg_start, end)
@@ -287,26 +285,6 @@ class Recognizer(SegmentFinals):
         state.weak_start, state.weak_end = (state.seg_start, end) if weak else (None, 0)
         state.last_final = final
         return ended
-
-    def _last_words(self, state: AsrState, end: int) -> None:
-        """Partials at pauses only: an English segment that closes before its pause partial was read gets it now (a
-        closed segment without partial text reads to the decision as a sound that may not be speech, one that waits
-        for the next caption: decision/captions.py riders): the decode `listen` started at the pause if it heard
-        it, else one now; once per segment, as the pause partial would have been."""
-        if heard_pause(state, state.partial_end) or self._no_partial(state, end):
-            return
-        lang = self._partial_lang(state, end)
-        if lang != ENGLISH:
-            return  # already at pauses only, read a chunk late (`_start_late`)
-        ahead = state.ahead
-        if ahead is not None and not ahead.cancelled() and heard_pause(state, state.ahead_end) \
-                and (ahead.result().lang or ENGLISH) == lang:
-            hyp, heard = ahead.result(), state.ahead_end
-        else:
-            hyp, heard = self._decode(state.clip(state.seg_start, end), state.stable, lang), end
-        if lang != state.partial_lang:
-            state.partial_lang, state.hypothesis, state.stable = lang, "", ""
-        self._report(state, hyp, heard, lang)
 
     def _context(self, state: AsrState) -> Future[FinalText] | None:
         """The previous segment's final, when it is close enough before the open segment to be its context."""
