@@ -27,7 +27,7 @@ class Limits:
     max_audio_speed: float = 1.5  # sustained audio seconds per wall second (live is 1.0) ...
     audio_burst_seconds: float = 5.0  # ... with this many seconds of burst (a client catching up)
     max_session_seconds: float = 4 * 3600.0  # s of audio in one session
-    max_sessions: int = 8  # concurrent sessions: what 2 cores hold, shedding partials (docs/benchmarks/scaling.md)
+    max_sessions: int = 6  # concurrent sessions: 2 cores hold 6 with room, 8 at the edge (docs/benchmarks/scaling.md)
     start_timeout_s: float = 10.0  # s from connection to the `start` message
     idle_timeout_s: float = 30.0  # s without any frame from the client
     max_backlog_seconds: float = 8.0  # s of received audio not yet processed before the session is closed
