@@ -195,7 +195,7 @@ def _demo(args: argparse.Namespace) -> int:
     engine = _engine(args)
     blocks = (audio[i : i + 8000] for i in range(0, len(audio), 8000))
     try:
-        drive(engine, session_options(args), blocks, _renderer(args), live=True)
+        drive(engine, session_options(args), blocks, _renderer(args))
     finally:
         engine.close()
     return 0

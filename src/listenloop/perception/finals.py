@@ -6,7 +6,7 @@ recordings as the offline reference. The recognizer (perception/asr.py Recognize
 from __future__ import annotations
 
 import time
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import Future
 from dataclasses import replace
 
 import numpy as np
@@ -25,11 +25,11 @@ def _context_text(context: Future[FinalText] | None) -> str:
     """The previous segment's final text ("" if it has none, was cancelled or failed). It was submitted before this
     final, and the workers take finals in submission order, so it is running or done: waiting for it never waits on
     queued work, and a final reads the same context with one worker or several."""
-    if context is None or context.cancelled():
+    if context is None:
         return ""
     try:
         return context.result().text
-    except (CancelledError, Exception):  # noqa: BLE001 - its own session got the error; this final goes on without
+    except Exception:  # noqa: BLE001 - cancelled, or failed (its own session got the error): this final goes on
         return ""
 
 

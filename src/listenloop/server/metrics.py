@@ -50,8 +50,7 @@ class ServerMetrics:
         shed = pc.Gauge(f"{PREFIX}_partials_at_pauses_only", "1 while live streams fell behind real time and get "
                         "partials at pauses only (runtime/load.py)", list(labels), registry=self.registry)
         self._labels = labels
-        load = getattr(engine, "load", None)
-        self._l(shed).set_function(lambda: float(load is not None and load.shedding))
+        self._l(shed).set_function(lambda: float(engine.load.shedding))
         for name, is_loaded in _model_states(engine).items():
             loaded.labels(**labels, model=name).set_function(is_loaded)
         for metric in (self.sessions, self.sessions_total, self.chunk_seconds, self.backlog):
