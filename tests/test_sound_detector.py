@@ -186,7 +186,7 @@ def test_the_real_recordings_bench_scores_a_folder_and_a_users_policy_beside_the
     """`listenloop bench sounds --real DIR --policy FILE` on a folder of class folders (links to held-out recordings):
     coughs are caught by the default, speech is answered by none, and the user's file (coughs ignored) is a column of
     its own that catches none."""
-    from listenloop.bench.sounds_real import POLICY_COLUMN, bench, report
+    from listenloop.bench.sounds_real import POLICY_COLUMN, bench, details, report
     from listenloop.perception.sounds import Features
 
     for folder, count in (("cough", 3), ("speech", 2)):
@@ -201,3 +201,5 @@ def test_the_real_recordings_bench_scores_a_folder_and_a_users_policy_beside_the
     assert len(tallies["default"].hits.get("cough", [])) >= 2
     assert tallies[POLICY_COLUMN].hits == {} and tallies["default"].responded.get("speech", 0) == 0
     assert "| cough (recall) |" in report(tallies, info)
+    assert sum(note.startswith("missed") for note in tallies[POLICY_COLUMN].notes) == 3  # --verbose lists each miss
+    assert details(tallies).count("missed") >= 3

@@ -32,6 +32,7 @@ from listenloop.train.sound_set import Split, read_manifest, select
 GAP_S = (3.0, 6.0)  # s of room tone between clips (drawn per gap)
 ROOM_TONE_RMS = 10 ** (-55 / 20)  # the gaps: a quiet room's noise floor, -55 dBFS
 HIT_GRACE_S = 1.5  # s after a clip's end in which its response still counts
+LATE_S = 1.2  # s from onset: a hit later than this is listed by --verbose (the issue's delay target)
 POLICY_COLUMN = "--policy"  # the report's column for the user's policy files
 AUDIO_SUFFIXES = {".flac", ".wav", ".ogg", ".mp3"}
 # Class folder -> the policy rule that must respond (both policies name their rules alike); others call for none.
@@ -57,6 +58,7 @@ class PolicyTally:
     clips: dict[str, int] = field(default_factory=dict)  # folder -> clips
     responded: dict[str, int] = field(default_factory=dict)  # folder -> clips that got any response (non-targets)
     gap_false: int = 0  # responses in the gaps
+    notes: list[str] = field(default_factory=list)  # every miss, false response and late hit, for --verbose
 
 
 def recordings(root: Path, split: Split, seed: int) -> list[tuple[str, Path]]:
@@ -120,6 +122,7 @@ def tally(placed: list[Placed], responses: list[tuple[float, str, int]]) -> Poli
     for when, rule, clip in responses:
         if clip < 0:
             t.gap_false += 1
+            t.notes.append(f"false  {when:7.1f} s  gap: {rule}")
         else:
             by_clip.setdefault(clip, []).append((when, rule))
     for i, p in enumerate(placed):
@@ -128,10 +131,16 @@ def tally(placed: list[Placed], responses: list[tuple[float, str, int]]) -> Poli
         want = RULE_OF_FOLDER.get(p.folder)
         if want is None:
             t.responded[p.folder] = t.responded.get(p.folder, 0) + bool(mine)
+            t.notes += [f"false  {when:7.1f} s  {p.folder}/{p.name}: {rule}" for when, rule in mine]
             continue
         right = [when for when, rule in mine if rule == want and when >= p.onset]
         if right:
             t.hits.setdefault(p.folder, []).append(right[0] - p.onset)
+            if right[0] - p.onset > LATE_S:
+                t.notes.append(f"late   {p.onset:7.1f} s  {p.folder}/{p.name}: {right[0] - p.onset:.1f} s")
+        else:
+            t.notes.append(f"missed {p.onset:7.1f} s  {p.folder}/{p.name} ({p.end - p.onset:.1f} s long)"
+                           + (f", answered {', '.join(sorted({r for _, r in mine}))}" if mine else ""))
     return t
 
 
@@ -162,6 +171,11 @@ def bench(root: Path, split: Split, seed: int, features: Features,
 
 def _pct(num: int, den: int) -> str:
     return f"{num}/{den} = {num / den:.0%}" if den else "-"
+
+
+def details(tallies: dict[str, PolicyTally]) -> str:
+    """Every policy's misses, false responses and late hits, one per line, in stream order within each kind."""
+    return "\n".join(f"\n{name}:\n" + "\n".join(f"  {line}" for line in sorted(t.notes)) for name, t in tallies.items())
 
 
 def report(tallies: dict[str, PolicyTally], info: dict[str, float]) -> str:
@@ -216,4 +230,6 @@ def run(args) -> int:
         print(f"error: {e}")
         return 2
     print(report(tallies, info))
+    if args.verbose:
+        print(details(tallies))
     return 0

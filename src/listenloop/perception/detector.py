@@ -45,8 +45,8 @@ def yamnet_graph(path: Path, embeddings: bool) -> bytes:
     """The YAMNet graph (serialized, for onnxruntime) taking any number of patches at once (its batch dimension was
     fixed at 1), with its pooled embedding as a second output when `embeddings` (the learned detector reads it).
 
-    One call for a chunk's eight patches (four patches, two views) gives each patch's scores bit for bit as one call
-    per patch does (tests/test_sounds.py), and costs less: one pass through the graph's setup instead of eight."""
+    One call for a chunk's patches (each in one or two views) gives each patch's scores bit for bit as one call per
+    patch does (tests/test_sounds.py), and costs less: one pass through the graph's setup instead of one per patch."""
     try:
         import onnx
         from onnx import numpy_helper

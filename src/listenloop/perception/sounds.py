@@ -1,9 +1,13 @@
 """Everyday sounds (AudioSet, 521 classes) with YAMNet int8: one loaded model, state per stream.
 
-Every 0.1 s the tagger scores the last 0.975 s of audio (one YAMNet patch), so each 0.4 s chunk ends four patches and
-a sound is seen at most 0.1 s after it enters the window. Each patch is scored twice, as heard and with each mel band's
-running floor (a steady background such as rain) subtracted, and a class keeps the higher score: the second view
-brings out a cough or a bark that rain or music masks (measured in docs/benchmarks/sounds.md). Per class, hysteresis
+Every 0.2 s the tagger scores the last 0.975 s of audio (one YAMNet patch), so each 0.4 s chunk ends two regular
+patches and a sound is seen at most 0.2 s after it enters the window. When a regular patch hears something (a learned
+class near its operating point, or an AudioSet class other than speech, music and room noise), the tagger looks
+closer: it also scores the patches ending 0.1 s before each regular one, and the chunk's scores are the highest over
+all four. A short sound scores best in some positions of the window; the closer look keeps the recall of a patch every
+0.1 s at the cost of two patches a chunk where nothing is heard (docs/benchmarks/sounds.md, "Looking closer"). A patch
+may also be scored with each mel band's running floor (a steady background such as rain) subtracted, a class keeping
+the higher score (`Features.BOTH`). Per class, hysteresis
 turns patch scores into sound events: an onset when a class holds for 0.2 s, an offset when it has been gone for
 0.6 s. Before the stream starts the window holds digital silence, so the first chunk is already tagged.
 """
@@ -11,7 +15,7 @@ turns patch scores into sound events: an onset when a class holds for 0.2 s, an 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -25,23 +29,25 @@ from listenloop.perception.detector import Packaged, SoundDetector, default_dete
 from listenloop.perception.observation import DetectedSounds, SoundOffset, SoundOnset, SoundResult, SoundTag
 
 N_CLASSES = 521  # AudioSet classes scored by YAMNet
-PATCHES_PER_CHUNK = 4  # patches that end in every 0.4 s chunk
-PATCH_HOP_SAMPLES = SAMPLES_PER_CHUNK // PATCHES_PER_CHUNK  # 1600 samples = 0.1 s between patches
-PATCH_HOP_SECONDS = PATCH_HOP_SAMPLES / SAMPLE_RATE  # 0.1 s
+PATCHES_PER_CHUNK = 2  # patches that end in every 0.4 s chunk: four (0.1 s apart) cost 11-12 ms a chunk, over budget
+PATCH_HOP_SAMPLES = SAMPLES_PER_CHUNK // PATCHES_PER_CHUNK  # 3200 samples = 0.2 s between patches
+PATCH_HOP_SECONDS = PATCH_HOP_SAMPLES / SAMPLE_RATE  # 0.2 s
 
 # The graph's output is quantized: scores come in steps 0.09, 0.18, 0.32, 0.50, 0.68, 0.82, 0.91 ... (logit 0.757 q).
 EVENT_ON_SCORE = 0.5  # a class at or above this (logit >= 0) counts as present in a patch
 EVENT_OFF_SCORE = 0.3  # a present class stays present while at or above this (one quantization step lower)
 EVENT_ON_S = 0.2  # s a class must stay present (patch ends) to confirm an onset: one-patch blips are noise
 EVENT_OFF_S = 0.6  # s of absent patches that end a sound: bridges gaps between barks or words
-EVENT_ON_PATCHES = round(EVENT_ON_S / PATCH_HOP_SECONDS) + 1  # 3 consecutive present patches
-EVENT_OFF_PATCHES = round(EVENT_OFF_S / PATCH_HOP_SECONDS)  # 6 consecutive absent patches
+EVENT_ON_PATCHES = round(EVENT_ON_S / PATCH_HOP_SECONDS) + 1  # 2 consecutive present patches
+EVENT_OFF_PATCHES = round(EVENT_OFF_S / PATCH_HOP_SECONDS)  # 3 consecutive absent patches
 ONSET_LAG_S = 0.2  # s; a sound is scored present about this long after it enters a patch (measured, see tests)
 OFFSET_LAG_S = 0.6  # s; and stays present until about this long after it stopped (0.975 s window, measured)
 REPORT_SCORE = 0.5  # classes at or above this are listed in SoundResult.top
 REPORT_TOP = 5  # at most this many classes in SoundResult.top
 OFFLINE_PATCHES_PER_CALL = 16  # patches scored per model call on a whole recording (past 16 a patch costs more)
 
+CLOSER_LEARNED = 0.3  # a learned class at this calibrated score (0.5 is its operating point) makes the tagger look closer
+CLOSER_AUDIOSET = 0.5  # ... as does an AudioSet class present (the 0.5 step) that is not ambient
 SILENCE_CLASS = "Silence"  # never reported as a sound event
 # AudioSet classes that are someone talking: their max is SoundResult.speech_score, which gates recognition.
 SPEECH_CLASSES = (
@@ -53,6 +59,14 @@ SPEECH_CLASSES = (
     "Speech synthesizer",
     "Whispering",
 )
+# AudioSet classes that do not make the tagger look closer: talk, music, steady backgrounds (rain, typing, traffic,
+# wind, a television) and the sound of a room, a line or a microphone's own noise (YAMNet hears a quiet room's hiss as
+# "Snake" 0.5). A target heard over them still makes it look closer by its own score.
+AMBIENT_CLASSES = (*SPEECH_CLASSES, "Hubbub, speech noise, speech babble", SILENCE_CLASS, "Music", "Musical instrument",
+                   "Rain", "Raindrop", "Rain on surface", "Typing", "Computer keyboard", "Traffic noise, roadway noise",
+                   "Vehicle", "Car", "Wind", "Wind noise (microphone)", "Television", "Radio", "Noise",
+                   "Environmental noise", "White noise", "Pink noise", "Static", "Hum", "Mains hum", "Hiss", "Snake",
+                   "Inside, small room", "Inside, large room or hall")
 
 
 class Features(StrEnum):
@@ -99,7 +113,9 @@ class _Tracks:
     peak: np.ndarray = field(default_factory=lambda: np.zeros(N_CLASSES, np.float32))  # peak score of the event
 
 
-FRAMES_PER_HOP = PATCH_HOP_SAMPLES // fe.HOP_SAMPLES  # 10 log-mel frames between patches
+FRAMES_PER_HOP = PATCH_HOP_SAMPLES // fe.HOP_SAMPLES  # 20 log-mel frames between patches
+CLOSER_FRAMES = FRAMES_PER_HOP // 2  # the closer look's patch ends this many frames (0.1 s) before a regular one
+HISTORY_FRAMES = fe.PATCH_FRAMES + CLOSER_FRAMES  # log-mel frames kept between chunks
 _SILENT_FRAME = float(np.log(fe.LOG_OFFSET))  # log-mel of digital silence
 
 
@@ -108,16 +124,16 @@ class SoundState:
     """Everything one stream needs between chunks. `reset()` forgets the stream.
 
     Before the stream the window holds 0.975 s of digital silence: frame f covers samples [160 f - 15600, ...) of
-    the stream, and the patch ending at stream sample 1600 m is frames 10 m .. 10 m + 95.
+    the stream, and the patch ending at stream sample 3200 m is frames 20 m .. 20 m + 95.
     """
 
     tail: np.ndarray = field(default_factory=lambda: np.zeros(fe.WINDOW_SAMPLES - fe.HOP_SAMPLES, np.float32))
-    mel: np.ndarray = field(  # the last PATCH_FRAMES log-mel frames of each view: [2, frames, bands]
-        default_factory=lambda: np.full((2, fe.PATCH_FRAMES, fe.MEL_BANDS), _SILENT_FRAME, np.float32))
+    mel: np.ndarray = field(  # the last HISTORY_FRAMES log-mel frames of each view: [2, frames, bands]
+        default_factory=lambda: np.full((2, HISTORY_FRAMES, fe.MEL_BANDS), _SILENT_FRAME, np.float32))
     frames: int = fe.PATCH_FRAMES  # log-mel frames computed so far (the silent ones included)
     lin: np.ndarray = field(  # the last FLOOR_FRAMES - 1 linear mel frames (for the floor subtraction)
         default_factory=lambda: np.zeros((fe.FLOOR_FRAMES - 1, fe.MEL_BANDS), np.float32))
-    next_patch: int = 1  # patch m ends at stream sample 1600 m
+    next_patch: int = 1  # patch m ends at stream sample 3200 m
     samples: int = 0  # samples consumed so far
     tracks: _Tracks = field(default_factory=_Tracks)
 
@@ -128,7 +144,7 @@ class SoundState:
 
 
 class YamnetTagger:
-    """YAMNet int8 on 0.975 s patches every 0.1 s. One onnxruntime session (one thread) serves every stream."""
+    """YAMNet int8 on 0.975 s patches every 0.2 s. One onnxruntime session (one thread) serves every stream."""
 
     def __init__(self, folder: Path | None = None, *, features: Features | str = Features.RAW,
                  detector: SoundDetector | Packaged | None = Packaged.DETECTOR, embeddings: bool = False) -> None:
@@ -154,6 +170,8 @@ class YamnetTagger:
         self._index = {name: i for i, name in enumerate(self.names)}
         self.speech_classes = np.array([self._index[n] for n in SPEECH_CLASSES])
         self._silence = self._index[SILENCE_CLASS]
+        self._not_ambient = np.ones(N_CLASSES, bool)
+        self._not_ambient[[self._index[n] for n in AMBIENT_CLASSES]] = False
         try:
             self.features = Features(features)
         except ValueError:
@@ -211,15 +229,38 @@ class YamnetTagger:
             state.tail = tail
         first_frame = state.frames - history.shape[1]  # frame number of history[:, 0]
         due = range(state.next_patch, (state.frames - fe.PATCH_FRAMES) // FRAMES_PER_HOP + 1)  # patches now complete
-        scored, embeddings = self._score_views(history, [FRAMES_PER_HOP * m - first_frame for m in due])
+        starts = [FRAMES_PER_HOP * m - first_frame for m in due]
+        scored, embeddings = self._score_views(history, starts)
         rows, onsets, offsets = list(scored), [], []
         for m, scores in zip(due, scored, strict=True):
             on, off = self._track(state.tracks, scores, m * PATCH_HOP_SAMPLES / SAMPLE_RATE)
             onsets += on
             offsets += off
         state.next_patch += len(due)
-        state.mel = history[:, -fe.PATCH_FRAMES :].copy()
-        return self._result(rows, tuple(onsets), tuple(offsets), embeddings)
+        state.mel = history[:, -HISTORY_FRAMES:].copy()
+        result = self._result(rows, tuple(onsets), tuple(offsets), embeddings)
+        if rows and self._heard(result):
+            closer, closer_embeddings = self._score_views(history, [st - CLOSER_FRAMES for st in starts])
+            result = self._closer(result, closer, closer_embeddings)
+        return result
+
+    def _heard(self, result: SoundResult) -> bool:
+        """Whether the regular patches heard something worth a closer look (see the module doc)."""
+        if result.detected is not None and len(result.detected.scores) and (
+                result.detected.scores.max() >= CLOSER_LEARNED):
+            return True
+        return bool(result.scores[self._not_ambient].max() >= CLOSER_AUDIOSET)
+
+    def _closer(self, result: SoundResult, scores: np.ndarray, embeddings: list[np.ndarray | None]) -> SoundResult:
+        """The chunk's result with the in-between patches' scores in its maxima (its regular patches, which sound
+        events and counts are made of, unchanged)."""
+        best = np.maximum(result.scores, scores.max(axis=0))
+        detected = result.detected
+        if detected is not None and self.detector is not None:
+            more = self.detector.scores(np.stack(embeddings))
+            detected = replace(detected, scores=np.maximum(detected.scores, more.max(axis=0)))
+        return replace(result, scores=best, top=self._top(best), speech_score=float(best[self.speech_classes].max()),
+                       detected=detected)
 
     def _features(self, samples: np.ndarray, state: SoundState) -> np.ndarray:
         """[2, frames, 64] log-mel of the new frames in each view (an unused second view stays silent)."""
@@ -301,7 +342,9 @@ class YamnetTagger:
         if not rows:
             return SoundResult(np.zeros(N_CLASSES, np.float32), onsets=onsets, offsets=offsets, detected=detected)
         scores = np.max(rows, axis=0)
+        return SoundResult(scores, self._top(scores), onsets, offsets, float(scores[self.speech_classes].max()),
+                           np.asarray(rows), detected)
+
+    def _top(self, scores: np.ndarray) -> tuple[SoundTag, ...]:
         best = [i for i in np.argsort(-scores)[:REPORT_TOP] if scores[i] >= REPORT_SCORE]
-        top = tuple(SoundTag(self.names[i], int(i), float(scores[i])) for i in best)
-        speech = float(scores[self.speech_classes].max())
-        return SoundResult(scores, top, onsets, offsets, speech, np.asarray(rows), detected)
+        return tuple(SoundTag(self.names[i], int(i), float(scores[i])) for i in best)

@@ -20,11 +20,11 @@ import numpy as np
 
 from listenloop.audio.decode import load_audio
 from listenloop.perception import yamnet_frontend as fe
-from listenloop.perception.sounds import FRAMES_PER_HOP, YamnetTagger
+from listenloop.perception.sounds import YamnetTagger
 from listenloop.train.sound_augment import SYNTHESIZERS, augment
 from listenloop.train.sound_set import LEARNED_CLASSES, Clip
 
-TRAIN_HOP_PATCHES = 3  # one training patch every 0.3 s (the tagger runs every 0.1 s; neighbours are near copies)
+TRAIN_HOP_FRAMES = 30  # one training patch every 0.3 s (10 ms frames; closer neighbours are near copies)
 POSITIVE_DB = 12.0  # a patch whose loudest frame is this close to the clip's loudest holds the sound
 QUIET_DB = 25.0  # a patch this far below holds none of it
 IGNORE = -1  # label of a patch that is left out
@@ -45,8 +45,9 @@ class Examples:
 
 
 def patch_starts(n_frames: int, hop: int) -> np.ndarray:
+    """First frame of every patch, one every `hop` frames."""
     last = max(0, n_frames - fe.PATCH_FRAMES)
-    return np.arange(0, last + 1, FRAMES_PER_HOP * hop)
+    return np.arange(0, last + 1, hop)
 
 
 def fit_length(audio: np.ndarray) -> np.ndarray:
@@ -57,13 +58,13 @@ def fit_length(audio: np.ndarray) -> np.ndarray:
     return np.pad(audio, (pad // 2, pad - pad // 2))
 
 
-def embeddings(tagger: YamnetTagger, audio: np.ndarray, hop: int = TRAIN_HOP_PATCHES) -> np.ndarray:
-    """[n, 1024] embeddings of the patches of a clip, one every `hop` tagger patches (audio as heard)."""
+def embeddings(tagger: YamnetTagger, audio: np.ndarray, hop: int = TRAIN_HOP_FRAMES) -> np.ndarray:
+    """[n, 1024] embeddings of the patches of a clip, one every `hop` log-mel frames (audio as heard)."""
     mel = fe.log_mel(fit_length(audio))
     return np.stack([tagger.run_patch(mel[s : s + fe.PATCH_FRAMES])[1] for s in patch_starts(len(mel), hop)])
 
 
-def patch_labels(audio: np.ndarray, target: int | None, hop: int = TRAIN_HOP_PATCHES) -> np.ndarray:
+def patch_labels(audio: np.ndarray, target: int | None, hop: int = TRAIN_HOP_FRAMES) -> np.ndarray:
     """Per patch: `target` where the sound is, "none" where it is not, IGNORE in between (see module doc)."""
     none = len(LEARNED_CLASSES)
     audio = fit_length(audio)
