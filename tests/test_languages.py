@@ -142,6 +142,11 @@ def test_a_language_listenloop_does_not_hear_is_a_clear_error():
     ("你想，不想去看电影。", "zh", utt.Kind.QUESTION),  # Whisper writes the pause inside an A-not-A as a comma
     ("哪家医院离这里最近", "zh", utt.Kind.QUESTION),  # 哪 with a measure word
     ("哪怕下雨我们也要去。", "zh", utt.Kind.STATEMENT),  # 哪怕 "even if"
+    ("你喜欢不喜欢吃辣的。", "zh", utt.Kind.QUESTION),  # a two-character A-not-A (as Whisper base wrote it)
+    ("他喜欢不喜欢都没关系。", "zh", utt.Kind.STATEMENT),  # ... as an indefinite: "whether or not he likes it"
+    ("我什么时候都可以。", "zh", utt.Kind.STATEMENT),  # 什么时候都 "any time": the longest match, then 都
+    ("他什么时候来都可以", "zh", utt.Kind.STATEMENT),  # ... with a one-character verb before 都
+    ("我们什么时候出发", "zh", utt.Kind.QUESTION),
     ("¿Qué hora es?", "es", utt.Kind.QUESTION),
     ("Dime un chiste.", "es", utt.Kind.REQUEST),
     ("Hace buen tiempo.", "es", utt.Kind.STATEMENT),

@@ -38,6 +38,7 @@ class Lexicon:
     indefinite_before: tuple[str, ...] = ()  # not spaced: a question word right after one of these asks nothing
     # (没多久 "soon", 好几年 "several years")
     indefinite_after: tuple[str, ...] = ()  # ... nor one right before one of these (谁都知道 "everyone knows")
+    indefinite_reach: int = 0  # ... or this many characters before one (什么时候来都可以 "whenever he comes is fine")
     request_openers: tuple[str, ...] = ()  # a request opens with one of these (请, dime, sag)
     request_words: tuple[str, ...] = ()  # ... or holds one anywhere (por favor, bitte, ください)
     fillers: tuple[str, ...] = ()  # a piece of only these is no sentence (嗯, euh)
@@ -125,14 +126,16 @@ def _holds(text: str, words: list[str], cues: tuple[str, ...], lex: Lexicon) -> 
 
 def _asks(text: str, words: list[str], lex: Lexicon) -> bool:
     """A question word or pattern (spaced: one the text opens with; not spaced: one anywhere that is not used as an
-    indefinite: 谁都知道, 没多久, 好几年)."""
+    indefinite: 谁都知道, 没多久, 好几年; of overlapping matches the longest: 什么时候都可以 is no question)."""
     if lex.spaced:
         return _starts(text, words, lex.question_words, lex)
     text = _PAUSE_MARKS.sub("", text)  # Whisper writes a pause inside a phrase as a comma: "你想，不想去"
     spans = [(m.start(), m.end()) for w in lex.question_words for m in re.finditer(re.escape(w), text)]
     spans += [(m.start(), m.end()) for p in lex.question_patterns for m in re.finditer(p, text)]
-    return any(not text[:a].endswith(lex.indefinite_before) and not text[b:].startswith(lex.indefinite_after)
-               for a, b in spans if b > a)
+    longest = [(a, b) for a, b in spans if b > a and not any(c <= a and b <= d and d - c > b - a for c, d in spans)]
+    return any(not text[:a].endswith(lex.indefinite_before)
+               and not any(text[b + k:].startswith(lex.indefinite_after) for k in range(lex.indefinite_reach + 1))
+               for a, b in longest)
 
 
 def _ends(text: str, words: list[str], cues: tuple[str, ...], lex: Lexicon) -> bool:
