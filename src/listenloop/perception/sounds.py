@@ -3,14 +3,13 @@
 Every 0.2 s the tagger scores the last 0.975 s of audio (one YAMNet patch), so each 0.4 s chunk ends two regular
 patches and a sound is seen at most 0.2 s after it enters the window. When a regular patch hears something (a learned
 class near its operating point, or an AudioSet class other than speech, music and room noise), the tagger looks
-closer: it also scores the patches ending 0.1 s before each regular one (a second model call), and the chunk's scores
-are the highest over all four; the next chunk then scores all four in one call. A short sound scores best in some
-positions of the window: the closer look keeps the recall of a patch every 0.1 s, at two patches a chunk where nothing
-is heard (docs/benchmarks/sounds.md, "Looking closer"). A patch may also be scored with each mel band's running floor
-(a steady background such as rain) subtracted, a class keeping the higher score (`Features.BOTH`). Per class,
-hysteresis over the regular patches turns scores into sound events: an onset when a class holds for 0.2 s, an offset
-when it has been gone for 0.6 s. Before the stream starts the window holds digital silence, so the first chunk is
-already tagged.
+closer: it also scores the patches ending 0.1 s before each regular one, and the chunk's scores are the highest over
+all four. A short sound scores best in some positions of the window; the closer look keeps the recall of a patch every
+0.1 s at the cost of two patches a chunk where nothing is heard (docs/benchmarks/sounds.md, "Looking closer"). A patch
+may also be scored with each mel band's running floor (a steady background such as rain) subtracted, a class keeping
+the higher score (`Features.BOTH`). Per class, hysteresis
+turns patch scores into sound events: an onset when a class holds for 0.2 s, an offset when it has been gone for
+0.6 s. Before the stream starts the window holds digital silence, so the first chunk is already tagged.
 """
 
 from __future__ import annotations
@@ -47,7 +46,7 @@ REPORT_SCORE = 0.5  # classes at or above this are listed in SoundResult.top
 REPORT_TOP = 5  # at most this many classes in SoundResult.top
 OFFLINE_PATCHES_PER_CALL = 16  # patches scored per model call on a whole recording (past 16 a patch costs more)
 
-CLOSER_LEARNED = 0.3  # a learned class at this calibrated score (0.5: its operating point) makes the tagger look closer
+CLOSER_LEARNED = 0.3  # a learned class at this calibrated score (0.5 is its operating point) makes the tagger look closer
 CLOSER_AUDIOSET = 0.5  # ... as does an AudioSet class present (the 0.5 step) that is not ambient
 SILENCE_CLASS = "Silence"  # never reported as a sound event
 # AudioSet classes that are someone talking: their max is SoundResult.speech_score, which gates recognition.
@@ -137,12 +136,11 @@ class SoundState:
     next_patch: int = 1  # patch m ends at stream sample 3200 m
     samples: int = 0  # samples consumed so far
     tracks: _Tracks = field(default_factory=_Tracks)
-    heard: bool = False  # the last chunk's regular patches heard something: this one looks closer in the same call
 
     def reset(self) -> None:
         fresh = SoundState()
         self.tail, self.mel, self.frames, self.lin = fresh.tail, fresh.mel, fresh.frames, fresh.lin
-        self.next_patch, self.samples, self.tracks, self.heard = fresh.next_patch, fresh.samples, fresh.tracks, False
+        self.next_patch, self.samples, self.tracks = fresh.next_patch, fresh.samples, fresh.tracks
 
 
 class YamnetTagger:
@@ -232,12 +230,7 @@ class YamnetTagger:
         first_frame = state.frames - history.shape[1]  # frame number of history[:, 0]
         due = range(state.next_patch, (state.frames - fe.PATCH_FRAMES) // FRAMES_PER_HOP + 1)  # patches now complete
         starts = [FRAMES_PER_HOP * m - first_frame for m in due]
-        between = [start - CLOSER_FRAMES for start in starts]
-        at_once = state.heard and bool(starts)  # the last chunk heard something: look closer in the same call
-        scored, embeddings = self._score_views(history, starts + between if at_once else starts)
-        if at_once:
-            n = len(starts)
-            scored, closer, embeddings, closer_embeddings = scored[:n], scored[n:], embeddings[:n], embeddings[n:]
+        scored, embeddings = self._score_views(history, starts)
         rows, onsets, offsets = list(scored), [], []
         for m, scores in zip(due, scored, strict=True):
             on, off = self._track(state.tracks, scores, m * PATCH_HOP_SAMPLES / SAMPLE_RATE)
@@ -246,14 +239,9 @@ class YamnetTagger:
         state.next_patch += len(due)
         state.mel = history[:, -HISTORY_FRAMES:].copy()
         result = self._result(rows, tuple(onsets), tuple(offsets), embeddings)
-        if not rows:
-            return result
-        heard = self._heard(result)  # by the regular patches alone
-        if at_once or heard:
-            if not at_once:  # something new: a second call for the patches in between
-                closer, closer_embeddings = self._score_views(history, between)
+        if rows and self._heard(result):
+            closer, closer_embeddings = self._score_views(history, [st - CLOSER_FRAMES for st in starts])
             result = self._closer(result, closer, closer_embeddings)
-        state.heard = heard
         return result
 
     def _heard(self, result: SoundResult) -> bool:
