@@ -3,13 +3,13 @@
 Every 0.2 s the tagger scores the last 0.975 s of audio (one YAMNet patch), so each 0.4 s chunk ends two regular
 patches and a sound is seen at most 0.2 s after it enters the window. When a regular patch hears something (a learned
 class near its operating point, or an AudioSet class other than speech, music and room noise), the tagger looks
-closer: it also scores the patches ending 0.1 s before each regular one, and the chunk's scores are the highest over
-all four. A short sound scores best in some positions of the window; the closer look keeps the recall of a patch every
-0.1 s at the cost of two patches a chunk where nothing is heard (docs/benchmarks/sounds.md, "Looking closer"). A patch
-may also be scored with each mel band's running floor (a steady background such as rain) subtracted, a class keeping
-the higher score (`Features.BOTH`). Per class, hysteresis
-turns patch scores into sound events: an onset when a class holds for 0.2 s, an offset when it has been gone for
-0.6 s. Before the stream starts the window holds digital silence, so the first chunk is already tagged.
+closer: it also scores the patches ending 0.1 s before each regular one (a second model call), and the chunk's scores
+are the highest over all four. A short sound scores best in some positions of the window: the closer look keeps the
+recall of a patch every 0.1 s, at two patches a chunk where nothing is heard (docs/benchmarks/sounds.md, "Looking
+closer"). A patch may also be scored with each mel band's running floor (a steady background such as rain)
+subtracted, a class keeping the higher score (`Features.BOTH`). Per class, hysteresis over the regular patches turns
+scores into sound events: an onset when a class holds for 0.2 s, an offset when it has been gone for 0.6 s. Before
+the stream starts the window holds digital silence, so the first chunk is already tagged.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ REPORT_SCORE = 0.5  # classes at or above this are listed in SoundResult.top
 REPORT_TOP = 5  # at most this many classes in SoundResult.top
 OFFLINE_PATCHES_PER_CALL = 16  # patches scored per model call on a whole recording (past 16 a patch costs more)
 
-CLOSER_LEARNED = 0.3  # a learned class at this calibrated score (0.5 is its operating point) makes the tagger look closer
+CLOSER_LEARNED = 0.3  # a learned class at this calibrated score (0.5: its operating point) makes the tagger look closer
 CLOSER_AUDIOSET = 0.5  # ... as does an AudioSet class present (the 0.5 step) that is not ambient
 SILENCE_CLASS = "Silence"  # never reported as a sound event
 # AudioSet classes that are someone talking: their max is SoundResult.speech_score, which gates recognition.
