@@ -2,7 +2,7 @@
 of scripts/data/zh_questions.tsv spoken by Kokoro (synthesis/kokoro_voice.py), read back by Whisper base, and
 classified (decision/text/multilingual.py kind) with each lexicon file given (the packaged one if none) and on the
 written text. Usage:
-  PYTHONPATH=src python scripts/lexicon_heldout.py [--set A|B|C|D|all] [--styles jf_gongitsune jm_kumo]
+  PYTHONPATH=src python scripts/lexicon_heldout.py [--set A|B|C|D|E|all] [--styles jf_gongitsune jm_kumo]
       [--lexicon OLD.toml ...]
 (issue 30; docs/benchmarks/languages.md)"""
 
@@ -47,7 +47,7 @@ def tally(kinds: list[tuple[str, str]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", default="B", choices=("A", "B", "C", "D", "all"))
+    parser.add_argument("--set", default="B", choices=("A", "B", "C", "D", "E", "all"))
     parser.add_argument("--styles", nargs="+", default=["jf_gongitsune", "jm_kumo"])
     parser.add_argument("--lexicon", type=Path, nargs="*", default=[], help="other lexicon files to compare")
     args = parser.parse_args()
