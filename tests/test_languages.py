@@ -147,6 +147,8 @@ def test_a_language_listenloop_does_not_hear_is_a_clear_error():
     ("我什么时候都可以。", "zh", utt.Kind.STATEMENT),  # 什么时候都 "any time": the longest match, then 都
     ("他什么时候来都可以", "zh", utt.Kind.STATEMENT),  # ... with a one-character verb before 都
     ("我们什么时候出发", "zh", utt.Kind.QUESTION),
+    ("把电视关掉。", "zh", utt.Kind.REQUEST),  # 把 with no subject before it: an imperative
+    ("我把钥匙忘在家里了。", "zh", utt.Kind.STATEMENT),  # ... with one, a statement
     ("¿Qué hora es?", "es", utt.Kind.QUESTION),
     ("Dime un chiste.", "es", utt.Kind.REQUEST),
     ("Hace buen tiempo.", "es", utt.Kind.STATEMENT),
