@@ -29,7 +29,7 @@ from listenloop.perception.detector import Packaged, SoundDetector, default_dete
 from listenloop.perception.observation import DetectedSounds, SoundOffset, SoundOnset, SoundResult, SoundTag
 
 N_CLASSES = 521  # AudioSet classes scored by YAMNet
-PATCHES_PER_CHUNK = 2  # patches that end in every 0.4 s chunk: four (0.1 s apart) cost 11-12 ms a chunk, over budget
+PATCHES_PER_CHUNK = 2  # regular patches that end in every 0.4 s chunk (the closer look adds the two between them)
 PATCH_HOP_SAMPLES = SAMPLES_PER_CHUNK // PATCHES_PER_CHUNK  # 3200 samples = 0.2 s between patches
 PATCH_HOP_SECONDS = PATCH_HOP_SAMPLES / SAMPLE_RATE  # 0.2 s
 
@@ -284,7 +284,8 @@ class YamnetTagger:
         return out
 
     def offline_tags(self, audio: np.ndarray) -> OfflineTags:
-        """All patches of a recording from one log-mel pass, plus its events: streaming must agree with this."""
+        """The regular patches of a recording from one log-mel pass, plus its events: the streaming tagger's regular
+        patches and events must agree with these (its chunk scores add the closer look's)."""
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         lin = fe.mel_energy(np.concatenate([np.zeros(fe.PATCH_SAMPLES, np.float32), audio]))
         floor = np.zeros((fe.FLOOR_FRAMES - 1, fe.MEL_BANDS), np.float32)
