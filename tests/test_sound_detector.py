@@ -15,6 +15,7 @@ import pytest
 from listenloop.audio.chunker import Chunk
 from listenloop.audio.constants import SAMPLE_RATE, SAMPLES_PER_CHUNK
 from listenloop.audio.decode import load_audio
+from listenloop.audio.levels import active_span
 from listenloop.decision.sounds.policy_file import LEARNED_POLICY, learned_names, load_policy
 from listenloop.decision.sounds.sound_policy import SoundPolicy
 from listenloop.perception.detector import (
@@ -87,6 +88,38 @@ def test_held_out_coughs_and_alarms_are_answered(tagger, folder, rule, files):
     policy = SoundPolicy.load(files)
     caught = [rule in responses(tagger, policy, load_audio(p)) for p in clips]
     assert sum(caught) >= max(1, len(clips) - 1), dict(zip([p.name for p in clips], caught, strict=True))
+
+
+def delay(tagger: YamnetTagger, policy: SoundPolicy, clip: np.ndarray, rule: str) -> float | None:
+    """Seconds from the sound's onset (active_span) to `rule`'s first response, as `responses` hears it; None if
+    it never responds."""
+    onset = active_span(clip)[0]
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.zeros(SAMPLE_RATE), clip, np.zeros(2 * SAMPLE_RATE)]).astype(np.float32)
+    x += rng.normal(0, 10 ** (-55 / 20), len(x)).astype(np.float32)
+    sounds, state = tagger.init_state(), policy.init_state()
+    for k in range(len(x) // SAMPLES_PER_CHUNK):
+        chunk = Chunk(k, x[k * SAMPLES_PER_CHUNK : (k + 1) * SAMPLES_PER_CHUNK])
+        d = policy.decide(Observation(chunk, sounds=tagger.step(chunk, sounds)), state)
+        if d.responds and d.payload["rule"] == rule:
+            return chunk.t1 - 1.0 - onset
+    return None
+
+
+@needs_set
+def test_weak_phone_coughs_and_crying_babies_are_answered_soon(tagger):
+    """Held-out coswara "shallow" coughs (the learned cough sits just under its point for several chunks) are asked
+    about, and ESC-10's crying babies (AudioSet's class came 2-3.5 s late: they score Babbling first) answered
+    within 1.5 s of their onset: the default's cough and baby rules (docs/benchmarks/sounds.md, session 28)."""
+    policy = SoundPolicy.load()
+    coughs = [p for p in held_out("cough") if "cough-shallow" in p.name]
+    babies = [p for p in held_out("baby_crying") if p.name.startswith("esc10")]
+    assert coughs and babies
+    heard = {p.name: delay(tagger, policy, load_audio(p), "cough") for p in coughs}
+    assert all(d is not None for d in heard.values()), heard  # one chunk at the point alone missed one of 19
+    cried = {p.name: delay(tagger, policy, load_audio(p), "baby_crying") for p in babies}
+    soon = [d is not None and d <= 1.5 for d in cried.values()]
+    assert sum(soon) >= len(babies) - 1, cried
 
 
 @needs_set
