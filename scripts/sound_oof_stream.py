@@ -94,19 +94,8 @@ def observations():
     return out
 
 def replay(obs_list, policies):
-    states = {nm: p.init_state() for nm, p in policies.items()}
-    res = {nm: [] for nm in policies}; current = -1
-    for obs in obs_list:
-        chunk = obs.chunk
-        clip = int(np.searchsorted(starts, chunk.t1, side="right")) - 1
-        if clip != current and clip >= 0 and chunk.t1 >= placed[clip].start:
-            current = clip
-            for s in states.values(): s.reset()
-        inside = clip >= 0 and chunk.t0 <= placed[clip].end + sr.HIT_GRACE_S
-        for nm, p in policies.items():
-            d = p.decide(obs, states[nm])
-            if d.responds: res[nm].append((chunk.t1, str(d.payload["rule"]), clip if inside else -1))
-    return {nm: sr.tally(placed, r) for nm, r in res.items()}
+    return {nm: sr.tally(placed, r) for nm, r in sr.decide_all(placed, obs_list, policies).items()}
+
 
 def info():
     bg = sum(p.end - p.start for p in placed if p.folder in sr.RULE_OF_FOLDER)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,17 +90,34 @@ def stitch(files: list[tuple[str, Path]], seed: int) -> tuple[np.ndarray, list[P
 
 def run_policies(samples: np.ndarray, placed: list[Placed], tagger: YamnetTagger,
                  policies: dict[str, SoundPolicy]) -> tuple[dict[str, list[tuple[float, str, int]]], list[float]]:
-    """Per policy: its responses as (time s, rule, index of the clip whose window holds it, or -1 in a gap)."""
+    """The stream through the tagger, chunk by chunk, and every policy on it (`decide_all`); with the tagger's
+    milliseconds per chunk."""
+    sounds, costs = tagger.init_state(), []
+
+    def observations() -> Iterator[Observation]:
+        for k in range(len(samples) // SAMPLES_PER_CHUNK):
+            chunk = Chunk(k, samples[k * SAMPLES_PER_CHUNK : (k + 1) * SAMPLES_PER_CHUNK])
+            began = time.perf_counter()
+            obs = Observation(chunk, sounds=tagger.step(chunk, sounds))
+            costs.append((time.perf_counter() - began) * 1000)
+            if k % 2000 == 0:
+                print(f"  {chunk.t1 / 60:.0f} of {len(samples) / SAMPLE_RATE / 60:.0f} min", file=sys.stderr,
+                      flush=True)
+            yield obs
+
+    return decide_all(placed, observations(), policies), costs
+
+
+def decide_all(placed: list[Placed], observations: Iterable[Observation],
+               policies: dict[str, SoundPolicy]) -> dict[str, list[tuple[float, str, int]]]:
+    """Per policy: its responses to the stream's observations as (time s, rule, index of the clip whose window holds
+    it, or -1 in a gap). Each clip starts with a fresh policy state (see the module doc)."""
     starts = np.array([p.start for p in placed])
-    sounds = tagger.init_state()
     states = {name: p.init_state() for name, p in policies.items()}
     out: dict[str, list[tuple[float, str, int]]] = {name: [] for name in policies}
-    costs, current = [], -1
-    for k in range(len(samples) // SAMPLES_PER_CHUNK):
-        chunk = Chunk(k, samples[k * SAMPLES_PER_CHUNK : (k + 1) * SAMPLES_PER_CHUNK])
-        began = time.perf_counter()
-        obs = Observation(chunk, sounds=tagger.step(chunk, sounds))
-        costs.append((time.perf_counter() - began) * 1000)
+    current = -1
+    for obs in observations:
+        chunk = obs.chunk
         clip = int(np.searchsorted(starts, chunk.t1, side="right")) - 1
         if clip != current and clip >= 0 and chunk.t1 >= placed[clip].start:
             current = clip
@@ -111,9 +128,7 @@ def run_policies(samples: np.ndarray, placed: list[Placed], tagger: YamnetTagger
             d = policy.decide(obs, states[name])
             if d.responds:
                 out[name].append((chunk.t1, str(d.payload["rule"]), clip if inside else -1))
-        if k % 2000 == 0:
-            print(f"  {chunk.t1 / 60:.0f} of {len(samples) / SAMPLE_RATE / 60:.0f} min", file=sys.stderr, flush=True)
-    return out, costs
+    return out
 
 
 def tally(placed: list[Placed], responses: list[tuple[float, str, int]]) -> PolicyTally:
