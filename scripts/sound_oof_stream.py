@@ -74,10 +74,8 @@ print("stream ready", len(placed), "clips", n // 4, "chunks", file=sys.stderr)
 
 from listenloop.audio.chunker import Chunk
 from listenloop.perception.observation import Observation, SoundResult, DetectedSounds
-from listenloop.perception.sounds import _Tracks, load_class_names, AMBIENT_CLASSES, CLOSER_LEARNED, CLOSER_AUDIOSET
+from listenloop.perception.sounds import _Tracks
 from listenloop.decision.sounds.sound_policy import SoundPolicy
-names = load_class_names()
-not_amb = np.array([nm not in AMBIENT_CLASSES for nm in names])
 tg = YamnetTagger(detector=None)
 
 def observations():
@@ -87,8 +85,8 @@ def observations():
         ons = []
         for j in (1, 3):
             on, _ = tg._track(tracks, pa[j], (4*k + j + 1) * 0.1); ons += on
-        heard = de[[1, 3]].max() >= CLOSER_LEARNED or pa[[1, 3]][:, not_amb].max() >= CLOSER_AUDIOSET
-        idx = [0, 1, 2, 3] if heard else [1, 3]
+        regular = SoundResult(pa[[1, 3]].max(0), detected=DetectedSounds(de[[1, 3]].max(0), de[[1, 3]], det.classes))
+        idx = [0, 1, 2, 3] if tg._heard(regular) else [1, 3]  # the tagger's own closer-look trigger
         out.append(Observation(Chunk(k, np.zeros(SAMPLES_PER_CHUNK, np.float32)), sounds=SoundResult(
             pa[idx].max(0), onsets=tuple(ons), patches=pa[[1, 3]], detected=DetectedSounds(de[idx].max(0), de[[1, 3]], det.classes))))
     return out

@@ -65,8 +65,9 @@ def held_out(folder: str) -> list[Path]:
     return [c.path for c in select(read_manifest(), Split.VALIDATION, seed) if c.folder == folder]
 
 
-def responses(tagger: YamnetTagger, policy: SoundPolicy, clip: np.ndarray) -> list[str]:
-    """The rules that respond when the clip is heard between 1 s of room tone and 2 s after it."""
+def timed_responses(tagger: YamnetTagger, policy: SoundPolicy, clip: np.ndarray) -> list[tuple[float, str]]:
+    """(seconds from the clip's start, rule) of each response when the clip is heard between 1 s of room tone and
+    2 s after it."""
     rng = np.random.default_rng(0)
     x = np.concatenate([np.zeros(SAMPLE_RATE), clip, np.zeros(2 * SAMPLE_RATE)]).astype(np.float32)
     x += rng.normal(0, 10 ** (-55 / 20), len(x)).astype(np.float32)
@@ -75,8 +76,13 @@ def responses(tagger: YamnetTagger, policy: SoundPolicy, clip: np.ndarray) -> li
         chunk = Chunk(k, x[k * SAMPLES_PER_CHUNK : (k + 1) * SAMPLES_PER_CHUNK])
         d = policy.decide(Observation(chunk, sounds=tagger.step(chunk, sounds)), state)
         if d.responds:
-            out.append(str(d.payload["rule"]))
+            out.append((chunk.t1 - 1.0, str(d.payload["rule"])))
     return out
+
+
+def responses(tagger: YamnetTagger, policy: SoundPolicy, clip: np.ndarray) -> list[str]:
+    """The rules that respond to the clip (see `timed_responses`)."""
+    return [rule for _, rule in timed_responses(tagger, policy, clip)]
 
 
 @needs_set
@@ -91,19 +97,9 @@ def test_held_out_coughs_and_alarms_are_answered(tagger, folder, rule, files):
 
 
 def delay(tagger: YamnetTagger, policy: SoundPolicy, clip: np.ndarray, rule: str) -> float | None:
-    """Seconds from the sound's onset (active_span) to `rule`'s first response, as `responses` hears it; None if
-    it never responds."""
+    """Seconds from the sound's onset (active_span) to `rule`'s first response (see `timed_responses`); None if none."""
     onset = active_span(clip)[0]
-    rng = np.random.default_rng(0)
-    x = np.concatenate([np.zeros(SAMPLE_RATE), clip, np.zeros(2 * SAMPLE_RATE)]).astype(np.float32)
-    x += rng.normal(0, 10 ** (-55 / 20), len(x)).astype(np.float32)
-    sounds, state = tagger.init_state(), policy.init_state()
-    for k in range(len(x) // SAMPLES_PER_CHUNK):
-        chunk = Chunk(k, x[k * SAMPLES_PER_CHUNK : (k + 1) * SAMPLES_PER_CHUNK])
-        d = policy.decide(Observation(chunk, sounds=tagger.step(chunk, sounds)), state)
-        if d.responds and d.payload["rule"] == rule:
-            return chunk.t1 - 1.0 - onset
-    return None
+    return next((t - onset for t, r in timed_responses(tagger, policy, clip) if r == rule), None)
 
 
 @needs_set
