@@ -14,7 +14,8 @@ from listenloop.audio.decode import load_audio
 from listenloop.audio.levels import LEVEL_FRAME_SAMPLES, frame_rms
 
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en")
-ASTERISK_TEXTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
+ASTERISK_TEXTS_IN = "/usr/share/doc/asterisk-core-sounds-{lang}/core-sounds-{lang}.txt.gz"  # "name: text" lines
+ASTERISK_TEXTS = Path(ASTERISK_TEXTS_IN.format(lang="en"))
 JFK_TEXT = (
     "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 )
@@ -45,24 +46,35 @@ def shared_speech(shared: Path) -> list[Utterance]:
     return out
 
 
-def asterisk_prompts(limit: int | None = None, min_words: int = 4) -> list[Utterance]:
-    """Debian's asterisk prompts (8 kHz studio speech) with simple texts: words only, no digits or symbols (184 of
-    them with 4+ words, 1664 words); the first `limit` of them when given."""
-    if not ASTERISK_TEXTS.exists() or not ASTERISK_SOUNDS.is_dir():
-        return []
-    out = []
-    with gzip.open(ASTERISK_TEXTS, "rt", errors="replace") as f:
+def asterisk_texts(lang: str = "en") -> dict[str, str]:
+    """Every prompt text of Debian's asterisk sounds in `lang`, by prompt name ({} when the package is absent). The
+    languages' packages name the same prompt alike ("agent-loggedoff": "Agent Logged off." and "Vous n'êtes plus en
+    ligne."), so one language's text is a loose reference translation of another's."""
+    texts = Path(ASTERISK_TEXTS_IN.format(lang=lang))
+    if not texts.exists():
+        return {}
+    out = {}
+    with gzip.open(texts, "rt", errors="replace") as f:
         for line in f:
             name, sep, text = line.partition(":")
-            text = text.strip()
-            path = ASTERISK_SOUNDS / f"{name.strip()}.wav"
-            if not sep or "/" in name or not path.exists():
-                continue
-            if re.search(r"[^A-Za-z ,.'?!-]", text) or len(text.split()) < min_words or "[" in text:
-                continue
-            out.append(Utterance(name.strip(), load_audio(path), text, "asterisk"))
-            if limit is not None and len(out) >= limit:
-                break
+            if sep and "/" not in name and not line.startswith(";"):
+                out[name.strip()] = text.strip()
+    return out
+
+
+def asterisk_prompts(limit: int | None = None, min_words: int = 4) -> list[Utterance]:
+    """Debian's asterisk prompts (8 kHz studio speech) with simple texts: words only, no digits or symbols (184 of
+    them with 4+ words, 1665 words); the first `limit` of them when given."""
+    if not ASTERISK_SOUNDS.is_dir():
+        return []
+    out = []
+    for name, text in asterisk_texts("en").items():
+        path = ASTERISK_SOUNDS / f"{name}.wav"
+        if not path.exists() or re.search(r"[^A-Za-z ,.'?!-]", text) or len(text.split()) < min_words or "[" in text:
+            continue
+        out.append(Utterance(name, load_audio(path), text, "asterisk"))
+        if limit is not None and len(out) >= limit:
+            break
     return out
 
 
@@ -70,21 +82,16 @@ def asterisk_prompts_in(lang: str, limit: int | None = None, min_words: int = 3)
     """Debian's asterisk prompts in another language (`fr`: Canadian French, `es`: Mexican Spanish; 8 kHz studio
     speech, one voice each), with their texts; words only (accented letters kept), no bracketed sounds."""
     sounds = Path(f"/usr/share/asterisk/sounds/{lang}")
-    texts = Path(f"/usr/share/doc/asterisk-core-sounds-{lang}/core-sounds-{lang}.txt.gz")
-    if not texts.exists() or not sounds.is_dir():
+    if not sounds.is_dir():
         return []
     out = []
-    with gzip.open(texts, "rt", errors="replace") as f:
-        for line in f:
-            name, sep, text = line.partition(":")
-            text, path = text.strip(), sounds / f"{name.strip()}.wav"
-            if not sep or "/" in name or line.startswith(";") or not path.exists():
-                continue
-            if re.search(r"[^\w ,.'?!¿¡-]|\d", text) or len(text.split()) < min_words:
-                continue
-            out.append(Utterance(name.strip(), load_audio(path), text, "asterisk"))
-            if limit is not None and len(out) >= limit:
-                break
+    for name, text in asterisk_texts(lang).items():
+        path = sounds / f"{name}.wav"
+        if not path.exists() or re.search(r"[^\w ,.'?!¿¡-]|\d", text) or len(text.split()) < min_words:
+            continue
+        out.append(Utterance(name, load_audio(path), text, "asterisk"))
+        if limit is not None and len(out) >= limit:
+            break
     return out
 
 

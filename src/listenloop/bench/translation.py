@@ -6,8 +6,11 @@ pauses and played to one session, paced as a live microphone, with the instructi
 into Chinese" for English (the language model). The reference for each prompt is the same models run offline on
 the same audio, whole: Whisper base translating the prompt (X -> English), or Whisper base's transcript of it given
 to the language model (English -> X). So the scores measure what streaming loses (cut or joined segments, gating,
-dropped short utterances), not the models' own quality. Delay: from the end of the prompt's speech to the
-translation's first text, wall time.
+dropped short utterances), not the models' own quality. Both are also scored against references written by people
+(HUMAN_REFERENCES): the English package's text of the same prompt for X -> English (the packages name a prompt alike,
+and their texts are loose translations of each other), and the team's Chinese for English -> Chinese
+(asterisk_zh.tsv); the ratio of the two BLEUs is the issue's measure (streamed at least 0.95 of offline's). Delay: from
+the end of the prompt's speech to the translation's first text, wall time.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.bench.bilingual import score
 from listenloop.bench.choices import comma_list
-from listenloop.bench.corpus import Utterance, asterisk_prompts, asterisk_prompts_in, speech_bounds
+from listenloop.bench.corpus import Utterance, asterisk_prompts, asterisk_prompts_in, asterisk_texts, speech_bounds
 
 GAP_S = 2.5  # s of silence after each prompt: each one closes its own segment and is translated alone
 BLOCK_S = 0.1  # s of audio per feed() call, as a microphone delivers it
@@ -33,6 +37,23 @@ DIRECTIONS = {  # name -> (source language, target language, instruction)
     "es-en": ("es", "en", "translate everything into English"),
     "en-zh": ("en", "zh", "translate everything into Chinese"),
 }
+ZH_REFERENCES = Path(__file__).with_name("asterisk_zh.tsv")  # the team's Chinese for the English prompts (name, text)
+
+
+@dataclass(frozen=True)
+class HumanScores:
+    """Streamed and offline translations scored against references written by people, on the prompts that have one."""
+
+    prompts: int  # prompts with a reference
+    stream_bleu: float  # 0..100
+    offline_bleu: float
+    stream_chrf: float
+    offline_chrf: float
+
+    @property
+    def ratio(self) -> float:
+        """Streamed BLEU over offline's (the issue's target: at least 0.95)."""
+        return self.stream_bleu / self.offline_bleu if self.offline_bleu else float("nan")
 
 
 @dataclass(frozen=True)
@@ -46,6 +67,30 @@ class DirectionReport:
     delay_p50_s: float  # from the end of a prompt's speech to its translation's first text, wall time
     delay_p95_s: float
     examples: tuple[tuple[str, str], ...]  # (streamed, offline) of the first few prompts
+    rows: tuple[tuple[str, str, str, str | None], ...]  # every prompt: (name, streamed, offline, people's reference)
+    human: HumanScores | None  # both against people's references; None: the direction has none
+
+
+def human_references(utts: list[Utterance], source: str, target: str) -> list[str | None]:
+    """Each prompt's reference translation written by people, None where there is none: the target language's asterisk
+    text of the same prompt, or for Chinese the team's (ZH_REFERENCES)."""
+    if target == "zh":
+        rows = (line.split("\t") for line in ZH_REFERENCES.read_text(encoding="utf-8").splitlines())
+        texts = {r[0]: r[1].strip() for r in rows if len(r) == 2 and not r[0].startswith("#")}
+    else:
+        texts = asterisk_texts(target) if target != source else {}
+    return [texts.get(u.name) or None for u in utts]
+
+
+def human_scores(stream: list[str], offline_texts: list[str], references: list[str | None],
+                 target: str) -> HumanScores | None:
+    """Both sides against the references, on the prompts that have one (None when none has)."""
+    kept = [(s, o, r) for s, o, r in zip(stream, offline_texts, references, strict=True) if r]
+    if not kept:
+        return None
+    refs = [r for _, _, r in kept]
+    s, o = score([k[0] for k in kept], refs, target), score([k[1] for k in kept], refs, target)
+    return HumanScores(len(kept), s.bleu, o.bleu, s.chrf, o.chrf)
 
 
 def prompts_for(lang: str, limit: int) -> list[Utterance]:
@@ -112,6 +157,7 @@ def measure(engine, direction: str, limit: int) -> DirectionReport:
                          f"asterisk-core-sounds-{source})")
     reference = offline(engine, utts, source, target)
     stream, delays = streamed(engine, utts, instruction, target in CJK)
+    people = human_references(utts, source, target)
     kept = [(h, r) for h, r in zip(stream, reference, strict=True) if r]
     scores = score([h for h, _ in kept], [r for _, r in kept], target)
     known = [d for d in delays if d is not None]
@@ -122,6 +168,8 @@ def measure(engine, direction: str, limit: int) -> DirectionReport:
         delay_p50_s=float(np.percentile(known, 50)) if known else float("nan"),
         delay_p95_s=float(np.percentile(known, 95)) if known else float("nan"),
         examples=tuple(zip(stream[:3], reference[:3], strict=True)),
+        rows=tuple(zip((u.name for u in utts), stream, reference, people, strict=True)),
+        human=human_scores(stream, reference, people, target),
     )
 
 
@@ -133,6 +181,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated, of {', '.join(DIRECTIONS)}")
     parser.add_argument("--prompts", type=int, default=20, help="prompts per direction (live-paced: ~5 s each)")
     parser.add_argument("--llm", default="qwen2.5-0.5b", help="language model (packaged name or .gguf)")
+    parser.add_argument("--verbose", action="store_true", help="every prompt's streamed and offline translation and "
+                        "people's reference (an empty streamed one marked)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,6 +196,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r.direction}: streamed vs offline BLEU {r.bleu:.1f} chrF {r.chrf:.1f}; empty {r.empty} of "
               f"{r.prompts} (offline empty {r.offline_empty}); delay p50 {r.delay_p50_s:.2f} s p95 "
               f"{r.delay_p95_s:.2f} s", flush=True)
-        for stream, ref in r.examples:
-            print(f"  stream {stream!r}\n  offline {ref!r}")
+        if r.human is not None:
+            h = r.human
+            print(f"  against people's references ({h.prompts} prompts): BLEU streamed {h.stream_bleu:.1f} offline "
+                  f"{h.offline_bleu:.1f} (ratio {h.ratio:.2f}), chrF streamed {h.stream_chrf:.1f} offline "
+                  f"{h.offline_chrf:.1f}", flush=True)
+        if args.verbose:
+            for name, stream, off, people in r.rows:
+                mark = "EMPTY " if off and not stream else ""
+                print(f"  {mark}{name}\n    stream  {stream!r}\n    offline {off!r}\n    people  {people!r}")
+        else:
+            for stream, ref in r.examples:
+                print(f"  stream {stream!r}\n  offline {ref!r}")
     return 0
