@@ -1,6 +1,6 @@
-"""`bench translation` scores streamed and offline translations against references written by people (the asterisk
-packages' texts of the same prompt, the team's Chinese), so that the issue's ratio (streamed BLEU at least 0.95 of
-offline's) is measured against people, not against offline itself."""
+"""`bench translation` scores streamed and offline translations against translations written by people (the
+team's, of the asterisk prompts' texts), so that the issue's ratio (streamed BLEU at least 0.95 of offline's) is
+measured against people, not against offline itself."""
 
 from __future__ import annotations
 
@@ -9,31 +9,37 @@ from pathlib import Path
 import pytest
 
 from listenloop.bench.corpus import asterisk_prompts, asterisk_prompts_in
-from listenloop.bench.translation import ZH_REFERENCES, human_references, human_scores
+from listenloop.bench.translation import DIRECTIONS, human_references, human_scores, prompts_for
 
 FRENCH = Path("/usr/share/asterisk/sounds/fr")
-pytestmark = pytest.mark.skipif(not FRENCH.is_dir() or not asterisk_prompts(1),
-                                reason="the asterisk prompts are not installed: apt-get install asterisk-core-sounds-en-"
-                                       "wav asterisk-core-sounds-fr-wav asterisk-core-sounds-en asterisk-core-sounds-fr")
+INSTALLED = FRENCH.is_dir() and bool(asterisk_prompts(1)) and bool(asterisk_prompts_in("es", 1))
+needs_prompts = pytest.mark.skipif(not INSTALLED, reason="the asterisk prompts are not installed: apt-get install "
+                                   "asterisk-core-sounds-{en,fr,es}-wav asterisk-core-sounds-{en,fr,es}")
 
 
-def test_a_french_prompt_is_referenced_by_the_english_text_of_the_same_prompt():
-    utts = asterisk_prompts_in("fr", 6)
-    refs = human_references(utts, "fr", "en")
-    by_name = dict(zip((u.name for u in utts), refs, strict=True))
-    assert by_name["agent-loggedoff"] == "Agent Logged off."  # "Vous n'êtes plus en ligne."
-    assert all(r and r.isascii() for r in refs)
-
-
-def test_every_english_prompt_of_the_bench_has_a_chinese_reference_in_simplified_characters():
+@needs_prompts
+@pytest.mark.parametrize("direction", list(DIRECTIONS))
+def test_every_prompt_of_the_default_bench_has_a_reference_in_the_target_language(direction):
     import opencc
 
-    utts = asterisk_prompts(30, min_words=3)
-    refs = human_references(utts, "en", "zh")
-    assert all(refs), [u.name for u, r in zip(utts, refs, strict=True) if not r]
-    to_simplified = opencc.OpenCC("t2s")
-    assert all(to_simplified.convert(r) == r for r in refs)
-    assert len(ZH_REFERENCES.read_text(encoding="utf-8").splitlines()) > 30
+    source, target, _ = DIRECTIONS[direction]
+    utts = prompts_for(source, 20)
+    refs = human_references(utts, direction)
+    assert len(utts) == 20 and all(refs), [u.name for u, r in zip(utts, refs, strict=True) if not r]
+    if target == "en":
+        assert all(r.isascii() for r in refs)
+    else:  # Chinese, in simplified characters
+        assert all(any("\u4e00" <= c <= "\u9fff" for c in r) for r in refs)
+        assert all(opencc.OpenCC("t2s").convert(r) == r for r in refs)
+
+
+@needs_prompts
+def test_a_reference_translates_the_prompt_it_is_named_for():
+    utts = {u.name: u for u in asterisk_prompts_in("fr", 20)}
+    assert utts["agent-loggedoff"].text == "Vous n'êtes plus en ligne."
+    refs = human_references([utts["agent-loggedoff"]], "fr-en")
+    assert refs == ["You are no longer logged in."]
+    assert human_references([utts["agent-loggedoff"]], "es-en") == [None]  # another direction's prompts
 
 
 def test_streamed_and_offline_are_both_scored_against_the_references_and_compared():

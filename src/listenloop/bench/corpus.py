@@ -47,9 +47,7 @@ def shared_speech(shared: Path) -> list[Utterance]:
 
 
 def asterisk_texts(lang: str = "en") -> dict[str, str]:
-    """Every prompt text of Debian's asterisk sounds in `lang`, by prompt name ({} when the package is absent). The
-    languages' packages name the same prompt alike ("agent-loggedoff": "Agent Logged off." and "Vous n'êtes plus en
-    ligne."), so one language's text is a loose reference translation of another's."""
+    """Every prompt text of Debian's asterisk sounds in `lang`, by prompt name ({} when the package is absent)."""
     texts = Path(ASTERISK_TEXTS_IN.format(lang=lang))
     if not texts.exists():
         return {}

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from listenloop.decision.text.instructions import LANGUAGE_NAMES
-from listenloop.perception.observation import SegmentEnd
+from listenloop.perception.observation import FinalText, SegmentEnd
 from listenloop.respond.base import ResponseContext, ResponseRequest, spoken_pieces
 from listenloop.respond.finals import piece_texts
 from listenloop.respond.llm import ChatMessage, Generation, LlmBackend, Role
@@ -32,6 +32,17 @@ def translation_messages(text: str, language: str) -> list[ChatMessage]:
     ]
 
 
+def source_language(finals: list[FinalText]) -> str:
+    """The language of most of the pieces' speech (by duration, pieces with text): a short last piece identified
+    wrongly ("Seguido de la tecla de número." as English) does not decide for the whole sentence, which would then go
+    out untranslated. English when none says."""
+    seconds: dict[str, float] = {}
+    for f in finals:
+        if f.text and f.lang:
+            seconds[f.lang] = seconds.get(f.lang, 0.0) + max(f.t1 - f.t0, 0.0)
+    return max(seconds, key=seconds.__getitem__) if seconds else "en"
+
+
 class TranslateResponder:
     task = Task.TRANSLATE
 
@@ -46,7 +57,7 @@ class TranslateResponder:
         if not text:
             return
         final = finals[-1]
-        source = final.lang or finals[0].lang or "en"
+        source = source_language(finals)
         ctx.extra.update({"segment": final.segment, "source": text, "source_lang": source, "lang": target,
                           "t0": finals[0].t0, "t1": final.t1})
         if source == target:
