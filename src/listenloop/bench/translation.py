@@ -95,10 +95,11 @@ def prompts_for(lang: str, limit: int) -> list[Utterance]:
 
 
 def offline(engine, utts: list[Utterance], source: str, target: str) -> list[str]:
-    """The same models on each whole prompt: Whisper base's translation, or its transcript through the model."""
+    """The same models on each whole prompt: Whisper base's translation in the prompt's language (kept however unsure,
+    as in the stream: Recognizer.translate_speech), or its transcript through the model."""
     rec = engine.perception.recognizer
     if target == "en":
-        return [rec.transcribe_segment(u.audio, task="translate").text.strip() for u in utts]
+        return [rec.translate_speech(u.audio, source).strip() for u in utts]
     from listenloop.vocabulary import Task
 
     responder = engine.responders[Task.TRANSLATE]

@@ -63,18 +63,17 @@ class TranslateResponder:
         if source == target:
             yield text
             return
-        english = text if source == "en" else self._to_english(pieces)
+        english = text if source == "en" else self._to_english(pieces, source)
         if target == "en":
             if english:
                 yield english
             return
         yield from self.translate_text(english, target, ctx)
 
-    def _to_english(self, pieces: list[SegmentEnd]) -> str:
+    def _to_english(self, pieces: list[SegmentEnd], source: str) -> str:
         if self._recognizer is None:
             raise RuntimeError("translation into English needs speech recognition (it is off)")
-        audio = np.concatenate([p.audio for p in pieces])
-        return self._recognizer.transcribe_segment(audio, task="translate").text
+        return self._recognizer.translate_speech(np.concatenate([p.audio for p in pieces]), source)
 
     def translate_text(self, english: str, target: str, ctx: ResponseContext | None = None) -> Iterator[str]:
         """English text into `target` with the language model, streamed."""
