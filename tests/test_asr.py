@@ -429,18 +429,3 @@ def test_shed_partials_come_at_pauses_only_and_leave_the_finals_as_they_were(vad
     st.reset()
     assert st.pauses_only, "a new stream on the session keeps the runtime's load setting"
 
-
-def test_a_translation_of_heard_speech_is_kept_however_unsure_but_a_loop_is_not():
-    """Recognizer.translate_speech reads Hypothesis.heard_text: in the stream, the translation of "Appel en attente."
-    (transcribed) came out "call us the tent" at logprob -1.84 and was gated to nothing (bench translation fr-en)."""
-    from listenloop.perception.whisper import COMPRESSION_MAX, LOOP_REASON, Hypothesis, gate_reason
-
-    unsure = Hypothesis("", "call us the tent", (1, 2), -1.84, 0.17, 1.0, "fr",
-                        rejected=gate_reason(0.17, -1.84, 1.0))
-    assert unsure.rejected and unsure.heard_text == "call us the tent"
-    kept = Hypothesis("You are now online.", "You are now online.", (1,), -0.5, 0.0, 1.0, "fr")
-    assert kept.heard_text == "You are now online."
-    repeated = Hypothesis("", "the the the the", (1,), -0.3, 0.0, COMPRESSION_MAX + 1, "fr",
-                          rejected=gate_reason(0.0, -0.3, COMPRESSION_MAX + 1))
-    looped = Hypothesis("", "Who?", (1,), -0.3, 0.0, 1.0, "fr", rejected=f"{LOOP_REASON} (Who?...)")
-    assert repeated.heard_text == "" and looped.heard_text == ""

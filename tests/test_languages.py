@@ -289,12 +289,13 @@ def test_every_short_utterance_is_translated_however_late_its_final_text_comes(s
 def test_a_sentence_whose_short_last_piece_was_identified_as_english_is_still_translated(rec):
     """The real Spanish prompt "Ese agente ya ha sido autenticado. Por favor ingrese su numero de agente seguido por
     la tecla de numero." in two pieces, the last identified as English (as the stream did in `bench translation`):
-    the sentence is in Spanish, so it goes through Whisper's translate task, not out as it was heard."""
+    the sentence is in Spanish, so the language model translates it from Spanish, not out as it was heard."""
     from concurrent.futures import Future
 
     from listenloop.decision.base import Decision
     from listenloop.perception.observation import SegmentEnd
     from listenloop.respond.base import ResponseContext, ResponseRequest
+    from listenloop.respond.llm import load_backend
     from listenloop.respond.translate import TranslateResponder
     from listenloop.vocabulary import Task
 
@@ -311,7 +312,8 @@ def test_a_sentence_whose_short_last_piece_was_identified_as_english_is_still_tr
     assert pieces[0].final.result().lang == "es"
     decision = Decision.respond(Task.TRANSLATE, "closed", segment=pieces[1], before=[pieces[0]], language="en")
     ctx = ResponseContext()
-    said = "".join(TranslateResponder(rec, llm=lambda: None).run(ResponseRequest("r1", decision, 0, 5.0, 0.0), ctx))
+    llm = load_backend()
+    said = "".join(TranslateResponder(lambda: llm).run(ResponseRequest("r1", decision, 0, 5.0, 0.0), ctx))
     assert ctx.extra["source_lang"] == "es"
     assert "agent" in said.lower() and "agente" not in said.lower() and "por favor" not in said.lower(), said
 

@@ -129,7 +129,7 @@ def translate_text(engine, language: str) -> list[str]:
     from listenloop.vocabulary import Task
 
     responder = engine.responders[Task.TRANSLATE]
-    return ["".join(responder.translate_text(s.en, language)).strip() for s in SENTENCES]
+    return ["".join(responder.translate_text(s.en, "en", language)).strip() for s in SENTENCES]
 
 
 def run_translation(args: argparse.Namespace) -> int:

@@ -2,11 +2,11 @@
 
 Real telephone prompts (Debian's asterisk sounds: French, Spanish and English, one voice each) are stitched with
 pauses and played to one session, paced as a live microphone, with the instruction in force from the start:
-"translate everything into English" for French and Spanish (Whisper base's translate task), "translate everything
-into Chinese" for English (the language model). The reference for each prompt is the same models run offline on
-the same audio, whole: Whisper base translating the prompt (X -> English), or Whisper base's transcript of it given
-to the language model (English -> X). So the scores measure what streaming loses (cut or joined segments, gating,
-dropped short utterances), not the models' own quality. Both are also scored against references written by people
+"translate everything into English" for French and Spanish, "translate everything into Chinese" for English (the
+language model on Whisper base's transcript, respond/translate.py). The reference for each prompt is the same models
+run offline on the same audio, whole: Whisper base's transcript of the prompt given to the language model. So the
+scores measure what streaming loses (cut or joined segments, gating, dropped short utterances), not the models' own
+quality. Both are also scored against references written by people
 (translation_references.tsv: the team's literal translations of the prompts' texts, per direction); the ratio of the
 two BLEUs is the issue's measure (streamed at least 0.95 of offline's). The English package's text of the same prompt
 is no reference: its prompts say the same thing in other words ("Agent Logged off." for "Vous n'êtes plus en
@@ -95,16 +95,13 @@ def prompts_for(lang: str, limit: int) -> list[Utterance]:
 
 
 def offline(engine, utts: list[Utterance], source: str, target: str) -> list[str]:
-    """The same models on each whole prompt: Whisper base's translation in the prompt's language (kept however unsure,
-    as in the stream: Recognizer.translate_speech), or its transcript through the model."""
-    rec = engine.perception.recognizer
-    if target == "en":
-        return [rec.translate_speech(u.audio, source).strip() for u in utts]
+    """The same models on each whole prompt: Whisper base's transcript of it (in its language) through the language
+    model, as the stream translates a closed segment (respond/translate.py)."""
     from listenloop.vocabulary import Task
 
-    responder = engine.responders[Task.TRANSLATE]
+    rec, responder = engine.perception.recognizer, engine.responders[Task.TRANSLATE]
     texts = [rec.transcribe_segment(u.audio, language=source).text for u in utts]
-    return ["".join(responder.translate_text(t, target)).strip() if t else "" for t in texts]
+    return ["".join(responder.translate_text(t, source, target)).strip() if t else "" for t in texts]
 
 
 def streamed(engine, utts: list[Utterance], instruction: str,

@@ -75,15 +75,6 @@ class SegmentFinals:
             confidence=hyp.confidence,
         )
 
-    def translate_speech(self, audio: np.ndarray, language: str | None) -> str:
-        """Whisper base's translation into English of speech whose transcript has words, in its known `language`
-        (None: identified here). Kept however unsure the decoder is ("Appel en attente." came out as "call us the
-        tent" at a mean log-probability of -1.84, under the gate for finals): the transcript already says it is
-        speech, and a weak translation beats none."""
-        hyp = self.base.transcribe(padded(audio, FINAL_PAD_S), task="translate", language=language,
-                                   languages=self.languages)
-        return hyp.heard_text
-
     def offline_transcribe(self, audio: np.ndarray, model: str = "base") -> str:
         """Reference: the same model on the whole recording in Whisper's own 30 s windows (padded), greedy."""
         whisper = {"base": self.base, "tiny": self.tiny}.get(model)

@@ -55,18 +55,6 @@ class Hypothesis:
     rejected: str = ""  # why the text was gated ("" when kept)
     confidence: Confidence = Confidence()  # of the text's tokens (forced prefix included)
 
-    @property
-    def heard_text(self) -> str:
-        """The text of audio known to hold speech (another decode of it had words, as a translation's transcript
-        does): the confidence and no-speech gates, which keep words off coughs and silence, do not apply; a
-        repetition or a decoder loop still gives none."""
-        if self.text or self.compression_ratio > COMPRESSION_MAX or self.rejected.startswith(LOOP_REASON):
-            return self.text
-        return self.raw_text
-
-
-LOOP_REASON = "decoder loop"  # how a decode that looped on its first tokens is rejected (Hypothesis.rejected)
-
 
 def compression_ratio(text: str) -> float:
     data = text.encode("utf-8")
@@ -234,7 +222,7 @@ class Whisper:
         confidence = self._confidence(result, ids, whole=loop is None and raw == spelled)
         ratio = compression_ratio(raw)  # loops are cut above; this catches the ones that wander
         reason = gate_reason(float(result.no_speech_prob), avg_logprob, ratio) if raw else "no text"
-        reason = f"{LOOP_REASON} ({' '.join(raw.split()[:3])}...)" if looped else reason
+        reason = f"decoder loop ({' '.join(raw.split()[:3])}...)" if looped else reason
         return Hypothesis(
             text="" if reason else raw,
             raw_text=raw,

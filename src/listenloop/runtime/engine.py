@@ -95,7 +95,7 @@ class Engine:
 
         return {Task.ANSWER: AnswerResponder(self.llm, self._in_background, self._one_conversation),
                 Task.ACKNOWLEDGE: FixedTextResponder(Task.ACKNOWLEDGE),
-                Task.TRANSLATE: TranslateResponder(self.perception.recognizer, self.llm)}
+                Task.TRANSLATE: TranslateResponder(self.llm)}
 
     def llm(self):
         """The language model, loaded once on first use and shared by every session."""
