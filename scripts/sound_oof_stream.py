@@ -5,7 +5,7 @@ scores and embeddings), the detector's scores of each clip from the cross-valida
 group, the tagger's closer look replayed; then the default policy and each policy file given are replayed on it.
 Choices of rules and thresholds are made here, and checked on the held-out split with the bench.
 
-    PYTHONPATH=src python scripts/sound_oof_stream.py CACHE_DIR [POLICY.toml ...]
+    PYTHONPATH=src python scripts/sound_oof_stream.py CACHE_DIR [POLICY.toml ...] [--verbose]
 
 CACHE_DIR keeps the stream (about 1 GB), the fold heads and the training embeddings between runs: the first run
 takes about 15 minutes on two cores, later ones half a minute.
@@ -13,7 +13,8 @@ takes about 15 minutes on two cores, later ones half a minute.
 import sys, pickle, argparse, numpy as np
 from pathlib import Path
 CACHE_DIR = Path(sys.argv[1])
-POLICIES = sys.argv[2:]
+VERBOSE = "--verbose" in sys.argv  # every miss, false response and late hit per policy (as `bench sounds --verbose`)
+POLICIES = [a for a in sys.argv[2:] if a != "--verbose"]
 CACHE_DIR.mkdir(parents=True, exist_ok=True)
 from listenloop.audio.constants import SAMPLES_PER_CHUNK, SAMPLE_RATE
 from listenloop.bench import sounds_real as sr
@@ -106,7 +107,10 @@ def main() -> None:
     pols = {"default": SoundPolicy.load()}
     for f in POLICIES:
         pols[Path(f).stem] = SoundPolicy.load([Path(f)])
-    print(sr.report(replay(obs, pols), info()))
+    tallies = replay(obs, pols)
+    print(sr.report(tallies, info()))
+    if VERBOSE:
+        print(sr.details(tallies))
 
 
 if __name__ == "__main__":
