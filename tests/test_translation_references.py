@@ -50,4 +50,8 @@ def test_streamed_and_offline_are_both_scored_against_the_references_and_compare
     assert scores.prompts == 2
     assert scores.offline_bleu > 99 and scores.stream_bleu < scores.offline_bleu
     assert 0 < scores.ratio < 0.95
+    low, high = scores.ratio_interval  # prompts resampled: 0 when only the lost one is drawn, 1 when only the other
+    assert 0 <= low <= scores.ratio <= high <= 1.0 and high - low > 0.5
+    same = human_scores(offline[:2], offline[:2], refs[:2], "en")
+    assert same.ratio == 1.0 and same.ratio_interval == (1.0, 1.0)
     assert human_scores(streamed, offline, [None, None, None], "en") is None

@@ -39,6 +39,7 @@ DIRECTIONS = {  # name -> (source language, target language, instruction)
     "en-zh": ("en", "zh", "translate everything into Chinese"),
 }
 REFERENCES = Path(__file__).with_name("translation_references.tsv")  # people's translations: direction, prompt, text
+BOOTSTRAP_DRAWS = 1000  # resamplings of the prompts for the ratio's interval (its ends move by ~0.01 between seeds)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class HumanScores:
     offline_bleu: float
     stream_chrf: float
     offline_chrf: float
+    ratio_interval: tuple[float, float]  # 95 % interval of the BLEU ratio over the prompts, resampled (bootstrap)
 
     @property
     def ratio(self) -> float:
@@ -87,7 +89,28 @@ def human_scores(stream: list[str], offline_texts: list[str], references: list[s
         return None
     refs = [r for _, _, r in kept]
     s, o = score([k[0] for k in kept], refs, target), score([k[1] for k in kept], refs, target)
-    return HumanScores(len(kept), s.bleu, o.bleu, s.chrf, o.chrf)
+    return HumanScores(len(kept), s.bleu, o.bleu, s.chrf, o.chrf, ratio_interval(kept, target))
+
+
+def ratio_interval(kept: list[tuple[str, str, str]], target: str, draws: int = BOOTSTRAP_DRAWS,
+                   seed: int = 0) -> tuple[float, float]:
+    """95 % interval of streamed BLEU over offline BLEU, the prompts drawn with replacement (paired: both sides on the
+    same draw). Written here because sacrebleu's paired bootstrap tests a difference; it gives no ratio's interval."""
+    import sacrebleu
+
+    tokenize = "zh" if target == "zh" else "13a"
+    rng = np.random.default_rng(seed)
+    ratios = []
+    for _ in range(draws):
+        pick = rng.integers(0, len(kept), len(kept))
+        refs = [[kept[i][2] for i in pick]]
+        off = sacrebleu.corpus_bleu([kept[i][1] for i in pick], refs, tokenize=tokenize).score
+        if off > 0:
+            ratios.append(sacrebleu.corpus_bleu([kept[i][0] for i in pick], refs, tokenize=tokenize).score / off)
+    if not ratios:
+        return float("nan"), float("nan")
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def prompts_for(lang: str, limit: int) -> list[Utterance]:
@@ -193,9 +216,10 @@ def run(args: argparse.Namespace) -> int:
               f"{r.delay_p95_s:.2f} s", flush=True)
         if r.human is not None:
             h = r.human
+            low, high = h.ratio_interval
             print(f"  against people's references ({h.prompts} prompts): BLEU streamed {h.stream_bleu:.1f} offline "
-                  f"{h.offline_bleu:.1f} (ratio {h.ratio:.2f}), chrF streamed {h.stream_chrf:.1f} offline "
-                  f"{h.offline_chrf:.1f}", flush=True)
+                  f"{h.offline_bleu:.1f} (ratio {h.ratio:.2f}, 95 % {low:.2f}-{high:.2f}), chrF streamed "
+                  f"{h.stream_chrf:.1f} offline {h.offline_chrf:.1f}", flush=True)
         if args.verbose:
             for name, stream, off, people in r.rows:
                 mark = "EMPTY " if off and not stream else ""
