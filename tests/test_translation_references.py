@@ -19,13 +19,13 @@ needs_prompts = pytest.mark.skipif(not INSTALLED, reason="the asterisk prompts a
 
 @needs_prompts
 @pytest.mark.parametrize("direction", list(DIRECTIONS))
-def test_every_prompt_of_the_default_bench_has_a_reference_in_the_target_language(direction):
+def test_every_prompt_of_a_40_prompt_bench_has_a_reference_in_the_target_language(direction):
     import opencc
 
     source, target, _ = DIRECTIONS[direction]
-    utts = prompts_for(source, 20)
+    utts = prompts_for(source, 40)
     refs = human_references(utts, direction)
-    assert len(utts) == 20 and all(refs), [u.name for u, r in zip(utts, refs, strict=True) if not r]
+    assert len(utts) == 40 and all(refs), [u.name for u, r in zip(utts, refs, strict=True) if not r]
     if target == "en":
         assert all(r.isascii() for r in refs)
     else:  # Chinese, in simplified characters
