@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from listenloop.audio.constants import SAMPLE_RATE
-from listenloop.bench.bilingual import score
+from listenloop.bench.bilingual import bleu, score
 from listenloop.bench.choices import comma_list
 from listenloop.bench.corpus import Utterance, asterisk_prompts, asterisk_prompts_in, speech_bounds
 
@@ -69,7 +69,6 @@ class DirectionReport:
     offline_empty: int  # prompts offline translated to nothing
     delay_p50_s: float  # from the end of a prompt's speech to its translation's first text, wall time
     delay_p95_s: float
-    examples: tuple[tuple[str, str], ...]  # (streamed, offline) of the first few prompts
     rows: tuple[tuple[str, str, str, str | None], ...]  # every prompt: (name, streamed, offline, people's reference)
     human: HumanScores | None  # both against people's references; None: the direction has none
 
@@ -96,17 +95,14 @@ def ratio_interval(kept: list[tuple[str, str, str]], target: str, draws: int = B
                    seed: int = 0) -> tuple[float, float]:
     """95 % interval of streamed BLEU over offline BLEU, the prompts drawn with replacement (paired: both sides on the
     same draw). Written here because sacrebleu's paired bootstrap tests a difference; it gives no ratio's interval."""
-    import sacrebleu
-
-    tokenize = "zh" if target == "zh" else "13a"
     rng = np.random.default_rng(seed)
     ratios = []
     for _ in range(draws):
         pick = rng.integers(0, len(kept), len(kept))
-        refs = [[kept[i][2] for i in pick]]
-        off = sacrebleu.corpus_bleu([kept[i][1] for i in pick], refs, tokenize=tokenize).score
+        refs = [kept[i][2] for i in pick]
+        off = bleu([kept[i][1] for i in pick], refs, target)
         if off > 0:
-            ratios.append(sacrebleu.corpus_bleu([kept[i][0] for i in pick], refs, tokenize=tokenize).score / off)
+            ratios.append(bleu([kept[i][0] for i in pick], refs, target) / off)
     if not ratios:
         return float("nan"), float("nan")
     low, high = np.percentile(ratios, [2.5, 97.5])
@@ -185,7 +181,6 @@ def measure(engine, direction: str, limit: int) -> DirectionReport:
         offline_empty=sum(1 for r in reference if not r),
         delay_p50_s=float(np.percentile(known, 50)) if known else float("nan"),
         delay_p95_s=float(np.percentile(known, 95)) if known else float("nan"),
-        examples=tuple(zip(stream[:3], reference[:3], strict=True)),
         rows=tuple(zip((u.name for u in utts), stream, reference, people, strict=True)),
         human=human_scores(stream, reference, people, target),
     )
@@ -225,6 +220,6 @@ def run(args: argparse.Namespace) -> int:
                 mark = "EMPTY " if off and not stream else ""
                 print(f"  {mark}{name}\n    stream  {stream!r}\n    offline {off!r}\n    people  {people!r}")
         else:
-            for stream, ref in r.examples:
+            for _, stream, ref, _ in r.rows[:3]:
                 print(f"  stream {stream!r}\n  offline {ref!r}")
     return 0
