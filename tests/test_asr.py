@@ -428,4 +428,3 @@ def test_shed_partials_come_at_pauses_only_and_leave_the_finals_as_they_were(vad
     assert normalize(out.text) == normalize(jfk_streamed.text)
     st.reset()
     assert st.pauses_only, "a new stream on the session keeps the runtime's load setting"
-
