@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 from listenloop.audio.constants import SAMPLE_RATE
 from listenloop.audio.decode import load_audio
 from listenloop.audio.levels import LEVEL_FRAME_SAMPLES, frame_rms
+from listenloop.data.real_voice import asterisk_texts as read_asterisk_texts
 
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en")
 ASTERISK_TEXTS_IN = "/usr/share/doc/asterisk-core-sounds-{lang}/core-sounds-{lang}.txt.gz"  # "name: text" lines
@@ -47,17 +47,10 @@ def shared_speech(shared: Path) -> list[Utterance]:
 
 
 def asterisk_texts(lang: str = "en") -> dict[str, str]:
-    """Every prompt text of Debian's asterisk sounds in `lang`, by prompt name ({} when the package is absent)."""
-    texts = Path(ASTERISK_TEXTS_IN.format(lang=lang))
-    if not texts.exists():
-        return {}
-    out = {}
-    with gzip.open(texts, "rt", errors="replace") as f:
-        for line in f:
-            name, sep, text = line.partition(":")
-            if sep and "/" not in name and not line.startswith(";"):
-                out[name.strip()] = text.strip()
-    return out
+    """Every prompt text of Debian's asterisk sounds in `lang` at the top of its folder, by prompt name ({} when the
+    package is absent)."""
+    return {name: text for name, text in read_asterisk_texts(Path(ASTERISK_TEXTS_IN.format(lang=lang)))
+            if "/" not in name}
 
 
 def asterisk_prompts(limit: int | None = None, min_words: int = 4) -> list[Utterance]:

@@ -153,22 +153,28 @@ def asterisk_prompts(sounds: Path = ASTERISK_SOUNDS, texts: Path = ASTERISK_TEXT
     if not texts.is_file() or not sounds.is_dir():
         raise RealVoiceError(f"the asterisk prompts are not installed ({texts}): {ASTERISK_HINT}")
     out = []
-    with gzip.open(texts, "rt", encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if line.startswith(";") or ":" not in line:
-                continue
-            name, text = (x.strip() for x in line.split(":", 1))
-            wav = sounds / f"{name}.wav"
-            text = _clean(text)
-            last = re.sub(r"[^a-z']", "", text.split()[-1].lower()) if text else ""
-            if any(c in text for c in "[(<") or not MIN_WORDS <= len(text.split()) <= MAX_WORDS:
-                continue
-            if last in content.OPEN_WORDS or last in FRAGMENT_ENDS:
-                continue
-            if not wav.is_file():
-                continue
-            out.append((wav, text, f"asterisk:{name}"))
+    for name, said in asterisk_texts(texts):
+        wav = sounds / f"{name}.wav"
+        text = _clean(said)
+        last = re.sub(r"[^a-z']", "", text.split()[-1].lower()) if text else ""
+        if any(c in text for c in "[(<") or not MIN_WORDS <= len(text.split()) <= MAX_WORDS:
+            continue
+        if last in content.OPEN_WORDS or last in FRAGMENT_ENDS:
+            continue
+        if not wav.is_file():
+            continue
+        out.append((wav, text, f"asterisk:{name}"))
     return sorted(out, key=lambda x: x[2])
+
+
+def asterisk_texts(texts: Path) -> list[tuple[str, str]]:
+    """(prompt name, text) of every line of an asterisk package's `core-sounds-LANG.txt.gz`, in file order (comments
+    starting with ";" left out); [] when the file is absent."""
+    if not texts.is_file():
+        return []
+    with gzip.open(texts, "rt", encoding="utf-8", errors="replace") as f:
+        return [tuple(x.strip() for x in line.split(":", 1)) for line in f
+                if not line.startswith(";") and ":" in line]
 
 
 def listed_speech(items: tuple[tuple[Path, str], ...]) -> list[tuple[Path, str, str]]:
