@@ -97,9 +97,8 @@ def replay(obs_list, policies):
 
 
 def info():
-    bg = sum(p.end - p.start for p in placed if p.folder in sr.RULE_OF_FOLDER)
-    return {"minutes": n * 0.1 / 60, "recordings": len(placed), "background_h": (n * 0.1 - bg) / 3600,
-            "chunk_ms_mean": 0, "chunk_ms_p95": 0, "wall_s": 0}
+    return {**sr.durations(placed, n * 0.1), "recordings": len(placed), "chunk_ms_mean": 0, "chunk_ms_p95": 0,
+            "wall_s": 0}
 
 
 def main() -> None:

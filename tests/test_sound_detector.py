@@ -232,3 +232,20 @@ def test_the_real_recordings_bench_scores_a_folder_and_a_users_policy_beside_the
     assert "| cough (recall) |" in report(tallies, info)
     assert sum(note.startswith("missed") for note in tallies[POLICY_COLUMN].notes) == 3  # --verbose lists each miss
     assert details(tallies).count("missed") >= 3
+
+
+def test_the_real_recordings_bench_counts_false_responses_per_hour_of_background_apart():
+    """The issue's two measures of responses that should not come: the share of non-target sounds answered (a laugh)
+    and false responses per hour of background, counted on the gaps and the ambience recordings (rain) only."""
+    from listenloop.bench.sounds_real import Placed, durations, report, tally
+
+    placed = [Placed("rain", "r.flac", 2.0, 2.0, 602.0), Placed("cough", "c.flac", 606.0, 606.5, 608.0),
+              Placed("laughing", "l.flac", 612.0, 612.2, 615.0)]
+    responses = [(100.0, "dog", 0), (300.0, "dog", 0), (607.2, "cough", 1), (613.0, "cough", 2), (700.0, "knock", -1)]
+    t = tally(placed, responses)
+    info = {**durations(placed, 720.0), "recordings": 3, "chunk_ms_mean": 0.0, "chunk_ms_p95": 0.0, "wall_s": 0.0}
+    assert (t.gap_false, t.ambience_false, t.responded) == (1, 2, {"rain": 1, "laughing": 1})
+    assert info["real_ambience_min"] == pytest.approx(10.0)
+    assert info["ambience_h"] == pytest.approx((720.0 - 605.0 + 600.0) / 3600)  # gaps + rain, not the cough or the laugh
+    row = next(r for r in report({"p": t}, info).splitlines() if "hour of background" in r)
+    assert row.endswith(f"| {3 / info['ambience_h']:.1f} |")
