@@ -246,6 +246,6 @@ def test_the_real_recordings_bench_counts_false_responses_per_hour_of_background
     info = {**durations(placed, 720.0), "recordings": 3, "chunk_ms_mean": 0.0, "chunk_ms_p95": 0.0, "wall_s": 0.0}
     assert (t.gap_false, t.ambience_false, t.responded) == (1, 2, {"rain": 1, "laughing": 1})
     assert info["real_ambience_min"] == pytest.approx(10.0)
-    assert info["ambience_h"] == pytest.approx((720.0 - 605.0 + 600.0) / 3600)  # gaps + rain, not the cough or the laugh
+    assert info["ambience_h"] == pytest.approx((720.0 - 605.0 + 600.0) / 3600)  # gaps + rain, not cough or laugh
     row = next(r for r in report({"p": t}, info).splitlines() if "hour of background" in r)
     assert row.endswith(f"| {3 / info['ambience_h']:.1f} |")
