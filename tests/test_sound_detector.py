@@ -247,5 +247,7 @@ def test_the_real_recordings_bench_counts_false_responses_per_hour_of_background
     assert (t.gap_false, t.ambience_false, t.responded) == (1, 2, {"rain": 1, "laughing": 1})
     assert info["real_ambience_min"] == pytest.approx(10.0)
     assert info["ambience_h"] == pytest.approx((720.0 - 605.0 + 600.0) / 3600)  # gaps + rain, not cough or laugh
-    row = next(r for r in report({"p": t}, info).splitlines() if "hour of background" in r)
+    table = report({"p": t}, info).splitlines()
+    row = next(r for r in table if "hour of background" in r)
     assert row.endswith(f"| {3 / info['ambience_h']:.1f} |")
+    assert "| cough (recall) | 1/1 = 100%, 0.70 / 0.70 s |" in table  # each class with its delay p50 / p95

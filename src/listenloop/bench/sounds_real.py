@@ -200,6 +200,11 @@ def durations(placed: list[Placed], seconds: float) -> dict[str, float]:
             "ambience_h": (seconds - span() + ambience) / 3600, "real_ambience_min": ambience / 60}
 
 
+def _delays(delays: list[float], before: str = "") -> str:
+    """Onset-to-response delay p50 / p95 in seconds ("" without hits)."""
+    return f"{before}{np.percentile(delays, 50):.2f} / {np.percentile(delays, 95):.2f} s" if delays else ""
+
+
 def _pct(num: int, den: int) -> str:
     return f"{num}/{den} = {num / den:.0%}" if den else "-"
 
@@ -210,7 +215,8 @@ def details(tallies: dict[str, PolicyTally]) -> str:
 
 
 def report(tallies: dict[str, PolicyTally], info: dict[str, float]) -> str:
-    """A markdown table: per class, each policy's recall (targets) or response rate (others), then the totals."""
+    """A markdown table: per class, each policy's recall and delay p50 / p95 (targets) or response rate (others),
+    then the totals."""
     names = list(tallies)
     head = "| class | " + " | ".join(names) + " |\n|---|" + "---|" * len(names)
     rows = [head]
@@ -220,12 +226,13 @@ def report(tallies: dict[str, PolicyTally], info: dict[str, float]) -> str:
         for n in names:
             t = tallies[n]
             got = len(t.hits.get(folder, [])) if folder in RULE_OF_FOLDER else t.responded.get(folder, 0)
-            cells.append(_pct(got, t.clips[folder]))
+            cells.append(_pct(got, t.clips[folder]) + _delays(t.hits.get(folder, []), ", "))
         kind = "recall" if folder in RULE_OF_FOLDER else "responded"
         rows.append(f"| {folder} ({kind}) | " + " | ".join(cells) + " |")
     lines = {"recall, all target clips": [], "worst target class recall": [], "responses to non-target clips": [],
              "false responses per hour (gaps and non-target clips)": [],
-             "false responses per hour of background (gaps and ambience recordings)": [], "delay p50 / p95 (s)": []}
+             "false responses per hour of background (gaps and ambience recordings)": [],
+             "onset-to-response delay p50 / p95": []}
     for n in names:
         t = tallies[n]
         targets = [f for f in t.clips if f in RULE_OF_FOLDER]
@@ -243,8 +250,7 @@ def report(tallies: dict[str, PolicyTally], info: dict[str, float]) -> str:
             f"{(t.gap_false + responded) / max(info['background_h'], 1e-9):.1f}")
         lines["false responses per hour of background (gaps and ambience recordings)"].append(
             f"{(t.gap_false + t.ambience_false) / max(info['ambience_h'], 1e-9):.1f}")
-        lines["delay p50 / p95 (s)"].append(
-            f"{np.percentile(delays, 50):.2f} / {np.percentile(delays, 95):.2f}" if delays else "-")
+        lines["onset-to-response delay p50 / p95"].append(_delays(delays) or "-")
     rows += [f"| **{k}** | " + " | ".join(v) + " |" for k, v in lines.items()]
     rows.append(f"\n{info['recordings']:.0f} recordings, {info['minutes']:.1f} min stitched, "
                 f"{info['background_h'] * 60:.1f} min calling for no response, {info['ambience_h'] * 60:.1f} min of "
