@@ -251,3 +251,15 @@ def test_the_real_recordings_bench_counts_false_responses_per_hour_of_background
     row = next(r for r in table if "hour of background" in r)
     assert row.endswith(f"| {3 / info['ambience_h']:.1f} |")
     assert "| cough (recall) | 1/1 = 100%, 0.70 / 0.70 s |" in table  # each class with its delay p50 / p95
+
+
+@needs_set
+def test_the_real_recordings_bench_refuses_a_detector_that_trained_on_the_clips_it_would_validate():
+    """The packaged detector trained on the training side of seed 0's split: seed 0's validation split is held out
+    from it, seed 1's is not (its clips were drawn from other groups), so that bench is refused, naming the fix."""
+    from listenloop.bench.sounds_real import held_out_detector
+
+    assert held_out_detector(None, DEFAULT_ROOT, Split.VALIDATION, 0).card["seed"] == 0
+    with pytest.raises(DetectorError, match="validation split of seed 1 holds clips it trained on"):
+        held_out_detector(None, DEFAULT_ROOT, Split.VALIDATION, 1)
+    assert held_out_detector(None, DEFAULT_ROOT, Split.TRAIN, 1).classes == packaged_classes()

@@ -287,7 +287,8 @@ def _recall_rows(outcomes: list[StreamOutcome]) -> list[str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio", type=Path, default=DEFAULT_SHARED, help="the shared dev audio folder")
     parser.add_argument("--policy", type=Path, action="append", default=[], help="policy file(s) over the defaults")
-    parser.add_argument("--seed", type=int, default=0, help="seed of offsets and background windows")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of offsets and background windows (with --real: of the source split and the stream)")
     parser.add_argument("--offsets", type=int, default=1, help="random offsets per clip, background and level")
     parser.add_argument("--levels", type=float, nargs="+", default=list(LEVELS_DB),
                         help="clip level over the background, dB")
@@ -299,6 +300,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "--policy files over the default, in a column of their own)")
     parser.add_argument("--split", choices=("validation", "train", "all"), default="validation",
                         help="with --real and a manifest.csv: the held-out sources (default), the training ones, all")
+    parser.add_argument("--detector", type=Path, default=None,
+                        help="with --real: the detector weights to run (made by `listenloop train sounds --seed S "
+                        "--out DIR`) instead of the packaged ones; with --split validation, pass the same --seed S")
     parser.add_argument("--json", action="store_true", help="print the summary and outcomes as JSON")
     parser.add_argument("--verbose", action="store_true", help="list every false response and miss")
 

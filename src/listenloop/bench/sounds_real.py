@@ -24,7 +24,7 @@ from listenloop.audio.decode import load_audio
 from listenloop.audio.levels import active_span
 from listenloop.decision.sounds.policy_file import CLASS_NAME_POLICY, LEARNED_POLICY, PolicyError
 from listenloop.decision.sounds.sound_policy import SoundPolicy
-from listenloop.perception.detector import SoundDetector
+from listenloop.perception.detector import WEIGHTS_FILE, DetectorError, SoundDetector
 from listenloop.perception.observation import Observation
 from listenloop.perception.sounds import Features, YamnetTagger
 from listenloop.train.sound_set import Split, read_manifest, select
@@ -170,16 +170,30 @@ def default_policies() -> dict[str, SoundPolicy]:
             "class-name": SoundPolicy.load([CLASS_NAME_POLICY])}
 
 
-def bench(root: Path, split: Split, seed: int, features: Features,
-          policy_files: Sequence[Path] = ()) -> tuple[dict[str, PolicyTally], dict[str, float]]:
+def held_out_detector(path: Path | None, root: Path, split: Split, seed: int) -> SoundDetector:
+    """The detector at `path` (the packaged one: None), refused where the recordings to run include its training
+    clips: a validation split must be the one its training split left out (the same seed)."""
+    detector = SoundDetector(path)
+    card = detector.card
+    if split is Split.VALIDATION and (root / "manifest.csv").is_file() and (card["split"], card["seed"]) != (
+            Split.TRAIN.value, seed):
+        raise DetectorError(f"{detector.path} was trained on split {card['split']!r} of seed {card['seed']}: the "
+                            f"validation split of seed {seed} holds clips it trained on (train one with "
+                            f"`listenloop train sounds --seed {seed} --out DIR`, pass --detector DIR/{WEIGHTS_FILE})")
+    return detector
+
+
+def bench(root: Path, split: Split, seed: int, features: Features, policy_files: Sequence[Path] = (),
+          detector: Path | None = None) -> tuple[dict[str, PolicyTally], dict[str, float]]:
     """Every recording as one stream, the shipped policies side by side, and a column for `policy_files` (the
-    user's override files over the default, as `--policy` gives them to a run) when there are any."""
+    user's override files over the default, as `--policy` gives them to a run) when there are any. `detector`:
+    weights to run instead of the packaged ones (trained on the training side of this `seed`'s split)."""
     files = recordings(root, split, seed)
     policies = default_policies()
     if policy_files:
         policies[POLICY_COLUMN] = SoundPolicy.load(policy_files)
     samples, placed = stitch(files, seed)
-    tagger = YamnetTagger(features=features, detector=SoundDetector())
+    tagger = YamnetTagger(features=features, detector=held_out_detector(detector, root, split, seed))
     started = time.perf_counter()
     print(f"bench sounds --real: {len(files)} recordings, {len(samples) / SAMPLE_RATE / 60:.1f} min", file=sys.stderr)
     responses, costs = run_policies(samples, placed, tagger, policies)
@@ -266,8 +280,9 @@ def run(args) -> int:
         print(f"error: {args.real} is not a folder (pass one laid out like ../shared/audio/train/sounds)")
         return 2
     try:
-        tallies, info = bench(args.real, Split(args.split), args.seed, Features(args.features), args.policy)
-    except (FileNotFoundError, PolicyError) as e:
+        tallies, info = bench(args.real, Split(args.split), args.seed, Features(args.features), args.policy,
+                              args.detector)
+    except (FileNotFoundError, PolicyError, DetectorError) as e:
         print(f"error: {e}")
         return 2
     print(report(tallies, info))
