@@ -5,7 +5,9 @@ the sources the shipped detector never saw). Every recording is placed in one st
 background) between clips; the tagger with the learned detector runs chunk by chunk, and each policy decides on the
 same observations. A clip of a target class must get a response of its rule from its onset to HIT_GRACE_S after its
 end; any response to a clip of another class, or in a gap, is a false one. Each clip starts with a fresh policy state
-(a new situation: cooldowns are tested on their own), while the tagger hears the stream as one.
+(a new situation: cooldowns are tested on their own), while the tagger hears the stream as one. False responses are
+reported as the issue measures them: the share of non-target clips answered, and per hour of background (the gaps and
+the ambience recordings). `--detector` runs weights trained on another split seed on that seed's held-out sources.
 """
 
 from __future__ import annotations
