@@ -198,7 +198,10 @@ class ConversationPolicy:
             ended = rejudge.pieces[0]
             turn.settle(heard, ended)
             if voiced(obs) or heard.open_segment is not None:  # the speaker went on: a reply would cut in (jfk.flac)
-                return self._late_instruction(obs, state, ended)  # but an instruction is not lost
+                late = self._late_instruction(obs, state, ended)  # but an instruction is not lost
+                if late is None and state.task.mode is Mode.TRANSLATE and ended.segment not in heard.decided:
+                    return self._translate_later(state, ended, obs.chunk.t1)  # nor a piece to translate
+                return late
             decision = self._judge(obs, state, ended.segment, ended.settled_text(), ended)
             if not sentence.is_filler(ended.settled_text()):  # a filler ("Let me see.") keeps the sentence before open
                 turn.keep_open(heard, ended, ended.settled_text())  # "... Fahrenheit to?": the next piece joins it
@@ -279,6 +282,16 @@ class ConversationPolicy:
                                    f"{voice.reference(state.voice, t):.0f})")
         return self._answer(obs, state, full, said, segment, text, confirmed=resumed or said.named or _untrained(lang),
                             lang=lang)
+
+    @staticmethod
+    def _translate_later(state: ConversationState, ended: SegmentEnd, t: float) -> Decision:
+        """A closed segment whose final text came in after the speaker went on: held with the pieces before it,
+        translated at the next pause (release.held_translation) or with the next piece (_translate), never lost."""
+        state.turn.decided.append(ended.segment)
+        held = state.holds.take(HoldKind.TRANSLATION)
+        state.holds.put(Hold(HoldKind.TRANSLATION, t, pieces=[*([] if held is None else held.pieces), ended]))
+        return Decision.silent(f"segment {ended.segment}: its final text came in while the speaker went on; "
+                               "translated at the next pause or with the next piece")
 
     def _translate(self, state: ConversationState, ended: SegmentEnd, text: str, t: float) -> Decision:
         """A closed segment into the target language. A piece that does not end its sentence (cut at the segment
