@@ -17,8 +17,9 @@ from listenloop.data.real_voice import ASTERISK_HINT, ASTERISK_TEXTS, asterisk_p
 pytestmark = pytest.mark.skipif(not ASTERISK_TEXTS.is_file(),
                                 reason=f"the asterisk prompts are not installed: {ASTERISK_HINT}")
 CHECKED_PROMPTS = 8  # prompts cut and transcribed again
-RIGHT_EDGES = 5  # of them whose both pieces are heard ending and starting on the right words (9 of 12 measured:
-# Whisper mishears some one-word pieces and some words of the prompts; docs/benchmarks/decisions.md)
+RIGHT_EDGES = 5  # of them whose both pieces are heard ending and starting on the right words (9 of 12 measured on
+# machine C; 7 of 8 on D: Whisper mishears some one-word pieces and some words of the prompts, and drops a short last
+# word at a hard cut on some machines: "that agent | already" for "that agent is | already")
 
 
 def normalized(text: str) -> list[str]:
@@ -44,8 +45,9 @@ def test_most_prompts_align_and_are_sorted_into_kinds(voices):
 
 
 def test_a_cut_piece_transcribes_as_its_own_words(voices):
-    """Cut at a clean cut: the first piece is heard ending on the word before the cut, the second starting on the
-    word after it (a cut inside a word leaves a sound that Whisper hears as another word: "and our")."""
+    """Cut at a clean cut: the first piece is heard ending on the word before the cut (or the one before that:
+    Whisper may drop a short last word at a hard cut), the second starting on the word after it (a cut inside a word
+    leaves a sound that Whisper hears as another word: "and our")."""
     from listenloop.data.alignment import Aligner
 
     aligner = Aligner(threads=2)
@@ -57,7 +59,7 @@ def test_a_cut_piece_transcribes_as_its_own_words(voices):
         audio = load_audio(r.path)
         head = normalized(" ".join(w for w, *_ in aligner.transcribed_words(audio[:cut])))
         tail = normalized(" ".join(w for w, *_ in aligner.transcribed_words(audio[cut:])))
-        right += int(bool(head) and bool(tail) and head[-1] == words[n - 1] and tail[0] == words[n])
+        right += int(bool(head) and bool(tail) and head[-1] in words[max(n - 2, 0) : n] and tail[0] == words[n])
     assert len(chosen) == CHECKED_PROMPTS
     assert right >= RIGHT_EDGES, f"{right} of {len(chosen)} cuts heard on the right words"
 
