@@ -215,3 +215,45 @@ def test_captions_are_judged_by_their_own_bar():
         ready.append(state.timing.ready)
     assert not any(ready[:-1]), "precondition: the model stays under its own threshold on this input"
     assert [i for i, d in enumerate(decisions) if d.responds] == [6], [(i, d.reason) for i, d in enumerate(decisions)]
+
+
+def test_a_translation_whose_final_text_comes_after_the_speaker_went_on_is_not_lost():
+    """Translate mode, finals slow (a loaded machine): the recognizer was unsure of the first sentence's last word, so
+    it waits for its final text; that comes in while the next sentence is being said. The first sentence is still
+    translated (before: only an instruction was looked for in it, and it was never translated)."""
+    from listenloop.audio.chunker import Chunk
+    from listenloop.decision.conversation import ConversationPolicy
+    from listenloop.decision.text.instructions import TaskState
+    from listenloop.perception.observation import AsrResult, FinalText, Observation, PartialText, VadResult
+    from listenloop.respond.base import spoken_pieces
+    from listenloop.vocabulary import Mode
+
+    def obs(index: int, voiced: bool, partial: PartialText | None = None, ended: SegmentEnd | None = None):
+        samples = (0.14 * np.sin(np.arange(6400) * 0.2)).astype(np.float32) if voiced else np.zeros(6400, np.float32)
+        vad = VadResult(np.full(12, 0.9 if voiced else 0.02, np.float32), voiced, silence_s=0.0 if voiced else 0.4,
+                        first_window=index * 12)
+        return Observation(Chunk(index, samples), vad=vad, asr=AsrResult(partial=partial, ended=ended))
+
+    policy = ConversationPolicy(TaskState(mode=Mode.TRANSLATE, language="en"))
+    state = policy.init_state()
+    first_final, second_final = Future(), Future()
+    unsure = Confidence(-0.6, -3.2, -0.5)  # the last word's least likely token 3.2 nats below certain
+    heard = "Vous n'êtes plus en ligne."
+    first = SegmentEnd(0, 0.0, 1.2, np.zeros(16, np.float32), heard, first_final, last_confidence=unsure)
+    second = SegmentEnd(1, 2.0, 3.2, np.zeros(16, np.float32), "Renvoi d'appel.", second_final)
+    going_on = PartialText(1, 2.0, 2.8, "Renvoi d'appel", "Renvoi", lang="fr")
+    steps = [obs(0, True, PartialText(0, 0.0, 0.8, "Vous n'êtes plus", "Vous", lang="fr")),
+             obs(1, True, PartialText(0, 0.0, 1.2, heard, "Vous n'êtes", unsure, lang="fr")),
+             obs(2, False, ended=first), obs(3, False), obs(4, True, PartialText(1, 2.0, 2.0, "Renvoi", "", lang="fr")),
+             obs(5, True, going_on), obs(6, True, going_on), obs(7, False, ended=second), obs(8, False),
+             obs(9, False), obs(10, False)]
+    translated = []
+    for i, o in enumerate(steps):
+        if i == 5:  # the first final, while the second sentence is said
+            first_final.set_result(FinalText(0, 0.0, 1.2, heard, "fr"))
+        if i == 8:
+            second_final.set_result(FinalText(1, 2.0, 3.2, "Renvoi d'appel.", "fr"))
+        d = policy.decide(o, state)
+        if d.responds and d.task is Task.TRANSLATE:
+            translated += [p.segment for p in spoken_pieces(d.payload)]
+    assert sorted(translated) == [0, 1], translated
